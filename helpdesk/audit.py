@@ -1,0 +1,34 @@
+"""The audit trail: every change to a ticket is an event, appended in the same transaction."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from helpdesk.store.models import AuditEvent
+from helpdesk.views import EventView
+
+
+def _json_default(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def record(desk, ticket: int | None, action: str, **data: Any) -> None:
+    AuditEvent.insert(ticket=ticket, actor=desk.actor, action=action,
+                      data=json.dumps(data, default=_json_default, sort_keys=True),
+                      created_at=desk.now()).execute()
+
+
+def record_many(desk, events: list[tuple[int | None, str, dict]]) -> None:
+    now = desk.now()
+    rows = [{"ticket": t, "actor": desk.actor, "action": a,
+             "data": json.dumps(d, default=_json_default, sort_keys=True), "created_at": now}
+            for t, a, d in events]
+    for start in range(0, len(rows), 500):
+        AuditEvent.insert_many(rows[start:start + 500]).execute()
+
+
+def history(desk, number: int) -> list[EventView]:
+    query = AuditEvent.select().where(AuditEvent.ticket == number).order_by(AuditEvent.id)
+    return [EventView(id=e.id, ticket=e.ticket, actor=e.actor, action=e.action, data=json.loads(e.data),
+                      created_at=e.created_at) for e in query]

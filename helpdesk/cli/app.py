@@ -1,0 +1,103 @@
+"""The root of the CLI: command groups and the top-level commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from helpdesk.cli.app_factory import make_app
+
+
+app = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.")
+
+
+def _register() -> None:
+    from helpdesk.cli import agent, db, ticket
+
+    app.add_typer(ticket.app, name="ticket", help="Create, find, move and answer tickets.")
+    app.add_typer(db.app, name="db", help="The database: schema and migrations.")
+    app.add_typer(agent.app, name="agent", help="The agents working the desk.")
+
+
+@app.command()
+def init(
+    sample: Annotated[bool, typer.Option("--sample", help="Add sample agents, customers and tickets.")] = False,
+) -> None:
+    """Create the desk: config file, database and the first agent (your login, an admin).
+
+    Example: helpdesk init --sample
+    """
+    from helpdesk import agents, locations, sample as sample_mod
+    from helpdesk.cli.common import open_desk
+
+    target = locations.config_file()
+    wrote = False
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(locations.default_config_source().read_text())
+        wrote = True
+    with open_desk() as desk:
+        me = agents.ensure(desk, desk.actor, admin=True)
+        typer.echo(f"config: {target}{' (written)' if wrote else ' (kept)'}")
+        typer.echo(f"database: {desk.url.display()}")
+        typer.echo(f"agent: {me.login}{' (admin)' if me.is_admin else ''}")
+        if sample:
+            counts = sample_mod.load(desk)
+            typer.echo(f"sample: {counts['agents']} agents, {counts['tickets']} new tickets")
+    typer.echo("next: helpdesk ticket list")
+
+
+@app.command()
+def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False) -> None:
+    """Print the config file, data directory and database in use.
+
+    Example: helpdesk locate
+    """
+    from helpdesk import config, locations
+    from helpdesk.cli.common import emit_one
+    from helpdesk.desk import database_url
+
+    cfg = config.load()
+    paths = {
+        "config": str(locations.config_file()),
+        "config_dir": str(locations.config_dir()),
+        "data_dir": str(locations.data_dir()),
+        "database": database_url(cfg).display(),
+        "attachments": str(locations.attachments_dir()),
+    }
+    if json_:
+        emit_one(paths)
+    else:
+        for key, value in paths.items():
+            typer.echo(f"{key:12} {value}")
+
+
+@app.command()
+def export(
+    query: Annotated[Optional[str], typer.Argument(help="Only tickets matching this query.")] = None,
+    format: Annotated[str, typer.Option("--format", help="csv, json or nl.")] = "csv",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file, not stdout.")] = None,
+) -> None:
+    """Export tickets with their type fields (CSV or JSON), newest first.
+
+    Example: helpdesk export --format json "status:open type:equipment_repair" > open-repairs.json
+    """
+    from helpdesk import transfer
+    from helpdesk.cli.common import fail, open_desk
+    from helpdesk.errors import ExitCode
+
+    if format not in ("csv", "json", "nl"):
+        fail(f"--format must be csv, json or nl, not '{format}'", ExitCode.USAGE)
+    with open_desk() as desk:
+        if output:
+            with output.open("w", newline="", encoding="utf-8") as fh:
+                count = transfer.export(desk, query or "", format, fh)
+            typer.echo(f"exported {count} tickets to {output}", err=True)
+        else:
+            transfer.export(desk, query or "", format, sys.stdout)
+
+
+_register()

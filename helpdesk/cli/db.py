@@ -1,0 +1,33 @@
+"""`helpdesk db`: the schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from helpdesk.cli.app_factory import make_app
+
+app = make_app()
+
+
+@app.command()
+def migrate(json_: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False) -> None:
+    """Apply pending migrations and bring type extension tables in line with the config.
+
+    Example: helpdesk db migrate
+    """
+    from helpdesk.cli.common import emit_one, open_desk
+    from helpdesk.desk import prepare
+
+    with open_desk(migrate=False) as desk:
+        applied, changes = prepare(desk, force=True)
+    if json_:
+        emit_one({"applied": applied, "types": changes})
+        return
+    for name in applied:
+        typer.echo(f"applied {name}")
+    for change in changes:
+        typer.echo(change)
+    if not applied and not changes:
+        typer.echo("the schema is up to date")

@@ -1,0 +1,78 @@
+"""Human output of the CLI (rich). Only loaded for text output: JSON/CSV paths never import rich."""
+
+from __future__ import annotations
+
+from helpdesk.cli.common import console
+from helpdesk.views import EventView, TicketView, iso
+
+PRIORITY_STYLE = {"P0": "bold red", "P1": "red", "P2": "yellow", "P3": "dim"}
+STATUS_STYLE = {"new": "bold cyan", "assigned": "cyan", "in_progress": "green", "pending": "magenta",
+                "resolved": "dim green", "closed": "dim"}
+
+
+def _when(value) -> str:
+    return iso(value).replace("T", " ").rstrip("Z")[:16] if value else ""
+
+
+def ticket_table(rows: list[TicketView]) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not rows:
+        out.print("no tickets match")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=False)
+    table.add_column("#", justify="right", no_wrap=True, min_width=2)
+    table.add_column("pri", no_wrap=True, min_width=3)
+    table.add_column("status", no_wrap=True, min_width=11)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=3, min_width=20)
+    table.add_column("type", no_wrap=True, overflow="ellipsis", ratio=1, min_width=8)
+    table.add_column("assignee", no_wrap=True, overflow="ellipsis", min_width=8)
+    table.add_column("updated", no_wrap=True, min_width=11)
+    for t in rows:
+        table.add_row(str(t.number), f"[{PRIORITY_STYLE.get(t.priority, '')}]{t.priority}[/]",
+                      f"[{STATUS_STYLE.get(t.status, '')}]{t.status}[/]", t.title, t.type or "",
+                      t.assignee or "-", _when(t.updated_at)[5:])
+    out.print(table)
+
+
+def ticket(t: TicketView) -> None:
+    from rich.markup import escape
+
+    out = console()
+    out.print(f"[bold]#{t.number}[/] {escape(t.title)}")
+    out.print(f"  status [{STATUS_STYLE.get(t.status, '')}]{t.status}[/]   priority "
+              f"[{PRIORITY_STYLE.get(t.priority, '')}]{t.priority}[/]   type {t.type or '-'}   queue {t.queue or '-'}")
+    out.print(f"  assignee {t.assignee or '-'}   customer {t.customer or '-'}"
+              f"{' (' + escape(t.organisation) + ')' if t.organisation else ''}   channel {t.channel}")
+    out.print(f"  created {_when(t.created_at)}   updated {_when(t.updated_at)}   version {t.version}")
+    if t.tags:
+        out.print(f"  tags {' '.join(t.tags)}")
+    if t.merged_into:
+        out.print(f"  merged into #{t.merged_into}")
+    if t.parent:
+        out.print(f"  follow-up of #{t.parent}")
+    if t.fields:
+        out.print("[bold]fields[/]")
+        for k, v in t.fields.items():
+            out.print(f"  {k}: {escape(str(v)) if v is not None else '-'}")
+    if t.description:
+        out.print("[bold]request[/]")
+        out.print("  " + escape(t.description).replace("\n", "\n  "))
+    if t.conversation:
+        out.print("[bold]conversation[/]")
+        for e in t.conversation:
+            label = {"reply": "reply", "note": "[yellow]note[/]", "inbound": "[cyan]customer[/]"}.get(e.kind, e.kind)
+            out.print(f"  {_when(e.created_at)} {label} {escape(e.author or '')}")
+            out.print("    " + escape(e.body).replace("\n", "\n    "))
+
+
+def history(events: list[EventView]) -> None:
+    import json
+
+    from rich.markup import escape
+
+    out = console()
+    for e in events:
+        data = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in e.data.items())
+        out.print(f"{_when(e.created_at)}  {e.actor:12} [bold]{e.action}[/]  {escape(data)}")

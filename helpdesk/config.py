@@ -1,0 +1,305 @@
+"""The desk's configuration: `config.toml`, read into typed dataclasses.
+
+Unknown keys are refused by name, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helpdesk.errors import ConfigError
+
+FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+TLS_MODES = ("ssl", "starttls", "none")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a ticket type: a column of the type's extension table."""
+
+    name: str
+    kind: str
+    options: tuple[str, ...] = ()
+    required: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class TicketType:
+    """A business type: configuration plus an extension table, never a change to the core."""
+
+    name: str
+    label: str
+    fields: tuple[FieldSpec, ...] = ()
+    queue: str | None = None  # the queue new tickets of this type land in
+    skills: tuple[str, ...] = ()  # what an agent needs to take it (routing)
+
+    def field(self, name: str) -> FieldSpec | None:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    description: str = ""
+    lead: str | None = None  # agent login
+    auto_assign: bool = False
+
+
+@dataclass(frozen=True)
+class MailboxSpec:
+    name: str
+    address: str
+    imap_host: str
+    imap_port: int = 993
+    imap_user: str = ""
+    imap_password: str | None = None
+    imap_password_env: str | None = None
+    imap_folder: str = "INBOX"
+    tls: str = "ssl"
+    processed_folder: str | None = None
+    queue: str | None = None
+    max_message_bytes: int = 25 * 1024 * 1024
+
+    def password(self) -> str:
+        if self.imap_password_env:
+            return os.environ.get(self.imap_password_env, "")
+        return self.imap_password or ""
+
+
+@dataclass(frozen=True)
+class SmtpSpec:
+    host: str = "localhost"
+    port: int = 587
+    tls: str = "starttls"
+    user: str | None = None
+    password: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(frozen=True)
+class AiSpec:
+    ollama_host: str = "http://127.0.0.1:11434"
+    model: str = "llama3.2"
+    embed_model: str = "nomic-embed-text"
+
+
+@dataclass(frozen=True)
+class Config:
+    desk_name: str = "helpdesk"
+    timezone: str = "UTC"
+    default_priority: str = "P2"
+    agent: str | None = None  # [me] agent
+    database_url: str | None = None
+    types: tuple[TicketType, ...] = ()
+    queues: tuple[QueueSpec, ...] = ()
+    mailboxes: tuple[MailboxSpec, ...] = ()
+    smtp: SmtpSpec | None = None
+    ai: AiSpec = field(default_factory=AiSpec)
+    source: Path | None = None
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def type(self, name: str) -> TicketType | None:
+        for t in self.types:
+            if t.name == name:
+                return t
+        return None
+
+    def queue(self, name: str) -> QueueSpec | None:
+        for q in self.queues:
+            if q.name == name:
+                return q
+        return None
+
+    def types_fingerprint(self) -> str:
+        """A hash of the type definitions: the store re-syncs extension tables only when it changes."""
+        payload = [dataclasses.asdict(t) for t in self.types]
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_keys(section: str, table: dict, allowed: set[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"config: unknown key '{key}' in [{section}] (allowed: {', '.join(sorted(allowed))})")
+
+
+def _expect(section: str, key: str, value: Any, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        name = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"config: [{section}] {key} must be {name}, not {value!r}")
+    return value
+
+
+def _name(section: str, key: str, value: Any) -> str:
+    _expect(section, key, value, str)
+    if not NAME_RE.match(value):
+        raise ConfigError(
+            f"config: [{section}] {key} = {value!r} is not a valid name (lower-case letters, digits, underscores)"
+        )
+    return value
+
+
+def parse_field(type_name: str, name: str, spec: Any) -> FieldSpec:
+    section = f"type.{type_name}.fields"
+    _name(section, "field name", name)
+    if isinstance(spec, str):
+        if spec not in FIELD_KINDS:
+            raise ConfigError(f"config: field '{name}' of type '{type_name}' has unknown kind '{spec}' "
+                              f"(kinds: {', '.join(FIELD_KINDS)})")
+        if spec == "choice":
+            raise ConfigError(f"config: choice field '{name}' of type '{type_name}' needs options: "
+                              f"{name} = {{ kind = \"choice\", options = [\"a\", \"b\"] }}")
+        return FieldSpec(name=name, kind=spec)
+    if isinstance(spec, dict):
+        _check_keys(f"{section}.{name}", spec, {"kind", "options", "required", "label"})
+        kind = spec.get("kind", "text")
+        if kind not in FIELD_KINDS:
+            raise ConfigError(f"config: field '{name}' of type '{type_name}' has unknown kind '{kind}' "
+                              f"(kinds: {', '.join(FIELD_KINDS)})")
+        options = tuple(str(o) for o in _expect(f"{section}.{name}", "options", spec.get("options", []), list))
+        if kind == "choice" and not options:
+            raise ConfigError(f"config: choice field '{name}' of type '{type_name}' needs at least one option")
+        required = _expect(f"{section}.{name}", "required", spec.get("required", False), bool)
+        label = _expect(f"{section}.{name}", "label", spec.get("label", ""), str)
+        return FieldSpec(name=name, kind=kind, options=options, required=required, label=label)
+    raise ConfigError(f"config: field '{name}' of type '{type_name}' must be a kind name or a table")
+
+
+RESERVED_FIELD_NAMES = {  # names the main table, the input keys or an export already use
+    "ticket_id", "ticket", "id", "number", "title", "body", "description", "type", "status", "priority",
+    "queue", "assignee", "customer", "customer_name", "organisation", "channel", "tags", "key",
+    "idempotency_key", "fields", "field", "created_at", "updated_at", "first_response_at", "resolved_at",
+    "closed_at", "version", "sla_state", "merged_into", "parent", "conversation"}
+
+
+def parse_type(raw: dict) -> TicketType:
+    _check_keys("type", raw, {"name", "label", "fields", "queue", "skills"})
+    if "name" not in raw:
+        raise ConfigError("config: every [[type]] needs a name")
+    name = _name("type", "name", raw["name"])
+    fields_raw = _expect(f"type.{name}", "fields", raw.get("fields", {}), dict)
+    specs = []
+    for fname, fspec in fields_raw.items():
+        if fname in RESERVED_FIELD_NAMES:
+            raise ConfigError(f"config: field name '{fname}' of type '{name}' is reserved")
+        specs.append(parse_field(name, fname, fspec))
+    skills = tuple(_expect(f"type.{name}", "skills", raw.get("skills", []), list))
+    queue = raw.get("queue")
+    if queue is not None:
+        _expect(f"type.{name}", "queue", queue, str)
+    return TicketType(
+        name=name,
+        label=_expect(f"type.{name}", "label", raw.get("label", name.replace("_", " ").capitalize()), str),
+        fields=tuple(specs),
+        queue=queue,
+        skills=tuple(str(s) for s in skills),
+    )
+
+
+KNOWN_SECTIONS = {"desk", "me", "database", "mailbox", "smtp", "ai", "type", "queue",
+                  # sections other capabilities read; accepted here so one file configures the whole desk
+                  "sla", "calendar", "holidays", "routing", "rule", "macro", "ratings", "mail"}
+
+
+def parse(data: dict, source: Path | None = None) -> Config:
+    _check_keys("top level", data, KNOWN_SECTIONS)
+    desk = _expect("desk", "desk", data.get("desk", {}), dict)
+    _check_keys("desk", desk, {"name", "timezone", "default_priority"})
+    me = _expect("me", "me", data.get("me", {}), dict)
+    _check_keys("me", me, {"agent"})
+    database = _expect("database", "database", data.get("database", {}), dict)
+    _check_keys("database", database, {"url"})
+
+    types = [parse_type(_expect("type", "type", t, dict)) for t in _expect("type", "type", data.get("type", []), list)]
+    seen: set[str] = set()
+    for t in types:
+        if t.name in seen:
+            raise ConfigError(f"config: type '{t.name}' is defined twice")
+        seen.add(t.name)
+
+    queues = []
+    for q in _expect("queue", "queue", data.get("queue", []), list):
+        _expect("queue", "queue", q, dict)
+        _check_keys("queue", q, {"name", "description", "lead", "auto_assign"})
+        if "name" not in q:
+            raise ConfigError("config: every [[queue]] needs a name")
+        queues.append(QueueSpec(
+            name=_expect("queue", "name", q["name"], str),
+            description=_expect("queue", "description", q.get("description", ""), str),
+            lead=q.get("lead"),
+            auto_assign=_expect("queue", "auto_assign", q.get("auto_assign", False), bool),
+        ))
+    queue_names = {q.name for q in queues}
+    for t in types:
+        if t.queue and t.queue not in queue_names:
+            raise ConfigError(f"config: type '{t.name}' names unknown queue '{t.queue}'")
+
+    mailboxes = []
+    allowed_mb = {f.name for f in dataclasses.fields(MailboxSpec)}
+    for mb in _expect("mailbox", "mailbox", data.get("mailbox", []), list):
+        _check_keys("mailbox", mb, allowed_mb)
+        for key in ("name", "address", "imap_host"):
+            if key not in mb:
+                raise ConfigError(f"config: every [[mailbox]] needs '{key}'")
+        if mb.get("tls", "ssl") not in TLS_MODES:
+            raise ConfigError(f"config: [mailbox] tls must be one of {', '.join(TLS_MODES)}")
+        mailboxes.append(MailboxSpec(**mb))
+
+    smtp = None
+    if "smtp" in data:
+        allowed = {f.name for f in dataclasses.fields(SmtpSpec)}
+        _check_keys("smtp", data["smtp"], allowed)
+        if data["smtp"].get("tls", "starttls") not in TLS_MODES:
+            raise ConfigError(f"config: [smtp] tls must be one of {', '.join(TLS_MODES)}")
+        smtp = SmtpSpec(**data["smtp"])
+
+    ai_raw = data.get("ai", {})
+    _check_keys("ai", ai_raw, {f.name for f in dataclasses.fields(AiSpec)})
+
+    default_priority = desk.get("default_priority", "P2")
+    if default_priority not in ("P0", "P1", "P2", "P3"):
+        raise ConfigError(f"config: [desk] default_priority must be P0..P3, not {default_priority!r}")
+
+    return Config(
+        desk_name=desk.get("name", "helpdesk"),
+        timezone=desk.get("timezone", "UTC"),
+        default_priority=default_priority,
+        agent=me.get("agent"),
+        database_url=database.get("url"),
+        types=tuple(types),
+        queues=tuple(queues),
+        mailboxes=tuple(mailboxes),
+        smtp=smtp,
+        ai=AiSpec(**ai_raw),
+        source=source,
+        raw=data,
+    )
+
+
+def load(path: Path | None = None) -> Config:
+    """Read the desk's config file; a missing file is an empty desk (defaults everywhere)."""
+    from helpdesk import locations
+
+    path = path or locations.config_file()
+    if not path.exists():
+        return parse({}, None)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
+    return parse(data, path)

@@ -1,0 +1,94 @@
+"""The desk a command works on: configuration, the open database, the clock and the acting agent.
+
+Every front end (CLI, TUI, daemon) opens one with `open_desk()` and hands it to the domain services.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+
+import peewee as pw
+
+from helpdesk import config as config_mod
+from helpdesk import locations
+from helpdesk.clock import SystemClock
+from helpdesk.config import Config
+from helpdesk.store.db import DatabaseUrl, open_database, parse_url
+
+
+def database_url(cfg: Config) -> DatabaseUrl:
+    """HELPDESK_DATABASE_URL, else `[database] url`, else the SQLite file in the data directory."""
+    url = os.environ.get("HELPDESK_DATABASE_URL") or cfg.database_url
+    if url:
+        return parse_url(url)
+    return DatabaseUrl("sqlite", path=locations.default_database_path())
+
+
+def acting_login(cfg: Config) -> str:
+    """HELPDESK_AGENT, else `[me] agent`, else the OS login name."""
+    login = os.environ.get("HELPDESK_AGENT") or cfg.agent
+    if login:
+        return login
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (e.g. a container without /etc/passwd entry)
+        return "agent"
+
+
+@dataclass
+class Desk:
+    config: Config
+    db: pw.Database
+    url: DatabaseUrl
+    actor: str
+    clock: object = field(default_factory=SystemClock)
+
+    def now(self):
+        return self.clock.now()
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+
+def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
+    """Open the desk: connect, apply pending migrations, bring extension tables in line with the types."""
+    cfg = cfg if cfg is not None else config_mod.load()
+    url = database_url(cfg)
+    db = open_database(url)
+    desk = Desk(config=cfg, db=db, url=url, actor=actor or acting_login(cfg), clock=clock or SystemClock())
+    if migrate:
+        prepare(desk)
+    return desk
+
+
+def prepare(desk: Desk, *, force: bool = False) -> tuple[list[str], list[str]]:
+    """Apply pending migrations, sync extension tables and queues; returns (migrations, type changes)."""
+    from helpdesk.store import extensions, migrations
+
+    applied = migrations.migrate(desk.db)
+    changes = extensions.sync_types(desk.config.types, None if force else desk.config.types_fingerprint())
+    if force:
+        extensions.sync_types(desk.config.types, desk.config.types_fingerprint())
+    sync_queues(desk)
+    return applied, changes
+
+
+def sync_queues(desk: Desk) -> None:
+    """Configured queues exist in the database (tickets reference them); none is ever deleted."""
+    from helpdesk.store.models import Queue, Setting
+
+    fingerprint = "|".join(f"{q.name}:{q.description}:{q.lead}:{q.auto_assign}" for q in desk.config.queues)
+    row = Setting.get_or_none(Setting.key == "queues_fingerprint")
+    if row is not None and row.value == fingerprint:
+        return
+    with desk.db.atomic():
+        for spec in desk.config.queues:
+            Queue.insert(name=spec.name, description=spec.description, auto_assign=spec.auto_assign).on_conflict(
+                conflict_target=[Queue.name],
+                update={Queue.description: spec.description, Queue.auto_assign: spec.auto_assign},
+            ).execute()
+        Setting.insert(key="queues_fingerprint", value=fingerprint).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: fingerprint}).execute()

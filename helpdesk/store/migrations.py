@@ -1,0 +1,89 @@
+"""Numbered, append-only migrations the product runs itself (`helpdesk db migrate`, and on first use).
+
+Each migration is a function recorded by name in `schema_migration` once applied. Never edit or
+reorder one that has shipped: add a new one. Every migration runs in its own transaction under a
+lock, so two processes starting at once apply each migration exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import peewee as pw
+
+from helpdesk.store import models, search
+from helpdesk.store.db import is_postgres
+
+Migration = Callable[[pw.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(name: str):
+    def register(fn: Migration) -> Migration:
+        MIGRATIONS.append((name, fn))
+        return fn
+    return register
+
+
+@migration("0001_core_tables")
+def _core_tables(db: pw.Database) -> None:
+    db.create_tables(models.CORE_MODELS, safe=True)
+
+
+@migration("0002_audit_append_only")
+def _audit_append_only(db: pw.Database) -> None:
+    # The audit trail is evidence: the database itself refuses to rewrite it.
+    if is_postgres(db):
+        db.execute_sql(
+            "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'audit_event is append-only'; END; $$ LANGUAGE plpgsql")
+        db.execute_sql("DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event")
+        db.execute_sql(
+            "CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event "
+            "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()")
+    else:
+        for op in ("UPDATE", "DELETE"):
+            db.execute_sql(
+                f"CREATE TRIGGER IF NOT EXISTS audit_event_no_{op.lower()} BEFORE {op} ON audit_event "
+                "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END")
+
+
+@migration("0003_full_text_search")
+def _full_text_search(db: pw.Database) -> None:
+    search.create_index_tables(db)
+
+
+def _lock(db: pw.Database) -> None:
+    if is_postgres(db):
+        db.execute_sql("SELECT pg_advisory_xact_lock(727274000)")
+    # SQLite: the transaction is BEGIN IMMEDIATE, which already excludes every other writer.
+
+
+def applied(db: pw.Database) -> set[str]:
+    if not db.table_exists(models.SchemaMigration._meta.table_name):
+        return set()
+    return {name for (name,) in models.SchemaMigration.select(models.SchemaMigration.name).tuples()}
+
+
+def pending(db: pw.Database) -> list[str]:
+    done = applied(db)
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
+def migrate(db: pw.Database) -> list[str]:
+    """Apply every pending migration; returns the names applied now."""
+    ran = []
+    if not pending(db):
+        return ran
+    with db.atomic():
+        _lock(db)
+        db.create_tables([models.SchemaMigration], safe=True)
+    for name, fn in MIGRATIONS:
+        with db.atomic():
+            _lock(db)
+            if models.SchemaMigration.select().where(models.SchemaMigration.name == name).exists():
+                continue  # another process got there first
+            fn(db)
+            models.SchemaMigration.create(name=name)
+            ran.append(name)
+    return ran

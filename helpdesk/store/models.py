@@ -1,0 +1,182 @@
+"""Peewee models: the main ticket table and everything common to every type.
+
+Each business type adds an extension table of its own (see `extensions.py`); nothing here changes when
+a type is added. Times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from helpdesk.clock import utcnow
+from helpdesk.store.db import database
+
+STATES = ("new", "assigned", "in_progress", "pending", "resolved", "closed")
+OPEN_STATES = ("new", "assigned", "in_progress", "pending")
+PRIORITIES = ("P0", "P1", "P2", "P3")
+ENTRY_KINDS = ("reply", "note", "inbound")
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaMigration(BaseModel):
+    """Numbered migrations applied, by name (append-only)."""
+
+    name = pw.CharField(max_length=200, unique=True)
+    applied_at = pw.DateTimeField(default=utcnow)
+
+
+class Setting(BaseModel):
+    """Small key/value state of the desk (e.g. the fingerprint of the synced type configuration)."""
+
+    key = pw.CharField(max_length=100, primary_key=True)
+    value = pw.TextField()
+
+
+class Organisation(BaseModel):
+    name = pw.CharField(max_length=200, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Customer(BaseModel):
+    email = pw.CharField(max_length=320, unique=True)  # stored lower-cased
+    name = pw.CharField(max_length=200, default="")
+    organisation = pw.ForeignKeyField(Organisation, null=True, backref="customers", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Agent(BaseModel):
+    login = pw.CharField(max_length=100, unique=True)
+    name = pw.CharField(max_length=200, default="")
+    email = pw.CharField(max_length=320, null=True)
+    is_admin = pw.BooleanField(default=False)
+    skills = pw.TextField(default="")  # space-separated skill names
+    queues = pw.TextField(default="")  # space-separated queue names the agent works
+    capacity = pw.IntegerField(default=20)  # open tickets the agent can hold
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Queue(BaseModel):
+    name = pw.CharField(max_length=100, unique=True)
+    description = pw.TextField(default="")
+    lead = pw.ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    auto_assign = pw.BooleanField(default=False)
+
+
+class Ticket(BaseModel):
+    number = pw.AutoField()
+    title = pw.CharField(max_length=500)
+    description = pw.TextField(default="")
+    type = pw.CharField(max_length=48, null=True, index=True)
+    status = pw.CharField(max_length=16, default="new")
+    priority = pw.CharField(max_length=2, default="P2")
+    queue = pw.ForeignKeyField(Queue, null=True, on_delete="SET NULL")
+    assignee = pw.ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    customer = pw.ForeignKeyField(Customer, null=True, on_delete="SET NULL")
+    channel = pw.CharField(max_length=16, default="cli")
+    idempotency_key = pw.CharField(max_length=200, null=True, unique=True)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+    updated_at = pw.DateTimeField(default=utcnow, index=True)
+    first_response_at = pw.DateTimeField(null=True)
+    resolved_at = pw.DateTimeField(null=True)
+    closed_at = pw.DateTimeField(null=True)
+    merged_into = pw.ForeignKeyField("self", null=True, backref="merged", on_delete="SET NULL")
+    parent = pw.ForeignKeyField("self", null=True, backref="children", on_delete="SET NULL",
+                                column_name="parent_id")  # a follow-up links back to its closed original
+    sla_state = pw.CharField(max_length=16, null=True)  # None | at_risk | breached, kept by the SLA sweep
+    version = pw.IntegerField(default=1)  # optimistic concurrency: every write bumps it
+
+    class Meta:
+        indexes = (
+            (("status", "priority", "created_at"), False),
+            (("assignee", "status"), False),
+            (("queue", "status"), False),
+            (("customer",), False),
+        )
+
+
+class TicketTag(BaseModel):
+    ticket = pw.ForeignKeyField(Ticket, backref="tag_rows", on_delete="CASCADE")
+    tag = pw.CharField(max_length=64, index=True)
+
+    class Meta:
+        indexes = ((("ticket", "tag"), True),)
+
+
+class ConversationEntry(BaseModel):
+    ticket = pw.ForeignKeyField(Ticket, backref="entries", on_delete="CASCADE")
+    kind = pw.CharField(max_length=8)  # reply (public, to the customer) | note (internal) | inbound
+    author_agent = pw.ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    author_customer = pw.ForeignKeyField(Customer, null=True, on_delete="SET NULL")
+    body = pw.TextField(default="")
+    message_id = pw.CharField(max_length=500, null=True, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("ticket", "created_at"), False),)
+
+
+class Attachment(BaseModel):
+    """Metadata only: the bytes live in the attachment store, named by their SHA-256."""
+
+    ticket = pw.ForeignKeyField(Ticket, backref="attachments", on_delete="CASCADE")
+    entry = pw.ForeignKeyField(ConversationEntry, null=True, backref="attachments", on_delete="SET NULL")
+    filename = pw.CharField(max_length=255)
+    content_type = pw.CharField(max_length=200, default="application/octet-stream")
+    size = pw.BigIntegerField()
+    sha256 = pw.CharField(max_length=64, index=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class AuditEvent(BaseModel):
+    """Append-only: triggers refuse UPDATE and DELETE (see migrations)."""
+
+    ticket = pw.IntegerField(null=True, index=True, column_name="ticket_number")
+    actor = pw.CharField(max_length=100)
+    action = pw.CharField(max_length=48)
+    data = pw.TextField(default="{}")  # JSON
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Outbox(BaseModel):
+    """Mail waiting to go out; written in the same transaction as the change that causes it."""
+
+    ticket = pw.ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="SET NULL")
+    entry = pw.ForeignKeyField(ConversationEntry, null=True, on_delete="SET NULL")
+    kind = pw.CharField(max_length=24, default="reply")  # reply | ack | notification | ...
+    to_addr = pw.CharField(max_length=320)
+    subject = pw.CharField(max_length=500)
+    body = pw.TextField()
+    message_id = pw.CharField(max_length=500, unique=True)
+    in_reply_to = pw.CharField(max_length=500, null=True)
+    references = pw.TextField(default="")
+    auto = pw.BooleanField(default=False)  # automatic mail carries Auto-Submitted: auto-replied
+    status = pw.CharField(max_length=12, default="queued", index=True)  # queued | sent | failed
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = pw.DateTimeField(default=utcnow)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    sent_at = pw.DateTimeField(null=True)
+
+
+class TicketTypeRecord(BaseModel):
+    """What the store has built for each configured type: its extension table and its fields.
+
+    A field removed from the configuration stays here (and in the table) marked hidden, so no data is
+    ever dropped by editing the configuration.
+    """
+
+    name = pw.CharField(max_length=48, unique=True)
+    label = pw.CharField(max_length=200, default="")
+    table_name = pw.CharField(max_length=64)
+    fields = pw.TextField(default="[]")  # JSON list of {name, kind, options, required, hidden}
+    active = pw.BooleanField(default=True)
+
+
+CORE_MODELS = [SchemaMigration, Setting, Organisation, Customer, Agent, Queue, Ticket, TicketTag,
+               ConversationEntry, Attachment, AuditEvent, Outbox, TicketTypeRecord]

@@ -1,0 +1,101 @@
+"""Full-text search over title, description and conversation.
+
+SQLite: an FTS5 table keyed by the ticket number. PostgreSQL: a tsvector per ticket in `ticket_search`
+with a GIN index. Both tokenise the same way (no stemming, case and accent folded) so a query finds the
+same tickets on either backend.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import peewee as pw
+
+from helpdesk.store.db import database, is_postgres
+
+# A tsvector holds at most 1 MB; a document is cut well below that.
+MAX_DOCUMENT_CHARS = 200_000
+
+
+def create_index_tables(db: pw.Database) -> None:
+    if is_postgres(db):
+        db.execute_sql(
+            "CREATE TABLE IF NOT EXISTS ticket_search ("
+            " ticket_number INTEGER PRIMARY KEY REFERENCES ticket(number) ON DELETE CASCADE,"
+            " document tsvector NOT NULL)"
+        )
+        db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_search_document ON ticket_search USING GIN (document)")
+    else:
+        db.execute_sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS ticket_fts USING fts5("
+            " title, body, tokenize = 'unicode61 remove_diacritics 2')"
+        )
+
+
+def _document(title: str, body: str) -> tuple[str, str]:
+    return (title or "")[:2000], (body or "")[:MAX_DOCUMENT_CHARS]
+
+
+def index_documents(docs: Iterable[tuple[int, str, str]]) -> None:
+    """Write (number, title, body) documents, replacing what was indexed for those tickets."""
+    docs = [(n, *_document(t, b)) for n, t, b in docs]
+    if not docs:
+        return
+    db = database.obj
+    if is_postgres():
+        for start in range(0, len(docs), 500):
+            chunk = docs[start:start + 500]
+            values = ", ".join(["(%s, setweight(to_tsvector('simple', %s), 'A') || to_tsvector('simple', %s))"] * len(chunk))
+            params = [p for doc in chunk for p in doc]
+            db.execute_sql(
+                f"INSERT INTO ticket_search (ticket_number, document) VALUES {values} "
+                "ON CONFLICT (ticket_number) DO UPDATE SET document = EXCLUDED.document",
+                params,
+            )
+    else:
+        numbers = [d[0] for d in docs]
+        for start in range(0, len(numbers), 500):
+            chunk = numbers[start:start + 500]
+            db.execute_sql(f"DELETE FROM ticket_fts WHERE rowid IN ({', '.join('?' * len(chunk))})", chunk)
+        for start in range(0, len(docs), 300):
+            chunk = docs[start:start + 300]
+            values = ", ".join(["(?, ?, ?)"] * len(chunk))
+            db.execute_sql(f"INSERT INTO ticket_fts (rowid, title, body) VALUES {values}",
+                           [p for doc in chunk for p in doc])
+
+
+def reindex_tickets(numbers: Iterable[int]) -> None:
+    """Rebuild the documents of these tickets from their title, description and conversation."""
+    from helpdesk.store.models import ConversationEntry, Ticket
+
+    numbers = sorted(set(numbers))
+    if not numbers:
+        return
+    bodies: dict[int, list[str]] = {n: [] for n in numbers}
+    titles: dict[int, str] = {}
+    for number, title, description in (Ticket.select(Ticket.number, Ticket.title, Ticket.description)
+                                       .where(Ticket.number.in_(numbers)).tuples()):
+        titles[number] = title
+        bodies[number].append(description)
+    for ticket_id, body in (ConversationEntry.select(ConversationEntry.ticket, ConversationEntry.body)
+                            .where(ConversationEntry.ticket.in_(numbers))
+                            .order_by(ConversationEntry.id).tuples()):
+        bodies[ticket_id].append(body)
+    index_documents((n, titles[n], "\n".join(bodies[n])) for n in numbers if n in titles)
+
+
+def fts5_query(terms: list[str]) -> str:
+    # Every word or phrase is quoted, so FTS5 operators typed by a user are just text.
+    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def matching_numbers(terms: list[str]) -> pw.Node:
+    """A subquery of the ticket numbers whose document contains every word/phrase in `terms`."""
+    if is_postgres():
+        parts = []
+        params = []
+        for term in terms:
+            parts.append("phraseto_tsquery('simple', %s)" if " " in term.strip() else "plainto_tsquery('simple', %s)")
+            params.append(term)
+        return pw.SQL(f"(SELECT ticket_number FROM ticket_search WHERE document @@ ({' && '.join(parts)}))", params)
+    return pw.SQL("(SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?)", [fts5_query(terms)])

@@ -1,0 +1,675 @@
+"""Tickets: the one intake path every channel uses, reading, editing and the conversation.
+
+No front end writes SQL: the CLI, the TUI, the mail channel and the daemon all come through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import peewee as pw
+
+from helpdesk import audit
+from helpdesk.config import FieldSpec, TicketType
+from helpdesk.errors import InvalidInput, NotFound, StaleVersion
+from helpdesk.store import extensions, search
+from helpdesk.store.models import (
+    PRIORITIES, Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag,
+)
+from helpdesk.views import EntryView, TicketView
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TAG_RE = re.compile(r"^[\w][\w.+-]{0,63}$")
+CHANNELS = ("cli", "email", "api", "agent", "import", "sample")
+INPUT_KEYS = {"title", "body", "description", "type", "priority", "customer", "customer_name", "organisation",
+              "fields", "field", "key", "idempotency_key", "tags", "queue", "channel"}
+CHUNK = 500
+
+
+@dataclass
+class TicketInput:
+    """What any channel knows about a new ticket."""
+
+    title: str
+    body: str = ""
+    type: str | None = None
+    priority: str | None = None
+    customer: str | None = None
+    customer_name: str = ""
+    organisation: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    tags: list[str] = field(default_factory=list)
+    queue: str | None = None
+    channel: str = "cli"
+
+
+@dataclass
+class IntakeResult:
+    number: int
+    created: bool  # False: the idempotency key named a ticket that already existed
+
+
+# ---------------------------------------------------------------- validation
+
+
+def parse_number(value: str | int) -> int:
+    """`42` and `#42` both name ticket 42."""
+    text = str(value).strip().lstrip("#")
+    if not text.isdigit() or int(text) <= 0:
+        raise InvalidInput(f"'{value}' is not a ticket number")
+    return int(text)
+
+
+def ticket_type(desk, name: str | None) -> TicketType | None:
+    if name is None or name == "":
+        return None
+    ttype = desk.config.type(name)
+    if ttype is None:
+        known = ", ".join(t.name for t in desk.config.types) or "none configured"
+        raise InvalidInput(f"unknown type '{name}' (types: {known})")
+    return ttype
+
+
+def coerce_field(ttype: TicketType, spec: FieldSpec, value: Any) -> Any:
+    """A field value from text or JSON, checked against its kind; a bad value names the field."""
+    if value is None or value == "":
+        return None
+    where = f"field '{spec.name}' of type '{ttype.name}'"
+    kind = spec.kind
+    try:
+        if kind == "text":
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            return str(value)
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+        if kind == "number":
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError
+            return number
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "yes", "y", "1", "on"):
+                return True
+            if text in ("false", "no", "n", "0", "off"):
+                return False
+            raise ValueError
+        if kind == "date":
+            if isinstance(value, dt.date):
+                return value
+            return dt.date.fromisoformat(str(value).strip())
+        if kind == "choice":
+            text = str(value)
+            if text not in spec.options:
+                raise InvalidInput(f"{where}: '{text}' is not one of {', '.join(spec.options)}")
+            return text
+    except (ValueError, TypeError, OverflowError):
+        expected = {"int": "a whole number", "number": "a number", "bool": "true or false",
+                    "date": "a date YYYY-MM-DD", "text": "text"}[kind]
+        raise InvalidInput(f"{where} must be {expected}, not {value!r}") from None
+    raise InvalidInput(f"{where} has unknown kind {kind}")
+
+
+def check_fields(ttype: TicketType | None, values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    if not values and (ttype is None or not creating):
+        return {}
+    if ttype is None:
+        raise InvalidInput(f"field '{next(iter(values))}' needs a ticket type (--type)")
+    clean = {}
+    for name, value in values.items():
+        spec = ttype.field(name)
+        if spec is None:
+            known = ", ".join(f.name for f in ttype.fields) or "none"
+            raise InvalidInput(f"unknown field '{name}' for type '{ttype.name}' (fields: {known})")
+        clean[name] = coerce_field(ttype, spec, value)
+    if creating:
+        for spec in ttype.fields:
+            if spec.required and clean.get(spec.name) is None:
+                raise InvalidInput(f"field '{spec.name}' of type '{ttype.name}' is required")
+    return clean
+
+
+def parse_field_args(pairs: Iterable[str]) -> dict[str, str]:
+    """`--field K=V` arguments into a dict."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InvalidInput(f"--field '{pair}': write NAME=VALUE")
+        name, value = pair.split("=", 1)
+        out[name.strip()] = value
+    return out
+
+
+def normalise_tags(tags: Any) -> list[str]:
+    if tags is None or tags == "":
+        return []
+    if isinstance(tags, str):
+        tags = re.split(r"[,\s]+", tags)
+    if not isinstance(tags, list):
+        raise InvalidInput("tags must be a list or a comma-separated string")
+    out = []
+    for tag in tags:
+        tag = str(tag).strip().lower()
+        if not tag:
+            continue
+        if not TAG_RE.match(tag):
+            raise InvalidInput(f"tag '{tag}' may hold only letters, digits and . + - _")
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def parse_record(desk, raw: Any, *, flat_fields: bool = True) -> TicketInput:
+    """One ticket from a JSON object or a CSV row; keys are the `ticket create` flags.
+
+    With `flat_fields`, a key that is a field of the record's type is taken as that field (so a CSV
+    column `serial_number` fills the field of that name).
+    """
+    if not isinstance(raw, dict):
+        raise InvalidInput("expected a JSON object")
+    ttype = ticket_type(desk, raw.get("type") or None)
+    fields: dict[str, Any] = {}
+    for source_key in ("fields", "field"):
+        if source_key in raw and raw[source_key] not in (None, ""):
+            value = raw[source_key]
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    raise InvalidInput(f"'{source_key}' must be an object of field values") from None
+            if not isinstance(value, dict):
+                raise InvalidInput(f"'{source_key}' must be an object of field values")
+            fields.update(value)
+    for key, value in raw.items():
+        if key in INPUT_KEYS:
+            continue
+        if flat_fields and ttype is not None and ttype.field(key) is not None:
+            fields[key] = value
+            continue
+        if ttype is not None:
+            known = ", ".join(f.name for f in ttype.fields)
+            raise InvalidInput(f"unknown field '{key}' for type '{ttype.name}' (fields: {known})")
+        raise InvalidInput(f"unknown key '{key}' (keys: {', '.join(sorted(INPUT_KEYS - {'field'}))})")
+
+    def text(key: str, default: str | None = None) -> str | None:
+        value = raw.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, (dict, list, bool)):
+            raise InvalidInput(f"'{key}' must be text")
+        return str(value)
+
+    return TicketInput(
+        title=text("title") or "",
+        body=text("body") or text("description") or "",
+        type=ttype.name if ttype else None,
+        priority=text("priority"),
+        customer=text("customer"),
+        customer_name=text("customer_name") or "",
+        organisation=text("organisation"),
+        fields=fields,
+        key=text("key") or text("idempotency_key"),
+        tags=normalise_tags(raw.get("tags")),
+        queue=text("queue"),
+        channel=text("channel") or "cli",
+    )
+
+
+@dataclass
+class _Checked:
+    inp: TicketInput
+    ttype: TicketType | None
+    fields: dict[str, Any]
+    priority: str
+    queue: str | None
+    customer: str | None
+
+
+def _check(desk, inp: TicketInput) -> _Checked:
+    title = (inp.title or "").strip()
+    if not title:
+        raise InvalidInput("a ticket needs a title")
+    if len(title) > 500:
+        raise InvalidInput("the title is longer than 500 characters")
+    inp.title = title
+    ttype = ticket_type(desk, inp.type)
+    priority = (inp.priority or desk.config.default_priority).upper()
+    if priority not in PRIORITIES:
+        raise InvalidInput(f"priority '{inp.priority}' is not one of {', '.join(PRIORITIES)}")
+    queue = inp.queue or (ttype.queue if ttype else None)
+    if queue and desk.config.queue(queue) is None:
+        raise InvalidInput(f"unknown queue '{queue}'")
+    customer = None
+    if inp.customer:
+        customer = inp.customer.strip().lower()
+        if not EMAIL_RE.match(customer):
+            raise InvalidInput(f"customer '{inp.customer}' is not an email address")
+    if inp.channel not in CHANNELS:
+        raise InvalidInput(f"channel '{inp.channel}' is not one of {', '.join(CHANNELS)}")
+    if inp.key is not None and len(inp.key) > 200:
+        raise InvalidInput("the idempotency key is longer than 200 characters")
+    fields = check_fields(ttype, inp.fields, creating=True)
+    return _Checked(inp, ttype, fields, priority, queue, customer)
+
+
+def validate(desk, inp: TicketInput) -> None:
+    """Check a ticket without storing it (bulk imports check every row first)."""
+    _check(desk, inp)
+
+
+# ---------------------------------------------------------------- intake
+
+
+def _customer_ids(desk, checked: list[_Checked]) -> dict[str, int]:
+    wanted: dict[str, _Checked] = {}
+    for c in checked:
+        if c.customer and c.customer not in wanted:
+            wanted[c.customer] = c
+    if not wanted:
+        return {}
+    emails = list(wanted)
+    ids: dict[str, int] = {}
+    for start in range(0, len(emails), CHUNK):
+        part = emails[start:start + CHUNK]
+        ids.update(Customer.select(Customer.email, Customer.id).where(Customer.email.in_(part)).tuples())
+    missing = [e for e in emails if e not in ids]
+    if missing:
+        orgs = {wanted[e].inp.organisation for e in missing if wanted[e].inp.organisation}
+        org_ids = organisation_ids(orgs)
+        rows = [{"email": e, "name": wanted[e].inp.customer_name or "",
+                 "organisation": org_ids.get(wanted[e].inp.organisation), "created_at": desk.now()}
+                for e in missing]
+        for start in range(0, len(rows), CHUNK):
+            Customer.insert_many(rows[start:start + CHUNK]).on_conflict_ignore().execute()
+        for start in range(0, len(missing), CHUNK):
+            part = missing[start:start + CHUNK]
+            ids.update(Customer.select(Customer.email, Customer.id).where(Customer.email.in_(part)).tuples())
+    return ids
+
+
+def organisation_ids(names: Iterable[str]) -> dict[str, int]:
+    names = sorted({n.strip() for n in names if n and n.strip()})
+    if not names:
+        return {}
+    Organisation.insert_many([{"name": n} for n in names]).on_conflict_ignore().execute()
+    return dict(Organisation.select(Organisation.name, Organisation.id).where(Organisation.name.in_(names)).tuples())
+
+
+def _queue_ids(names: Iterable[str | None]) -> dict[str, int]:
+    names = {n for n in names if n}
+    if not names:
+        return {}
+    return dict(Queue.select(Queue.name, Queue.id).where(Queue.name.in_(list(names))).tuples())
+
+
+def intake_many(desk, inputs: list[TicketInput], *, checked: bool = False) -> list[IntakeResult]:
+    """Create tickets, deduplicating on the idempotency key: a repeated key returns the existing ticket.
+
+    Everything is checked before anything is written; the whole batch is one transaction.
+    """
+    rows = [_check(desk, inp) for inp in inputs]
+    try:
+        with desk.db.atomic():
+            return _insert(desk, rows)
+    except pw.IntegrityError:
+        # Another writer stored one of our idempotency keys between our check and our insert: the
+        # second attempt finds it and returns that ticket instead.
+        with desk.db.atomic():
+            return _insert(desk, rows)
+
+
+def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
+    now = desk.now()
+    keys = [r.inp.key for r in rows if r.inp.key]
+    existing: dict[str, int] = {}
+    for start in range(0, len(keys), CHUNK):
+        part = keys[start:start + CHUNK]
+        existing.update(Ticket.select(Ticket.idempotency_key, Ticket.number)
+                        .where(Ticket.idempotency_key.in_(part)).tuples())
+    customers = _customer_ids(desk, rows)
+    queues = _queue_ids(r.queue for r in rows)
+
+    results: list[IntakeResult | None] = [None] * len(rows)
+    new_rows: list[tuple[int, _Checked]] = []
+    pending_keys: dict[str, int] = {}  # key -> index of the first row in this batch carrying it
+    for i, r in enumerate(rows):
+        key = r.inp.key
+        if key and key in existing:
+            results[i] = IntakeResult(existing[key], False)
+        elif key and key in pending_keys:
+            results[i] = pending_keys[key]  # resolved once the first one has its number
+        else:
+            if key:
+                pending_keys[key] = i
+            new_rows.append((i, r))
+
+    for start in range(0, len(new_rows), CHUNK):
+        part = new_rows[start:start + CHUNK]
+        payload = [{
+            "title": r.inp.title, "description": r.inp.body, "type": r.ttype.name if r.ttype else None,
+            "status": "new", "priority": r.priority, "queue": queues.get(r.queue),
+            "customer": customers.get(r.customer), "channel": r.inp.channel, "idempotency_key": r.inp.key,
+            "created_at": now, "updated_at": now, "version": 1,
+        } for _, r in part]
+        numbers = [row.number for row in Ticket.insert_many(payload).returning(Ticket.number).execute()]
+        for (i, _), number in zip(part, numbers):
+            results[i] = IntakeResult(number, True)
+
+    for i, res in enumerate(results):
+        if isinstance(res, int):
+            results[i] = IntakeResult(results[res].number, False)
+
+    created = [(results[i].number, r) for i, r in new_rows]
+    _write_tags([(n, r.inp.tags) for n, r in created])
+    by_type: dict[str, list[dict]] = {}
+    for number, r in created:
+        if r.ttype is not None:
+            by_type.setdefault(r.ttype.name, []).append({"ticket": number, **r.fields})
+    records = extensions.type_records()
+    for type_name, ext_rows in by_type.items():
+        model = extensions.extension_model(type_name, extensions.stored_fields(records[type_name]))
+        for start in range(0, len(ext_rows), CHUNK):
+            chunk = ext_rows[start:start + CHUNK]
+            columns = sorted({k for row in chunk for k in row})
+            model.insert_many([{k: row.get(k) for k in columns} for row in chunk]).execute()
+    audit.record_many(desk, [(n, "created", {"title": r.inp.title, "channel": r.inp.channel,
+                                             "priority": r.priority, "type": r.ttype.name if r.ttype else None,
+                                             **({"key": r.inp.key} if r.inp.key else {})})
+                             for n, r in created])
+    search.index_documents((n, r.inp.title, r.inp.body) for n, r in created)
+    return results  # type: ignore[return-value]
+
+
+def intake(desk, inp: TicketInput) -> tuple[TicketView, bool]:
+    """Create one ticket (any channel). Returns the ticket and whether it is new."""
+    result = intake_many(desk, [inp])[0]
+    return get(desk, result.number), result.created
+
+
+def _write_tags(pairs: list[tuple[int, list[str]]]) -> None:
+    rows = [{"ticket": n, "tag": t} for n, tags in pairs for t in tags]
+    for start in range(0, len(rows), CHUNK):
+        TicketTag.insert_many(rows[start:start + CHUNK]).on_conflict_ignore().execute()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def fetch(number: int) -> Ticket:
+    ticket = Ticket.get_or_none(Ticket.number == number)
+    if ticket is None:
+        raise NotFound(f"ticket #{number} not found")
+    return ticket
+
+
+def views(desk, tickets: list[Ticket], *, with_fields: bool = True) -> list[TicketView]:
+    """Turn ticket rows into views, loading names, tags and extension fields in a few batched queries."""
+    if not tickets:
+        return []
+    numbers = [t.number for t in tickets]
+    agent_ids = {t.assignee_id for t in tickets if t.assignee_id}
+    customer_ids = {t.customer_id for t in tickets if t.customer_id}
+    queue_ids = {t.queue_id for t in tickets if t.queue_id}
+    agents = dict(Agent.select(Agent.id, Agent.login).where(Agent.id.in_(list(agent_ids))).tuples()) if agent_ids else {}
+    customers = {}
+    if customer_ids:
+        query = (Customer.select(Customer.id, Customer.email, Organisation.name)
+                 .join(Organisation, pw.JOIN.LEFT_OUTER).where(Customer.id.in_(list(customer_ids))).tuples())
+        customers = {cid: (email, org) for cid, email, org in query}
+    queues = dict(Queue.select(Queue.id, Queue.name).where(Queue.id.in_(list(queue_ids))).tuples()) if queue_ids else {}
+    tags: dict[int, list[str]] = {}
+    for number, tag in (TicketTag.select(TicketTag.ticket, TicketTag.tag)
+                        .where(TicketTag.ticket.in_(numbers)).order_by(TicketTag.id).tuples()):
+        tags.setdefault(number, []).append(tag)
+    fields: dict[int, dict] = {}
+    if with_fields:
+        fields = _extension_values(tickets)
+    out = []
+    for t in tickets:
+        email, org = customers.get(t.customer_id, (None, None))
+        out.append(TicketView(
+            number=t.number, title=t.title, status=t.status, priority=t.priority, type=t.type,
+            queue=queues.get(t.queue_id), assignee=agents.get(t.assignee_id), customer=email,
+            organisation=org, channel=t.channel, tags=tags.get(t.number, []), created_at=t.created_at,
+            updated_at=t.updated_at, version=t.version, description=t.description,
+            idempotency_key=t.idempotency_key, first_response_at=t.first_response_at,
+            resolved_at=t.resolved_at, closed_at=t.closed_at, merged_into=t.merged_into_id,
+            parent=t.parent_id, sla_state=t.sla_state, fields=fields.get(t.number, {}),
+        ))
+    return out
+
+
+def _extension_values(tickets: list[Ticket]) -> dict[int, dict]:
+    by_type: dict[str, list[int]] = {}
+    for t in tickets:
+        if t.type:
+            by_type.setdefault(t.type, []).append(t.number)
+    if not by_type:
+        return {}
+    records = extensions.type_records()
+    out: dict[int, dict] = {}
+    for type_name, numbers in by_type.items():
+        record = records.get(type_name)
+        if record is None:
+            continue
+        stored = extensions.stored_fields(record)
+        visible = [f["name"] for f in stored if not f.get("hidden")]
+        model = extensions.extension_model(type_name, stored)
+        for row in model.select().where(model.ticket.in_(numbers)):
+            out[row.ticket_id] = {name: getattr(row, name) for name in visible}
+        for number in numbers:
+            out.setdefault(number, {name: None for name in visible})
+    return out
+
+
+def get(desk, number: int, *, conversation: bool = False) -> TicketView:
+    view = views(desk, [fetch(number)])[0]
+    if conversation:
+        view.conversation = entries(number)
+    return view
+
+
+def entries(number: int) -> list[EntryView]:
+    query = (ConversationEntry.select(ConversationEntry, Agent.login, Customer.email)
+             .join(Agent, pw.JOIN.LEFT_OUTER, on=(ConversationEntry.author_agent == Agent.id))
+             .switch(ConversationEntry)
+             .join(Customer, pw.JOIN.LEFT_OUTER, on=(ConversationEntry.author_customer == Customer.id))
+             .where(ConversationEntry.ticket == number).order_by(ConversationEntry.created_at, ConversationEntry.id))
+    out = []
+    for e in query.objects():
+        out.append(EntryView(id=e.id, kind=e.kind, author=e.login or e.email, body=e.body,
+                             created_at=e.created_at, message_id=e.message_id))
+    return out
+
+
+def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int = 0,
+                 with_fields: bool = False) -> list[TicketView]:
+    """Tickets matching a query in the query language, newest first."""
+    from helpdesk import query as query_mod
+
+    select = query_mod.apply(desk, Ticket.select(), query_mod.parse(query))
+    select = select.order_by(Ticket.number.desc())
+    if limit is not None:
+        select = select.limit(limit).offset(offset)
+    return views(desk, list(select), with_fields=with_fields)
+
+
+def iter_tickets(desk, query: str = "", *, batch: int = 1000, with_fields: bool = True):
+    """Every matching ticket, newest first, in batches (exports of any size)."""
+    from helpdesk import query as query_mod
+
+    parsed = query_mod.parse(query)
+    last = None
+    while True:
+        select = query_mod.apply(desk, Ticket.select(), parsed)
+        if last is not None:
+            select = select.where(Ticket.number < last)
+        rows = list(select.order_by(Ticket.number.desc()).limit(batch))
+        if not rows:
+            return
+        yield from views(desk, rows, with_fields=with_fields)
+        last = rows[-1].number
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write(desk, ticket: Ticket, expected_version: int | None = None, **changes: Any) -> Ticket:
+    """Update a ticket row if nobody changed it since it was read (optimistic concurrency).
+
+    `expected_version` is what the caller saw (e.g. `--if-version`); without it, the version read
+    inside this transaction guards against a writer slipping in between read and write.
+    """
+    seen = ticket.version
+    if expected_version is not None and expected_version != seen:
+        raise StaleVersion(f"ticket #{ticket.number} changed (version {seen}, you had {expected_version}): "
+                           "reload it and try again")
+    changes["version"] = seen + 1
+    changes.setdefault("updated_at", desk.now())
+    updated = (Ticket.update(**changes)
+               .where((Ticket.number == ticket.number) & (Ticket.version == seen)).execute())
+    if updated != 1:
+        raise StaleVersion(f"ticket #{ticket.number} was changed by someone else meanwhile: reload it and try again")
+    for key, value in changes.items():
+        setattr(ticket, key, value)
+    return ticket
+
+
+def update(desk, number: int, *, title: str | None = None, priority: str | None = None,
+           type: str | None = None, fields: dict[str, Any] | None = None, queue: str | None = None,
+           tags_add: Iterable[str] = (), tags_remove: Iterable[str] = (),
+           customer: str | None = None, expected_version: int | None = None) -> TicketView:
+    """Edit a ticket's fields; every change is one audit event listing what changed."""
+    fields = dict(fields or {})
+    with desk.db.atomic():
+        ticket = fetch(number)
+        changes: dict[str, Any] = {}
+        diff: dict[str, Any] = {}
+        if title is not None:
+            title = title.strip()
+            if not title:
+                raise InvalidInput("the title cannot be empty")
+            if title != ticket.title:
+                changes["title"] = title
+                diff["title"] = [ticket.title, title]
+        if priority is not None:
+            priority = priority.upper()
+            if priority not in PRIORITIES:
+                raise InvalidInput(f"priority '{priority}' is not one of {', '.join(PRIORITIES)}")
+            if priority != ticket.priority:
+                changes["priority"] = priority
+                diff["priority"] = [ticket.priority, priority]
+        new_type = ticket.type
+        if type is not None:
+            new_ttype = ticket_type(desk, type)
+            new_type = new_ttype.name if new_ttype else None
+            if new_type != ticket.type:
+                changes["type"] = new_type
+                diff["type"] = [ticket.type, new_type]
+        if queue is not None:
+            if queue and desk.config.queue(queue) is None:
+                raise InvalidInput(f"unknown queue '{queue}'")
+            queue_id = _queue_ids([queue]).get(queue) if queue else None
+            if queue_id != ticket.queue_id:
+                changes["queue"] = queue_id
+                diff["queue"] = [Queue.get_by_id(ticket.queue_id).name if ticket.queue_id else None, queue or None]
+        if customer is not None:
+            email = customer.strip().lower()
+            if not EMAIL_RE.match(email):
+                raise InvalidInput(f"customer '{customer}' is not an email address")
+            cid = _customer_ids(desk, [_Checked(TicketInput(title="", customer=email), None, {}, "", None, email)])[email]
+            if cid != ticket.customer_id:
+                changes["customer"] = cid
+                diff["customer"] = email
+        ttype = ticket_type(desk, new_type) if new_type else None
+        clean_fields = check_fields(ttype, fields, creating=False) if fields else {}
+        if "type" in changes and ttype is not None:
+            # A ticket changing type must satisfy the new type's required fields.
+            existing = _extension_values([ticket]).get(number, {}) if ticket.type == new_type else {}
+            merged = {**existing, **clean_fields}
+            for spec in ttype.fields:
+                if spec.required and merged.get(spec.name) is None:
+                    raise InvalidInput(f"field '{spec.name}' of type '{ttype.name}' is required")
+        add = normalise_tags(list(tags_add))
+        remove = normalise_tags(list(tags_remove))
+        current_tags = {t for (t,) in TicketTag.select(TicketTag.tag).where(TicketTag.ticket == number).tuples()}
+        add = [t for t in add if t not in current_tags]
+        remove = [t for t in remove if t in current_tags]
+        if add or remove:
+            diff["tags"] = {"added": add, "removed": remove}
+        field_diff = {}
+        if clean_fields:
+            before = _extension_values([ticket]).get(number, {}) if ticket.type == new_type else {}
+            field_diff = {k: [before.get(k), v] for k, v in clean_fields.items() if before.get(k) != v}
+            if field_diff:
+                diff["fields"] = field_diff
+        if not diff:
+            return get(desk, number)
+        write(desk, ticket, expected_version, **changes)
+        if add:
+            _write_tags([(number, add)])
+        if remove:
+            TicketTag.delete().where((TicketTag.ticket == number) & (TicketTag.tag.in_(remove))).execute()
+        if ttype is not None and (field_diff or "type" in changes):
+            model = extensions.extension_model(ttype.name, extensions.stored_fields(extensions.type_records()[ttype.name]))
+            values = {k: v for k, v in clean_fields.items()}
+            if model.select().where(model.ticket == number).exists():
+                if values:
+                    model.update(**values).where(model.ticket == number).execute()
+            else:
+                model.insert(ticket=number, **values).execute()
+        audit.record(desk, number, "updated", **diff)
+        if "title" in changes:
+            search.reindex_tickets([number])
+    return get(desk, number)
+
+
+def agent_row(desk, login: str) -> Agent:
+    """The agent a login names; `me` is the acting agent."""
+    name = desk.actor if login == "me" else login
+    agent = Agent.get_or_none(Agent.login == name)
+    if agent is None:
+        raise NotFound(f"agent '{name}' not found" + (" (the acting agent: set HELPDESK_AGENT or [me] agent)"
+                                                     if login == "me" else ""))
+    return agent
+
+
+def reply(desk, number: int, body: str, *, note: bool = False, expected_version: int | None = None) -> EntryView:
+    """An agent's public reply (queued in the outbox for the customer) or internal note."""
+    from helpdesk import outbox
+
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("the reply is empty")
+    with desk.db.atomic():
+        ticket = fetch(number)
+        if ticket.status == "closed" and not note:
+            raise InvalidInput(f"ticket #{number} is closed: a public reply would reopen nothing; add a note "
+                               "or create a follow-up ticket")
+        agent = Agent.get_or_none(Agent.login == desk.actor)
+        now = desk.now()
+        kind = "note" if note else "reply"
+        entry = ConversationEntry.create(ticket=number, kind=kind, author_agent=agent, body=body, created_at=now)
+        changes: dict[str, Any] = {}
+        if not note and ticket.first_response_at is None:
+            changes["first_response_at"] = now
+        write(desk, ticket, expected_version, **changes)
+        queued = None
+        if not note:
+            queued = outbox.queue_reply(desk, ticket, entry)
+        audit.record(desk, number, "noted" if note else "replied", entry=entry.id,
+                     **({"outbox": queued} if queued else {}))
+        search.reindex_tickets([number])
+    return EntryView(id=entry.id, kind=kind, author=desk.actor, body=body, created_at=now)

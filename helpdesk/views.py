@@ -1,0 +1,89 @@
+"""Plain dataclasses the domain hands to front ends: never ORM rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def iso(value: dt.datetime | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return iso(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class EntryView:
+    id: int
+    kind: str
+    author: str | None
+    body: str
+    created_at: dt.datetime
+    message_id: str | None = None
+
+    def to_dict(self) -> dict:
+        return _plain(asdict(self))
+
+
+@dataclass
+class EventView:
+    id: int
+    ticket: int | None
+    actor: str
+    action: str
+    data: dict
+    created_at: dt.datetime
+
+    def to_dict(self) -> dict:
+        return _plain(asdict(self))
+
+
+@dataclass
+class TicketView:
+    number: int
+    title: str
+    status: str
+    priority: str
+    type: str | None
+    queue: str | None
+    assignee: str | None
+    customer: str | None
+    channel: str
+    tags: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+    description: str = ""
+    organisation: str | None = None
+    idempotency_key: str | None = None
+    first_response_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    merged_into: int | None = None
+    parent: int | None = None
+    sla_state: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    conversation: list[EntryView] | None = None
+
+    def to_dict(self) -> dict:
+        data = _plain(asdict(self))
+        if self.conversation is None:
+            data.pop("conversation")
+        return data
+
+
+LIST_COLUMNS = ["number", "title", "status", "priority", "type", "queue", "assignee", "customer", "tags",
+                "created_at", "updated_at"]

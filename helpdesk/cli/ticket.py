@@ -210,7 +210,7 @@ def list_(
         d.pop("description", None) if fmt == "csv" else None
         rows.append(d)
     columns = list(LIST_COLUMNS)
-    if fields:
+    if fields and fmt == "csv":
         extra = sorted({k for v in found for k in v.fields})
         for row in rows:
             for k in extra:

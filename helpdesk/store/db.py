@@ -83,7 +83,7 @@ def open_database(url: DatabaseUrl) -> pw.Database:
         if url.schema:
             params["options"] = f"-c search_path={url.schema}"
         params.setdefault("connect_timeout", 5)
-        db = pw.PostgresqlDatabase(params.pop("database"), autorollback=True, **params)
+        db = pw.PostgresqlDatabase(params.pop("database"), **params)
     try:
         db.connect(reuse_if_open=True)
     except pw.OperationalError as exc:

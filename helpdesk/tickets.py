@@ -477,7 +477,10 @@ def _extension_values(tickets: list[Ticket]) -> dict[int, dict]:
 def get(desk, number: int, *, conversation: bool = False) -> TicketView:
     view = views(desk, [fetch(number)])[0]
     if conversation:
+        from helpdesk import attachments
+
         view.conversation = entries(number)
+        view.attachments = [a.to_dict() for a in attachments.list_for(number)]
     return view
 
 

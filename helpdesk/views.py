@@ -77,11 +77,13 @@ class TicketView:
     sla_state: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     conversation: list[EntryView] | None = None
+    attachments: list[dict] | None = None
 
     def to_dict(self) -> dict:
         data = _plain(asdict(self))
-        if self.conversation is None:
-            data.pop("conversation")
+        for detail in ("conversation", "attachments"):
+            if data[detail] is None:
+                data.pop(detail)
         return data
 
 

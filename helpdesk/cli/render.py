@@ -59,6 +59,10 @@ def ticket(t: TicketView) -> None:
     if t.description:
         out.print("[bold]request[/]")
         out.print("  " + escape(t.description).replace("\n", "\n  "))
+    if t.attachments:
+        out.print("[bold]attachments[/]")
+        for a in t.attachments:
+            out.print(f"  {a['id']}: {escape(a['filename'])} ({a['content_type']}, {a['size']} bytes)")
     if t.conversation:
         out.print("[bold]conversation[/]")
         for e in t.conversation:

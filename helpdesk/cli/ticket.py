@@ -419,6 +419,36 @@ def merge(
 
 
 @app.command()
+def attach(
+    ticket: TicketArg,
+    files: Annotated[list[Path], typer.Argument(help="Files to attach.", metavar="FILE...")],
+    json_: JsonFlag = False,
+) -> None:
+    """Attach files to a ticket (stored once by content hash).
+
+    Example: helpdesk ticket attach 42 screenshot.png vpn.log
+    """
+    import mimetypes
+
+    from helpdesk import attachments
+
+    for path in files:
+        if not path.is_file():
+            fail(f"{path}: no such file")
+    done = []
+    with open_desk() as desk:
+        number = _number(ticket)
+        for path in files:
+            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            done.append(attachments.add(desk, number, path.name, path.read_bytes(), content_type=ctype))
+    if json_:
+        emit_rows((a.to_dict() for a in done), "json", [])
+    else:
+        for a in done:
+            typer.echo(f"attached {a.filename} ({a.size} bytes) to #{number}")
+
+
+@app.command()
 def history(ticket: TicketArg, json_: JsonFlag = False, nl: NlFlag = False) -> None:
     """The audit events of a ticket, oldest first.
 

@@ -1,0 +1,109 @@
+"""The store: migrations, SQLite settings, append-only audit, full-text search, attachments."""
+
+from __future__ import annotations
+
+import peewee as pw
+import pytest
+
+from conftest import BACKEND
+from helpdesk import attachments, audit, lifecycle, tickets
+from helpdesk.store import migrations
+from helpdesk.store.db import parse_url
+from helpdesk.store.models import AuditEvent, SchemaMigration
+from helpdesk.errors import ConfigError
+
+
+def test_migrations_apply_once_and_are_recorded(desk):
+    names = [n for n, _ in migrations.MIGRATIONS]
+    assert [m.name for m in SchemaMigration.select().order_by(SchemaMigration.id)] == names
+    assert migrations.migrate(desk.db) == []
+    assert migrations.pending(desk.db) == []
+
+
+def test_migration_names_are_numbered_and_ordered():
+    names = [n for n, _ in migrations.MIGRATIONS]
+    assert names == sorted(names)
+    assert all(n[:4].isdigit() for n in names)
+    assert len(set(n[:4] for n in names)) == len(names)
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite settings")
+def test_sqlite_runs_in_wal_mode_with_busy_timeout(desk):
+    assert desk.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert desk.db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert desk.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_audit_events_cannot_be_changed_or_deleted(desk):
+    view, _ = tickets.intake(desk, tickets.TicketInput(title="Printer jam"))
+    event = AuditEvent.get(AuditEvent.ticket == view.number)
+    with pytest.raises(pw.DatabaseError):
+        with desk.db.atomic():
+            AuditEvent.update(action="forged").where(AuditEvent.id == event.id).execute()
+    with pytest.raises(pw.DatabaseError):
+        with desk.db.atomic():
+            AuditEvent.delete().where(AuditEvent.id == event.id).execute()
+    assert AuditEvent.get_by_id(event.id).action == "created"
+
+
+def test_full_text_search_covers_title_description_and_conversation(desk):
+    a, _ = tickets.intake(desk, tickets.TicketInput(title="Laptop fan noisy", body="grinding sound at boot"))
+    b, _ = tickets.intake(desk, tickets.TicketInput(title="VPN", body="tunnel drops"))
+    tickets.reply(desk, b.number, "Replaced the firmware of the concentrator", note=True)
+    assert [t.number for t in tickets.list_tickets(desk, "grinding")] == [a.number]
+    assert [t.number for t in tickets.list_tickets(desk, "concentrator")] == [b.number]
+    assert [t.number for t in tickets.list_tickets(desk, '"fan noisy"')] == [a.number]
+    assert tickets.list_tickets(desk, '"noisy fan"') == []
+    tickets.update(desk, a.number, title="Laptop overheating")
+    assert [t.number for t in tickets.list_tickets(desk, "overheating")] == [a.number]
+
+
+def test_search_survives_merge(desk):
+    a, _ = tickets.intake(desk, tickets.TicketInput(title="Scanner broken"))
+    b, _ = tickets.intake(desk, tickets.TicketInput(title="Scanner still broken"))
+    tickets.reply(desk, a.number, "pickup roller worn", note=True)
+    lifecycle.merge(desk, a.number, b.number)
+    assert [t.number for t in tickets.list_tickets(desk, "roller")] == [b.number]
+
+
+def test_attachments_are_stored_once_by_content_hash(desk, configured):
+    view, _ = tickets.intake(desk, tickets.TicketInput(title="Screenshot"))
+    one = attachments.add(desk, view.number, "../../etc/passwd", b"hello")
+    two = attachments.add(desk, view.number, "copy.txt", b"hello")
+    assert one.sha256 == two.sha256
+    assert one.filename == "passwd"
+    blobs = [p for p in (configured.path / "attachments").rglob("*") if p.is_file()]
+    assert len(blobs) == 1
+    meta, data = attachments.read(one.id)
+    assert data == b"hello" and meta.size == 5
+    assert [e.action for e in audit.history(desk, view.number)].count("attached") == 2
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("report.pdf", "report.pdf"), ("..\\..\\boot.ini", "boot.ini"), (".bashrc", "bashrc"),
+    ("a\x00b\x1b[31m.txt", "ab[31m.txt"), ("", "attachment"), ("..", "attachment"), ("x" * 300 + ".pdf", None),
+])
+def test_safe_filename(name, expected):
+    safe = attachments.safe_filename(name)
+    if expected:
+        assert safe == expected
+    assert "/" not in safe and "\\" not in safe and len(safe) <= 200 and not safe.startswith(".")
+
+
+@pytest.mark.parametrize("url,backend", [
+    ("sqlite:////tmp/x.db", "sqlite"), ("sqlite:///tmp/x.db", "sqlite"),
+    ("postgresql://u@h:5433/db?schema=s1", "postgresql"), ("postgres://u:p%40ss@h/db", "postgresql"),
+])
+def test_database_urls(url, backend):
+    parsed = parse_url(url)
+    assert parsed.backend == backend
+    if backend == "sqlite":
+        assert str(parsed.path) == "/tmp/x.db"
+    if "p%40ss" in url:
+        assert parsed.params["password"] == "p@ss"
+
+
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:", "sqlite:///", "postgresql://h/db?schema=a;drop"])
+def test_bad_database_urls(url):
+    with pytest.raises(ConfigError):
+        parse_url(url)

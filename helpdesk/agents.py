@@ -46,6 +46,8 @@ def add(desk, login: str, *, name: str = "", email: str | None = None, skills=No
         raise InvalidInput(f"'{login}' cannot be an agent login")
     if capacity < 0:
         raise InvalidInput("capacity cannot be negative")
+    if capacity >= 2**31:
+        raise InvalidInput(f"capacity {capacity} is too large")
     for q in _words(queues).split():
         if desk.config.queue(q) is None:
             raise InvalidInput(f"unknown queue '{q}'")
@@ -87,6 +89,8 @@ def update(desk, login: str, *, name=None, email=None, skills=None, queues=None,
         if capacity is not None:
             if capacity < 0:
                 raise InvalidInput("capacity cannot be negative")
+            if capacity >= 2**31:
+                raise InvalidInput(f"capacity {capacity} is too large")
             changes["capacity"] = capacity
         if active is not None:
             changes["active"] = active

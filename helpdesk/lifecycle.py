@@ -121,12 +121,15 @@ def transfer_to_queue(desk, number: int, queue: str, *, expected_version: int | 
         if ticket.queue_id == target.id:
             raise IllegalTransition(f"ticket #{number} is already in queue {queue}")
         old_queue = Queue.get_by_id(ticket.queue_id).name if ticket.queue_id else None
+        old_status = ticket.status  # read before write(), which updates the row object in place
+        old_owner = Agent.get_by_id(ticket.assignee_id).login if ticket.assignee_id else None
         changes = {"queue": target.id, "assignee": None}
-        if ticket.status != "new":
+        if old_status != "new":
             changes["status"] = "new"
         tickets.write(desk, ticket, expected_version, **changes)
         audit.record(desk, number, "transferred", queue={"from": old_queue, "to": queue},
-                     **({"status": {"from": ticket.status, "to": "new"}} if ticket.status != "new" else {}))
+                     **({"status": {"from": old_status, "to": "new"}} if old_status != "new" else {}),
+                     **({"assignee": {"from": old_owner, "to": None}} if old_owner else {}))
     return tickets.get(desk, number)
 
 
@@ -174,3 +177,18 @@ def merge(desk, source: int, target: int, *, reason: str | None = None) -> Ticke
         audit.record(desk, target, "merged_from", source=source, entries=moved)
         search.reindex_tickets([source, target])
     return tickets.get(desk, target)
+
+
+def customer_answered(desk, ticket: Ticket) -> None:
+    """The customer wrote back: a pending ticket is worked on again, a resolved one is reopened.
+
+    Called inside the caller's transaction (the mail intake), with the ticket row it read.
+    """
+    who = desk.actor
+    if ticket.status == "pending":
+        target = "in_progress" if ticket.assignee_id else "new"
+    elif ticket.status == "resolved":
+        target = "in_progress" if ticket.assignee_id else "new"
+    else:
+        return
+    _move(desk, ticket, target, reason=f"the customer answered ({who})")

@@ -7,11 +7,18 @@ threaded to its ticket without trusting the subject line.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 
-from helpdesk.store.models import ConversationEntry, Customer, Outbox, Setting, Ticket
+from helpdesk import audit
+from helpdesk.store.models import ConversationEntry, Customer, MailMessage, Outbox, Setting, Ticket, UndeliverableAddress
+
+# Two auto-responders answering each other must not loop: at most this many automatic mails to one
+# address per window.
+AUTO_MAIL_CAP = 3
+AUTO_MAIL_WINDOW = dt.timedelta(hours=1)
 
 
 def desk_secret() -> bytes:
@@ -51,11 +58,58 @@ def subject_for(ticket: Ticket) -> str:
 
 
 def _thread_headers(ticket_number: int) -> tuple[str | None, str]:
+    """In-Reply-To and References for mail on a ticket: the customer's first mail, then the latest."""
+    first = [m for (m,) in MailMessage.select(MailMessage.message_id)
+             .where((MailMessage.ticket == ticket_number) & (MailMessage.outcome == "new_ticket")
+                    & MailMessage.message_id.is_null(False)).order_by(MailMessage.id).limit(1).tuples()]
     ids = [m for (m,) in ConversationEntry.select(ConversationEntry.message_id)
-           .where((ConversationEntry.ticket == ticket_number) & ConversationEntry.message_id.is_null(False))
-           .order_by(ConversationEntry.id).tuples()]
-    refs = ids[-10:]
+           .where((ConversationEntry.ticket == ticket_number) & ConversationEntry.message_id.is_null(False)
+                  & (ConversationEntry.kind != "note")).order_by(ConversationEntry.id).tuples()]
+    refs = list(dict.fromkeys(first + ids[-9:]))
     return (refs[-1] if refs else None), " ".join(refs)
+
+
+def undeliverable(desk, address: str) -> bool:
+    row = UndeliverableAddress.get_or_none(UndeliverableAddress.email == address.lower())
+    return row is not None and row.until > desk.now()
+
+
+def auto_mail_allowed(desk, address: str) -> str | None:
+    """None if an automatic mail may go to this address now, else why not."""
+    if undeliverable(desk, address):
+        return "the address bounced recently"
+    recent = (Outbox.select().where((Outbox.to_addr == address.lower()) & (Outbox.auto == True)  # noqa: E712
+                                    & (Outbox.created_at > desk.now() - AUTO_MAIL_WINDOW)).count())
+    if recent >= AUTO_MAIL_CAP:
+        return f"{recent} automatic mails to this address in the last hour"
+    return None
+
+
+def queue_automatic(desk, ticket: Ticket, kind: str, to_addr: str, subject: str, body: str,
+                    in_reply_to: str | None = None) -> int | None:
+    """Queue an automatic mail (acknowledgement, notification), rate-capped per recipient."""
+    why_not = auto_mail_allowed(desk, to_addr)
+    if why_not:
+        audit.record(desk, ticket.number, "auto_mail_suppressed", kind=kind, to=to_addr, reason=why_not)
+        return None
+    thread_reply_to, references = _thread_headers(ticket.number)
+    in_reply_to = in_reply_to or thread_reply_to
+    if in_reply_to and in_reply_to not in references.split():
+        references = (references + " " + in_reply_to).strip()
+    row = Outbox.create(ticket=ticket.number, kind=kind, to_addr=to_addr.lower(), subject=subject, body=body,
+                        message_id=make_message_id(desk, ticket.number), in_reply_to=in_reply_to,
+                        references=references, auto=True, created_at=desk.now(), next_attempt_at=desk.now())
+    return row.id
+
+
+def queue_acknowledgement(desk, ticket: Ticket, mail) -> int | None:
+    """Tell the customer their mail became ticket #N (the number in the subject tag for replies)."""
+    body = (f"Hello{' ' + mail.from_name if mail.from_name else ''},\n\n"
+            f"we received your request and opened ticket #{ticket.number}: {ticket.title}\n"
+            "Reply to this mail to add to it; keep the ticket number in the subject.\n\n"
+            f"{desk.config.desk_name}")
+    return queue_automatic(desk, ticket, "ack", mail.from_addr, subject_for(ticket), body,
+                           in_reply_to=mail.message_id)
 
 
 def queue_reply(desk, ticket: Ticket, entry: ConversationEntry) -> int | None:

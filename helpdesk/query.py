@@ -54,6 +54,8 @@ def parse(text: str | None) -> Query:
             key = match.group("key").lower()
             value = match.group("qval") if match.group("qval") is not None else match.group("val")
             term_text = match.group(0).strip()
+            if match.group("qval") is None and '"' in value:
+                raise QueryError(f"query: cannot read '{term_text}' (an unclosed quote?)")
             if key not in KEYS and not key.startswith("field."):
                 raise QueryError(f"query: unknown term '{term_text}' (terms: {', '.join(KEYS)}, field.NAME)")
             if value == "":
@@ -81,7 +83,10 @@ def _since(desk, term: Term) -> pw.Expression:
     column = Ticket.created_at if term.key == "created" else Ticket.updated_at
     age = AGE_RE.match(term.value)
     if age:
-        cutoff = desk.now() - dt.timedelta(**{UNITS[age.group("unit")]: int(age.group("n"))})
+        try:
+            cutoff = desk.now() - dt.timedelta(**{UNITS[age.group("unit")]: int(age.group("n"))})
+        except OverflowError:
+            raise QueryError(f"query: '{term.text}' reaches too far back") from None
         # created:<7d = created less than 7 days ago (newer than the cutoff)
         return column > cutoff if age.group("op") == "<" else column < cutoff
     date = DATE_RE.match(term.value)
@@ -167,8 +172,11 @@ def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
             logins = [desk.actor if v == "me" else v for v in values if v != "none"]
             cond = None
             if logins:
-                ids = [i for (i,) in Agent.select(Agent.id).where(Agent.login.in_(logins)).tuples()]
-                cond = Ticket.assignee.in_(ids)
+                found = dict(Agent.select(Agent.login, Agent.id).where(Agent.login.in_(logins)).tuples())
+                unknown = [l for l in logins if l not in found]
+                if unknown:
+                    raise QueryError(f"query: unknown agent '{unknown[0]}' in '{term.text}'")
+                cond = Ticket.assignee.in_(list(found.values()))
             if "none" in values:
                 cond = Ticket.assignee.is_null() if cond is None else (cond | Ticket.assignee.is_null())
             conditions.append(cond)
@@ -210,9 +218,10 @@ def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
                 cond = Ticket.queue.is_null() if cond is None else (cond | Ticket.queue.is_null())
             conditions.append(cond)
         elif key == "tag":
-            for tag in _values(term):
-                conditions.append(Ticket.number.in_(
-                    TicketTag.select(TicketTag.ticket).where(TicketTag.tag == tag.lower())))
+            # A comma list is any of them, as for every other term; `tag:a tag:b` asks for both.
+            tags = [tag.lower() for tag in _values(term)]
+            conditions.append(Ticket.number.in_(
+                TicketTag.select(TicketTag.ticket).where(TicketTag.tag.in_(tags))))
         elif key in ("created", "updated"):
             conditions.append(_since(desk, term))
         elif key == "sla":
@@ -231,6 +240,7 @@ def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
                 numbers = [int(v.lstrip("#")) for v in _values(term)]
             except ValueError:
                 raise QueryError(f"query: '{term.text}' needs ticket numbers") from None
+            numbers = [n for n in numbers if 0 < n <= 2**31 - 1]  # others cannot exist (nor overflow)
             conditions.append(Ticket.number.in_(numbers))
         elif key.startswith("field."):
             conditions.append(_field_condition(desk, term, type_filter))

@@ -60,9 +60,17 @@ class IntakeResult:
 def parse_number(value: str | int) -> int:
     """`42` and `#42` both name ticket 42."""
     text = str(value).strip().lstrip("#")
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:  # '²' is a digit to isdigit()
         raise InvalidInput(f"'{value}' is not a ticket number")
+    if int(text) > 2**31 - 1:  # beyond the column's range: no such ticket (not a database overflow)
+        raise NotFound(f"ticket #{int(text)} not found")
     return int(text)
+
+
+def no_nul(what: str, value: Any) -> None:
+    """Text with a NUL character is refused: PostgreSQL cannot store it (SQLite would), so both refuse."""
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidInput(f"the {what} contains a NUL character")
 
 
 def ticket_type(desk, name: str | None) -> TicketType | None:
@@ -83,13 +91,16 @@ def coerce_field(ttype: TicketType, spec: FieldSpec, value: Any) -> Any:
     kind = spec.kind
     try:
         if kind == "text":
-            if isinstance(value, (dict, list)):
+            if isinstance(value, (dict, list)) or "\x00" in str(value):
                 raise ValueError
             return str(value)
         if kind == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+            number = int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+            if not -2**63 <= number < 2**63:  # the column is a 64-bit integer on both backends
+                raise InvalidInput(f"{where} is out of range: {value!r}")
+            return number
         if kind == "number":
             if isinstance(value, bool):
                 raise ValueError
@@ -244,6 +255,10 @@ def _check(desk, inp: TicketInput) -> _Checked:
     if len(title) > 500:
         raise InvalidInput("the title is longer than 500 characters")
     inp.title = title
+    for what, value in (("title", title), ("body", inp.body), ("customer", inp.customer),
+                        ("customer name", inp.customer_name), ("organisation", inp.organisation),
+                        ("idempotency key", inp.key)):
+        no_nul(what, value)
     ttype = ticket_type(desk, inp.type)
     priority = (inp.priority or desk.config.default_priority).upper()
     if priority not in PRIORITIES:
@@ -564,6 +579,7 @@ def update(desk, number: int, *, title: str | None = None, priority: str | None 
             title = title.strip()
             if not title:
                 raise InvalidInput("the title cannot be empty")
+            no_nul("title", title)
             if title != ticket.title:
                 changes["title"] = title
                 diff["title"] = [ticket.title, title]
@@ -656,6 +672,7 @@ def reply(desk, number: int, body: str, *, note: bool = False, expected_version:
     body = (body or "").strip()
     if not body:
         raise InvalidInput("the reply is empty")
+    no_nul("reply", body)
     with desk.db.atomic():
         ticket = fetch(number)
         if ticket.status == "closed" and not note:

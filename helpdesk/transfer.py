@@ -47,7 +47,7 @@ def _detect(name: str, head: bytes) -> str:
         return suffix[1:]
     if suffix in (".ndjson", ".jsonl"):
         return "nl"
-    stripped = head.lstrip()
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 byte order mark is not content
     if stripped.startswith(b"["):
         return "json"
     if stripped.startswith(b"{"):
@@ -73,16 +73,23 @@ def read_rows(source: Path | IO[bytes], format: str | None = None) -> Iterator[t
     format = format or _detect(name, data[:64])
     text = _decode(data)
     if format in ("csv", "tsv"):
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if format == "tsv" else ",")
-        if not reader.fieldnames:
-            raise InvalidInput("the file is empty: a header row is needed")
-        start = 2
-        for row in reader:
-            if None in row:
-                yield f"line {start}", {"__extra__": row[None]}
-            else:
-                yield f"line {start}", row
+        # csv.reader, not DictReader: a blank line is skipped but still counted, so every row is
+        # reported on the line where it starts (quoted cells may span lines).
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if format == "tsv" else ",")
+        try:
+            header = next(reader, None)
+            if not header:
+                raise InvalidInput("the file is empty: a header row is needed")
             start = reader.line_num + 1
+            for cells in reader:
+                if cells:
+                    if len(cells) > len(header):
+                        yield f"line {start}", {"__extra__": cells[len(header):]}
+                    else:
+                        yield f"line {start}", dict(zip(header, cells))
+                start = reader.line_num + 1
+        except csv.Error as exc:  # e.g. a cell over the size limit: the file cannot be read on
+            raise InvalidInput(f"line {reader.line_num}: not readable as {format.upper()}: {exc}") from None
     elif format == "json":
         try:
             doc = json.loads(text)

@@ -1,6 +1,6 @@
 """The root of the CLI: command groups and the top-level commands."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
 import sys
 from pathlib import Path
@@ -11,18 +11,36 @@ import typer
 from helpdesk.cli.app_factory import make_app
 
 
-app = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.")
+# Command groups by name: only the group a command line names is imported and introspected, which
+# keeps the start-up of every command short (Typer inspects every registered function up front).
+GROUPS = {
+    "ticket": ("helpdesk.cli.ticket", "Create, find, move and answer tickets."),
+    "db": ("helpdesk.cli.db", "The database: schema and migrations."),
+    "agent": ("helpdesk.cli.agent", "The agents working the desk."),
+}
 
 
-def _register() -> None:
-    from helpdesk.cli import agent, db, ticket
+def build(only: str | None = None) -> typer.Typer:
+    """The root app; with `only`, just that group (or just the top-level commands)."""
+    import importlib
 
-    app.add_typer(ticket.app, name="ticket", help="Create, find, move and answer tickets.")
-    app.add_typer(db.app, name="db", help="The database: schema and migrations.")
-    app.add_typer(agent.app, name="agent", help="The agents working the desk.")
+    root = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.")
+    for name, (module, help_text) in GROUPS.items():
+        if only is None or only == name:
+            root.add_typer(importlib.import_module(module).app, name=name, help=help_text)
+    if only is None or only not in GROUPS:
+        for command in (init, locate, export):
+            root.command()(command)
+    return root
 
 
-@app.command()
+def __getattr__(name: str):
+    if name == "app":  # the complete app, built on first use (tests, help, docs)
+        globals()["app"] = full = build()
+        return full
+    raise AttributeError(name)
+
+
 def init(
     sample: Annotated[bool, typer.Option("--sample", help="Add sample agents, customers and tickets.")] = False,
 ) -> None:
@@ -50,7 +68,6 @@ def init(
     typer.echo("next: helpdesk ticket list")
 
 
-@app.command()
 def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False) -> None:
     """Print the config file, data directory and database in use.
 
@@ -75,7 +92,6 @@ def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths a
             typer.echo(f"{key:12} {value}")
 
 
-@app.command()
 def export(
     query: Annotated[Optional[str], typer.Argument(help="Only tickets matching this query.")] = None,
     format: Annotated[str, typer.Option("--format", help="csv, json or nl.")] = "csv",
@@ -93,11 +109,13 @@ def export(
         fail(f"--format must be csv, json or nl, not '{format}'", ExitCode.USAGE)
     with open_desk() as desk:
         if output:
-            with output.open("w", newline="", encoding="utf-8") as fh:
+            try:
+                fh = output.open("w", newline="", encoding="utf-8")
+            except OSError as exc:
+                fail(f"{output}: {exc.strerror or exc}")
+            with fh:
                 count = transfer.export(desk, query or "", format, fh)
             typer.echo(f"exported {count} tickets to {output}", err=True)
         else:
             transfer.export(desk, query or "", format, sys.stdout)
 
-
-_register()

@@ -1,6 +1,6 @@
 """`helpdesk db`: the schema."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
 from typing import Annotated
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import sys
 
 
+TOP_LEVEL = ("init", "locate", "export")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args:
@@ -13,9 +16,12 @@ def main(argv: list[str] | None = None) -> None:
             "helpdesk: the terminal UI is not built yet.\n"
             "Try: helpdesk init --sample, helpdesk ticket list, helpdesk --help\n")
         return
-    from helpdesk.cli.app import app
+    from helpdesk.cli.app import GROUPS, build
 
-    app(args=args, prog_name="helpdesk")
+    # Build only the group named on the command line; unknown words get the full app and its error.
+    first = args[0]
+    only = first if first in GROUPS else ("" if not first.startswith("-") and first in TOP_LEVEL else None)
+    build(only)(args=args, prog_name="helpdesk")
 
 
 if __name__ == "__main__":

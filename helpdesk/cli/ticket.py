@@ -1,6 +1,6 @@
 """`helpdesk ticket`: create, find, move and answer tickets."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
 import json
 import sys
@@ -198,7 +198,7 @@ def list_(
         fail("--limit cannot be negative", ExitCode.USAGE)
     text = " ".join(query or [])
     with open_desk() as desk:
-        found = tickets.list_tickets(desk, text, limit=limit or None, with_fields=fields)
+        found = tickets.list_tickets(desk, text, limit=limit if 0 < limit < 2**31 else None, with_fields=fields)
     if fmt == "text":
         from helpdesk.cli import render
 
@@ -486,8 +486,8 @@ def import_(
     from helpdesk import transfer
     from helpdesk.errors import ExitCode
 
-    if str(file) != "-" and not file.exists():
-        fail(f"{file}: no such file")
+    if str(file) != "-" and not file.is_file():
+        fail(f"{file}: {'not a file' if file.exists() else 'no such file'}")
     with open_desk() as desk:
         report = transfer.import_file(desk, sys.stdin.buffer if str(file) == "-" else file, dry_run=dry_run,
                                       format=format)

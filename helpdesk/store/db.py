@@ -90,7 +90,10 @@ def open_database(url: DatabaseUrl) -> pw.Database:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ServiceUnavailable(f"cannot open the database {url.display()}: {first}") from None
     if url.backend == "postgresql" and url.schema:
-        db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{url.schema}"')
+        try:
+            db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{url.schema}"')
+        except pw.IntegrityError:
+            pass  # IF NOT EXISTS races: another process created the schema at this very moment
     database.initialize(db)
     return db
 

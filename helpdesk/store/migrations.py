@@ -53,6 +53,11 @@ def _full_text_search(db: pw.Database) -> None:
     search.create_index_tables(db)
 
 
+@migration("0004_mail_channel")
+def _mail_channel(db: pw.Database) -> None:
+    db.create_tables(models.MAIL_MODELS, safe=True)
+
+
 def _lock(db: pw.Database) -> None:
     if is_postgres(db):
         db.execute_sql("SELECT pg_advisory_xact_lock(727274000)")

@@ -180,3 +180,76 @@ class TicketTypeRecord(BaseModel):
 
 CORE_MODELS = [SchemaMigration, Setting, Organisation, Customer, Agent, Queue, Ticket, TicketTag,
                ConversationEntry, Attachment, AuditEvent, Outbox, TicketTypeRecord]
+
+
+# ---------------------------------------------------------------- the mail channel
+
+
+class MailboxState(BaseModel):
+    """Where intake stands in one IMAP folder: its UIDVALIDITY and the highest UID accounted for."""
+
+    mailbox = pw.CharField(max_length=100)
+    folder = pw.CharField(max_length=200)
+    uidvalidity = pw.BigIntegerField()
+    last_uid = pw.BigIntegerField(default=0)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("mailbox", "folder"), True),)
+
+
+class MailMessage(BaseModel):
+    """One fetched message and how it ended: written in the same transaction as its ticket or reply,
+    so a crash can never leave a ticket without its record (or a record without its ticket)."""
+
+    mailbox = pw.CharField(max_length=100)
+    folder = pw.CharField(max_length=200)
+    uidvalidity = pw.BigIntegerField()
+    uid = pw.BigIntegerField()
+    message_id = pw.CharField(max_length=500, null=True, index=True)
+    sha256 = pw.CharField(max_length=64, index=True)
+    outcome = pw.CharField(max_length=16)  # new_ticket | reply | duplicate | automated | bounce | quarantined
+    ticket = pw.IntegerField(null=True, column_name="ticket_number")
+    detail = pw.TextField(default="")
+    disposed = pw.BooleanField(default=False)  # flagged seen / moved on the server after the commit
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("mailbox", "folder", "uidvalidity", "uid"), True),)
+
+
+class QuarantinedMail(BaseModel):
+    """Mail that could not become a ticket, kept whole (bytes in the content store) with its error."""
+
+    mailbox = pw.CharField(max_length=100)
+    message = pw.ForeignKeyField(MailMessage, null=True, on_delete="SET NULL")
+    sha256 = pw.CharField(max_length=64)
+    size = pw.BigIntegerField()
+    error = pw.TextField()
+    status = pw.CharField(max_length=12, default="held")  # held | released
+    ticket = pw.IntegerField(null=True, column_name="ticket_number")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class TicketContact(BaseModel):
+    """Addresses that may write into a ticket by its subject tag: its customer's CCs."""
+
+    ticket = pw.ForeignKeyField(Ticket, backref="contacts", on_delete="CASCADE")
+    email = pw.CharField(max_length=320)
+    role = pw.CharField(max_length=8, default="cc")
+
+    class Meta:
+        indexes = ((("ticket", "email"), True),)
+
+
+class UndeliverableAddress(BaseModel):
+    """An address whose mail bounced: automatic mail to it pauses until `until`."""
+
+    email = pw.CharField(max_length=320, unique=True)
+    until = pw.DateTimeField()
+    reason = pw.TextField(default="")
+    bounces = pw.IntegerField(default=1)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+MAIL_MODELS = [MailboxState, MailMessage, QuarantinedMail, TicketContact, UndeliverableAddress]

@@ -7,6 +7,8 @@ same tickets on either backend.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Iterable
 
 import peewee as pw
@@ -32,6 +34,18 @@ def create_index_tables(db: pw.Database) -> None:
         )
 
 
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower-cased, accent-free words joined by single spaces: the tokens SQLite's unicode61 tokenizer
+    sees. PostgreSQL indexes and queries this form, so both backends find the same tickets (its own
+    parser would keep accents and treat e-mail addresses, hosts and paths as single tokens)."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_WORD.sub(" ", stripped.lower()).strip()
+
+
 def _document(title: str, body: str) -> tuple[str, str]:
     return (title or "")[:2000], (body or "")[:MAX_DOCUMENT_CHARS]
 
@@ -46,7 +60,7 @@ def index_documents(docs: Iterable[tuple[int, str, str]]) -> None:
         for start in range(0, len(docs), 500):
             chunk = docs[start:start + 500]
             values = ", ".join(["(%s, setweight(to_tsvector('simple', %s), 'A') || to_tsvector('simple', %s))"] * len(chunk))
-            params = [p for doc in chunk for p in doc]
+            params = [p for n, title, body in chunk for p in (n, fold(title), fold(body))]
             db.execute_sql(
                 f"INSERT INTO ticket_search (ticket_number, document) VALUES {values} "
                 "ON CONFLICT (ticket_number) DO UPDATE SET document = EXCLUDED.document",
@@ -95,7 +109,8 @@ def matching_numbers(terms: list[str]) -> pw.Node:
         parts = []
         params = []
         for term in terms:
-            parts.append("phraseto_tsquery('simple', %s)" if " " in term.strip() else "plainto_tsquery('simple', %s)")
+            term = fold(term)
+            parts.append("phraseto_tsquery('simple', %s)" if " " in term else "plainto_tsquery('simple', %s)")
             params.append(term)
         return pw.SQL(f"(SELECT ticket_number FROM ticket_search WHERE document @@ ({' && '.join(parts)}))", params)
     return pw.SQL("(SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?)", [fts5_query(terms)])

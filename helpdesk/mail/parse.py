@@ -1,0 +1,313 @@
+"""Turn raw RFC 5322 bytes into what the desk needs: who, what, which thread, which attachments.
+
+The stdlib `email` package with the modern policy does the MIME work; this module adds what real mail
+needs on top: charsets declared wrongly (or not at all), HTML-only mail made readable, quoted history
+and signatures cut from replies (the full text is kept too), safe attachment names, and the signs of
+automated mail and bounces.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+
+from helpdesk.attachments import safe_filename
+
+MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
+
+
+class ParseError(Exception):
+    """The bytes are not a mail we can read; the message goes to quarantine, whole."""
+
+
+@dataclass
+class MailAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+
+@dataclass
+class ParsedMail:
+    message_id: str | None  # normalised: lower-case inside <>, or None
+    sha256: str
+    subject: str
+    from_addr: str  # lower-cased address
+    from_name: str
+    to: list[str]
+    cc: list[str]
+    reply_to: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    date: str | None
+    text: str  # the whole body as text
+    reply_text: str  # the new part of a reply: quoted history and signature cut
+    attachments: list[MailAttachment] = field(default_factory=list)
+    automated: str | None = None  # why we think no person wrote it (never auto-answer)
+    bounce: bool = False
+    bounced_message_ids: list[str] = field(default_factory=list)
+    bounced_recipients: list[str] = field(default_factory=list)
+    return_path: str | None = None
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this mail answers, most specific first."""
+        seen = []
+        for mid in self.in_reply_to + list(reversed(self.references)):
+            if mid not in seen:
+                seen.append(mid)
+        return seen
+
+
+def normalise_message_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    match = MESSAGE_ID_RE.search(str(value))
+    if match:
+        return match.group(0).lower()
+    text = str(value).strip().strip("<>").strip()
+    return f"<{text.lower()}>" if text and " " not in text else None
+
+
+def message_ids(value: str | None) -> list[str]:
+    return [m.lower() for m in MESSAGE_ID_RE.findall(str(value or ""))]
+
+
+# ---------------------------------------------------------------- text
+
+
+def decode_bytes(data: bytes, declared: str | None) -> str:
+    """Bytes to text, surviving a wrong or missing charset declaration."""
+    declared = (declared or "").strip().strip('"').lower() or None
+    if declared in ("us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", None):
+        # Mail declared as ASCII or Latin-1 is very often UTF-8 in truth: valid UTF-8 is never an accident.
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if declared:
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    for fallback in ("utf-8", "cp1252"):
+        try:
+            return data.decode(fallback)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def html_to_text(html: str) -> str:
+    from inscriptis import get_text
+
+    try:
+        text = get_text(html)
+    except Exception:  # a broken document: strip tags roughly rather than lose the mail
+        text = re.sub(r"<[^>]+>", " ", html)
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+REPLY_HEADER_RES = [
+    re.compile(r"^\s*On .{1,200}(wrote|writes):\s*$", re.I),
+    re.compile(r"^\s*Am .{1,200} schrieb .{0,200}:\s*$", re.I),
+    re.compile(r"^\s*Le .{1,200} a écrit\s*:\s*$", re.I),
+    re.compile(r"^\s*El .{1,200} escribió:\s*$", re.I),
+    re.compile(r"^\s*-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine)\s*-{2,}\s*$", re.I),
+    re.compile(r"^\s*_{10,}\s*$"),  # Outlook's rule above the quoted header block
+    re.compile(r"^\s*(From|Von|De):\s.+$", re.I),  # an Outlook header block at the start of the history
+]
+SIGNATURE_RE = re.compile(r"^(-- ?|--|Sent from my .+|Von meinem .+ gesendet)$", re.I)
+
+
+def strip_reply(text: str) -> str:
+    """The new part of a reply: cut at the quoted history or the signature."""
+    lines = text.splitlines()
+    cut = len(lines)
+    for i, line in enumerate(lines):
+        if any(r.match(line) for r in REPLY_HEADER_RES):
+            # An Outlook "From:" line only counts when more header lines follow it.
+            if line.lstrip().lower().startswith(("from:", "von:", "de:")):
+                following = " ".join(lines[i + 1:i + 4]).lower()
+                if not any(k in following for k in ("sent:", "gesendet:", "to:", "an:", "date:", "subject:")):
+                    continue
+            cut = i
+            break
+        if SIGNATURE_RE.match(line.rstrip()):
+            cut = i
+            break
+    kept = lines[:cut]
+    # Trailing quoted lines (bottom posting keeps them above; top posting puts them below).
+    while kept and (kept[-1].startswith(">") or not kept[-1].strip()):
+        kept.pop()
+    # Inline quotes of a bottom-posted reply: keep the person's own lines only.
+    own = [line for line in kept if not line.startswith(">")]
+    result = "\n".join(own).strip()
+    return result or text.strip()
+
+
+# ---------------------------------------------------------------- automation and bounces
+
+AUTOMATED_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.@]|$)", re.I)
+
+
+def automated_reason(msg: Message, from_addr: str, return_path: str | None) -> str | None:
+    auto = str(msg.get("Auto-Submitted", "")).strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply"):
+        return f"Precedence: {precedence}"
+    for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "X-Autoresponder"):
+        if msg.get(header) is not None:
+            return header
+    if msg.get("List-Id") is not None or msg.get("List-Unsubscribe") is not None:
+        return "mailing list"
+    if return_path is not None and return_path.strip() in ("", "<>"):
+        return "empty Return-Path"
+    if from_addr and AUTOMATED_SENDERS.match(from_addr.split("@")[0] + "@"):
+        return f"sender {from_addr}"
+    if msg.get_content_type() == "multipart/report":
+        return "delivery report"
+    return None
+
+
+def _bounce_details(msg: Message) -> tuple[bool, list[str], list[str]]:
+    """(is a bounce, Message-IDs of the mail that bounced, recipients that failed)."""
+    is_report = msg.get_content_type() == "multipart/report" and \
+        str(msg.get_param("report-type", "")).lower() == "delivery-status"
+    ids: list[str] = []
+    recipients: list[str] = []
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload:
+                inner = payload[0]
+                ids += message_ids(inner.get("Message-ID"))
+            else:
+                raw = payload if isinstance(payload, str) else (part.get_payload(decode=True) or b"").decode(
+                    "utf-8", "replace")
+                match = re.search(r"^Message-ID:\s*(<[^>]+>)", raw, re.I | re.M)
+                if match:
+                    ids.append(match.group(1).lower())
+        elif ctype == "message/delivery-status":
+            for block in part.get_payload() if isinstance(part.get_payload(), list) else []:
+                for key in ("Final-Recipient", "Original-Recipient"):
+                    value = block.get(key)
+                    if value and ";" in str(value):
+                        addr = str(value).split(";", 1)[1].strip().lower()
+                        if addr and addr not in recipients:
+                            recipients.append(addr)
+    sender = parseaddr(str(msg.get("From", "")))[1].lower()
+    if not is_report and ids and AUTOMATED_SENDERS.match(sender.split("@")[0] + "@"):
+        is_report = True  # an old-style bounce: a mailer-daemon returning the original message
+    return is_report, ids, recipients
+
+
+# ---------------------------------------------------------------- the whole message
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if payload is None:
+        payload = str(part.get_payload()).encode("utf-8", "replace")
+    return decode_bytes(payload, part.get_content_charset())
+
+
+def _header(msg: Message, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # a header the modern policy cannot parse: take it raw
+        value = None
+        for key, raw in msg.raw_items() if hasattr(msg, "raw_items") else []:
+            if key.lower() == name.lower():
+                value = raw
+                break
+    return str(value) if value is not None else ""
+
+
+def parse(raw: bytes) -> ParsedMail:
+    if not raw or not raw.strip():
+        raise ParseError("empty message")
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)
+    except Exception as exc:  # pragma: no cover - the parser is very lenient
+        raise ParseError(f"unreadable MIME: {exc}") from None
+    headers = {k.lower() for k in msg.keys()}
+    if not headers & {"from", "subject", "message-id", "date", "to"}:
+        raise ParseError("no mail headers (From, To, Subject, Date, Message-ID)")
+
+    from_name, from_addr = parseaddr(_header(msg, "From"))
+    from_addr = from_addr.strip().lower()
+    return_path = None
+    if "return-path" in headers:
+        return_path = _header(msg, "Return-Path").strip()
+
+    texts: list[str] = []
+    htmls: list[str] = []
+    attachments: list[MailAttachment] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = (part.get_content_disposition() or "").lower()
+        try:
+            filename = part.get_filename()
+        except Exception:
+            filename = None
+        if ctype in ("message/delivery-status", "text/rfc822-headers", "message/rfc822-headers"):
+            continue
+        if disposition != "attachment" and not filename and ctype == "text/plain":
+            texts.append(_part_text(part))
+        elif disposition != "attachment" and not filename and ctype == "text/html":
+            htmls.append(_part_text(part))
+        else:
+            data = part.get_payload(decode=True)
+            if data is None:
+                continue
+            cid = part.get("Content-ID")
+            default = "inline" if ctype.startswith("image/") else "attachment"
+            ext = {"image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "application/pdf": ".pdf",
+                   "text/plain": ".txt", "text/html": ".html"}.get(ctype, "")
+            attachments.append(MailAttachment(
+                filename=safe_filename(filename, default=default + ext), content_type=ctype, data=data,
+                inline=disposition == "inline" or (disposition == "" and cid is not None),
+                content_id=normalise_message_id(str(cid)) if cid else None))
+    text = "\n\n".join(t.strip() for t in texts if t.strip())
+    if not text and htmls:
+        text = "\n\n".join(html_to_text(h) for h in htmls)
+    text = text.replace("\r\n", "\n").replace("\x00", "")
+
+    is_bounce, bounced_ids, bounced_rcpts = _bounce_details(msg)
+    subject = " ".join(_header(msg, "Subject").split())
+    return ParsedMail(
+        message_id=normalise_message_id(_header(msg, "Message-ID")),
+        sha256=sha,
+        subject=subject,
+        from_addr=from_addr,
+        from_name=from_name,
+        to=[a.lower() for _, a in getaddresses([_header(msg, "To")]) if a],
+        cc=[a.lower() for _, a in getaddresses([_header(msg, "Cc")]) if a],
+        reply_to=(parseaddr(_header(msg, "Reply-To"))[1].lower() or None),
+        in_reply_to=message_ids(_header(msg, "In-Reply-To")),
+        references=message_ids(_header(msg, "References")),
+        date=_header(msg, "Date") or None,
+        text=text,
+        reply_text=strip_reply(text) if text else "",
+        attachments=attachments,
+        automated=automated_reason(msg, from_addr, return_path),
+        bounce=is_bounce,
+        bounced_message_ids=bounced_ids,
+        bounced_recipients=bounced_rcpts,
+        return_path=return_path,
+    )

@@ -1,0 +1,372 @@
+"""The query language: every term, comma lists, full text, combinations, errors and ordering.
+
+Every expectation names tickets of a small corpus built through the services; results are compared in
+order, so each check also holds the "newest first" promise. Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from helpdesk import agents, lifecycle, query, tickets
+from helpdesk.errors import InvalidInput, QueryError
+from helpdesk.store.models import Ticket
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, 0)  # the desk fixture's clock
+
+
+def make(desk, title, **kw) -> int:
+    view, created = tickets.intake(desk, tickets.TicketInput(title=title, **kw))
+    assert created
+    return view.number
+
+
+@pytest.fixture
+def corpus(desk):
+    """Five tickets that differ in every searchable way. Returns name -> number."""
+    assert desk.now() == T0
+    agents.add(desk, "bob", skills=["repair"])
+    t = {}
+    t["t1"] = make(desk, "VPN drops every hour", body="Reported by alice@x.example from the Café upstairs",
+                   type="it_support", priority="P1", customer="alice@x.example", organisation="Acme Corp",
+                   tags=["vpn", "network"], fields={"category": "network", "affected_users": 5})
+    t["t2"] = make(desk, "Printer jams on tray 2", body="Paper jam in tray 2, model LaserJet",
+                   type="equipment_repair", priority="P0", customer="bob@y.example", tags=["printer"],
+                   fields={"serial_number": "SN-1", "under_warranty": True, "fault_code": "E17",
+                           "purchase_date": "2025-01-15"})
+    desk.clock.advance(days=10)
+    t["t3"] = make(desk, "Refund for broken kettle", body="The kettle leaks; I want my money back",
+                   type="complaint", customer="carol@x.example", organisation="Acme Corp", tags=["refund"],
+                   fields={"severity": "high", "compensation_offered": 12.5})
+    t["t4"] = make(desk, "Laptop screen flickers", type="equipment_repair", priority="P3",
+                   fields={"serial_number": "SN-2", "under_warranty": False})
+    desk.clock.advance(hours=3)
+    t["t5"] = make(desk, "Password reset", body="jam of paper is not the problem here",
+                   customer="dave@sub.x.example")
+    # States: t1 in progress (tester), t2 pending (bob), t3 new, t4 resolved (no owner), t5 closed.
+    lifecycle.assign(desk, t["t1"], "tester")
+    lifecycle.change_status(desk, t["t1"], "in_progress")
+    lifecycle.assign(desk, t["t2"], "bob")
+    lifecycle.change_status(desk, t["t2"], "in_progress")
+    lifecycle.change_status(desk, t["t2"], "pending")
+    lifecycle.change_status(desk, t["t4"], "resolved")
+    lifecycle.change_status(desk, t["t5"], "resolved")
+    lifecycle.change_status(desk, t["t5"], "closed")
+    assert [n for n in t.values()] == sorted(t.values())
+    return t
+
+
+def found(desk, corpus, text: str) -> list[str]:
+    """The corpus names a query finds, in the order the desk lists them."""
+    names = {number: name for name, number in corpus.items()}
+    return [names[v.number] for v in tickets.list_tickets(desk, text, limit=None)]
+
+
+def check(desk, corpus, cases: dict[str, list[str]]) -> None:
+    for text, expected in cases.items():
+        assert found(desk, corpus, text) == expected, text
+
+
+# ---------------------------------------------------------------- ordering
+
+
+def test_everything_newest_first(desk, corpus, cli):
+    assert found(desk, corpus, "") == ["t5", "t4", "t3", "t2", "t1"]
+    assert [v.number for v in tickets.list_tickets(desk, "", limit=2)] == [corpus["t5"], corpus["t4"]]
+    assert [v.number for v in tickets.list_tickets(desk, "", limit=2, offset=2)] == [corpus["t3"], corpus["t2"]]
+    assert [v.number for v in tickets.iter_tickets(desk, "", batch=2)] == sorted(corpus.values(), reverse=True)
+    r = cli("ticket", "list", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [row["number"] for row in r.json()] == sorted(corpus.values(), reverse=True)
+    created = [row["created_at"] for row in r.json()]
+    assert created == sorted(created, reverse=True)
+
+
+# ---------------------------------------------------------------- one term at a time
+
+
+def test_status(desk, corpus):
+    check(desk, corpus, {
+        "status:open": ["t3", "t2", "t1"],
+        "status:OPEN": ["t3", "t2", "t1"],
+        "status:pending": ["t2"],
+        "status:in_progress": ["t1"],
+        "status:new,resolved": ["t4", "t3"],
+        "status:closed": ["t5"],
+        "status:open,closed": ["t5", "t3", "t2", "t1"],
+        "status:assigned": [],
+    })
+
+
+def test_priority(desk, corpus):
+    check(desk, corpus, {
+        "priority:P0": ["t2"],
+        "priority:P0,P1": ["t2", "t1"],
+        "priority:p3": ["t4"],
+        "priority:P2": ["t5", "t3"],  # the configured default priority
+    })
+
+
+def test_assignee(desk, corpus):
+    check(desk, corpus, {
+        "assignee:me": ["t1"],
+        "assignee:tester": ["t1"],
+        "assignee:bob": ["t2"],
+        "assignee:none": ["t5", "t4", "t3"],
+        "assignee:me,bob": ["t2", "t1"],
+        "assignee:me,none": ["t5", "t4", "t3", "t1"],
+    })
+
+
+def test_type(desk, corpus):
+    check(desk, corpus, {
+        "type:equipment_repair": ["t4", "t2"],
+        "type:it_support,complaint": ["t3", "t1"],
+        "type:none": ["t5"],
+    })
+
+
+def test_customer_exact_and_domain(desk, corpus):
+    check(desk, corpus, {
+        "customer:alice@x.example": ["t1"],
+        "customer:Alice@X.Example": ["t1"],
+        "customer:@x.example": ["t3", "t1"],  # not dave@sub.x.example
+        "customer:@sub.x.example": ["t5"],
+        "customer:@y.example,alice@x.example": ["t2", "t1"],
+        "customer:nobody@x.example": [],
+        "customer:x.example": [],  # not an address, not a domain term
+    })
+
+
+def test_org(desk, corpus):
+    check(desk, corpus, {
+        'org:"Acme Corp"': ["t3", "t1"],
+        "org:Kettle": [],
+    })
+
+
+def test_queue(desk, corpus):
+    check(desk, corpus, {
+        "queue:it": ["t1"],
+        "queue:repairs": ["t4", "t2"],
+        "queue:care,it": ["t3", "t1"],
+        "queue:none": ["t5"],
+    })
+
+
+def test_tag(desk, corpus):
+    check(desk, corpus, {
+        "tag:vpn": ["t1"],
+        "tag:VPN": ["t1"],
+        "tag:vpn,printer": ["t2", "t1"],  # a comma list is any of them
+        "tag:vpn tag:network": ["t1"],  # two terms must both hold
+        "tag:vpn tag:printer": [],
+        "tag:nothing": [],
+    })
+
+
+def test_created_ages_and_dates(desk, corpus):
+    # now: 2026-03-12 12:00; t1, t2 created 2026-03-02 09:00, t3, t4 2026-03-12 09:00, t5 12:00.
+    assert desk.now() == T0 + dt.timedelta(days=10, hours=3)
+    check(desk, corpus, {
+        "created:<7d": ["t5", "t4", "t3"],
+        "created:>7d": ["t2", "t1"],
+        "created:<1w": ["t5", "t4", "t3"],
+        "created:>2w": [],
+        "created:<2h": ["t5"],
+        "created:>2h": ["t4", "t3", "t2", "t1"],
+        "created:<200m": ["t5", "t4", "t3"],
+        "created:<2026-03-12": ["t2", "t1"],
+        "created:<2026-03-03": ["t2", "t1"],
+        "created:<2026-03-02": [],
+        "created:>2026-03-11": ["t5", "t4", "t3"],
+        "created:>2026-03-02": ["t5", "t4", "t3"],  # after that whole day
+        "created:>2026-03-12": [],
+    })
+    desk.clock.advance(days=30)
+    check(desk, corpus, {"created:<7d": [], "created:>7d": ["t5", "t4", "t3", "t2", "t1"]})
+
+
+def test_updated(desk, corpus):
+    desk.clock.advance(days=2)
+    tickets.update(desk, corpus["t2"], priority="P1")
+    check(desk, corpus, {
+        "updated:<1d": ["t2"],
+        "updated:>1d": ["t5", "t4", "t3", "t1"],
+        "updated:>2026-03-13": ["t2"],
+        "updated:<2026-03-13": ["t5", "t4", "t3", "t1"],
+        "updated:<1d priority:P1": ["t2"],
+    })
+
+
+def test_sla(desk, corpus):
+    Ticket.update(sla_state="breached").where(Ticket.number == corpus["t1"]).execute()
+    Ticket.update(sla_state="at_risk").where(Ticket.number == corpus["t2"]).execute()
+    check(desk, corpus, {
+        "sla:breached": ["t1"],
+        "sla:at-risk": ["t2"],
+        "sla:at_risk": ["t2"],
+        "sla:breached,at-risk": ["t2", "t1"],
+        "sla:ok": ["t5", "t4", "t3"],
+    })
+
+
+def test_fields_with_coercion(desk, corpus):
+    check(desk, corpus, {
+        "field.serial_number:SN-1": ["t2"],
+        "field.serial_number:SN-1,SN-2": ["t4", "t2"],
+        "field.serial_number:SN-3": [],
+        "field.under_warranty:true": ["t2"],
+        "field.under_warranty:yes": ["t2"],
+        "field.under_warranty:false": ["t4"],
+        "field.under_warranty:no": ["t4"],
+        "field.affected_users:5": ["t1"],
+        "field.affected_users:05": ["t1"],  # an int, not the text "05"
+        "field.affected_users:6": [],
+        "field.compensation_offered:12.5": ["t3"],
+        "field.purchase_date:2025-01-15": ["t2"],
+        "field.fault_code:E17": ["t2"],
+        "field.fault_code:none": ["t4"],
+        "field.category:network": ["t1"],
+        "field.severity:high": ["t3"],
+        'field.serial_number:"SN-2"': ["t4"],
+        "type:equipment_repair field.serial_number:SN-2": ["t4"],
+    })
+
+
+def test_number(desk, corpus):
+    check(desk, corpus, {
+        f"number:{corpus['t3']}": ["t3"],
+        f"number:#{corpus['t1']},{corpus['t5']}": ["t5", "t1"],
+        "number:9999": [],
+    })
+
+
+# ---------------------------------------------------------------- full text
+
+
+def test_full_text_over_title_and_description(desk, corpus):
+    check(desk, corpus, {
+        "printer": ["t2"],  # title
+        "laserjet": ["t2"],  # description, any case
+        "LASERJET": ["t2"],
+        "kettle refund": ["t3"],  # every word must be there
+        "kettle printer": [],
+        '"paper jam"': ["t2"],  # a phrase: the words together, in order
+        '"jam paper"': [],
+        "paper jam": ["t5", "t2"],  # just words: anywhere
+        '"Paper Jam" tray': ["t2"],
+        "flickers": ["t4"],
+        "nothinglikethis": [],
+    })
+
+
+def test_full_text_folds_accents_and_splits_addresses(desk, corpus):
+    check(desk, corpus, {
+        "cafe": ["t1"],
+        "café": ["t1"],
+        "CAFÉ": ["t1"],
+        "alice": ["t1"],  # a word of an e-mail address in the text
+        "alice@x.example": ["t1"],
+    })
+
+
+def test_full_text_finds_replies_and_notes(desk, corpus):
+    assert found(desk, corpus, "zanzibar") == []
+    tickets.reply(desk, corpus["t3"], "We shipped a replacement via Zanzibar logistics")
+    assert found(desk, corpus, "zanzibar") == ["t3"]
+    assert found(desk, corpus, '"zanzibar logistics" kettle') == ["t3"]
+    tickets.reply(desk, corpus["t1"], "internal: escalated to the zanzibar team", note=True)
+    assert found(desk, corpus, "zanzibar") == ["t3", "t1"]
+    assert found(desk, corpus, "zanzibar status:open assignee:me") == ["t1"]
+
+
+def test_full_text_follows_a_title_change(desk, corpus):
+    tickets.update(desk, corpus["t4"], title="Laptop display blinks")
+    assert found(desk, corpus, "blinks") == ["t4"]
+    assert found(desk, corpus, "flickers") == []
+
+
+# ---------------------------------------------------------------- combinations
+
+
+def test_terms_combine_with_and(desk, corpus):
+    check(desk, corpus, {
+        "status:open priority:P0,P1 vpn": ["t1"],
+        "status:open priority:P0,P1": ["t2", "t1"],
+        "type:equipment_repair status:open": ["t2"],
+        "queue:repairs assignee:none": ["t4"],
+        "tag:vpn customer:@x.example created:>7d": ["t1"],
+        "customer:@x.example org:\"Acme Corp\" status:new": ["t3"],
+        "field.under_warranty:true assignee:bob status:pending jam": ["t2"],
+        "status:closed type:none dave": [],  # "dave" is only in the customer address, not in the text
+        "status:closed type:none password": ["t5"],
+    })
+
+
+def test_parse_keeps_terms_and_words_apart(desk):
+    parsed = query.parse('status:open org:"Acme Corp" "paper jam" printer field.serial_number:SN-1')
+    assert [(t.key, t.value) for t in parsed.terms] == [("status", "open"), ("org", "Acme Corp"),
+                                                        ("field.serial_number", "SN-1")]
+    assert parsed.words == ["paper jam", "printer"]
+    assert query.parse("").terms == [] and query.parse("   ").words == []
+
+
+# ---------------------------------------------------------------- errors
+
+
+BAD = {
+    "colour:red": "colour:red",
+    "status:done": "done",
+    "status:open,done": "done",
+    "priority:P9": "P9",
+    "type:bogus": "bogus",
+    "queue:nowhere": "nowhere",
+    "created:7d": "created:7d",
+    "created:<7x": "created:<7x",
+    "updated:yesterday": "updated:yesterday",
+    "created:<2026-02-30": "created:<2026-02-30",
+    '"paper jam': '"paper',
+    'printer "paper': '"paper',
+    'org:"Acme Corp': 'org:"Acme',
+    "field.unknown:1": "unknown",
+    "field.affected_users:many": "field.affected_users:many",
+    "field.under_warranty:maybe": "field.under_warranty:maybe",
+    "field.severity:extreme": "extreme",
+    "type:complaint field.serial_number:SN-1": "serial_number",
+    "sla:late": "late",
+    "assignee:ghost": "unknown agent 'ghost'",
+    "number:abc": "number:abc",
+    "status:": "status:",
+    "tag:,": "tag:,",
+}
+
+
+def test_bad_terms_are_errors_that_name_them(desk):
+    make(desk, "something")
+    for text, named in BAD.items():
+        with pytest.raises(QueryError) as exc:
+            tickets.list_tickets(desk, text)
+        assert isinstance(exc.value, InvalidInput)
+        message = str(exc.value)
+        assert message.startswith("query: "), (text, message)
+        assert named in message, (text, message)
+
+
+def test_cli_list_with_query_and_bad_query(desk, cli):
+    a = make(desk, "Paper jam", type="equipment_repair", fields={"serial_number": "SN-9"}, priority="P1")
+    make(desk, "Other paper thing", priority="P1")
+    r = cli("ticket", "list", "priority:P1", '"paper jam"', "--json")
+    assert r.exit_code == 0, r.stderr
+    assert [t["number"] for t in r.json()] == [a]
+    r = cli("ticket", "list", "field.serial_number:SN-9", "--csv")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("number,title")
+    assert len(r.stdout.splitlines()) == 2
+    r = cli("ticket", "list", "colour:red", "--json")
+    assert r.exit_code == 1
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: query: ") and "colour:red" in lines[0]

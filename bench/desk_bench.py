@@ -354,11 +354,10 @@ class TextGen:
         return f"{stamp} {r.choice(['ERROR', 'WARN', 'ERROR', 'FATAL'])} [{r.choice(LOG_SERVICES)}] {msg}"
 
     def _fill(self, templates: list[str], shared: "Slots | None" = None) -> str:
-        if shared is None:
-            slots = Slots(self, None)
-        else:  # the ticket's entities, fresh values for everything else (counts, days, log lines)
-            slots = Slots(self, None)
-            slots.shared = shared
+        """A template filled in; with `shared`, it speaks of the ticket's own product, place, person and
+        code (fresh values for everything else: counts, days, log lines)."""
+        slots = Slots(self, None)
+        slots.shared = shared
         text = self.rng.choice(templates).format_map(slots)
         return text[0].upper() + text[1:]
 

@@ -158,3 +158,42 @@ def run_subprocess(args: list[str], *, input: str | None = None, env: dict | Non
                    timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(args, input=input, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+# ---------------------------------------------------------------- mail servers
+
+
+@pytest.fixture(scope="session")
+def dovecot(tmp_path_factory):
+    """One real Dovecot for the session; each test that uses `imap` gets it emptied."""
+    from mailservers import start_dovecot
+
+    root = Path("/tmp") / f"helpdesk-dovecot-{os.getpid()}"
+    if root.exists():
+        shutil.rmtree(root)
+    server = start_dovecot(root)
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def imap(dovecot):
+    dovecot.reset_mailbox()
+    return dovecot
+
+
+@pytest.fixture
+def smtp():
+    from mailservers import start_smtp
+
+    sink = start_smtp()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mail_desk(configured, imap, smtp):
+    """A configured desk whose mailbox is the test Dovecot and whose SMTP is the test sink."""
+    configured.write_config(configured.default_config() + "\n" + imap.config_toml() + smtp.config_toml())
+    return configured

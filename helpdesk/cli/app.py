@@ -17,6 +17,7 @@ GROUPS = {
     "ticket": ("helpdesk.cli.ticket", "Create, find, move and answer tickets."),
     "db": ("helpdesk.cli.db", "The database: schema and migrations."),
     "agent": ("helpdesk.cli.agent", "The agents working the desk."),
+    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine."),
 }
 
 
@@ -29,7 +30,7 @@ def build(only: str | None = None) -> typer.Typer:
         if only is None or only == name:
             root.add_typer(importlib.import_module(module).app, name=name, help=help_text)
     if only is None or only not in GROUPS:
-        for command in (init, locate, export):
+        for command in (init, locate, export, daemon):
             root.command()(command)
     return root
 
@@ -66,6 +67,25 @@ def init(
             counts = sample_mod.load(desk)
             typer.echo(f"sample: {counts['agents']} agents, {counts['tickets']} new tickets")
     typer.echo("next: helpdesk ticket list")
+
+
+def daemon(
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between cycles.", min=1)] = 60.0,
+) -> None:
+    """Fetch mail and deliver the outbox in a loop; logs to stderr, stops cleanly on SIGTERM.
+
+    Example: helpdesk daemon --interval 30
+    """
+    import logging
+
+    from helpdesk.cli.common import open_desk
+    from helpdesk.mail import daemon as daemon_mod
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    with open_desk() as desk:
+        daemon_mod.run(desk, once=once, interval=interval)
 
 
 def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 
-TOP_LEVEL = ("init", "locate", "export")
+TOP_LEVEL = ("init", "locate", "export", "daemon")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -284,3 +284,52 @@ def _bounce(desk, src: Source, mail: ParsedMail) -> Outcome:
 def is_undeliverable(desk, address: str) -> bool:
     row = UndeliverableAddress.get_or_none(UndeliverableAddress.email == address.lower())
     return row is not None and row.until > desk.now()
+
+
+def quarantine_list(desk, *, include_released: bool = False) -> list[dict]:
+    query = QuarantinedMail.select().order_by(QuarantinedMail.id)
+    if not include_released:
+        query = query.where(QuarantinedMail.status == "held")
+    return [{"id": q.id, "mailbox": q.mailbox, "size": q.size, "sha256": q.sha256, "error": q.error,
+             "status": q.status, "ticket": q.ticket, "created_at": q.created_at.isoformat() + "Z"} for q in query]
+
+
+def quarantine_retry(desk, quarantine_id: int) -> Outcome:
+    """Process a quarantined mail again (after a fix or a raised limit); the size limit is not applied:
+    retrying is the operator's decision."""
+    from helpdesk.errors import InvalidInput, NotFound
+
+    q = QuarantinedMail.get_or_none(QuarantinedMail.id == quarantine_id)
+    if q is None:
+        raise NotFound(f"quarantined mail {quarantine_id} not found")
+    if q.status != "held":
+        raise InvalidInput(f"quarantined mail {quarantine_id} was already released (ticket #{q.ticket})")
+    path = attachments.blob_path(q.sha256)
+    if not path.exists():
+        raise InvalidInput(f"quarantined mail {quarantine_id}: its bytes are missing ({path})")
+    raw = path.read_bytes()
+    try:
+        mail = parse(raw)
+    except ParseError as exc:
+        raise InvalidInput(f"quarantined mail {quarantine_id} still cannot be parsed: {exc}") from None
+    mailbox = next((m for m in desk.config.mailboxes if m.name == q.mailbox), None) or MailboxSpec(
+        name=q.mailbox, address="", imap_host="")
+    record = MailMessage.get_or_none(MailMessage.id == q.message_id) if q.message_id else None
+    with desk.db.atomic():
+        if record is not None:
+            src = Source(record.mailbox, record.folder, record.uidvalidity, record.uid)
+            QuarantinedMail.update(message=None).where(QuarantinedMail.id == q.id).execute()
+            MailMessage.delete().where(MailMessage.id == record.id).execute()
+        else:
+            src = Source(q.mailbox, "(quarantine)", 0, -q.id)
+        try:
+            outcome = apply(desk, mailbox, src, mail)
+        except (ParseError, tickets.InvalidInput) as exc:
+            raise InvalidInput(f"quarantined mail {quarantine_id} still refused: {exc}") from None
+        new_record = MailMessage.get((MailMessage.mailbox == src.mailbox) & (MailMessage.folder == src.folder)
+                                     & (MailMessage.uidvalidity == src.uidvalidity) & (MailMessage.uid == src.uid))
+        MailMessage.update(disposed=True).where(MailMessage.id == new_record.id).execute()
+        QuarantinedMail.update(status="released", ticket=outcome.ticket, message=new_record.id).where(
+            QuarantinedMail.id == q.id).execute()
+        audit.record(desk, outcome.ticket, "quarantine_released", quarantine=q.id, outcome=outcome.outcome)
+    return outcome

@@ -1,0 +1,113 @@
+"""`helpdesk mail`: the email channel."""
+
+from typing import Annotated
+
+import typer
+
+from helpdesk.cli.app_factory import make_app
+from helpdesk.cli.common import JsonFlag, emit_one, emit_rows, open_desk
+
+app = make_app()
+quarantine_app = make_app()
+app.add_typer(quarantine_app, name="quarantine", help="Mail that could not become a ticket, kept whole.")
+
+
+@app.command()
+def fetch(json_: JsonFlag = False) -> None:
+    """One pass over every configured mailbox, then exit (exit 3 if a server cannot be reached).
+
+    Example: helpdesk mail fetch --json
+    """
+    from helpdesk.mail import fetch as fetch_mod
+
+    with open_desk() as desk:
+        reports = fetch_mod.fetch_all(desk)
+    if json_:
+        emit_rows((r.to_dict() for r in reports), "json", [])
+        return
+    for r in reports:
+        if r.skipped:
+            typer.echo(f"{r.mailbox}: skipped: {r.skipped}")
+        else:
+            counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(r.outcomes.items())) or "nothing new"
+            typer.echo(f"{r.mailbox}: {r.fetched} fetched ({counts}); last UID {r.last_uid}"
+                       + ("; UIDVALIDITY changed: folder rescanned" if r.rescanned else ""))
+
+
+@app.command()
+def send(json_: JsonFlag = False) -> None:
+    """Deliver the outbox once (exit 3 if the SMTP server cannot be reached).
+
+    Example: helpdesk mail send
+    """
+    from helpdesk.mail import send as send_mod
+
+    with open_desk() as desk:
+        report = send_mod.send_outbox(desk)
+    if json_:
+        emit_one(report.to_dict())
+        return
+    typer.echo(f"{report.sent} sent, {report.retry} to retry later, {report.failed} failed")
+    for error in report.errors:
+        typer.echo(f"  {error}", err=True)
+
+
+@app.command()
+def status(json_: JsonFlag = False) -> None:
+    """Per mailbox: the last UID seen and how every fetched message ended.
+
+    Example: helpdesk mail status --json
+    """
+    from helpdesk.mail import fetch as fetch_mod
+
+    with open_desk() as desk:
+        rows = fetch_mod.status(desk)
+    if json_:
+        emit_rows(rows, "json", [])
+        return
+    if not rows:
+        typer.echo("no mailbox configured or fetched yet")
+    for r in rows:
+        o = r["outcomes"]
+        typer.echo(f"{r['mailbox']}: last UID {r['last_uid']}, {r['fetched']} fetched: {o['new_ticket']} new tickets, "
+                   f"{o['reply']} replies, {o['duplicate']} duplicates, {o['automated']} automated ignored, "
+                   f"{o['bounce']} bounces, {o['quarantined']} quarantined"
+                   + ("" if r["configured"] else " (no longer configured)"))
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    json_: JsonFlag = False,
+    all_: Annotated[bool, typer.Option("--all", help="Include mail already released.")] = False,
+) -> None:
+    """Mail that could not be turned into a ticket, with its error.
+
+    Example: helpdesk mail quarantine list --json
+    """
+    from helpdesk.mail import intake
+
+    with open_desk() as desk:
+        rows = intake.quarantine_list(desk, include_released=all_)
+    if json_:
+        emit_rows(rows, "json", [])
+        return
+    if not rows:
+        typer.echo("the quarantine is empty")
+    for r in rows:
+        typer.echo(f"{r['id']:>4}  {r['mailbox']}  {r['size']} bytes  {r['status']}  {r['error']}")
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    quarantine_id: Annotated[int, typer.Argument(help="The quarantine id (see list).", metavar="ID")],
+) -> None:
+    """Process a quarantined mail again (after a fix, or to accept an over-size mail).
+
+    Example: helpdesk mail quarantine retry 3
+    """
+    from helpdesk.mail import intake
+
+    with open_desk() as desk:
+        outcome = intake.quarantine_retry(desk, quarantine_id)
+    typer.echo(f"quarantined mail {quarantine_id}: {outcome.outcome.replace('_', ' ')}"
+               + (f" #{outcome.ticket}" if outcome.ticket else ""))

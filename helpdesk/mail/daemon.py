@@ -1,0 +1,63 @@
+"""`helpdesk daemon`: mail fetch + outbox delivery (+ SLA and automations as they land), in a loop.
+
+Logs to stderr; stops cleanly on SIGTERM or SIGINT, finishing the step it is in (every step commits
+message by message, so stopping between them loses nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from helpdesk.errors import HelpdeskError
+
+log = logging.getLogger("helpdesk.daemon")
+
+
+def cycle(desk) -> dict:
+    """One pass: every mailbox, then the outbox. A failing step is logged, the others still run."""
+    from helpdesk.mail import fetch, send
+
+    summary: dict = {}
+    if desk.config.mailboxes:
+        for mailbox in desk.config.mailboxes:
+            try:
+                report = fetch.fetch_mailbox(desk, mailbox)
+                summary[f"fetch:{mailbox.name}"] = report.outcomes if not report.skipped else report.skipped
+                if report.fetched or report.skipped:
+                    log.info("mailbox %s: %s", mailbox.name, report.skipped or report.outcomes)
+            except HelpdeskError as exc:
+                summary[f"fetch:{mailbox.name}"] = f"error: {exc}"
+                log.error("mailbox %s: %s", mailbox.name, exc)
+    if desk.config.smtp is not None:
+        try:
+            report = send.send_outbox(desk)
+            summary["send"] = report.to_dict()
+            if report.sent or report.retry or report.failed:
+                log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
+        except HelpdeskError as exc:
+            summary["send"] = f"error: {exc}"
+            log.error("outbox: %s", exc)
+    return summary
+
+
+def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        log.info("signal %s: stopping after this step", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    log.info("daemon started (interval %ss)%s", interval, ", one cycle" if once else "")
+    try:
+        while not stop.is_set():
+            cycle(desk)
+            if once:
+                break
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("daemon stopped")

@@ -1,0 +1,205 @@
+"""IMAP intake: fetch every new message of every configured mailbox exactly once.
+
+- New UIDs above the stored watermark are fetched with BODY.PEEK[] (never marking mail read), so mail
+  a person already opened is still ingested.
+- Each message is processed and recorded (mailbox, folder, UIDVALIDITY, UID, Message-ID, hash) in one
+  transaction; only after the commit is it flagged \\Seen or moved to the processed folder. A crash
+  at any point leaves either nothing (fetched again next time) or a record (never processed twice);
+  messages recorded but not yet disposed of are disposed of on the next run.
+- A changed UIDVALIDITY rescans the folder; Message-ID and hash deduplication create nothing twice.
+- One fetcher per mailbox (see locks.py): overlapping cron runs skip a mailbox that is busy.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+
+from helpdesk.config import MailboxSpec
+from helpdesk.errors import ServiceUnavailable
+from helpdesk.mail import intake
+from helpdesk.mail.locks import mailbox_lock
+from helpdesk.store.models import MailboxState, MailMessage
+
+FETCH_BATCH = 200
+IMAP_TIMEOUT = 30
+
+
+@dataclass
+class FetchReport:
+    mailbox: str
+    skipped: str | None = None  # why the mailbox was not fetched (another fetcher holds it)
+    fetched: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    last_uid: int = 0
+    uidvalidity: int | None = None
+    rescanned: bool = False
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def connect(mailbox: MailboxSpec):
+    """A logged-in IMAPClient; any connection, TLS or login failure is ServiceUnavailable (exit 3)."""
+    from imapclient import IMAPClient
+    from imapclient.exceptions import IMAPClientError, LoginError
+
+    where = f"IMAP {mailbox.imap_host}:{mailbox.imap_port} ({mailbox.name})"
+    try:
+        context = ssl.create_default_context() if mailbox.tls in ("ssl", "starttls") else None
+        client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=mailbox.tls == "ssl",
+                            ssl_context=context, timeout=IMAP_TIMEOUT)
+        if mailbox.tls == "starttls":
+            client.starttls(context)
+        client.login(mailbox.imap_user, mailbox.password())
+        return client
+    except LoginError as exc:
+        raise ServiceUnavailable(f"{where}: login failed for {mailbox.imap_user!r}: {_text(exc)}") from None
+    except ssl.SSLError as exc:
+        raise ServiceUnavailable(f"{where}: TLS failed: {exc.reason or exc}") from None
+    except (IMAPClientError, socket.error, OSError) as exc:
+        raise ServiceUnavailable(f"{where}: cannot connect: {_text(exc)}") from None
+
+
+def _text(exc: Exception) -> str:
+    text = str(exc)
+    if isinstance(exc, bytes):
+        text = exc.decode(errors="replace")
+    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+
+
+def _dispose(client, mailbox: MailboxSpec, uids: list[int]) -> None:
+    """After the commit: flag as seen, or move to the processed folder."""
+    if not uids:
+        return
+    if mailbox.processed_folder:
+        if client.has_capability("MOVE"):
+            client.move(uids, mailbox.processed_folder)
+        else:
+            client.copy(uids, mailbox.processed_folder)
+            client.add_flags(uids, [b"\\Seen", b"\\Deleted"])
+            client.uid_expunge(uids) if client.has_capability("UIDPLUS") else client.expunge()
+    else:
+        client.add_flags(uids, [b"\\Seen"])
+
+
+def _mark_disposed(src_rows: list[int]) -> None:
+    if src_rows:
+        MailMessage.update(disposed=True).where(MailMessage.id.in_(src_rows)).execute()
+
+
+def fetch_mailbox(desk, mailbox: MailboxSpec, *, crash_after_commit: bool = False) -> FetchReport:
+    """One pass over one mailbox. `crash_after_commit` exists for the crash-recovery test only."""
+    report = FetchReport(mailbox=mailbox.name)
+    with mailbox_lock(desk, mailbox.name) as held:
+        if not held:
+            report.skipped = "another fetcher is working on this mailbox"
+            return report
+        client = connect(mailbox)
+        try:
+            _fetch(desk, client, mailbox, report, crash_after_commit)
+        except ServiceUnavailable:
+            raise
+        except (socket.error, OSError) as exc:
+            raise ServiceUnavailable(f"IMAP {mailbox.imap_host}: connection lost: {_text(exc)}") from None
+        finally:
+            try:
+                client.logout()
+            except Exception:  # the connection may already be gone
+                pass
+    return report
+
+
+def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_commit: bool) -> None:
+    folder = mailbox.imap_folder
+    if mailbox.processed_folder and not client.folder_exists(mailbox.processed_folder):
+        client.create_folder(mailbox.processed_folder)
+    info = client.select_folder(folder)
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    report.uidvalidity = uidvalidity
+    state = MailboxState.get_or_none((MailboxState.mailbox == mailbox.name) & (MailboxState.folder == folder))
+    if state is None:
+        state = MailboxState.create(mailbox=mailbox.name, folder=folder, uidvalidity=uidvalidity, last_uid=0,
+                                    updated_at=desk.now())
+    elif state.uidvalidity != uidvalidity:
+        # The server renumbered the folder: every UID we know is meaningless. Rescan from the start;
+        # Message-ID and hash deduplication keep what we already have from being created again.
+        MailboxState.update(uidvalidity=uidvalidity, last_uid=0, updated_at=desk.now()).where(
+            MailboxState.id == state.id).execute()
+        state.uidvalidity, state.last_uid = uidvalidity, 0
+        report.rescanned = True
+
+    # Messages committed by an earlier run that crashed before flagging/moving them.
+    leftover = list(MailMessage.select(MailMessage.id, MailMessage.uid).where(
+        (MailMessage.mailbox == mailbox.name) & (MailMessage.folder == folder)
+        & (MailMessage.uidvalidity == uidvalidity) & (MailMessage.disposed == False)).tuples())  # noqa: E712
+    if leftover:
+        present = set(client.search(["UID", ",".join(str(u) for _, u in leftover)]))
+        _dispose(client, mailbox, sorted(u for _, u in leftover if u in present))
+        _mark_disposed([i for i, _ in leftover])
+
+    # `UID n:*` always returns the last message, even when its UID is below n: filter.
+    uids = sorted(u for u in client.search(["UID", f"{state.last_uid + 1}:*"]) if u > state.last_uid)
+    last = state.last_uid
+    for start in range(0, len(uids), FETCH_BATCH):
+        batch = uids[start:start + FETCH_BATCH]
+        data = client.fetch(batch, [b"BODY.PEEK[]"])
+        done_rows: list[int] = []
+        done_uids: list[int] = []
+        for uid in batch:
+            item = data.get(uid)
+            if item is None:
+                continue  # expunged meanwhile by someone else
+            raw = item.get(b"BODY[]") or b""
+            src = intake.Source(mailbox.name, folder, uidvalidity, uid)
+            outcome = intake.process(desk, mailbox, src, raw)
+            report.fetched += 1
+            report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
+            if crash_after_commit:
+                raise SystemExit("simulated crash between commit and flag")
+            row = MailMessage.get((MailMessage.mailbox == mailbox.name) & (MailMessage.folder == folder)
+                                  & (MailMessage.uidvalidity == uidvalidity) & (MailMessage.uid == uid))
+            done_rows.append(row.id)
+            done_uids.append(uid)
+            last = max(last, uid)
+        _dispose(client, mailbox, done_uids)
+        with desk.db.atomic():
+            _mark_disposed(done_rows)
+            MailboxState.update(last_uid=last, updated_at=desk.now()).where(
+                (MailboxState.mailbox == mailbox.name) & (MailboxState.folder == folder)).execute()
+    report.last_uid = last
+
+
+def fetch_all(desk) -> list[FetchReport]:
+    if not desk.config.mailboxes:
+        from helpdesk.errors import ConfigError
+
+        raise ConfigError("no [[mailbox]] configured (see config.toml)")
+    return [fetch_mailbox(desk, mailbox) for mailbox in desk.config.mailboxes]
+
+
+def status(desk) -> list[dict]:
+    """Per mailbox: where intake stands and how every fetched message ended."""
+    from peewee import fn
+
+    out = []
+    names = [m.name for m in desk.config.mailboxes]
+    known = {r[0] for r in MailboxState.select(MailboxState.mailbox).distinct().tuples()}
+    for name in names + sorted(known - set(names)):
+        states = list(MailboxState.select().where(MailboxState.mailbox == name))
+        counts = dict(MailMessage.select(MailMessage.outcome, fn.COUNT(MailMessage.id))
+                      .where(MailMessage.mailbox == name).group_by(MailMessage.outcome).tuples())
+        outcomes = {k: counts.get(k, 0) for k in intake.OUTCOMES}
+        out.append({
+            "mailbox": name,
+            "configured": name in names,
+            "folders": [{"folder": s.folder, "uidvalidity": s.uidvalidity, "last_uid": s.last_uid,
+                         "updated_at": s.updated_at.isoformat() + "Z"} for s in states],
+            "last_uid": max((s.last_uid for s in states), default=0),
+            "fetched": sum(outcomes.values()),
+            "outcomes": outcomes,
+        })
+    return out

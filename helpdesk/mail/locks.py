@@ -1,0 +1,49 @@
+"""One fetcher per mailbox at a time, across processes and hosts.
+
+PostgreSQL: a session advisory lock (two hosts on one database exclude each other). SQLite: an
+exclusive `flock` on a file beside the database (one host by nature). Both are released by the
+operating system or the server if the holder dies, so a crash never leaves a mailbox locked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from contextlib import contextmanager
+
+from helpdesk.store.db import is_postgres
+
+
+def _key(name: str) -> int:
+    # A stable signed 64-bit key per mailbox for pg_try_advisory_lock.
+    return int.from_bytes(hashlib.sha256(f"helpdesk-mailbox:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def mailbox_lock(desk, name: str):
+    """Yields True if this process holds the mailbox, False if another one does (skip it)."""
+    if is_postgres(desk.db):
+        key = _key(name)
+        got = desk.db.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                desk.db.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+        return
+    import fcntl
+
+    path = f"{desk.url.path}.mailbox-{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -1,0 +1,173 @@
+"""Deliver the outbox over SMTP, with our Message-ID, In-Reply-To and References, so the customer's
+mail client threads the conversation and their answers come back to the right ticket.
+
+A temporary failure is retried with exponential backoff; a permanent one (5xx, or too many attempts)
+marks the mail failed and leaves a note on the ticket, so an agent sees the customer did not get it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import smtplib
+import socket
+import ssl
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+from helpdesk import audit
+from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.store.models import ConversationEntry, Outbox
+
+MAX_ATTEMPTS = 8
+BASE_BACKOFF = dt.timedelta(minutes=1)
+MAX_BACKOFF = dt.timedelta(hours=6)
+SMTP_TIMEOUT = 30
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retry: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sender_address(desk) -> str:
+    for mailbox in desk.config.mailboxes:
+        return mailbox.address
+    if desk.config.smtp and desk.config.smtp.user and "@" in desk.config.smtp.user:
+        return desk.config.smtp.user
+    return "helpdesk@localhost"
+
+
+def build_message(desk, row: Outbox) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = formataddr((desk.config.desk_name, sender_address(desk)))
+    msg["To"] = row.to_addr
+    msg["Subject"] = row.subject
+    msg["Message-ID"] = row.message_id
+    msg["Date"] = format_datetime(row.created_at.replace(tzinfo=dt.timezone.utc))
+    if row.in_reply_to:
+        msg["In-Reply-To"] = row.in_reply_to
+    if row.references:
+        msg["References"] = row.references
+    if row.auto:
+        # Automatic mail: auto-responders must not answer it (RFC 3834), Exchange neither.
+        msg["Auto-Submitted"] = "auto-replied"
+        msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(row.body)
+    return msg
+
+
+def connect(desk) -> smtplib.SMTP:
+    spec = desk.config.smtp
+    if spec is None:
+        raise ConfigError("no [smtp] configured (see config.toml)")
+    where = f"SMTP {spec.host}:{spec.port}"
+    try:
+        context = ssl.create_default_context()
+        if spec.tls == "ssl":
+            client = smtplib.SMTP_SSL(spec.host, spec.port, timeout=SMTP_TIMEOUT, context=context)
+        else:
+            client = smtplib.SMTP(spec.host, spec.port, timeout=SMTP_TIMEOUT)
+            if spec.tls == "starttls":
+                client.starttls(context=context)
+        password = spec.password
+        if spec.password_env:
+            import os
+
+            password = os.environ.get(spec.password_env, "")
+        if spec.user:
+            client.login(spec.user, password or "")
+        return client
+    except smtplib.SMTPAuthenticationError as exc:
+        raise ServiceUnavailable(f"{where}: login failed: {exc.smtp_code} {exc.smtp_error!r}") from None
+    except ssl.SSLError as exc:
+        raise ServiceUnavailable(f"{where}: TLS failed: {exc.reason or exc}") from None
+    except (smtplib.SMTPException, socket.error, OSError) as exc:
+        raise ServiceUnavailable(f"{where}: cannot connect: {exc}") from None
+
+
+def _permanent(desk, row: Outbox, error: str) -> None:
+    Outbox.update(status="failed", attempts=Outbox.attempts + 1, last_error=error[:2000]).where(
+        Outbox.id == row.id).execute()
+    if row.ticket_id:
+        ConversationEntry.create(ticket=row.ticket_id, kind="note", created_at=desk.now(),
+                                 body=f"Mail to {row.to_addr} could not be delivered: {error}\n"
+                                      f"Subject: {row.subject}")
+        audit.record(desk, row.ticket_id, "mail_failed", outbox=row.id, to=row.to_addr, error=error[:500])
+
+
+def _retry_later(desk, row: Outbox, error: str) -> bool:
+    attempts = row.attempts + 1
+    if attempts >= MAX_ATTEMPTS:
+        _permanent(desk, row, f"gave up after {attempts} attempts: {error}")
+        return False
+    delay = min(BASE_BACKOFF * (2 ** (attempts - 1)), MAX_BACKOFF)
+    Outbox.update(attempts=attempts, last_error=error[:2000], next_attempt_at=desk.now() + delay).where(
+        Outbox.id == row.id).execute()
+    return True
+
+
+def due(desk, limit: int = 500) -> list[Outbox]:
+    return list(Outbox.select().where((Outbox.status == "queued") & (Outbox.next_attempt_at <= desk.now()))
+                .order_by(Outbox.id).limit(limit))
+
+
+def send_outbox(desk) -> SendReport:
+    """Deliver what is due, once. Exit 3 (ServiceUnavailable) if the SMTP server cannot be reached."""
+    report = SendReport()
+    rows = due(desk)
+    if not rows:
+        return report
+    try:
+        client = connect(desk)
+    except ServiceUnavailable as exc:
+        with desk.db.atomic():
+            for row in rows:
+                _retry_later(desk, row, str(exc))
+        raise
+    try:
+        for row in rows:
+            try:
+                client.send_message(build_message(desk, row), from_addr=sender_address(desk), to_addrs=[row.to_addr])
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, text = next(iter(exc.recipients.values()))
+                error = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+                with desk.db.atomic():
+                    if code >= 500:
+                        _permanent(desk, row, error)
+                        report.failed += 1
+                    else:
+                        report.retry += 1 if _retry_later(desk, row, error) else 0
+                report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
+                continue
+            except smtplib.SMTPResponseException as exc:
+                error = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+                with desk.db.atomic():
+                    if exc.smtp_code >= 500:
+                        _permanent(desk, row, error)
+                        report.failed += 1
+                    else:
+                        report.retry += 1 if _retry_later(desk, row, error) else 0
+                report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
+                continue
+            except (smtplib.SMTPServerDisconnected, socket.error, OSError) as exc:
+                with desk.db.atomic():
+                    _retry_later(desk, row, f"connection lost: {exc}")
+                report.retry += 1
+                report.errors.append(f"outbox {row.id}: connection lost: {exc}")
+                break
+            Outbox.update(status="sent", sent_at=desk.now(), attempts=Outbox.attempts + 1, last_error=None).where(
+                Outbox.id == row.id).execute()
+            report.sent += 1
+    finally:
+        try:
+            client.quit()
+        except Exception:  # already disconnected
+            pass
+    return report

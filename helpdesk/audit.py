@@ -20,12 +20,11 @@ def record(desk, ticket: int | None, action: str, **data: Any) -> None:
 
 
 def record_many(desk, events: list[tuple[int | None, str, dict]]) -> None:
+    from helpdesk.store.bulk import insert_rows
+
     now = desk.now()
-    rows = [{"ticket": t, "actor": desk.actor, "action": a,
-             "data": json.dumps(d, default=_json_default, sort_keys=True), "created_at": now}
-            for t, a, d in events]
-    for start in range(0, len(rows), 500):
-        AuditEvent.insert_many(rows[start:start + 500]).execute()
+    insert_rows(AuditEvent, ("ticket", "actor", "action", "data", "created_at"),
+                [(t, desk.actor, a, json.dumps(d, default=_json_default, sort_keys=True), now) for t, a, d in events])
 
 
 def history(desk, number: int) -> list[EventView]:

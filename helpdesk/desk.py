@@ -50,6 +50,12 @@ class Desk:
 
     def close(self) -> None:
         if not self.db.is_closed():
+            from helpdesk.store.db import refresh_statistics
+
+            try:
+                refresh_statistics(self.db)
+            except Exception:  # statistics are an optimisation: never fail a command over them
+                pass
             self.db.close()
 
 

@@ -141,7 +141,7 @@ def _field_condition(desk, term: Term, type_names: list[str] | None) -> pw.Expre
 
 
 def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
-    """Add the query's conditions to a ticket select."""
+    """Add the query's conditions (all but full-text, see `find`) to a ticket select."""
     conditions: list[pw.Expression] = []
     type_filter: list[str] | None = None
     for term in query.terms:
@@ -244,8 +244,14 @@ def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
             conditions.append(Ticket.number.in_(numbers))
         elif key.startswith("field."):
             conditions.append(_field_condition(desk, term, type_filter))
-    if query.words:
-        conditions.append(Ticket.number.in_(search.matching_numbers(query.words)))
     for cond in conditions:
         select = select.where(cond)
     return select
+
+
+def find(desk, query: Query, select: pw.ModelSelect | None = None) -> tuple[pw.ModelSelect, pw.Node]:
+    """The tickets a query selects, with the column that orders them newest first."""
+    select = apply(desk, select if select is not None else Ticket.select(), query)
+    if query.words:
+        return search.restrict(select, Ticket.number, query.words)
+    return select, Ticket.number

@@ -16,7 +16,7 @@ import peewee as pw
 from helpdesk import audit
 from helpdesk.config import FieldSpec, TicketType
 from helpdesk.errors import InvalidInput, NotFound, StaleVersion
-from helpdesk.store import extensions, search
+from helpdesk.store import bulk, extensions, search
 from helpdesk.store.models import (
     PRIORITIES, Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag,
 )
@@ -279,9 +279,10 @@ def _check(desk, inp: TicketInput) -> _Checked:
     return _Checked(inp, ttype, fields, priority, queue, customer)
 
 
-def validate(desk, inp: TicketInput) -> None:
-    """Check a ticket without storing it (bulk imports check every row first)."""
-    _check(desk, inp)
+def validate(desk, inp: TicketInput) -> "_Checked":
+    """Check a ticket without storing it (bulk intake checks every row first); the result can be
+    handed to `intake_many`, which then does not check it again."""
+    return _check(desk, inp)
 
 
 # ---------------------------------------------------------------- intake
@@ -329,12 +330,13 @@ def _queue_ids(names: Iterable[str | None]) -> dict[str, int]:
     return dict(Queue.select(Queue.name, Queue.id).where(Queue.name.in_(list(names))).tuples())
 
 
-def intake_many(desk, inputs: list[TicketInput], *, checked: bool = False) -> list[IntakeResult]:
+def intake_many(desk, inputs: list[TicketInput | _Checked]) -> list[IntakeResult]:
     """Create tickets, deduplicating on the idempotency key: a repeated key returns the existing ticket.
 
-    Everything is checked before anything is written; the whole batch is one transaction.
+    Everything is checked before anything is written (inputs already `validate`d are not checked
+    twice); the whole batch is one transaction.
     """
-    rows = [_check(desk, inp) for inp in inputs]
+    rows = [inp if isinstance(inp, _Checked) else _check(desk, inp) for inp in inputs]
     try:
         with desk.db.atomic():
             return _insert(desk, rows)
@@ -370,17 +372,15 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
                 pending_keys[key] = i
             new_rows.append((i, r))
 
-    for start in range(0, len(new_rows), CHUNK):
-        part = new_rows[start:start + CHUNK]
-        payload = [{
-            "title": r.inp.title, "description": r.inp.body, "type": r.ttype.name if r.ttype else None,
-            "status": "new", "priority": r.priority, "queue": queues.get(r.queue),
-            "customer": customers.get(r.customer), "channel": r.inp.channel, "idempotency_key": r.inp.key,
-            "created_at": now, "updated_at": now, "version": 1,
-        } for _, r in part]
-        numbers = [row.number for row in Ticket.insert_many(payload).returning(Ticket.number).execute()]
-        for (i, _), number in zip(part, numbers):
-            results[i] = IntakeResult(number, True)
+    columns = ("title", "description", "type", "status", "priority", "queue", "customer", "channel",
+               "idempotency_key", "created_at", "updated_at", "version")
+    payload = [(r.inp.title, r.inp.body, r.ttype.name if r.ttype else None, "new", r.priority, queues.get(r.queue),
+                customers.get(r.customer), r.inp.channel, r.inp.key, now, now, 1) for _, r in new_rows]
+    # Numbers are handed out in insertion order within the write lock; sorting the RETURNING values
+    # does not depend on the order the database emits them in.
+    numbers = sorted(bulk.insert_rows(Ticket, columns, payload, returning="number"))
+    for (i, _), number in zip(new_rows, numbers):
+        results[i] = IntakeResult(number, True)
 
     for i, res in enumerate(results):
         if isinstance(res, int):
@@ -395,16 +395,32 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
     records = extensions.type_records()
     for type_name, ext_rows in by_type.items():
         model = extensions.extension_model(type_name, extensions.stored_fields(records[type_name]))
-        for start in range(0, len(ext_rows), CHUNK):
-            chunk = ext_rows[start:start + CHUNK]
-            columns = sorted({k for row in chunk for k in row})
-            model.insert_many([{k: row.get(k) for k in columns} for row in chunk]).execute()
+        names = sorted({k for row in ext_rows for k in row})
+        bulk.insert_rows(model, names, [tuple(row.get(k) for k in names) for row in ext_rows])
     audit.record_many(desk, [(n, "created", {"title": r.inp.title, "channel": r.inp.channel,
                                              "priority": r.priority, "type": r.ttype.name if r.ttype else None,
                                              **({"key": r.inp.key} if r.inp.key else {})})
                              for n, r in created])
     search.index_documents((n, r.inp.title, r.inp.body) for n, r in created)
     return results  # type: ignore[return-value]
+
+
+def intake_bulk(desk, inputs: list[TicketInput | _Checked], *, chunk: int = 2000,
+                on_progress=None) -> list[IntakeResult]:
+    """Many tickets (bulk create): checked first, then stored in short transactions of `chunk` tickets
+    so other writers are never locked out for long; the planner statistics are refreshed at the end."""
+    from helpdesk.store.db import refresh_statistics
+
+    rows = [inp if isinstance(inp, _Checked) else _check(desk, inp) for inp in inputs]
+    results: list[IntakeResult] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        results.extend(intake_many(desk, part))
+        if on_progress:
+            on_progress(len(part))
+    if len(rows) >= 1000:
+        refresh_statistics(desk.db, full=True)
+    return results
 
 
 def intake(desk, inp: TicketInput) -> tuple[TicketView, bool]:
@@ -516,12 +532,24 @@ def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int =
                  with_fields: bool = False) -> list[TicketView]:
     """Tickets matching a query in the query language, newest first."""
     from helpdesk import query as query_mod
+    from helpdesk.store.db import is_postgres
 
-    select = query_mod.apply(desk, Ticket.select(), query_mod.parse(query))
-    select = select.order_by(Ticket.number.desc())
-    if limit is not None:
-        select = select.limit(limit).offset(offset)
-    return views(desk, list(select), with_fields=with_fields)
+    parsed = query_mod.parse(query)
+    select, order = query_mod.find(desk, parsed)
+    select = select.order_by(order.desc())
+    if limit is None:
+        return views(desk, list(select), with_fields=with_fields)
+    if parsed.words and is_postgres():
+        # PostgreSQL reads every full-text match, then sorts. Newest first needs only the top few:
+        # look in a window of the newest tickets, widening it until it holds enough matches.
+        top = Ticket.select(pw.fn.MAX(Ticket.number)).scalar() or 0
+        window = 5000
+        while window < top:
+            rows = list(select.where(Ticket.number > top - window).limit(limit).offset(offset))
+            if len(rows) == limit:
+                return views(desk, rows, with_fields=with_fields)
+            window *= 10
+    return views(desk, list(select.limit(limit).offset(offset)), with_fields=with_fields)
 
 
 def iter_tickets(desk, query: str = "", *, batch: int = 1000, with_fields: bool = True):
@@ -531,10 +559,10 @@ def iter_tickets(desk, query: str = "", *, batch: int = 1000, with_fields: bool 
     parsed = query_mod.parse(query)
     last = None
     while True:
-        select = query_mod.apply(desk, Ticket.select(), parsed)
+        select, order = query_mod.find(desk, parsed)
         if last is not None:
-            select = select.where(Ticket.number < last)
-        rows = list(select.order_by(Ticket.number.desc()).limit(batch))
+            select = select.where(order < last)
+        rows = list(select.order_by(order.desc()).limit(batch))
         if not rows:
             return
         yield from views(desk, rows, with_fields=with_fields)

@@ -182,11 +182,11 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
             inp = tickets.parse_record(desk, row, flat_fields=True)
             if inp.channel == "cli":
                 inp.channel = "import"
-            tickets.validate(desk, inp)
+            checked = tickets.validate(desk, inp)
         except InvalidInput as exc:
             report.errors.append(f"{where}: {exc}")
             continue
-        inputs.append(inp)
+        inputs.append(checked)
         extras.append(extra)
     if report.rows == 0:
         raise InvalidInput("the file holds no rows")
@@ -219,6 +219,10 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
                                 if k in ("status", "created_at")},
                              **({"assignee": next(l for l, i in agents.items() if i == extra.assignee)}
                                 if extra.assignee else {}))
+    if report.created >= 1000:
+        from helpdesk.store.db import refresh_statistics
+
+        refresh_statistics(desk.db, full=True)
     return report
 
 

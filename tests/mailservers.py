@@ -87,8 +87,9 @@ class Dovecot:
     def bump_uidvalidity(self) -> None:
         """Recreate INBOX's index so the server hands out a new UIDVALIDITY (as after a restore)."""
         maildir = self.root / "mail" / USER / "Maildir"
-        for name in ("dovecot-uidlist", "dovecot.index", "dovecot.index.cache", "dovecot.index.log",
-                     "dovecot-uidvalidity"):
+        # Keep `dovecot-uidvalidity`: it is the counter that makes the next UIDVALIDITY larger. Without it
+        # Dovecot takes the current time, which is the old value again within the same second.
+        for name in ("dovecot-uidlist", "dovecot.index", "dovecot.index.cache", "dovecot.index.log"):
             for path in maildir.glob(name + "*"):
                 path.unlink()
         subprocess.run(["doveadm", "-c", str(self.root / "dovecot.conf"), "force-resync", "-u", USER, "INBOX"],

@@ -126,12 +126,12 @@ def _create_from_stdin(json_: bool, nl: bool) -> None:
                 inp = tickets.parse_record(desk, raw)
                 if inp.channel == "cli":
                     inp.channel = "api"
-                tickets.validate(desk, inp)
+                checked = tickets.validate(desk, inp)
             except InvalidInput as exc:
                 raise InvalidInput(f"{where}: {exc}") from None
-            inputs.append(inp)
+            inputs.append(checked)
         if len(inputs) == 1:
-            view, created = tickets.intake(desk, inputs[0])
+            view, created = tickets.intake(desk, inputs[0].inp)
             if json_ or nl:
                 doc = view.to_dict()
                 doc["created"] = created
@@ -149,29 +149,19 @@ def _create_from_stdin(json_: bool, nl: bool) -> None:
 
 
 def _bulk_intake(desk, inputs):
-    """Store validated tickets in chunks (short write transactions), with a progress bar on a terminal."""
+    """Store checked tickets in short transactions, with a progress bar on a terminal."""
     from helpdesk import tickets
 
-    results = []
-    progress = None
-    if sys.stderr.isatty() and len(inputs) > BULK_CHUNK:
-        from rich.progress import Progress
+    if not (sys.stderr.isatty() and len(inputs) > BULK_CHUNK):
+        return tickets.intake_bulk(desk, inputs, chunk=BULK_CHUNK)
+    from rich.progress import Progress
 
-        from helpdesk.cli.common import console
+    from helpdesk.cli.common import console
 
-        progress = Progress(console=console(stderr=True), transient=True)
+    with Progress(console=console(stderr=True), transient=True) as progress:
         task = progress.add_task("creating tickets", total=len(inputs))
-        progress.start()
-    try:
-        for start in range(0, len(inputs), BULK_CHUNK):
-            chunk = inputs[start:start + BULK_CHUNK]
-            results.extend(tickets.intake_many(desk, chunk))
-            if progress:
-                progress.advance(task, len(chunk))
-    finally:
-        if progress:
-            progress.stop()
-    return results
+        return tickets.intake_bulk(desk, inputs, chunk=BULK_CHUNK,
+                                   on_progress=lambda n: progress.advance(task, n))
 
 
 @app.command("list")

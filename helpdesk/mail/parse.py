@@ -92,6 +92,10 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             pass
+    if declared in ("iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii"):
+        # Windows-1252 is what mail declared as Latin-1 (or ASCII) really is (as browsers assume): its
+        # punctuation (0x80-0x9f) would otherwise become invisible control characters.
+        declared = "cp1252"
     if declared:
         try:
             return data.decode(declared)

@@ -101,3 +101,18 @@ def open_database(url: DatabaseUrl) -> pw.Database:
 def is_postgres(db: pw.Database | None = None) -> bool:
     target = db if db is not None else database.obj
     return isinstance(target, pw.PostgresqlDatabase)
+
+
+def refresh_statistics(db: pw.Database, *, full: bool = False) -> None:
+    """Keep the planners' statistics current: without them SQLite sorts every open ticket for a queue
+    query (114 ms instead of 4 ms at a million tickets). `full` after bulk loads; else the cheap check
+    SQLite recommends at the end of every connection."""
+    if is_postgres(db):
+        if full:
+            db.execute_sql("ANALYZE")
+        return
+    if full:
+        db.execute_sql("PRAGMA analysis_limit = 1000")
+        db.execute_sql("ANALYZE")
+    else:
+        db.execute_sql("PRAGMA optimize")

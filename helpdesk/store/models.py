@@ -102,10 +102,10 @@ class Ticket(BaseModel):
 
 class TicketTag(BaseModel):
     ticket = pw.ForeignKeyField(Ticket, backref="tag_rows", on_delete="CASCADE")
-    tag = pw.CharField(max_length=64, index=True)
+    tag = pw.CharField(max_length=64)
 
     class Meta:
-        indexes = ((("ticket", "tag"), True),)
+        indexes = ((("ticket", "tag"), True),)  # (tag, ticket) comes from migration 0005
 
 
 class ConversationEntry(BaseModel):

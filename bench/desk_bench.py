@@ -681,7 +681,7 @@ class Bench:
         from helpdesk import query as query_mod
         from helpdesk.store.models import Ticket
 
-        return query_mod.apply(desk, Ticket.select(), query_mod.parse(query)).count()
+        return query_mod.find(desk, query_mod.parse(query))[0].count()
 
     def all_queries(self) -> list[tuple[str, str]]:
         return [("queue query", QUEUE_QUERY), ("full-text search", SEARCH_QUERY)] + list(EXTRA_QUERIES)
@@ -710,7 +710,8 @@ class Bench:
         plans = {}
         try:
             for name, q in self.all_queries():
-                select = query_mod.apply(desk, Ticket.select(), query_mod.parse(q)).order_by(Ticket.number.desc()).limit(50)
+                select, order = query_mod.find(desk, query_mod.parse(q))
+                select = select.order_by(order.desc()).limit(50)
                 sql, params = select.sql()
                 if self.backend == "sqlite":
                     rows = desk.db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()

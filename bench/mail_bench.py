@@ -492,6 +492,32 @@ class MailGen:
         return out
 
 
+# What --profile times with thin wrappers: (module, function, label); indented labels run inside the one above.
+PHASES = [
+    ("fetch", "connect", "IMAP connect + login"),
+    ("IMAPClient", "fetch", "IMAP FETCH BODY.PEEK[] (batches of 200)"),
+    ("intake", "parse", "parse (helpdesk.mail.parse.parse)"),
+    ("intake", "apply", "apply: database work, one transaction each"),
+    ("intake", "_is_duplicate", "  duplicate checks"),
+    ("intake", "thread", "  threading"),
+    ("intake", "_new_ticket", "  new ticket"),
+    ("tickets", "intake_many", "    tickets.intake_many"),
+    ("outbox", "queue_acknowledgement", "    acknowledgement (outbox)"),
+    ("intake", "_store_attachments", "    attachments (files + rows)"),
+    ("intake", "_add_reply", "  reply"),
+    ("tickets", "write", "    tickets.write (touch ticket)"),
+    ("search", "reindex_tickets", "    search.reindex_tickets"),
+    ("lifecycle", "customer_answered", "    lifecycle.customer_answered"),
+    ("intake", "_bounce", "  bounce"),
+    ("audit", "record", "  audit.record (all callers)"),
+    ("intake", "_record", "  mail_message record"),
+    ("intake", "quarantine", "quarantine"),
+    ("fetch", "_dispose", "dispose (STORE +FLAGS \\Seen)"),
+]
+TOP_PHASES = ("IMAP connect + login", "IMAP FETCH BODY.PEEK[] (batches of 200)", "parse (helpdesk.mail.parse.parse)",
+              "apply: database work, one transaction each", "quarantine", "dispose (STORE +FLAGS \\Seen)")
+
+
 # ====================================================================== the benchmark
 
 
@@ -733,20 +759,78 @@ class MailBench:
         self.results["ours"]["net_seconds"] = round(net, 2)
         self.results["ours"]["net_per_second"] = round(self.n / net, 1) if net > 0 else None
 
+    def open_desk_in_process(self, name: str):
+        env = self.new_desk(name)
+        for key in [k for k in os.environ if k.startswith("HELPDESK_")]:
+            del os.environ[key]
+        os.environ.update({k: v for k, v in env.items() if k.startswith("HELPDESK_") or k == "NO_COLOR"})
+        from helpdesk.desk import open_desk
+
+        return open_desk()
+
+    def phases(self) -> None:
+        """fetch_mailbox in-process on a fresh desk, its phases timed by thin wrappers (no profiler:
+        shares that cProfile's per-call overhead does not distort)."""
+        from imapclient import IMAPClient
+
+        from helpdesk import audit, lifecycle, outbox, tickets
+        from helpdesk.mail import fetch as fetch_mod
+        from helpdesk.mail import intake
+        from helpdesk.store import search
+
+        desk = self.open_desk_in_process("phases")
+        totals: dict[str, list] = {}
+        patches = []
+
+        def wrap(owner, name: str, label: str) -> None:
+            orig = getattr(owner, name)
+
+            def timed(*a, **k):
+                t0 = time.perf_counter()
+                try:
+                    return orig(*a, **k)
+                finally:
+                    slot = totals.setdefault(label, [0.0, 0])
+                    slot[0] += time.perf_counter() - t0
+                    slot[1] += 1
+
+            setattr(owner, name, timed)
+            patches.append((owner, name, orig, name in vars(owner)))
+
+        for owner, name, label in PHASES:
+            owner = {"IMAPClient": IMAPClient, "fetch": fetch_mod, "intake": intake, "tickets": tickets,
+                     "outbox": outbox, "audit": audit, "search": search, "lifecycle": lifecycle}[owner]
+            wrap(owner, name, label)
+        wrap(desk.db, "commit", "commit")
+        try:
+            t0 = time.perf_counter()
+            report = fetch_mod.fetch_mailbox(desk, desk.config.mailboxes[0])
+            wall = time.perf_counter() - t0
+        finally:
+            for owner, name, orig, own in reversed(patches):
+                if own or owner is desk.db:
+                    setattr(owner, name, orig)
+                else:
+                    delattr(owner, name)
+            desk.close()
+        top = sum(totals.get(label, [0.0])[0] for label in TOP_PHASES)
+        rows = [{"what": label, "seconds": round(totals[label][0], 3), "share": round(totals[label][0] / wall, 3),
+                 "calls": totals[label][1]} for _, _, label in PHASES + [(None, None, "commit")] if label in totals]
+        rows.append({"what": "rest (connect, SELECT, record look-up, loop)", "seconds": round(wall - top, 3),
+                     "share": round((wall - top) / wall, 3), "calls": 0})
+        self.results["phases"] = {"wall_seconds": round(wall, 2), "per_second": round(self.n / wall, 1),
+                                  "fetched": report.fetched, "rows": rows}
+        log(f"phases: fetch_mailbox in-process {report.fetched:,} in {wall:.1f}s: {self.n / wall:,.0f} msg/s")
+
     def profile(self) -> None:
         """cProfile of helpdesk.mail.fetch.fetch_mailbox on another fresh desk, in-process."""
         import cProfile
         import io
         import pstats
 
-        env = self.new_desk("profiled")
-        for key in [k for k in os.environ if k.startswith("HELPDESK_")]:
-            del os.environ[key]
-        os.environ.update({k: v for k, v in env.items() if k.startswith("HELPDESK_") or k == "NO_COLOR"})
-        from helpdesk.desk import open_desk
         from helpdesk.mail.fetch import fetch_mailbox
 
-        desk = open_desk()
+        desk = self.open_desk_in_process("profiled")
         try:
             mailbox = desk.config.mailboxes[0]
             prof = cProfile.Profile()
@@ -811,6 +895,7 @@ class MailBench:
             self.baselines()
             self.ours()
             if self.args.profile:
+                self.phases()
                 self.profile()
             self.results["load_after"] = [round(x, 2) for x in os.getloadavg()]
             return self.results
@@ -886,6 +971,13 @@ def report(res: dict) -> str:
         lines.append(f"  check {name}: {'ok' if ok else 'FAILED'}")
     cnt = acc["counts"]
     lines.append("desk after the fetch: " + ", ".join(f"{k} {v}" for k, v in cnt.items() if k != "entries_by_kind"))
+    ph = res.get("phases")
+    if ph:
+        lines.append("")
+        lines.append(f"phases: fetch_mailbox in-process (no profiler), {ph['fetched']:,} messages in {ph['wall_seconds']} s "
+                     f"= {ph['per_second']:,.0f} msg/s")
+        for b in ph["rows"]:
+            lines.append(f"  {b['what']:48} {b['seconds']:8.2f} s  {b['share']:6.1%}  {b['calls']:>7,} calls")
     prof = res.get("profile")
     if prof:
         lines.append("")

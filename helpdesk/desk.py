@@ -8,14 +8,16 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass, field
-
-import peewee as pw
+from typing import TYPE_CHECKING
 
 from helpdesk import config as config_mod
 from helpdesk import locations
 from helpdesk.clock import SystemClock
 from helpdesk.config import Config
-from helpdesk.store.db import DatabaseUrl, open_database, parse_url
+from helpdesk.store.urls import DatabaseUrl, parse_url
+
+if TYPE_CHECKING:
+    import peewee as pw
 
 
 def database_url(cfg: Config) -> DatabaseUrl:
@@ -61,6 +63,8 @@ class Desk:
 
 def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
     """Open the desk: connect, apply pending migrations, bring extension tables in line with the types."""
+    from helpdesk.store.db import open_database
+
     cfg = cfg if cfg is not None else config_mod.load()
     url = database_url(cfg)
     db = open_database(url)

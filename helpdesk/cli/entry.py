@@ -8,6 +8,20 @@ import sys
 TOP_LEVEL = ("init", "locate", "export", "daemon")
 
 
+def _skip_postgres_driver() -> None:
+    """Peewee imports psycopg2 eagerly (18 ms); a desk on SQLite never needs it, so this process
+    tells Python it is absent. Only the console script does this: it opens exactly one database."""
+    try:
+        from helpdesk import config
+        from helpdesk.desk import database_url
+
+        if database_url(config.load()).backend == "sqlite":
+            for driver in ("psycopg2", "psycopg"):
+                sys.modules.setdefault(driver, None)  # type: ignore[arg-type]
+    except Exception:  # a bad config is reported by the command itself, with its exit code
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args:
@@ -16,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
             "helpdesk: the terminal UI is not built yet.\n"
             "Try: helpdesk init --sample, helpdesk ticket list, helpdesk --help\n")
         return
+    _skip_postgres_driver()
     from helpdesk.cli.app import GROUPS, build
 
     # Build only the group named on the command line; unknown words get the full app and its error.

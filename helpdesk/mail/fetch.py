@@ -35,6 +35,7 @@ class FetchReport:
     last_uid: int = 0
     uidvalidity: int | None = None
     rescanned: bool = False
+    recovered: int = 0  # fetched again but already committed by a run that stopped before flagging them
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -156,8 +157,11 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
             raw = item.get(b"BODY[]") or b""
             src = intake.Source(mailbox.name, folder, uidvalidity, uid)
             outcome = intake.process(desk, mailbox, src, raw)
-            report.fetched += 1
-            report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
+            if outcome.already:  # its outcome was counted by the run that committed it
+                report.recovered += 1
+            else:
+                report.fetched += 1
+                report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
             if crash_after_commit:
                 raise SystemExit("simulated crash between commit and flag")
             row = MailMessage.get((MailMessage.mailbox == mailbox.name) & (MailMessage.folder == folder)

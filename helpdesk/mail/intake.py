@@ -113,6 +113,12 @@ def quarantine(desk, src: Source, raw: bytes, error: str) -> Outcome:
         existing = _existing(src)
         if existing:
             return existing
+        if MailMessage.select().where(MailMessage.sha256 == sha).exists():
+            # The same bytes under another UID (a UIDVALIDITY rescan, a second delivery): held or
+            # released already, so they are not quarantined (or made a ticket) twice.
+            why = "the same bytes were already fetched (quarantined before)"
+            _record(desk, src, None, sha, "duplicate", None, why)
+            return Outcome("duplicate", None, why)
         record = _record(desk, src, None, sha, "quarantined", None, error)
         QuarantinedMail.create(mailbox=src.mailbox, message=record, sha256=sha, size=len(raw), error=error,
                                created_at=desk.now())
@@ -257,7 +263,9 @@ def _bounce(desk, src: Source, mail: ParsedMail) -> Outcome:
         row = Outbox.select(Outbox.to_addr).where(Outbox.message_id.in_(mail.bounced_message_ids)).tuples().first()
         failed = [row[0]] if row else []
     until = desk.now() + UNDELIVERABLE_FOR
-    for addr in failed:
+    # Only a bounce of mail we sent counts against an address: a forged or stray bounce (backscatter)
+    # must not silence the desk towards anyone.
+    for addr in failed if number is not None else []:
         existing = UndeliverableAddress.get_or_none(UndeliverableAddress.email == addr)
         if existing:
             UndeliverableAddress.update(until=until, bounces=UndeliverableAddress.bounces + 1,

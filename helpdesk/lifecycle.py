@@ -7,7 +7,7 @@ moves too.
 
 from __future__ import annotations
 
-from helpdesk import audit, tickets
+from helpdesk import audit, sla, tickets
 from helpdesk.errors import IllegalTransition, InvalidInput, NotFound
 from helpdesk.store import search
 from helpdesk.store.models import OPEN_STATES, STATES, Agent, ConversationEntry, Queue, Ticket, TicketTag
@@ -76,6 +76,7 @@ def _move(desk, ticket: Ticket, new: str, *, reason: str | None = None,
     if reason:
         data["reason"] = reason
     audit.record(desk, ticket.number, action_for(old, new), **data)
+    sla.on_status_change(desk, ticket.number, old, new)  # after the move's event: cause, then effect
 
 
 def assign(desk, number: int, login: str, *, expected_version: int | None = None,
@@ -172,6 +173,7 @@ def merge(desk, source: int, target: int, *, reason: str | None = None) -> Ticke
         now = desk.now()
         tickets.write(desk, src, None, status="closed", closed_at=now, merged_into=target,
                       resolved_at=src.resolved_at or now)
+        sla.stop(desk, source, sla.KINDS)
         tickets.write(desk, dst, None)
         audit.record(desk, source, "merged", into=target, **({"reason": reason} if reason else {}))
         audit.record(desk, target, "merged_from", source=source, entries=moved)

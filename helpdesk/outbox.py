@@ -54,7 +54,7 @@ def ticket_from_message_id(message_id: str) -> int | None:
 
 
 def subject_for(ticket: Ticket) -> str:
-    return f"[#{ticket.number}] {ticket.title}"
+    return f"[#{ticket.number}] {ticket.title}"[:500]  # Outbox.subject holds 500; a title may be 500 itself
 
 
 def _thread_headers(ticket_number: int) -> tuple[str | None, str]:

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import peewee as pw
 
-from helpdesk import audit
+from helpdesk import audit, sla
 from helpdesk.config import FieldSpec, TicketType
 from helpdesk.errors import InvalidInput, NotFound, StaleVersion
 from helpdesk.store import bulk, extensions, search
@@ -402,7 +402,21 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
                                              **({"key": r.inp.key} if r.inp.key else {})})
                              for n, r in created])
     search.index_documents((n, r.inp.title, r.inp.body) for n, r in created)
+    orgs = _organisations_of(customers.values())
+    sla.start_for_new(desk, [(n, r.priority, r.ttype.name if r.ttype else None,
+                              r.inp.organisation or orgs.get(customers.get(r.customer))) for n, r in created], now)
     return results  # type: ignore[return-value]
+
+
+def _organisations_of(customer_ids) -> dict[int, str]:
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), CHUNK):
+        out.update(Customer.select(Customer.id, Organisation.name).join(Organisation)
+                   .where(Customer.id.in_(ids[start:start + CHUNK])).tuples())
+    return out
 
 
 def intake_bulk(desk, inputs: list[TicketInput | _Checked], *, chunk: int = 2000,
@@ -678,6 +692,8 @@ def update(desk, number: int, *, title: str | None = None, priority: str | None 
             else:
                 model.insert(ticket=number, **values).execute()
         audit.record(desk, number, "updated", **diff)
+        if "priority" in changes or "type" in changes:
+            sla.on_priority_change(desk, number)
         if "title" in changes:
             search.reindex_tickets([number])
     return get(desk, number)
@@ -719,5 +735,7 @@ def reply(desk, number: int, body: str, *, note: bool = False, expected_version:
             queued = outbox.queue_reply(desk, ticket, entry)
         audit.record(desk, number, "noted" if note else "replied", entry=entry.id,
                      **({"outbox": queued} if queued else {}))
+        if not note:
+            sla.on_agent_reply(desk, number)
         search.reindex_tickets([number])
     return EntryView(id=entry.id, kind=kind, author=desk.actor, body=body, created_at=now)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from helpdesk import audit, tickets
+from helpdesk import audit, sla, tickets
 from helpdesk.formats import emit_rows
 from helpdesk.errors import InvalidInput
 from helpdesk.store.models import STATES, Agent, Ticket
@@ -219,6 +219,8 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
                                 if k in ("status", "created_at")},
                              **({"assignee": next(l for l, i in agents.items() if i == extra.assignee)}
                                 if extra.assignee else {}))
+                if extra.status and extra.status != "new":
+                    sla.on_status_change(desk, result.number, "new", extra.status)
     if report.created >= 1000:
         from helpdesk.store.db import refresh_statistics
 

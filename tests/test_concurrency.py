@@ -227,7 +227,10 @@ def test_two_agents_moving_one_ticket_at_once(desk, home, helpdesk_bin):
     lifecycle.assign(desk, number, "tester")
     lifecycle.change_status(desk, number, "in_progress")
     version = tickets.get(desk, number).version
-    events = len(audit.history(desk, number))
+    def move_events():  # the winner's move, without the SLA clocks' own events
+        return [e for e in audit.history(desk, number) if not e.action.startswith("sla_")]
+
+    events = len(move_events())
     results = race(home, [helpdesk_bin + ["ticket", "status", str(number), "pending"],
                           helpdesk_bin + ["ticket", "return", str(number)]])
     codes = [r.returncode for r in results]
@@ -237,7 +240,7 @@ def test_two_agents_moving_one_ticket_at_once(desk, home, helpdesk_bin):
     view = tickets.get(desk, number)
     assert view.version == version + 1
     assert view.status == ("pending" if codes[0] == 0 else "new")
-    assert len(audit.history(desk, number)) == events + 1
+    assert len(move_events()) == events + 1
 
 
 @pytest.mark.slow

@@ -31,6 +31,7 @@ def fetch(json_: JsonFlag = False) -> None:
         else:
             counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(r.outcomes.items())) or "nothing new"
             typer.echo(f"{r.mailbox}: {r.fetched} fetched ({counts}); last UID {r.last_uid}"
+                       + (f"; {r.recovered} already stored by an interrupted run, now flagged" if r.recovered else "")
                        + ("; UIDVALIDITY changed: folder rescanned" if r.rescanned else ""))
 
 
@@ -46,6 +47,9 @@ def send(json_: JsonFlag = False) -> None:
         report = send_mod.send_outbox(desk)
     if json_:
         emit_one(report.to_dict())
+        return
+    if report.skipped:
+        typer.echo(f"outbox: skipped: {report.skipped}")
         return
     typer.echo(f"{report.sent} sent, {report.retry} to retry later, {report.failed} failed")
     for error in report.errors:

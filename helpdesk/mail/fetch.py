@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import imaplib
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -106,6 +107,11 @@ def fetch_mailbox(desk, mailbox: MailboxSpec, *, crash_after_commit: bool = Fals
             raise
         except (socket.error, OSError) as exc:
             raise ServiceUnavailable(f"IMAP {mailbox.imap_host}: connection lost: {_text(exc)}") from None
+        except imaplib.IMAP4.error as exc:
+            # The server refused a command (a folder that does not exist, ...) or dropped us (IMAP4.abort):
+            # one clear line, and the daemon carries on with its other steps.
+            raise ServiceUnavailable(f"IMAP {mailbox.imap_host}:{mailbox.imap_port} ({mailbox.name}): "
+                                     f"{_text(exc)}") from None
         finally:
             try:
                 client.logout()
@@ -148,7 +154,6 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start:start + FETCH_BATCH]
         data = client.fetch(batch, [b"BODY.PEEK[]"])
-        done_rows: list[int] = []
         done_uids: list[int] = []
         for uid in batch:
             item = data.get(uid)
@@ -164,14 +169,14 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
                 report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
             if crash_after_commit:
                 raise SystemExit("simulated crash between commit and flag")
-            row = MailMessage.get((MailMessage.mailbox == mailbox.name) & (MailMessage.folder == folder)
-                                  & (MailMessage.uidvalidity == uidvalidity) & (MailMessage.uid == uid))
-            done_rows.append(row.id)
-            done_uids.append(uid)
+            done_uids.append(uid)  # its record exists: process() committed it (or found it from a crashed run)
             last = max(last, uid)
         _dispose(client, mailbox, done_uids)
         with desk.db.atomic():
-            _mark_disposed(done_rows)
+            if done_uids:  # the records of this batch, by their unique (mailbox, folder, UIDVALIDITY, UID)
+                MailMessage.update(disposed=True).where(
+                    (MailMessage.mailbox == mailbox.name) & (MailMessage.folder == folder)
+                    & (MailMessage.uidvalidity == uidvalidity) & MailMessage.uid.in_(done_uids)).execute()
             MailboxState.update(last_uid=last, updated_at=desk.now()).where(
                 (MailboxState.mailbox == mailbox.name) & (MailboxState.folder == folder)).execute()
     report.last_uid = last

@@ -9,10 +9,13 @@ bounces never create tickets and are never answered.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 
-from helpdesk import attachments, audit, lifecycle, outbox, tickets
+import peewee as pw
+
+from helpdesk import attachments, audit, lifecycle, outbox, sla, tickets
 from helpdesk.config import MailboxSpec
 from helpdesk.mail.parse import ParsedMail, ParseError, parse
 from helpdesk.store.models import (
@@ -22,6 +25,7 @@ from helpdesk.store.models import (
 
 SUBJECT_TAG_RE = re.compile(r"\[#(\d{1,10})\]")
 UNDELIVERABLE_FOR = dt.timedelta(days=7)
+MAX_ADDRESS = 320  # the columns holding addresses (Customer, TicketContact, Outbox, UndeliverableAddress)
 OUTCOMES = ("new_ticket", "reply", "duplicate", "automated", "bounce", "quarantined")
 
 
@@ -149,6 +153,11 @@ def process(desk, mailbox: MailboxSpec, src: Source, raw: bytes) -> Outcome:
         return quarantine(desk, src, raw, str(exc))
     except tickets.InvalidInput as exc:
         return quarantine(desk, src, raw, f"refused: {exc}")
+    except (pw.DataError, pw.IntegrityError) as exc:
+        # A value the database refuses (too long, out of range): this message's fault, so it must not stop
+        # the mail behind it. A lost connection (OperationalError) still aborts the run.
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return quarantine(desk, src, raw, f"refused by the database: {text}")
 
 
 def _is_duplicate(mail: ParsedMail) -> str | None:
@@ -186,6 +195,8 @@ def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
             return Outcome("automated", number, detail)
         if not mail.from_addr or "@" not in mail.from_addr:
             raise ParseError("no sender address")
+        if len(mail.from_addr) > MAX_ADDRESS:
+            raise ParseError(f"the sender address is longer than {MAX_ADDRESS} characters")
         number, how = thread(desk, mail)
         if number is not None:
             ticket = Ticket.get_by_id(number)
@@ -205,15 +216,17 @@ def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
 def _store_attachments(desk, number: int, entry: int | None, mail: ParsedMail) -> None:
     for att in mail.attachments:
         digest = attachments.store_bytes(att.data)
-        Attachment.create(ticket=number, entry=entry, filename=att.filename, content_type=att.content_type,
+        Attachment.create(ticket=number, entry=entry, filename=att.filename, content_type=att.content_type[:200],
                           size=len(att.data), sha256=digest, created_at=desk.now())
 
 
 def _new_ticket(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail, parent: int | None = None) -> int:
     key = f"mail:{mail.message_id or mail.sha256}"
+    if len(key) > 200:  # the idempotency key's limit: a long (but valid) Message-ID must not be refused
+        key = "mail:" + hashlib.sha256(mail.message_id.encode()).hexdigest()
     inp = tickets.TicketInput(
         title=(mail.subject or "(no subject)")[:500], body=mail.text, customer=mail.from_addr,
-        customer_name=mail.from_name, key=key, queue=mailbox.queue, channel="email")
+        customer_name=mail.from_name[:200], key=key, queue=mailbox.queue, channel="email")
     result = tickets.intake_many(desk, [inp])[0]
     number = result.number
     if not result.created:
@@ -222,7 +235,8 @@ def _new_ticket(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail, paren
         Ticket.update(parent=parent).where(Ticket.number == number).execute()
         audit.record(desk, number, "follow_up_of", parent=parent)
     ours = our_addresses(desk)
-    contacts = [a for a in dict.fromkeys(mail.cc + mail.to) if a not in ours and a != mail.from_addr]
+    contacts = [a for a in dict.fromkeys(mail.cc + mail.to)
+                if a not in ours and a != mail.from_addr and len(a) <= MAX_ADDRESS]
     if contacts:
         TicketContact.insert_many([{"ticket": number, "email": a, "role": "cc"} for a in contacts]) \
             .on_conflict_ignore().execute()
@@ -241,12 +255,11 @@ def _add_reply(desk, ticket: Ticket, mail: ParsedMail) -> None:
     _store_attachments(desk, ticket.number, entry.id, mail)
     audit.record(desk, ticket.number, "customer_replied", entry=entry.id, sender=mail.from_addr,
                  message_id=mail.message_id)
-    if ticket.status == "pending":
-        lifecycle.customer_answered(desk, ticket)
-    elif ticket.status == "resolved":
+    if ticket.status in ("pending", "resolved"):
         lifecycle.customer_answered(desk, ticket)
     else:
         tickets.write(desk, ticket, None)
+    sla.start_next_update(desk, ticket.number)
     from helpdesk.store import search
 
     search.reindex_tickets([ticket.number])
@@ -258,7 +271,7 @@ def _bounce(desk, src: Source, mail: ParsedMail) -> Outcome:
         number = ticket_for_message_id(mid)
         if number is not None:
             break
-    failed = mail.bounced_recipients
+    failed = [a for a in mail.bounced_recipients if len(a) <= MAX_ADDRESS]
     if number is not None and not failed:
         row = Outbox.select(Outbox.to_addr).where(Outbox.message_id.in_(mail.bounced_message_ids)).tuples().first()
         failed = [row[0]] if row else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,28 @@ from email.utils import getaddresses, parseaddr
 from helpdesk.attachments import safe_filename
 
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
+MAX_MESSAGE_ID = 500
+
+
+class _CachedHeaderFactory:
+    """The modern policy's header registry, parsing each distinct (name, value) once.
+
+    The modern policy parses a header afresh on every access, and a part's Content-Type is read a dozen
+    times (type, charset, filename, boundary, ...): that was most of the parsing time. Header objects are
+    immutable, so one parse can serve every access, in this message and the next."""
+
+    def __init__(self, registry):
+        self.registry = registry
+        self._parse = functools.lru_cache(maxsize=4096)(registry)
+
+    def __call__(self, name: str, value: str):
+        return self._parse(name, value)
+
+    def __getitem__(self, name: str):  # the policy asks the registry for a header's class (max_count)
+        return self.registry[name]
+
+
+POLICY = email.policy.default.clone(header_factory=_CachedHeaderFactory(email.policy.default.header_factory))
 
 
 class ParseError(Exception):
@@ -71,9 +94,12 @@ def normalise_message_id(value: str | None) -> str | None:
         return None
     match = MESSAGE_ID_RE.search(str(value))
     if match:
-        return match.group(0).lower()
-    text = str(value).strip().strip("<>").strip()
-    return f"<{text.lower()}>" if text and " " not in text else None
+        found = match.group(0).lower()
+    else:
+        text = str(value).strip().strip("<>").strip()
+        found = f"<{text.lower()}>" if text and " " not in text else None
+    # Longer than the columns that store it (no real mailer makes one): as if absent, the hash dedups.
+    return found if found is not None and len(found) <= MAX_MESSAGE_ID else None
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -244,7 +270,7 @@ def parse(raw: bytes) -> ParsedMail:
         raise ParseError("empty message")
     sha = hashlib.sha256(raw).hexdigest()
     try:
-        msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)
+        msg: EmailMessage = email.message_from_bytes(raw, policy=POLICY)
     except Exception as exc:  # pragma: no cover - the parser is very lenient
         raise ParseError(f"unreadable MIME: {exc}") from None
     headers = {k.lower() for k in msg.keys()}

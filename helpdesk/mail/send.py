@@ -31,6 +31,7 @@ class SendReport:
     retry: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was tried (another sender holds the outbox)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,13 +114,36 @@ def _retry_later(desk, row: Outbox, error: str) -> bool:
     return True
 
 
+def _count_retry(report: SendReport, retried: bool) -> None:
+    """A temporary failure is a retry, unless it was the last attempt: then the mail failed for good."""
+    if retried:
+        report.retry += 1
+    else:
+        report.failed += 1
+
+
 def due(desk, limit: int = 500) -> list[Outbox]:
     return list(Outbox.select().where((Outbox.status == "queued") & (Outbox.next_attempt_at <= desk.now()))
                 .order_by(Outbox.id).limit(limit))
 
 
+OUTBOX_LOCK = "(outbox)"  # the lock senders share (locks.py), in the namespace of the mailbox locks
+
+
 def send_outbox(desk) -> SendReport:
-    """Deliver what is due, once. Exit 3 (ServiceUnavailable) if the SMTP server cannot be reached."""
+    """Deliver what is due, once. Exit 3 (ServiceUnavailable) if the SMTP server cannot be reached.
+
+    One sender at a time (the daemon and a cron `mail send`, two hosts on one PostgreSQL): two would
+    read the same due rows and deliver each mail twice."""
+    from helpdesk.mail.locks import mailbox_lock
+
+    with mailbox_lock(desk, OUTBOX_LOCK) as held:
+        if not held:
+            return SendReport(skipped="another sender is delivering the outbox")
+        return _send_due(desk)
+
+
+def _send_due(desk) -> SendReport:
     report = SendReport()
     rows = due(desk)
     if not rows:
@@ -143,7 +167,7 @@ def send_outbox(desk) -> SendReport:
                         _permanent(desk, row, error)
                         report.failed += 1
                     else:
-                        report.retry += 1 if _retry_later(desk, row, error) else 0
+                        _count_retry(report, _retry_later(desk, row, error))
                 report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
                 continue
             except smtplib.SMTPResponseException as exc:
@@ -153,13 +177,13 @@ def send_outbox(desk) -> SendReport:
                         _permanent(desk, row, error)
                         report.failed += 1
                     else:
-                        report.retry += 1 if _retry_later(desk, row, error) else 0
+                        _count_retry(report, _retry_later(desk, row, error))
                 report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
                 continue
             except (smtplib.SMTPServerDisconnected, socket.error, OSError) as exc:
                 with desk.db.atomic():
-                    _retry_later(desk, row, f"connection lost: {exc}")
-                report.retry += 1
+                    retried = _retry_later(desk, row, f"connection lost: {exc}")
+                _count_retry(report, retried)
                 report.errors.append(f"outbox {row.id}: connection lost: {exc}")
                 break
             Outbox.update(status="sent", sent_at=desk.now(), attempts=Outbox.attempts + 1, last_error=None).where(

@@ -65,6 +65,11 @@ def _tag_lookup_index(db: pw.Database) -> None:
     db.execute_sql("DROP INDEX IF EXISTS ticket_tag_tag")
 
 
+@migration("0006_sla_clocks")
+def _sla_clocks(db: pw.Database) -> None:
+    db.create_tables(models.SLA_MODELS, safe=True)
+
+
 def _lock(db: pw.Database) -> None:
     if is_postgres(db):
         db.execute_sql("SELECT pg_advisory_xact_lock(727274000)")

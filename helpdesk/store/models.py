@@ -253,3 +253,40 @@ class UndeliverableAddress(BaseModel):
 
 
 MAIL_MODELS = [MailboxState, MailMessage, QuarantinedMail, TicketContact, UndeliverableAddress]
+
+
+# ---------------------------------------------------------------- SLA
+
+
+class SlaClock(BaseModel):
+    """One SLA clock of a ticket (first_response, next_update, resolution).
+
+    Business time used is `used_seconds` plus, while running, the business time since `started_at`.
+    While running, `due_at` and `risk_at` are the moments the target and the at-risk share are reached,
+    so the sweep is a plain comparison with now (set-based, indexed). The `*_fired_at` columns make
+    each first crossing fire exactly once, however many sweeps run.
+    """
+
+    ticket = pw.ForeignKeyField(Ticket, backref="sla_clocks", on_delete="CASCADE")
+    kind = pw.CharField(max_length=16)
+    policy = pw.CharField(max_length=100)
+    calendar = pw.CharField(max_length=100)
+    target_minutes = pw.IntegerField()
+    state = pw.CharField(max_length=8, default="running")  # running | paused | stopped
+    started_at = pw.DateTimeField(null=True)
+    used_seconds = pw.BigIntegerField(default=0)
+    due_at = pw.DateTimeField(null=True)
+    risk_at = pw.DateTimeField(null=True)
+    stopped_at = pw.DateTimeField(null=True)
+    at_risk_fired_at = pw.DateTimeField(null=True)
+    breached_fired_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("ticket", "kind"), True),
+            (("state", "due_at"), False),
+            (("state", "risk_at"), False),
+        )
+
+
+SLA_MODELS = [SlaClock]

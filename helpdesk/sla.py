@@ -1,0 +1,500 @@
+"""SLA: policies per priority (optionally per type and organisation), clocks on business calendars,
+and the sweep that marks at-risk and breached clocks and escalates, exactly once.
+
+Clocks: first_response (stops at the first public reply by an agent), next_update (runs from the
+customer's latest message to the next public reply) and resolution (stops at resolved, resumes on
+reopen keeping the time used). All pause while the ticket is pending. Every start, pause, resume and
+stop is an audit event, so a clock can be explained minute by minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from helpdesk.calendar import ALWAYS, Calendar, parse_calendar
+from helpdesk.errors import ConfigError
+
+KINDS = ("first_response", "next_update", "resolution")
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|bd)\s*$")
+ACTIONS = ("notify", "raise_priority")  # plus "queue:NAME"
+DEFAULT_POLICIES = [
+    # name, priority, first response, resolution, calendar
+    ("P0", "P0", "15m", "4h", "24x7"),
+    ("P1", "P1", "2h", "1bd", None),
+    ("P2", "P2", "24h", "3bd", None),
+    ("P3", "P3", "3bd", "7bd", None),
+]
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    priority: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    targets: dict = field(default_factory=dict)  # kind -> minutes of business time
+    calendar: str = "default"
+    on_at_risk: tuple[str, ...] = ("notify",)
+    on_breach: tuple[str, ...] = ("notify",)
+
+    def matches(self, priority: str, type_: str | None, organisation: str | None) -> bool:
+        return ((not self.priority or priority in self.priority)
+                and (not self.types or type_ in self.types)
+                and (not self.organisations or organisation in self.organisations))
+
+    @property
+    def specificity(self) -> int:
+        return bool(self.organisations) * 4 + bool(self.types) * 2 + bool(self.priority)
+
+
+@dataclass(frozen=True)
+class SlaSettings:
+    at_risk: float = 0.8
+    business_day_hours: float = 8.0
+    calendars: dict = field(default_factory=dict)
+    policies: tuple[Policy, ...] = ()
+
+    def calendar(self, name: str) -> Calendar:
+        return self.calendars.get(name) or ALWAYS
+
+    def policy_for(self, priority: str, type_: str | None, organisation: str | None) -> Policy | None:
+        matching = [p for p in self.policies if p.matches(priority, type_, organisation)]
+        if not matching:
+            return None
+        # The most specific policy wins (organisation > type > priority); ties: the first listed.
+        return max(matching, key=lambda p: (p.specificity, -self.policies.index(p)))
+
+
+def parse_duration(text: Any, where: str, *, business_day_hours: float, always_open: bool) -> int:
+    """"15m", "2h", "3d" (24 h of business time), "2bd" (business days) -> minutes."""
+    match = DURATION_RE.match(str(text))
+    if not match:
+        raise ConfigError(f"config: {where}: '{text}' is not a duration like 15m, 4h, 3d or 2bd")
+    value, unit = float(match.group(1)), match.group(2)
+    minutes = {"m": 1, "min": 1, "h": 60, "d": 24 * 60,
+               "bd": 24 * 60 if always_open else business_day_hours * 60}[unit] * value
+    if minutes <= 0:
+        raise ConfigError(f"config: {where}: a target must be longer than zero")
+    return int(round(minutes))
+
+
+def parse_settings(raw: dict, default_timezone: str, queue_names: set[str]) -> SlaSettings:
+    sla = raw.get("sla", {})
+    if not isinstance(sla, dict):
+        raise ConfigError("config: [sla] must be a table")
+    allowed = {"at_risk", "business_day_hours", "calendar", "policy"}
+    for key in sla:
+        if key not in allowed:
+            raise ConfigError(f"config: unknown key '{key}' in [sla] (allowed: {', '.join(sorted(allowed))})")
+    at_risk = sla.get("at_risk", 0.8)
+    if not isinstance(at_risk, (int, float)) or not 0 < at_risk < 1:
+        raise ConfigError(f"config: [sla] at_risk must be a share between 0 and 1, not {at_risk!r}")
+    day_hours = sla.get("business_day_hours", 8)
+    if not isinstance(day_hours, (int, float)) or not 0 < day_hours <= 24:
+        raise ConfigError(f"config: [sla] business_day_hours must be 1..24, not {day_hours!r}")
+
+    calendars: dict[str, Calendar] = {"24x7": ALWAYS}
+    raw_calendars = raw.get("calendar", {})
+    if not isinstance(raw_calendars, dict):
+        raise ConfigError("config: [calendar.NAME] tables expected")
+    for name, table in raw_calendars.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"config: [calendar.{name}] must be a table")
+        calendars[name] = parse_calendar(name, table, default_timezone)
+    default_calendar = sla.get("calendar") or ("default" if "default" in calendars else "24x7")
+    if default_calendar not in calendars:
+        raise ConfigError(f"config: [sla] calendar '{default_calendar}' is not defined ([calendar.{default_calendar}])")
+
+    raw_policies = sla.get("policy")
+    if raw_policies is None:
+        raw_policies = [{"name": n, "priority": [p], "first_response": fr, "resolution": res,
+                         **({"calendar": cal} if cal else {})} for n, p, fr, res, cal in DEFAULT_POLICIES]
+    policies = []
+    for i, rp in enumerate(raw_policies):
+        where = f"sla.policy[{i}]"
+        allowed = {"name", "priority", "type", "organisation", "calendar", "first_response", "next_update",
+                   "resolution", "on_at_risk", "on_breach"}
+        for key in rp:
+            if key not in allowed:
+                raise ConfigError(f"config: unknown key '{key}' in [[{where}]] (allowed: {', '.join(sorted(allowed))})")
+        name = rp.get("name") or f"policy {i + 1}"
+        cal_name = rp.get("calendar", default_calendar)
+        if cal_name not in calendars:
+            raise ConfigError(f"config: SLA policy '{name}' names unknown calendar '{cal_name}'")
+        always = calendars[cal_name].always_open
+        targets = {}
+        for kind in KINDS:
+            if rp.get(kind) is not None:
+                targets[kind] = parse_duration(rp[kind], f"SLA policy '{name}' {kind}",
+                                               business_day_hours=day_hours, always_open=always)
+        if not targets:
+            raise ConfigError(f"config: SLA policy '{name}' sets no target (first_response, next_update, resolution)")
+
+        def listed(key: str) -> tuple[str, ...]:
+            value = rp.get(key, [])
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list):
+                raise ConfigError(f"config: SLA policy '{name}' {key} must be a list")
+            return tuple(str(v) for v in value)
+
+        priorities = tuple(p.upper() for p in listed("priority"))
+        for p in priorities:
+            if p not in ("P0", "P1", "P2", "P3"):
+                raise ConfigError(f"config: SLA policy '{name}' priority '{p}' is not P0..P3")
+        actions = {}
+        for key in ("on_at_risk", "on_breach"):
+            value = listed(key) if key in rp else ("notify",)
+            for action in value:
+                if action not in ACTIONS and not (action.startswith("queue:") and action[6:] in queue_names):
+                    raise ConfigError(f"config: SLA policy '{name}' {key}: unknown action '{action}' "
+                                      f"(notify, raise_priority, queue:NAME of a configured queue)")
+            actions[key] = value
+        policies.append(Policy(name=name, priority=priorities, types=listed("type"),
+                               organisations=listed("organisation"), targets=targets, calendar=cal_name,
+                               on_at_risk=actions["on_at_risk"], on_breach=actions["on_breach"]))
+    return SlaSettings(at_risk=float(at_risk), business_day_hours=float(day_hours), calendars=calendars,
+                       policies=tuple(policies))
+
+
+@lru_cache(maxsize=8)
+def _settings_for(config_id: int, config) -> SlaSettings:
+    return parse_settings(config.raw, config.timezone, {q.name for q in config.queues})
+
+
+def settings(desk) -> SlaSettings:
+    return _settings_for(id(desk.config), desk.config)
+
+
+# ---------------------------------------------------------------- clocks
+
+
+@dataclass
+class ClockView:
+    kind: str
+    policy: str
+    state: str
+    target_minutes: int
+    used_minutes: float
+    remaining_minutes: float
+    due_at: dt.datetime | None
+    at_risk: bool
+    breached: bool
+
+    def to_dict(self) -> dict:
+        from helpdesk.views import _plain
+
+        return _plain(asdict(self))
+
+
+def _used(clock, cal: Calendar, now: dt.datetime) -> dt.timedelta:
+    used = dt.timedelta(seconds=clock.used_seconds)
+    if clock.state == "running" and clock.started_at is not None:
+        used += cal.between(clock.started_at, now)
+    return used
+
+
+def _schedule(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_minutes: int,
+              used: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+    used_min = used.total_seconds() / 60
+    due = cal.add(start, max(0.0, target_minutes - used_min)) if target_minutes > used_min else start
+    risk_min = target_minutes * sla.at_risk
+    risk = cal.add(start, max(0.0, risk_min - used_min)) if risk_min > used_min else start
+    return due, risk
+
+
+def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], now: dt.datetime) -> None:
+    """Start the first-response and resolution clocks of new tickets (number, priority, type, org).
+
+    Tickets created together share their start, so due times are computed once per policy."""
+    from helpdesk.store.bulk import insert_rows
+    from helpdesk.store.models import SlaClock
+
+    sla = settings(desk)
+    cache: dict[tuple[str, str], tuple[dt.datetime, dt.datetime]] = {}
+    rows = []
+    for number, priority, type_, org in created:
+        policy = sla.policy_for(priority, type_, org)
+        if policy is None:
+            continue
+        cal = sla.calendar(policy.calendar)
+        for kind in ("first_response", "resolution"):
+            target = policy.targets.get(kind)
+            if target is None:
+                continue
+            key = (policy.name, kind)
+            if key not in cache:
+                cache[key] = _schedule(sla, cal, now, target, dt.timedelta())
+            due, risk = cache[key]
+            rows.append((number, kind, policy.name, policy.calendar, target, "running", now, 0, due, risk))
+    insert_rows(SlaClock, ("ticket", "kind", "policy", "calendar", "target_minutes", "state", "started_at",
+                           "used_seconds", "due_at", "risk_at"), rows)
+
+
+def _clocks(number: int, kinds=KINDS):
+    from helpdesk.store.models import SlaClock
+
+    return list(SlaClock.select().where((SlaClock.ticket == number) & SlaClock.kind.in_(list(kinds))))
+
+
+def _event(desk, clock, action: str, **data) -> None:
+    from helpdesk import audit
+
+    audit.record(desk, clock.ticket_id, action, clock=clock.kind, policy=clock.policy, **data)
+
+
+def pause(desk, number: int) -> None:
+    """The ticket waits on the customer: running clocks stop counting, keeping the time used."""
+    from helpdesk.store.models import SlaClock
+
+    sla, now = settings(desk), desk.now()
+    for clock in _clocks(number):
+        if clock.state != "running":
+            continue
+        used = _used(clock, sla.calendar(clock.calendar), now)
+        SlaClock.update(state="paused", used_seconds=int(used.total_seconds()), started_at=None, due_at=None,
+                        risk_at=None).where(SlaClock.id == clock.id).execute()
+        _event(desk, clock, "sla_paused", used_minutes=round(used.total_seconds() / 60, 1))
+
+
+def resume(desk, number: int, kinds=KINDS) -> None:
+    """Paused (or stopped resolution, on reopen) clocks count again from now, with the time already used."""
+    from helpdesk.store.models import SlaClock
+
+    sla, now = settings(desk), desk.now()
+    for clock in _clocks(number, kinds):
+        if clock.state == "running":
+            continue
+        if clock.state == "stopped" and clock.kind != "resolution":
+            continue
+        cal = sla.calendar(clock.calendar)
+        used = dt.timedelta(seconds=clock.used_seconds)
+        due, risk = _schedule(sla, cal, now, clock.target_minutes, used)
+        SlaClock.update(state="running", started_at=now, due_at=due, risk_at=risk, stopped_at=None).where(
+            SlaClock.id == clock.id).execute()
+        _event(desk, clock, "sla_resumed", used_minutes=round(used.total_seconds() / 60, 1), due_at=due)
+
+
+def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
+    from helpdesk.store.models import SlaClock
+
+    sla, now = settings(desk), desk.now()
+    for clock in _clocks(number, kinds):
+        if clock.state == "stopped":
+            continue
+        used = _used(clock, sla.calendar(clock.calendar), now)
+        SlaClock.update(state="stopped", used_seconds=int(used.total_seconds()), started_at=None, due_at=None,
+                        risk_at=None, stopped_at=now).where(SlaClock.id == clock.id).execute()
+        met = used.total_seconds() <= clock.target_minutes * 60
+        _event(desk, clock, "sla_stopped", used_minutes=round(used.total_seconds() / 60, 1), met=met)
+
+
+def start_next_update(desk, number: int) -> None:
+    """The customer wrote: the next-update clock runs until an agent answers publicly."""
+    from helpdesk.store.models import SlaClock, Ticket
+
+    ticket = Ticket.get_by_id(number)
+    org = _organisation(ticket)
+    sla, now = settings(desk), desk.now()
+    policy = sla.policy_for(ticket.priority, ticket.type, org)
+    if policy is None or "next_update" not in policy.targets:
+        return
+    target = policy.targets["next_update"]
+    cal = sla.calendar(policy.calendar)
+    due, risk = _schedule(sla, cal, now, target, dt.timedelta())
+    state = "paused" if ticket.status == "pending" else "running"
+    values = dict(policy=policy.name, calendar=policy.calendar, target_minutes=target, state=state,
+                  started_at=now if state == "running" else None, used_seconds=0,
+                  due_at=due if state == "running" else None, risk_at=risk if state == "running" else None,
+                  stopped_at=None, at_risk_fired_at=None, breached_fired_at=None)
+    existing = SlaClock.get_or_none((SlaClock.ticket == number) & (SlaClock.kind == "next_update"))
+    if existing:
+        SlaClock.update(**values).where(SlaClock.id == existing.id).execute()
+    else:
+        SlaClock.create(ticket=number, kind="next_update", **values)
+    from helpdesk import audit
+
+    audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
+
+
+def _organisation(ticket) -> str | None:
+    from helpdesk.store.models import Customer, Organisation
+
+    if not ticket.customer_id:
+        return None
+    row = (Customer.select(Organisation.name).join(Organisation)
+           .where(Customer.id == ticket.customer_id).tuples().first())
+    return row[0] if row else None
+
+
+def on_status_change(desk, number: int, old: str, new: str) -> None:
+    """Called by the lifecycle inside the move's transaction."""
+    if new == "pending":
+        pause(desk, number)
+    elif old == "pending" and new not in ("resolved", "closed"):
+        resume(desk, number, ("first_response", "next_update", "resolution"))
+    if new in ("resolved", "closed"):
+        stop(desk, number, KINDS)
+    elif old in ("resolved",) and new not in ("closed",):
+        resume(desk, number, ("resolution",))
+
+
+def on_priority_change(desk, number: int) -> None:
+    """A new priority may mean a new policy: clocks keep the time used and take the new targets."""
+    from helpdesk.store.models import SlaClock, Ticket
+
+    ticket = Ticket.get_by_id(number)
+    sla, now = settings(desk), desk.now()
+    policy = sla.policy_for(ticket.priority, ticket.type, _organisation(ticket))
+    if policy is None:
+        return
+    cal = sla.calendar(policy.calendar)
+    for clock in _clocks(number):
+        target = policy.targets.get(clock.kind)
+        if clock.state == "stopped" or target is None or (clock.policy == policy.name and clock.target_minutes == target):
+            continue
+        values = {"policy": policy.name, "calendar": policy.calendar, "target_minutes": target}
+        if clock.state == "running":
+            used = _used(clock, sla.calendar(clock.calendar), now)
+            due, risk = _schedule(sla, cal, now, target, used)
+            values.update(used_seconds=int(used.total_seconds()), started_at=now, due_at=due, risk_at=risk)
+        SlaClock.update(**values).where(SlaClock.id == clock.id).execute()
+        _event(desk, clock, "sla_retargeted", new_policy=policy.name, target_minutes=target)
+
+
+def on_agent_reply(desk, number: int) -> None:
+    stop(desk, number, ("first_response", "next_update"))
+
+
+def clocks(desk, number: int) -> list[ClockView]:
+    sla, now = settings(desk), desk.now()
+    out = []
+    for clock in sorted(_clocks(number), key=lambda c: KINDS.index(c.kind)):
+        used = _used(clock, sla.calendar(clock.calendar), now)
+        used_min = used.total_seconds() / 60
+        out.append(ClockView(
+            kind=clock.kind, policy=clock.policy, state=clock.state, target_minutes=clock.target_minutes,
+            used_minutes=round(used_min, 1), remaining_minutes=round(clock.target_minutes - used_min, 1),
+            due_at=clock.due_at, at_risk=clock.at_risk_fired_at is not None or used_min >= clock.target_minutes * sla.at_risk,
+            breached=clock.breached_fired_at is not None or used_min > clock.target_minutes))
+    return out
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepReport:
+    at_risk: list[dict] = field(default_factory=list)
+    breached: list[dict] = field(default_factory=list)
+    escalations: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PRIORITY_UP = {"P3": "P2", "P2": "P1", "P1": "P0"}
+
+
+def sweep(desk) -> SweepReport:
+    """Mark clocks that crossed their at-risk share or their target since the last sweep, and
+    escalate. Set-based: one UPDATE ... RETURNING claims each crossing, so it fires exactly once even
+    when sweeps overlap (the second finds the row already claimed)."""
+    from helpdesk import audit
+    from helpdesk.store.models import SlaClock, Ticket
+
+    now = desk.now()
+    report = SweepReport()
+    with desk.db.atomic():
+        returning = (SlaClock.id, SlaClock.ticket, SlaClock.kind, SlaClock.policy)
+        risky = list(SlaClock.update(at_risk_fired_at=now).where(
+            (SlaClock.state == "running") & (SlaClock.risk_at <= now) & SlaClock.at_risk_fired_at.is_null()
+        ).returning(*returning).tuples().execute())
+        late = list(SlaClock.update(breached_fired_at=now).where(
+            SlaClock.breached_fired_at.is_null() & (
+                ((SlaClock.state == "running") & (SlaClock.due_at <= now))
+                | ((SlaClock.state != "running") & (SlaClock.used_seconds > SlaClock.target_minutes * 60)))
+        ).returning(*returning).tuples().execute())
+        # A clock found breached before anyone saw it at risk was at risk too.
+        late_ids = [r[0] for r in late]
+        if late_ids:
+            SlaClock.update(at_risk_fired_at=now).where(
+                SlaClock.id.in_(late_ids) & SlaClock.at_risk_fired_at.is_null()).execute()
+        risky_tickets = sorted({r[1] for r in risky})
+        late_tickets = sorted({r[1] for r in late})
+        for start in range(0, len(risky_tickets), 500):
+            Ticket.update(sla_state="at_risk").where(
+                Ticket.number.in_(risky_tickets[start:start + 500]) & Ticket.sla_state.is_null()).execute()
+        for start in range(0, len(late_tickets), 500):
+            Ticket.update(sla_state="breached").where(Ticket.number.in_(late_tickets[start:start + 500])).execute()
+        audit.record_many(desk, [(t, "sla_at_risk", {"clock": k, "policy": p}) for _, t, k, p in risky]
+                          + [(t, "sla_breached", {"clock": k, "policy": p}) for _, t, k, p in late])
+        sla = settings(desk)
+        policies = {p.name: p for p in sla.policies}
+        for (_, number, kind, pname), label in [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]:
+            entry = {"ticket": number, "clock": kind, "policy": pname}
+            (report.at_risk if label == "at_risk" else report.breached).append(entry)
+            policy = policies.get(pname)
+            if policy is None:
+                continue
+            actions = policy.on_at_risk if label == "at_risk" else policy.on_breach
+            for action in actions:
+                done = _escalate(desk, number, kind, label, action)
+                if done:
+                    report.escalations.append(f"#{number} {kind} {label}: {done}")
+    return report
+
+
+def _escalate(desk, number: int, kind: str, label: str, action: str) -> str | None:
+    from helpdesk import audit, outbox, tickets
+    from helpdesk.store.models import Agent, Queue, Ticket
+
+    ticket = Ticket.get_by_id(number)
+    if ticket.status in ("resolved", "closed") and action != "notify":
+        return None
+    if action == "notify":
+        recipients = []
+        if ticket.assignee_id:
+            recipients.append(Agent.get_by_id(ticket.assignee_id))
+        if ticket.queue_id:
+            queue = Queue.get_by_id(ticket.queue_id)
+            lead = desk.config.queue(queue.name).lead if desk.config.queue(queue.name) else None
+            lead_row = Agent.get_or_none(Agent.login == lead) if lead else None
+            if lead_row and lead_row not in recipients:
+                recipients.append(lead_row)
+        sent = []
+        for agent in recipients:
+            if agent.email:
+                outbox.queue_automatic(
+                    desk, ticket, "notification", agent.email,
+                    f"[#{number}] SLA {label.replace('_', ' ')}: {kind.replace('_', ' ')} - {ticket.title}",
+                    f"Ticket #{number} ({ticket.priority}, {ticket.status}): the {kind.replace('_', ' ')} clock is "
+                    f"{label.replace('_', ' ')}.\n")
+                sent.append(agent.login)
+        audit.record(desk, number, "sla_escalated", action="notify", clock=kind, state=label, notified=sent)
+        return f"notified {', '.join(sent) or 'nobody (no assignee or lead with an email)'}"
+    if action == "raise_priority":
+        new = PRIORITY_UP.get(ticket.priority)
+        if not new:
+            return None
+        old = ticket.priority
+        tickets.write(desk, ticket, None, priority=new)
+        audit.record(desk, number, "sla_escalated", action="raise_priority", clock=kind, state=label,
+                     priority=[old, new])
+        return f"priority raised to {new}"
+    if action.startswith("queue:"):
+        name = action[len("queue:"):]
+        queue = Queue.get_or_none(Queue.name == name)
+        if queue is None or ticket.queue_id == queue.id:
+            return None
+        changes = {"queue": queue.id, "assignee": None}
+        if ticket.status != "new":
+            changes["status"] = "new"
+        tickets.write(desk, ticket, None, **changes)
+        audit.record(desk, number, "sla_escalated", action="reassign", clock=kind, state=label, queue=name)
+        return f"moved to queue {name}"
+    return None
+

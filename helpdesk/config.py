@@ -272,6 +272,12 @@ def parse(data: dict, source: Path | None = None) -> Config:
     if default_priority not in ("P0", "P1", "P2", "P3"):
         raise ConfigError(f"config: [desk] default_priority must be P0..P3, not {default_priority!r}")
 
+    if "sla" in data or "calendar" in data:
+        # Checked at start, so a bad policy is an error now, not in the middle of a sweep.
+        from helpdesk.sla import parse_settings
+
+        parse_settings(data, desk.get("timezone", "UTC"), queue_names)
+
     return Config(
         desk_name=desk.get("name", "helpdesk"),
         timezone=desk.get("timezone", "UTC"),

@@ -474,7 +474,7 @@ def _escalate(desk, number: int, kind: str, label: str, action: str) -> str | No
                     f"Ticket #{number} ({ticket.priority}, {ticket.status}): the {kind.replace('_', ' ')} clock is "
                     f"{label.replace('_', ' ')}.\n")
                 sent.append(agent.login)
-        audit.record(desk, number, "sla_escalated", action="notify", clock=kind, state=label, notified=sent)
+        audit.record(desk, number, "sla_escalated", step="notify", clock=kind, state=label, notified=sent)
         return f"notified {', '.join(sent) or 'nobody (no assignee or lead with an email)'}"
     if action == "raise_priority":
         new = PRIORITY_UP.get(ticket.priority)
@@ -482,7 +482,7 @@ def _escalate(desk, number: int, kind: str, label: str, action: str) -> str | No
             return None
         old = ticket.priority
         tickets.write(desk, ticket, None, priority=new)
-        audit.record(desk, number, "sla_escalated", action="raise_priority", clock=kind, state=label,
+        audit.record(desk, number, "sla_escalated", step="raise_priority", clock=kind, state=label,
                      priority=[old, new])
         return f"priority raised to {new}"
     if action.startswith("queue:"):
@@ -494,7 +494,7 @@ def _escalate(desk, number: int, kind: str, label: str, action: str) -> str | No
         if ticket.status != "new":
             changes["status"] = "new"
         tickets.write(desk, ticket, None, **changes)
-        audit.record(desk, number, "sla_escalated", action="reassign", clock=kind, state=label, queue=name)
+        audit.record(desk, number, "sla_escalated", step="reassign", clock=kind, state=label, queue=name)
         return f"moved to queue {name}"
     return None
 

@@ -526,6 +526,7 @@ def get(desk, number: int, *, conversation: bool = False) -> TicketView:
 
         view.conversation = entries(number)
         view.attachments = [a.to_dict() for a in attachments.list_for(number)]
+        view.sla = [c.to_dict() for c in sla.clocks(desk, number)]
     return view
 
 

@@ -78,10 +78,11 @@ class TicketView:
     fields: dict[str, Any] = field(default_factory=dict)
     conversation: list[EntryView] | None = None
     attachments: list[dict] | None = None
+    sla: list[dict] | None = None  # the SLA clocks: target, used, remaining, state
 
     def to_dict(self) -> dict:
         data = _plain(asdict(self))
-        for detail in ("conversation", "attachments"):
+        for detail in ("conversation", "attachments", "sla"):
             if data[detail] is None:
                 data.pop(detail)
         return data

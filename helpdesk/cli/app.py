@@ -18,6 +18,7 @@ GROUPS = {
     "db": ("helpdesk.cli.db", "The database: schema and migrations."),
     "agent": ("helpdesk.cli.agent", "The agents working the desk."),
     "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine."),
+    "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock."),
 }
 
 

@@ -14,6 +14,20 @@ def _when(value) -> str:
     return iso(value).replace("T", " ").rstrip("Z")[:16] if value else ""
 
 
+def _minutes(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 60 * 24:
+        return f"{sign}{value / 60 / 24:.1f}d"
+    if value >= 60:
+        return f"{sign}{value / 60:.1f}h"
+    return f"{sign}{value:.0f}m"
+
+
+def _when_text(value: str) -> str:
+    return value.replace("T", " ").rstrip("Z")[:16]
+
+
 def ticket_table(rows: list[TicketView]) -> None:
     from rich.table import Table
 
@@ -59,6 +73,13 @@ def ticket(t: TicketView) -> None:
     if t.description:
         out.print("[bold]request[/]")
         out.print("  " + escape(t.description).replace("\n", "\n  "))
+    if t.sla:
+        out.print("[bold]SLA[/]")
+        for c in t.sla:
+            flag = "[red]breached[/]" if c["breached"] else ("[yellow]at risk[/]" if c["at_risk"] else "ok")
+            out.print(f"  {c['kind']:15} {c['state']:8} target {_minutes(c['target_minutes'])}  used "
+                      f"{_minutes(c['used_minutes'])}  remaining {_minutes(c['remaining_minutes'])}  {flag}"
+                      + (f"  due {_when_text(c['due_at'])}" if c["due_at"] else "") + f"  ({c['policy']})")
     if t.attachments:
         out.print("[bold]attachments[/]")
         for a in t.attachments:

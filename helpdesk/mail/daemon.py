@@ -1,4 +1,4 @@
-"""`helpdesk daemon`: mail fetch + outbox delivery (+ SLA and automations as they land), in a loop.
+"""`helpdesk daemon`: mail fetch, the SLA sweep and outbox delivery (automations as they land), in a loop.
 
 Logs to stderr; stops cleanly on SIGTERM or SIGINT, finishing the step it is in (every step commits
 message by message, so stopping between them loses nothing).
@@ -30,6 +30,16 @@ def cycle(desk) -> dict:
             except HelpdeskError as exc:
                 summary[f"fetch:{mailbox.name}"] = f"error: {exc}"
                 log.error("mailbox %s: %s", mailbox.name, exc)
+    try:
+        from helpdesk import sla
+
+        swept = sla.sweep(desk)
+        summary["sla"] = {"at_risk": len(swept.at_risk), "breached": len(swept.breached)}
+        if swept.at_risk or swept.breached:
+            log.info("sla: %d newly at risk, %d newly breached", len(swept.at_risk), len(swept.breached))
+    except HelpdeskError as exc:
+        summary["sla"] = f"error: {exc}"
+        log.error("sla: %s", exc)
     if desk.config.smtp is not None:
         try:
             report = send.send_outbox(desk)

@@ -1,0 +1,26 @@
+"""`helpdesk sla`: service levels."""
+
+import typer
+
+from helpdesk.cli.app_factory import make_app
+from helpdesk.cli.common import JsonFlag, emit_one, open_desk
+
+app = make_app()
+
+
+@app.command()
+def check(json_: JsonFlag = False) -> None:
+    """One sweep: mark at-risk and breached clocks and run their escalations (each exactly once).
+
+    Example: helpdesk sla check --json
+    """
+    from helpdesk import sla
+
+    with open_desk() as desk:
+        report = sla.sweep(desk)
+    if json_:
+        emit_one(report.to_dict())
+        return
+    typer.echo(f"{len(report.at_risk)} clocks newly at risk, {len(report.breached)} newly breached")
+    for line in report.escalations:
+        typer.echo(f"  {line}")

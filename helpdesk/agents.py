@@ -19,6 +19,7 @@ class AgentView:
     queues: list[str]
     capacity: int
     active: bool
+    shift: str | None = None
     open_tickets: int = 0
 
     def to_dict(self) -> dict:
@@ -36,11 +37,19 @@ def _words(values) -> str:
 def view(agent: Agent, open_tickets: int = 0) -> AgentView:
     return AgentView(login=agent.login, name=agent.name, email=agent.email, is_admin=agent.is_admin,
                      skills=agent.skills.split(), queues=agent.queues.split(), capacity=agent.capacity,
-                     active=agent.active, open_tickets=open_tickets)
+                     active=agent.active, shift=agent.shift, open_tickets=open_tickets)
+
+
+def _check_shift(desk, shift: str | None) -> None:
+    if shift:
+        from helpdesk import sla
+
+        if shift not in sla.settings(desk).calendars:
+            raise InvalidInput(f"unknown shift calendar '{shift}' (define [calendar.{shift}] in the config)")
 
 
 def add(desk, login: str, *, name: str = "", email: str | None = None, skills=None, queues=None,
-        capacity: int = 20, admin: bool = False) -> AgentView:
+        capacity: int = 20, admin: bool = False, shift: str | None = None) -> AgentView:
     login = login.strip()
     if not login or " " in login or login in ("me", "none"):
         raise InvalidInput(f"'{login}' cannot be an agent login")
@@ -54,8 +63,9 @@ def add(desk, login: str, *, name: str = "", email: str | None = None, skills=No
     with desk.db.atomic():
         if Agent.select().where(Agent.login == login).exists():
             raise InvalidInput(f"agent '{login}' already exists")
+        _check_shift(desk, shift)
         agent = Agent.create(login=login, name=name, email=email, skills=_words(skills), queues=_words(queues),
-                             capacity=capacity, is_admin=admin, created_at=desk.now())
+                             capacity=capacity, is_admin=admin, shift=shift or None, created_at=desk.now())
         audit.record(desk, None, "agent_added", login=login, admin=admin)
     return view(agent)
 
@@ -69,7 +79,7 @@ def ensure(desk, login: str, *, admin: bool = False, name: str = "") -> AgentVie
 
 
 def update(desk, login: str, *, name=None, email=None, skills=None, queues=None, capacity=None,
-           active=None) -> AgentView:
+           active=None, shift=None) -> AgentView:
     with desk.db.atomic():
         agent = Agent.get_or_none(Agent.login == login)
         if agent is None:
@@ -94,6 +104,9 @@ def update(desk, login: str, *, name=None, email=None, skills=None, queues=None,
             changes["capacity"] = capacity
         if active is not None:
             changes["active"] = active
+        if shift is not None:
+            _check_shift(desk, shift)
+            changes["shift"] = shift or None  # "" clears it: always on shift
         if changes:
             Agent.update(**changes).where(Agent.id == agent.id).execute()
             audit.record(desk, None, "agent_updated", login=login, **changes)

@@ -45,22 +45,33 @@ def last_assigned() -> dict[str, int]:
     return out
 
 
-def candidates(desk, ticket: Ticket) -> list[Agent]:
+def ineligible(desk, ticket: Ticket, agent: Agent, loads: dict | None = None) -> str | None:
+    """Why this agent cannot take this ticket now (skills, queue, shift, capacity), or None."""
+    if not agent.active:
+        return f"agent '{agent.login}' is not active"
     ttype = desk.config.type(ticket.type) if ticket.type else None
-    needed = set(ttype.skills) if ttype else set()
+    missing = set(ttype.skills if ttype else ()) - set(agent.skills.split())
+    if missing:
+        return f"agent '{agent.login}' lacks the skill {', '.join(sorted(missing))} that {ticket.type} needs"
+    queues = agent.queues.split()
     queue = Queue.get_by_id(ticket.queue_id).name if ticket.queue_id else None
+    if queue and queues and queue not in queues:
+        return f"agent '{agent.login}' does not work queue {queue}"
+    if agent.shift:
+        from helpdesk import sla
+
+        if not sla.settings(desk).calendar(agent.shift).is_open(desk.now()):
+            return f"agent '{agent.login}' is off shift ({agent.shift})"
+    load = (loads if loads is not None else weighted_loads()).get(agent.id, (0, 0))[1]
+    if load >= agent.capacity:
+        return f"agent '{agent.login}' is at capacity ({load}/{agent.capacity} open tickets)"
+    return None
+
+
+def candidates(desk, ticket: Ticket) -> list[Agent]:
     loads = weighted_loads()
-    chosen = []
-    for agent in Agent.select().where(Agent.active == True):  # noqa: E712
-        skills = set(agent.skills.split())
-        if not needed <= skills:
-            continue
-        queues = agent.queues.split()
-        if queue and queues and queue not in queues:
-            continue
-        if loads.get(agent.id, (0, 0))[1] >= agent.capacity:
-            continue
-        chosen.append(agent)
+    chosen = [a for a in Agent.select().where(Agent.active == True)  # noqa: E712
+              if ineligible(desk, ticket, a, loads) is None]
     order = last_assigned()
     chosen.sort(key=lambda a: (loads.get(a.id, (0, 0))[0], order.get(a.login, 0), a.login))
     return chosen
@@ -72,4 +83,4 @@ def auto_assign(desk, number: int, *, expected_version: int | None = None) -> Ti
         pool = [a for a in candidates(desk, ticket) if a.id != ticket.assignee_id]
         if not pool:
             raise IllegalTransition(f"no agent can take ticket #{number} now (skills, queue or capacity)")
-        return lifecycle.assign(desk, number, pool[0].login, expected_version=expected_version)
+        return lifecycle.assign(desk, number, pool[0].login, expected_version=expected_version, force=True)

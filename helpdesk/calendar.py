@@ -85,6 +85,9 @@ class Calendar:
             day += dt.timedelta(days=1)
         raise ConfigError(f"calendar '{self.name}' has no working time in {MAX_SEARCH_DAYS} days")
 
+    def is_open(self, moment: dt.datetime) -> bool:
+        return self.next_open(moment) == moment
+
     def between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
         """Business time from `start` to `end` (zero if end is not after start)."""
         if end <= start:

@@ -92,10 +92,12 @@ def assign(desk, number: int, login: str, *, expected_version: int | None = None
         if ticket.assignee_id == agent.id:
             raise IllegalTransition(f"ticket #{number} is already assigned to {agent.login}")
         if not force:
-            load = Ticket.select().where((Ticket.assignee == agent.id) & Ticket.status.in_(OPEN_STATES)).count()
-            if load >= agent.capacity:
-                raise IllegalTransition(f"agent '{agent.login}' is at capacity ({load}/{agent.capacity} open "
-                                        "tickets): use --force to assign anyway")
+            # Claiming and transfers follow the routing rules: skills, queue, shift and capacity.
+            from helpdesk.assignment import ineligible
+
+            why = ineligible(desk, ticket, agent)
+            if why:
+                raise IllegalTransition(f"{why}: use --force to assign anyway")
         previous = Agent.get_by_id(ticket.assignee_id).login if ticket.assignee_id else None
         if ticket.status == "new":
             _move(desk, ticket, "assigned", expected_version=expected_version, assignee=agent.id)

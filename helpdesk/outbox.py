@@ -70,8 +70,9 @@ def _thread_headers(ticket_number: int) -> tuple[str | None, str]:
 
 
 def undeliverable(desk, address: str) -> bool:
-    row = UndeliverableAddress.get_or_none(UndeliverableAddress.email == address.lower())
-    return row is not None and row.until > desk.now()
+    row = (UndeliverableAddress.select(UndeliverableAddress.until)  # one column: checked for every automatic mail
+           .where(UndeliverableAddress.email == address.lower()).tuples().first())
+    return row is not None and row[0] > desk.now()
 
 
 def auto_mail_allowed(desk, address: str) -> str | None:

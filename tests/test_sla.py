@@ -260,3 +260,37 @@ def test_defaults_without_an_sla_section(desk):
     number = tickets.intake(desk, tickets.TicketInput(title="x", priority="P0"))[0].number
     assert clock(number, "first_response").target_minutes == 15
     assert clock(number, "resolution").target_minutes == 240
+
+
+# ---------------------------------------------------------------- routing with shifts and skills
+
+
+def test_routing_skips_agents_off_shift(sla_desk, cli):
+    from helpdesk import agents, assignment
+
+    agents.update(sla_desk, "tester", skills=[])
+    agents.add(sla_desk, "early", skills=["it"], shift="office")
+    agents.add(sla_desk, "anytime", skills=["it"], capacity=50)
+    number = tickets.intake(sla_desk, tickets.TicketInput(title="VPN", type="it_support"))[0].number
+    ticket = Ticket.get_by_id(number)
+    assert [a.login for a in assignment.candidates(sla_desk, ticket)] == ["anytime", "early"]
+    sla_desk.clock.advance(hours=10)  # 19:00 in Berlin: the office shift is over
+    assert [a.login for a in assignment.candidates(sla_desk, ticket)] == ["anytime"]
+    with pytest.raises(Exception, match="off shift"):
+        lifecycle.assign(sla_desk, number, "early")
+    assert lifecycle.assign(sla_desk, number, "early", force=True).assignee == "early"
+    r = cli("agent", "update", "early", "--shift", "nowhere")
+    assert r.exit_code == 1 and "unknown shift calendar 'nowhere'" in r.stderr
+
+
+def test_claims_respect_skills_unless_forced(sla_desk):
+    from helpdesk import agents
+    from helpdesk.errors import IllegalTransition
+
+    agents.add(sla_desk, "carol", skills=["care"])
+    number = tickets.intake(sla_desk, tickets.TicketInput(title="Pump", type="equipment_repair",
+                                                          fields={"serial_number": "SN-1"}))[0].number
+    with pytest.raises(IllegalTransition, match="lacks the skill repair"):
+        lifecycle.assign(sla_desk, number, "carol")
+    assert Ticket.get_by_id(number).assignee_id is None
+    assert lifecycle.assign(sla_desk, number, "carol", force=True).assignee == "carol"

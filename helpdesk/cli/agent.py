@@ -11,7 +11,7 @@ from helpdesk.cli.common import CsvFlag, JsonFlag, NlFlag, emit_one, emit_rows, 
 
 app = make_app()
 
-COLUMNS = ["login", "name", "email", "is_admin", "skills", "queues", "capacity", "active", "open_tickets"]
+COLUMNS = ["login", "name", "email", "is_admin", "skills", "queues", "capacity", "active", "shift", "open_tickets"]
 
 
 @app.command()
@@ -23,6 +23,7 @@ def add(
     queue: Annotated[Optional[list[str]], typer.Option("--queue", help="A queue the agent works (repeatable).")] = None,
     capacity: Annotated[int, typer.Option("--capacity", help="Open tickets the agent can hold.")] = 20,
     admin: Annotated[bool, typer.Option("--admin")] = False,
+    shift: Annotated[Optional[str], typer.Option("--shift", help="A [calendar.NAME] of working hours.")] = None,
     json_: JsonFlag = False,
 ) -> None:
     """Register an agent.
@@ -33,7 +34,7 @@ def add(
 
     with open_desk() as desk:
         view = agents.add(desk, login, name=name, email=email, skills=skill or [], queues=queue or [],
-                          capacity=capacity, admin=admin)
+                          capacity=capacity, admin=admin, shift=shift)
     emit_one(view.to_dict()) if json_ else typer.echo(f"added agent {view.login}")
 
 
@@ -46,6 +47,7 @@ def update(
     queue: Annotated[Optional[list[str]], typer.Option("--queue", help="Replace the queues (repeatable).")] = None,
     capacity: Annotated[Optional[int], typer.Option("--capacity")] = None,
     active: Annotated[Optional[bool], typer.Option("--active/--inactive")] = None,
+    shift: Annotated[Optional[str], typer.Option("--shift", help="A [calendar.NAME]; '' for always.")] = None,
 ) -> None:
     """Change an agent's skills, queues, capacity or state.
 
@@ -56,7 +58,7 @@ def update(
     with open_desk() as desk:
         target = desk.actor if login == "me" else login
         view = agents.update(desk, target, name=name, email=email, skills=skill, queues=queue,
-                             capacity=capacity, active=active)
+                             capacity=capacity, active=active, shift=shift)
     typer.echo(f"updated agent {view.login}")
 
 

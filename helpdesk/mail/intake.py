@@ -130,11 +130,13 @@ def quarantine(desk, src: Source, raw: bytes, error: str) -> Outcome:
 
 
 def _existing(src: Source) -> Outcome | None:
-    row = MailMessage.get_or_none((MailMessage.mailbox == src.mailbox) & (MailMessage.folder == src.folder)
-                                  & (MailMessage.uidvalidity == src.uidvalidity) & (MailMessage.uid == src.uid))
+    # Runs for every message: three columns as a tuple cost a third of a whole model row (get_or_none).
+    row = (MailMessage.select(MailMessage.outcome, MailMessage.ticket, MailMessage.detail)
+           .where((MailMessage.mailbox == src.mailbox) & (MailMessage.folder == src.folder)
+                  & (MailMessage.uidvalidity == src.uidvalidity) & (MailMessage.uid == src.uid)).tuples().first())
     if row is None:
         return None
-    return Outcome(row.outcome, row.ticket, row.detail, already=True)
+    return Outcome(row[0], row[1], row[2], already=True)
 
 
 def process(desk, mailbox: MailboxSpec, src: Source, raw: bytes) -> Outcome:
@@ -246,8 +248,11 @@ def _new_ticket(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail, paren
 
 
 def _add_reply(desk, ticket: Ticket, mail: ParsedMail) -> None:
-    customer = Customer.get_or_none(Customer.email == mail.from_addr)
-    agent = Agent.get_or_none(Agent.email == mail.from_addr) if customer is None else None
+    # Only their ids are needed (the entry's authors): no whole rows.
+    customer = Customer.select(Customer.id).where(Customer.email == mail.from_addr).tuples().first()
+    customer = customer[0] if customer else None
+    agent = Agent.select(Agent.id).where(Agent.email == mail.from_addr).tuples().first() if customer is None else None
+    agent = agent[0] if agent else None
     body = mail.reply_text or mail.text or "(empty message)"
     entry = ConversationEntry.create(ticket=ticket.number, kind="inbound", author_customer=customer,
                                      author_agent=agent, body=body, message_id=mail.message_id,

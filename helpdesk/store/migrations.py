@@ -70,6 +70,20 @@ def _sla_clocks(db: pw.Database) -> None:
     db.create_tables(models.SLA_MODELS, safe=True)
 
 
+def add_column_if_missing(db: pw.Database, table: str, name: str, field: pw.Field) -> None:
+    """For columns added after 0001 (which creates tables as the models are now)."""
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate as run
+
+    if name not in {c.name for c in db.get_columns(table)}:
+        migrator = PostgresqlMigrator(db) if is_postgres(db) else SqliteMigrator(db)
+        run(migrator.add_column(table, name, field))
+
+
+@migration("0007_agent_shift")
+def _agent_shift(db: pw.Database) -> None:
+    add_column_if_missing(db, "agent", "shift", pw.CharField(max_length=100, null=True))
+
+
 def _lock(db: pw.Database) -> None:
     if is_postgres(db):
         db.execute_sql("SELECT pg_advisory_xact_lock(727274000)")

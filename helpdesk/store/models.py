@@ -58,6 +58,7 @@ class Agent(BaseModel):
     queues = pw.TextField(default="")  # space-separated queue names the agent works
     capacity = pw.IntegerField(default=20)  # open tickets the agent can hold
     active = pw.BooleanField(default=True)
+    shift = pw.CharField(max_length=100, null=True)  # a [calendar.NAME] of working hours; none: always
     created_at = pw.DateTimeField(default=utcnow)
 
 

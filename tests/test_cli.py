@@ -605,7 +605,7 @@ def test_agent_add_list_update(cli, desk):
                  "--skill", "care", "--skill", "Repair", "--queue", "care", "--capacity", "3", "--json")).json()
     assert doc == {"login": "carol", "name": "Carol Nguyen", "email": "carol@acme.example", "is_admin": False,
                    "skills": ["care", "repair"], "queues": ["care"], "capacity": 3, "active": True,
-                   "open_tickets": 0}
+                   "shift": None, "open_tickets": 0}
     assert ok(cli("agent", "add", "dave")).stdout.strip() == "added agent dave"
     listed = ok(cli("agent", "list", "--json")).json()
     assert [a["login"] for a in listed] == ["carol", "dave", "tester"]

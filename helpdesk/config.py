@@ -277,6 +277,10 @@ def parse(data: dict, source: Path | None = None) -> Config:
         from helpdesk.sla import parse_settings
 
         parse_settings(data, desk.get("timezone", "UTC"), queue_names)
+    if "rule" in data or "macro" in data:
+        from helpdesk.automation import parse as parse_automation
+
+        parse_automation(data, queue_names, {t.name: t for t in types})
 
     return Config(
         desk_name=desk.get("name", "helpdesk"),

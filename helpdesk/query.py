@@ -24,7 +24,8 @@ AGE_RE = re.compile(r"^(?P<op>[<>])(?P<n>\d+)(?P<unit>[mhdw])$")
 DATE_RE = re.compile(r"^(?P<op>[<>])(?P<date>\d{4}-\d{2}-\d{2})$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 KEYS = ("status", "priority", "assignee", "type", "customer", "org", "queue", "tag", "created", "updated",
-        "sla", "number")
+        "in_status", "sla", "number")
+TIME_KEYS = ("created", "updated", "in_status")  # in_status: how long the ticket has been in its status
 SLA_STATES = {"breached": "breached", "at-risk": "at_risk", "at_risk": "at_risk", "ok": None}
 
 
@@ -80,7 +81,8 @@ def _values(term: Term) -> list[str]:
 
 
 def _since(desk, term: Term) -> pw.Expression:
-    column = Ticket.created_at if term.key == "created" else Ticket.updated_at
+    column = {"created": Ticket.created_at, "updated": Ticket.updated_at,
+              "in_status": Ticket.status_changed_at}[term.key]
     age = AGE_RE.match(term.value)
     if age:
         try:
@@ -98,6 +100,33 @@ def _since(desk, term: Term) -> pw.Expression:
         return column < day if date.group("op") == "<" else column >= day + dt.timedelta(days=1)
     raise QueryError(f"query: '{term.text}' must look like {term.key}:<7d, {term.key}:>2h or "
                      f"{term.key}:>2026-01-31")
+
+
+def check_static(query: Query) -> None:
+    """Check what can be checked without a database (rules are validated at start)."""
+    from helpdesk.clock import FixedClock
+
+    class _NoDesk:
+        clock = FixedClock()
+
+        def now(self):
+            return self.clock.now()
+
+    for term in query.terms:
+        if term.key in TIME_KEYS:
+            _since(_NoDesk(), term)
+        elif term.key == "status":
+            for v in _values(term):
+                if v.lower() != "open" and v.lower() not in STATES:
+                    raise QueryError(f"query: unknown status '{v}' in '{term.text}'")
+        elif term.key == "priority":
+            for v in _values(term):
+                if v.upper() not in PRIORITIES:
+                    raise QueryError(f"query: unknown priority '{v}' in '{term.text}' (P0..P3)")
+        elif term.key == "sla":
+            for v in _values(term):
+                if v.lower() not in SLA_STATES:
+                    raise QueryError(f"query: unknown SLA state '{v}' in '{term.text}' (breached, at-risk, ok)")
 
 
 def _field_condition(desk, term: Term, type_names: list[str] | None) -> pw.Expression:
@@ -222,7 +251,7 @@ def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
             tags = [tag.lower() for tag in _values(term)]
             conditions.append(Ticket.number.in_(
                 TicketTag.select(TicketTag.ticket).where(TicketTag.tag.in_(tags))))
-        elif key in ("created", "updated"):
+        elif key in TIME_KEYS:
             conditions.append(_since(desk, term))
         elif key == "sla":
             states = []

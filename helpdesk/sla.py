@@ -437,18 +437,22 @@ def sweep(desk) -> SweepReport:
         for (_, number, kind, pname), label in [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]:
             entry = {"ticket": number, "clock": kind, "policy": pname}
             (report.at_risk if label == "at_risk" else report.breached).append(entry)
+            from helpdesk import automation
+
+            automation.emit(desk, f"sla_{label}", number)
             policy = policies.get(pname)
             if policy is None:
                 continue
             actions = policy.on_at_risk if label == "at_risk" else policy.on_breach
             for action in actions:
-                done = _escalate(desk, number, kind, label, action)
+                done = escalate(desk, number, kind, label, action)
                 if done:
                     report.escalations.append(f"#{number} {kind} {label}: {done}")
     return report
 
 
-def _escalate(desk, number: int, kind: str, label: str, action: str) -> str | None:
+def escalate(desk, number: int, kind: str, label: str, action: str) -> str | None:
+    """One escalation step (notify, raise_priority, queue:NAME) on a ticket; returns what it did."""
     from helpdesk import audit, outbox, tickets
     from helpdesk.store.models import Agent, Queue, Ticket
 

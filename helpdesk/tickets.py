@@ -339,12 +339,22 @@ def intake_many(desk, inputs: list[TicketInput | _Checked]) -> list[IntakeResult
     rows = [inp if isinstance(inp, _Checked) else _check(desk, inp) for inp in inputs]
     try:
         with desk.db.atomic():
-            return _insert(desk, rows)
+            return _created_events(desk, _insert(desk, rows))
     except pw.IntegrityError:
         # Another writer stored one of our idempotency keys between our check and our insert: the
         # second attempt finds it and returns that ticket instead.
         with desk.db.atomic():
-            return _insert(desk, rows)
+            return _created_events(desk, _insert(desk, rows))
+
+
+def _created_events(desk, results: list[IntakeResult]) -> list[IntakeResult]:
+    from helpdesk import automation
+
+    if any(rule.on == "created" for rule in automation.settings(desk).rules):
+        for result in results:
+            if result.created:
+                automation.emit(desk, "created", result.number)
+    return results
 
 
 def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
@@ -373,9 +383,9 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
             new_rows.append((i, r))
 
     columns = ("title", "description", "type", "status", "priority", "queue", "customer", "channel",
-               "idempotency_key", "created_at", "updated_at", "version")
+               "idempotency_key", "created_at", "updated_at", "status_changed_at", "version")
     payload = [(r.inp.title, r.inp.body, r.ttype.name if r.ttype else None, "new", r.priority, queues.get(r.queue),
-                customers.get(r.customer), r.inp.channel, r.inp.key, now, now, 1) for _, r in new_rows]
+                customers.get(r.customer), r.inp.channel, r.inp.key, now, now, now, 1) for _, r in new_rows]
     # Numbers are handed out in insertion order within the write lock; sorting the RETURNING values
     # does not depend on the order the database emits them in.
     numbers = sorted(bulk.insert_rows(Ticket, columns, payload, returning="number"))
@@ -599,6 +609,8 @@ def write(desk, ticket: Ticket, expected_version: int | None = None, **changes: 
                            "reload it and try again")
     changes["version"] = seen + 1
     changes.setdefault("updated_at", desk.now())
+    if "status" in changes and changes["status"] != ticket.status:
+        changes["status_changed_at"] = changes["updated_at"]
     updated = (Ticket.update(**changes)
                .where((Ticket.number == ticket.number) & (Ticket.version == seen)).execute())
     if updated != 1:
@@ -695,6 +707,9 @@ def update(desk, number: int, *, title: str | None = None, priority: str | None 
         audit.record(desk, number, "updated", **diff)
         if "priority" in changes or "type" in changes:
             sla.on_priority_change(desk, number)
+        from helpdesk import automation
+
+        automation.emit(desk, "updated", number)
         if "title" in changes:
             search.reindex_tickets([number])
     return get(desk, number)

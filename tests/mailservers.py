@@ -96,15 +96,20 @@ class Dovecot:
                        check=False, capture_output=True)
 
     def stop(self) -> None:
-        subprocess.run([DOVECOT, "-c", str(self.root / "dovecot.conf"), "stop"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # SIGTERM to the master is what `dovecot stop` does, without its second and a half of polling.
+        try:
+            os.kill(int((self.root / "run" / "master.pid").read_text().split()[0]), signal.SIGTERM)
+        except (OSError, ValueError):
+            subprocess.run([DOVECOT, "-c", str(self.root / "dovecot.conf"), "stop"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(50):
             if not (self.root / "run" / "master.pid").exists():
                 break
             time.sleep(0.1)
 
 
-def start_dovecot(root: Path) -> Dovecot:
+def start_dovecot(root: Path, extra_conf: str = "") -> Dovecot:
+    """Start a Dovecot under `root`; `extra_conf` is appended to its configuration (e.g. imap_capability)."""
     if not os.path.exists(DOVECOT):
         raise RuntimeError("dovecot is not installed (Debian package dovecot-imapd; scripts/test installs it)")
     mail = pwd.getpwnam("mail")
@@ -152,7 +157,7 @@ namespace inbox {{
   separator = /
 }}
 """
-    (root / "dovecot.conf").write_text(conf)
+    (root / "dovecot.conf").write_text(conf + extra_conf)
     # Dovecot daemonises: its children would hold captured pipes open forever, so no capture here.
     subprocess.run([DOVECOT, "-c", str(root / "dovecot.conf")], check=True, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,17 +10,22 @@ app = make_app()
 
 @app.command()
 def check(json_: JsonFlag = False) -> None:
-    """One sweep: mark at-risk and breached clocks and run their escalations (each exactly once).
+    """One sweep: mark at-risk and breached clocks and run their escalations (each exactly once),
+    then the time rules (pending too long, resolved long enough, ...).
 
     Example: helpdesk sla check --json
     """
-    from helpdesk import sla
+    from helpdesk import automation, sla
 
     with open_desk() as desk:
         report = sla.sweep(desk)
+        rules = automation.run_time_rules(desk)
     if json_:
-        emit_one(report.to_dict())
+        emit_one({**report.to_dict(), "rules": rules})
         return
-    typer.echo(f"{len(report.at_risk)} clocks newly at risk, {len(report.breached)} newly breached")
+    typer.echo(f"{len(report.at_risk)} clocks newly at risk, {len(report.breached)} newly breached, "
+               f"{len(rules)} time rules fired")
     for line in report.escalations:
         typer.echo(f"  {line}")
+    for fired in rules:
+        typer.echo(f"  rule '{fired['rule']}' on #{fired['ticket']}")

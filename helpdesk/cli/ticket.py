@@ -359,10 +359,12 @@ def reply(
     ticket: TicketArg,
     body: Annotated[Optional[str], typer.Option("--body", help="The text; '-' reads stdin.")] = None,
     note: Annotated[bool, typer.Option("--note", help="An internal note, not mailed to the customer.")] = False,
+    macro: Annotated[Optional[str], typer.Option("--macro", help="Send a named quick reply from the config.")] = None,
     if_version: IfVersion = None,
     json_: JsonFlag = False,
 ) -> None:
-    """Reply to the customer (queued for mail) or add an internal note. No body on a terminal opens $EDITOR.
+    """Reply to the customer (queued for mail) or add an internal note. No body on a terminal opens $EDITOR;
+    --macro NAME sends a configured quick reply (and moves the ticket if the macro says so).
 
     Examples:
       helpdesk ticket reply 42 --body "Fixed, please try again."
@@ -371,6 +373,15 @@ def reply(
     from helpdesk import tickets
     from helpdesk.errors import ExitCode
 
+    if macro is not None:
+        if body is not None or note:
+            fail("--macro sends the macro's own text: no --body or --note with it", ExitCode.USAGE)
+        from helpdesk import automation
+
+        with open_desk() as desk:
+            automation.apply_macro(desk, _number(ticket), macro)
+        typer.echo(f"macro '{macro}' applied to #{_number(ticket)}")
+        return
     if body == "-":
         body = sys.stdin.read()
     elif body is None:

@@ -33,8 +33,13 @@ def cycle(desk) -> dict:
     try:
         from helpdesk import sla
 
+        from helpdesk import automation
+
         swept = sla.sweep(desk)
-        summary["sla"] = {"at_risk": len(swept.at_risk), "breached": len(swept.breached)}
+        fired = automation.run_time_rules(desk)
+        summary["sla"] = {"at_risk": len(swept.at_risk), "breached": len(swept.breached), "rules": len(fired)}
+        if fired:
+            log.info("rules: %d time rules fired", len(fired))
         if swept.at_risk or swept.breached:
             log.info("sla: %d newly at risk, %d newly breached", len(swept.at_risk), len(swept.breached))
     except HelpdeskError as exc:

@@ -265,6 +265,9 @@ def _add_reply(desk, ticket: Ticket, mail: ParsedMail) -> None:
     else:
         tickets.write(desk, ticket, None)
     sla.start_next_update(desk, ticket.number)
+    from helpdesk import automation
+
+    automation.emit(desk, "customer_replied", ticket.number)
     from helpdesk.store import search
 
     search.reindex_tickets([ticket.number])

@@ -84,6 +84,17 @@ def _agent_shift(db: pw.Database) -> None:
     add_column_if_missing(db, "agent", "shift", pw.CharField(max_length=100, null=True))
 
 
+@migration("0008_automation")
+def _automation(db: pw.Database) -> None:
+    db.create_tables(models.AUTOMATION_MODELS, safe=True)
+
+
+@migration("0009_status_changed_at")
+def _status_changed_at(db: pw.Database) -> None:
+    add_column_if_missing(db, "ticket", "status_changed_at", pw.DateTimeField(null=True))
+    db.execute_sql("UPDATE ticket SET status_changed_at = updated_at WHERE status_changed_at IS NULL")
+
+
 def _lock(db: pw.Database) -> None:
     if is_postgres(db):
         db.execute_sql("SELECT pg_advisory_xact_lock(727274000)")

@@ -83,6 +83,7 @@ class Ticket(BaseModel):
     idempotency_key = pw.CharField(max_length=200, null=True, unique=True)
     created_at = pw.DateTimeField(default=utcnow, index=True)
     updated_at = pw.DateTimeField(default=utcnow, index=True)
+    status_changed_at = pw.DateTimeField(null=True)  # when it entered its status (time rules, in_status:)
     first_response_at = pw.DateTimeField(null=True)
     resolved_at = pw.DateTimeField(null=True)
     closed_at = pw.DateTimeField(null=True)
@@ -291,3 +292,21 @@ class SlaClock(BaseModel):
 
 
 SLA_MODELS = [SlaClock]
+
+
+# ---------------------------------------------------------------- automation
+
+
+class RuleRun(BaseModel):
+    """A time rule fired on a ticket in one stretch of a status (anchor: when it entered the status)."""
+
+    rule = pw.CharField(max_length=100)
+    ticket = pw.ForeignKeyField(Ticket, on_delete="CASCADE")
+    anchor = pw.DateTimeField()
+    fired_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("rule", "ticket", "anchor"), True),)
+
+
+AUTOMATION_MODELS = [RuleRun]

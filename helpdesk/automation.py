@@ -1,0 +1,260 @@
+"""Automation rules and macros from the configuration.
+
+```toml
+[[macro]]
+name = "need-logs"
+body = "Could you send us the log files?"
+status = "pending"                     # optional: also move the ticket
+
+[[rule]]
+name = "remind pending"
+on = "time"                            # created | updated | customer_replied | status_changed |
+                                       # sla_at_risk | sla_breached | time
+when = "status:pending in_status:>3d"  # a condition in the query language
+do = [{ reply = "reminder" }]          # actions: set_priority, set_queue, set_field, assign, add_tag,
+                                       # note, reply (a macro), status, escalate
+```
+
+Event rules run inside the change that raised the event; time rules run in the sweep (`helpdesk sla
+check`, every daemon cycle), once per ticket and state. Changes made by rules raise no events, so a
+rule can never trigger itself (or another rule) in a loop.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from helpdesk.errors import ConfigError, HelpdeskError
+
+EVENTS = ("created", "updated", "customer_replied", "status_changed", "sla_at_risk", "sla_breached", "time")
+ACTIONS = ("set_priority", "set_queue", "set_field", "assign", "add_tag", "note", "reply", "status", "escalate")
+
+
+@dataclass(frozen=True)
+class Macro:
+    name: str
+    body: str
+    status: str | None = None
+    note: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    on: str
+    when: str
+    do: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Automation:
+    rules: tuple[Rule, ...] = ()
+    macros: dict = field(default_factory=dict)
+
+
+def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
+    from helpdesk import query as query_mod
+    from helpdesk.store.models import STATES
+
+    macros: dict[str, Macro] = {}
+    for i, m in enumerate(raw.get("macro", [])):
+        for key in m:
+            if key not in ("name", "body", "status", "note"):
+                raise ConfigError(f"config: unknown key '{key}' in [[macro]] {m.get('name', i + 1)} "
+                                  "(allowed: body, name, note, status)")
+        if not m.get("name") or not m.get("body"):
+            raise ConfigError("config: every [[macro]] needs a name and a body")
+        if m.get("status") and m["status"] not in STATES:
+            raise ConfigError(f"config: macro '{m['name']}' status '{m['status']}' is not a status")
+        macros[m["name"]] = Macro(name=m["name"], body=m["body"], status=m.get("status"), note=bool(m.get("note")))
+    rules = []
+    for i, r in enumerate(raw.get("rule", [])):
+        name = r.get("name") or f"rule {i + 1}"
+        for key in r:
+            if key not in ("name", "on", "when", "do"):
+                raise ConfigError(f"config: unknown key '{key}' in [[rule]] '{name}' (allowed: do, name, on, when)")
+        if r.get("on") not in EVENTS:
+            raise ConfigError(f"config: rule '{name}': on = {r.get('on')!r} is not one of {', '.join(EVENTS)}")
+        when = r.get("when", "")
+        try:
+            parsed = query_mod.parse(when)
+            query_mod.check_static(parsed)
+        except HelpdeskError as exc:
+            raise ConfigError(f"config: rule '{name}': when: {exc}") from None
+        for term in parsed.terms:
+            if term.key.startswith("field."):
+                fname = term.key[6:]
+                if not any(t.field(fname) for t in known_types.values()):
+                    raise ConfigError(f"config: rule '{name}': when: unknown field '{fname}'")
+            if term.key == "queue" and term.value not in known_queues and term.value != "none":
+                raise ConfigError(f"config: rule '{name}': when: unknown queue '{term.value}'")
+        if r.get("on") == "time" and not any(t.key in query_mod.TIME_KEYS for t in parsed.terms):
+            raise ConfigError(f"config: rule '{name}': a time rule needs an in_status:, created: or updated: term")
+        actions = []
+        do = r.get("do", [])
+        if isinstance(do, dict):
+            do = [do]
+        if not do:
+            raise ConfigError(f"config: rule '{name}' has no actions (do = [...])")
+        for action in do:
+            if not isinstance(action, dict) or len(action) != 1:
+                raise ConfigError(f"config: rule '{name}': each action is one key, like {{ add_tag = \"vip\" }}")
+            (kind, value), = action.items()
+            if kind not in ACTIONS:
+                raise ConfigError(f"config: rule '{name}': unknown action '{kind}' (actions: {', '.join(ACTIONS)})")
+            if kind == "reply" and value not in macros:
+                raise ConfigError(f"config: rule '{name}': reply names unknown macro '{value}'")
+            if kind == "set_queue" and value not in known_queues:
+                raise ConfigError(f"config: rule '{name}': unknown queue '{value}'")
+            if kind == "status" and value not in STATES:
+                raise ConfigError(f"config: rule '{name}': '{value}' is not a status")
+            if kind == "set_priority" and value not in ("P0", "P1", "P2", "P3"):
+                raise ConfigError(f"config: rule '{name}': priority '{value}' is not P0..P3")
+            if kind == "set_field" and (not isinstance(value, dict) or not value):
+                raise ConfigError(f"config: rule '{name}': set_field takes a table, like {{ set_field = {{ severity = \"high\" }} }}")
+            actions.append((kind, value))
+        rules.append(Rule(name=name, on=r["on"], when=when, do=tuple(actions)))
+    return Automation(rules=tuple(rules), macros=macros)
+
+
+@lru_cache(maxsize=8)
+def _for(config_id: int, config) -> Automation:
+    return parse(config.raw, {q.name for q in config.queues}, {t.name: t for t in config.types})
+
+
+def settings(desk) -> Automation:
+    return _for(id(desk.config), desk.config)
+
+
+@contextmanager
+def _as_rule(desk, rule: Rule):
+    previous, muted = desk.actor, getattr(desk, "_rules_muted", False)
+    desk.actor, desk._rules_muted = f"rule:{rule.name}", True
+    try:
+        yield
+    finally:
+        desk.actor, desk._rules_muted = previous, muted
+
+
+def _matches(desk, rule: Rule, number: int) -> bool:
+    from helpdesk import query as query_mod
+    from helpdesk.store.models import Ticket
+
+    select, _ = query_mod.find(desk, query_mod.parse(rule.when), Ticket.select(Ticket.number))
+    return select.where(Ticket.number == number).exists()
+
+
+def emit(desk, event: str, number: int) -> list[str]:
+    """Run the event rules for this ticket; changes made by rules raise nothing (no loops)."""
+    if getattr(desk, "_rules_muted", False):
+        return []
+    auto = settings(desk)
+    fired = []
+    for rule in auto.rules:
+        if rule.on == event and _matches(desk, rule, number):
+            _run(desk, rule, number, auto)
+            fired.append(rule.name)
+    return fired
+
+
+def run_time_rules(desk) -> list[dict]:
+    """Time rules over every matching ticket, each once per ticket and state."""
+    from helpdesk import query as query_mod
+    from helpdesk.store.models import RuleRun, Ticket
+
+    auto = settings(desk)
+    report = []
+    for rule in auto.rules:
+        if rule.on != "time":
+            continue
+        # Once per ticket and stretch in a status: the anchor is when it entered its status.
+        select, _ = query_mod.find(desk, query_mod.parse(rule.when),
+                                   Ticket.select(Ticket.number, Ticket.status_changed_at))
+        for number, anchor in list(select.tuples()):
+            with desk.db.atomic():
+                # The claim and the actions commit together; a second sweep finds the claim and skips.
+                claimed = list(RuleRun.insert(rule=rule.name, ticket=number, anchor=anchor, fired_at=desk.now())
+                               .on_conflict_ignore().returning(RuleRun.id).execute())
+                if not claimed:
+                    continue
+                _run(desk, rule, number, auto)
+                report.append({"rule": rule.name, "ticket": number})
+    return report
+
+
+def _run(desk, rule: Rule, number: int, auto: Automation) -> None:
+    from helpdesk import audit
+
+    with _as_rule(desk, rule):
+        audit.record(desk, number, "rule_fired", rule=rule.name, on=rule.on)
+        for kind, value in rule.do:
+            try:
+                _act(desk, number, kind, value, auto)
+            except HelpdeskError as exc:
+                # A rule that cannot act (an illegal move, nobody to assign) is recorded, not fatal.
+                audit.record(desk, number, "rule_failed", rule=rule.name, step=kind, error=str(exc))
+
+
+def apply_macro(desk, number: int, name: str) -> str:
+    """An agent applies a named quick reply: the text goes out (or in as a note), the status may move."""
+    auto = settings(desk)
+    macro = auto.macros.get(name)
+    if macro is None:
+        from helpdesk.errors import NotFound
+
+        known = ", ".join(sorted(auto.macros)) or "none configured"
+        raise NotFound(f"macro '{name}' not found (macros: {known})")
+    with desk.db.atomic():
+        _apply_macro(desk, number, macro)
+    return macro.body
+
+
+def _apply_macro(desk, number: int, macro: Macro) -> None:
+    from helpdesk import lifecycle, tickets
+    from helpdesk.store.models import Customer, Ticket
+
+    ticket = Ticket.get_by_id(number)
+    body = macro.body
+    if "{" in body:
+        customer = Customer.get_or_none(Customer.id == ticket.customer_id) if ticket.customer_id else None
+        body = body.replace("{number}", str(number)).replace("{title}", ticket.title).replace(
+            "{customer}", (customer.name or customer.email) if customer else "")
+    tickets.reply(desk, number, body, note=macro.note)
+    if macro.status and Ticket.get_by_id(number).status != macro.status:
+        lifecycle.change_status(desk, number, macro.status, reason=f"macro {macro.name}")
+
+
+def _act(desk, number: int, kind: str, value: Any, auto: Automation) -> None:
+    from helpdesk import assignment, lifecycle, sla, tickets
+    from helpdesk.store.models import Ticket
+
+    if kind == "set_priority":
+        tickets.update(desk, number, priority=value)
+    elif kind == "set_queue":
+        tickets.update(desk, number, queue=value)
+    elif kind == "set_field":
+        tickets.update(desk, number, fields=dict(value))
+    elif kind == "add_tag":
+        tickets.update(desk, number, tags_add=[value] if isinstance(value, str) else list(value))
+    elif kind == "assign":
+        if value == "auto":
+            assignment.auto_assign(desk, number)
+        else:
+            lifecycle.assign(desk, number, value)
+    elif kind == "note":
+        tickets.reply(desk, number, str(value), note=True)
+    elif kind == "reply":
+        _apply_macro(desk, number, auto.macros[value])
+    elif kind == "status":
+        if Ticket.get_by_id(number).status != value:
+            lifecycle.change_status(desk, number, value, reason="automation")
+    elif kind == "escalate":
+        # Raise the priority and tell the assignee and the queue lead; `escalate = "queue:NAME"` also
+        # hands the ticket to that queue.
+        sla.escalate(desk, number, "rule", "escalated", "raise_priority")
+        sla.escalate(desk, number, "rule", "escalated", "notify")
+        if isinstance(value, str) and value.startswith("queue:"):
+            sla.escalate(desk, number, "rule", "escalated", value)

@@ -1,0 +1,181 @@
+"""Automation rules (event and time) and macros, with time injected."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from helpdesk import audit, automation, lifecycle, tickets
+from helpdesk.store.models import Outbox, Ticket
+
+RULES = '''
+[[macro]]
+name = "reminder"
+body = "Hello {customer}, we are still waiting for your answer on #{number}."
+
+[[macro]]
+name = "need-logs"
+body = "Could you send us the VPN client log?"
+status = "pending"
+
+[[rule]]
+name = "tag vpn"
+on = "created"
+when = "vpn"
+do = [{ add_tag = "vpn" }, { set_priority = "P1" }]
+
+[[rule]]
+name = "assign to a ghost"
+on = "created"
+when = "haunted"
+do = [{ assign = "ghost" }, { add_tag = "haunted" }]
+
+[[rule]]
+name = "no loops"
+on = "updated"
+when = "tag:loop"
+do = [{ add_tag = "looped" }]
+
+[[rule]]
+name = "note on pending"
+on = "status_changed"
+when = "status:pending"
+do = [{ note = "Waiting on the customer." }]
+
+[[rule]]
+name = "remind pending"
+on = "time"
+when = "status:pending in_status:>3d"
+do = [{ reply = "reminder" }]
+
+[[rule]]
+name = "auto-resolve"
+on = "time"
+when = "status:pending in_status:>7d"
+do = [{ status = "resolved" }]
+
+[[rule]]
+name = "close resolved"
+on = "time"
+when = "status:resolved in_status:>4d"
+do = [{ status = "closed" }]
+
+[[rule]]
+name = "escalate unassigned"
+on = "time"
+when = "status:new assignee:none created:>1h priority:P0"
+do = [{ escalate = "queue:care" }]
+'''
+
+START = dt.datetime(2026, 3, 2, 9, 0)
+
+
+@pytest.fixture
+def auto_desk(configured):
+    from helpdesk import agents
+    from helpdesk.clock import FixedClock
+    from helpdesk.desk import open_desk
+
+    configured.write_config(configured.default_config() + RULES)
+    d = open_desk(clock=FixedClock(START))
+    agents.ensure(d, "tester", admin=True)
+    agents.update(d, "tester", skills=["it", "repair", "care"])
+    yield d
+    d.close()
+
+
+def new(desk, title="Printer", **kw):
+    kw.setdefault("customer", "ann@x.example")
+    return tickets.intake(desk, tickets.TicketInput(title=title, **kw))[0].number
+
+
+def fired(desk, number):
+    return [e.data["rule"] for e in audit.history(desk, number) if e.action == "rule_fired"]
+
+
+def test_event_rule_on_created(auto_desk):
+    number = new(auto_desk, "VPN drops every hour")
+    view = tickets.get(auto_desk, number)
+    assert view.tags == ["vpn"] and view.priority == "P1"
+    assert fired(auto_desk, number) == ["tag vpn"]
+    other = new(auto_desk, "Printer jam")
+    assert tickets.get(auto_desk, other).tags == [] and fired(auto_desk, other) == []
+    events = audit.history(auto_desk, number)
+    assert any(e.actor == "rule:tag vpn" and e.action == "updated" for e in events)
+
+
+def test_a_rule_cannot_trigger_itself(auto_desk):
+    number = new(auto_desk)
+    tickets.update(auto_desk, number, tags_add=["loop"])
+    assert fired(auto_desk, number) == ["no loops"]  # its own update raised no new event
+    assert tickets.get(auto_desk, number).tags == ["loop", "looped"]
+
+
+def test_status_changed_rule_and_macro(auto_desk, cli):
+    number = new(auto_desk)
+    lifecycle.assign(auto_desk, number, "tester")
+    r = cli("ticket", "reply", str(number), "--macro", "need-logs")
+    assert r.exit_code == 0, r.stderr
+    view = tickets.get(auto_desk, number, conversation=True)
+    assert view.status == "pending"
+    assert [e.body for e in view.conversation] == ["Could you send us the VPN client log?", "Waiting on the customer."]
+    r = cli("ticket", "reply", str(number), "--macro", "nope")
+    assert r.exit_code == 1 and "macro 'nope' not found" in r.stderr
+
+
+def test_time_rules_remind_resolve_and_close_each_once(auto_desk):
+    number = new(auto_desk)
+    lifecycle.assign(auto_desk, number, "tester")
+    lifecycle.change_status(auto_desk, number, "pending")
+    auto_desk.clock.advance(days=2)
+    assert automation.run_time_rules(auto_desk) == []
+    auto_desk.clock.advance(days=2)  # pending for 4 days: one reminder
+    assert automation.run_time_rules(auto_desk) == [{"rule": "remind pending", "ticket": number}]
+    assert automation.run_time_rules(auto_desk) == []
+    reminders = [o for o in Outbox.select().where(Outbox.ticket == number) if "still waiting" in o.body]
+    assert len(reminders) == 1 and "Hello Ann" not in reminders[0].body and f"#{number}" in reminders[0].body
+    auto_desk.clock.advance(days=4)  # pending for 8 days: the reminder did not restart the wait
+    assert automation.run_time_rules(auto_desk) == [{"rule": "auto-resolve", "ticket": number}]
+    assert Ticket.get_by_id(number).status == "resolved"
+    auto_desk.clock.advance(days=5)
+    assert automation.run_time_rules(auto_desk) == [{"rule": "close resolved", "ticket": number}]
+    assert Ticket.get_by_id(number).status == "closed"
+    assert automation.run_time_rules(auto_desk) == []
+
+
+def test_unassigned_escalation(auto_desk):
+    from helpdesk import agents
+
+    agents.add(auto_desk, "lead", email="lead@desk.example")
+    number = new(auto_desk, priority="P0")
+    auto_desk.clock.advance(minutes=61)
+    assert automation.run_time_rules(auto_desk) == [{"rule": "escalate unassigned", "ticket": number}]
+    view = tickets.get(auto_desk, number)
+    assert view.queue == "care"
+    assert automation.run_time_rules(auto_desk) == []
+
+
+def test_a_failing_action_is_recorded_not_fatal(auto_desk):
+    number = new(auto_desk, "A haunted printer")
+    failed = [e for e in audit.history(auto_desk, number) if e.action == "rule_failed"]
+    assert [(e.data["step"], "ghost" in e.data["error"]) for e in failed] == [("assign", True)]
+    assert tickets.get(auto_desk, number).tags == ["haunted"]  # the next action still ran
+
+
+@pytest.mark.parametrize("snippet,message", [
+    ('[[rule]]\nname = "x"\non = "sometimes"\nwhen = ""\ndo = [{ note = "x" }]\n', "on = 'sometimes'"),
+    ('[[rule]]\nname = "x"\non = "created"\nwhen = "colour:red"\ndo = [{ note = "x" }]\n', "unknown term 'colour:red'"),
+    ('[[rule]]\nname = "x"\non = "created"\nwhen = "field.nothing:1"\ndo = [{ note = "x" }]\n', "unknown field 'nothing'"),
+    ('[[rule]]\nname = "x"\non = "created"\nwhen = ""\ndo = [{ explode = 1 }]\n', "unknown action 'explode'"),
+    ('[[rule]]\nname = "x"\non = "created"\nwhen = ""\ndo = [{ reply = "ghost" }]\n', "unknown macro 'ghost'"),
+    ('[[rule]]\nname = "x"\non = "time"\nwhen = "status:pending"\ndo = [{ note = "x" }]\n', "needs an in_status:, created: or updated:"),
+    ('[[rule]]\nname = "x"\non = "time"\nwhen = "in_status:>3x"\ndo = [{ note = "x" }]\n', "in_status:>3x"),
+    ('[[rule]]\nname = "x"\non = "created"\nwhen = ""\nif = 1\ndo = [{ note = "x" }]\n', "unknown key 'if'"),
+    ('[[macro]]\nname = "x"\n', "needs a name and a body"),
+])
+def test_bad_rules_are_clear_errors_at_start(configured, cli, snippet, message):
+    configured.write_config(configured.default_config() + snippet)
+    r = cli("ticket", "list")
+    assert r.exit_code == 1, r.stdout
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -1,0 +1,298 @@
+"""The outbox over SMTP (a real aiosmtpd server on loopback) and the daemon that runs fetch + send."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import run_subprocess
+
+
+def mail(subject: str = "Printer broken", body: str = "The printer on floor 2 is jammed.",
+         sender: str = "ann@globex.example", message_id: str | None = None, extra: str = "") -> bytes:
+    message_id = message_id or f"<{uuid.uuid4().hex}@globex.example>"
+    return (f"From: Ann <{sender}>\r\nTo: support@desk.example\r\nSubject: {subject}\r\nMessage-ID: {message_id}\r\n"
+            f"Date: Mon, 2 Mar 2026 09:00:00 +0000\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            f"{body}\r\n").encode()
+
+
+def parsed(raw: bytes):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+@pytest.fixture
+def mdesk(mail_desk, desk):
+    return desk
+
+
+def ticket_by_mail(desk, imap, **kw) -> int:
+    """A ticket created the way customers create them: a mail fetched from the server."""
+    from helpdesk.mail import fetch
+    from helpdesk.store.models import Ticket
+
+    imap.append(mail(**kw))
+    report = fetch.fetch_mailbox(desk, desk.config.mailboxes[0])
+    assert report.outcomes == {"new_ticket": 1}
+    return Ticket.select().order_by(Ticket.number.desc()).first().number
+
+
+def outbox_rows():
+    from helpdesk.store.models import Outbox
+
+    return list(Outbox.select().order_by(Outbox.id))
+
+
+def audit_actions(number: int) -> list[str]:
+    from helpdesk.store.models import AuditEvent
+
+    return [a for (a,) in AuditEvent.select(AuditEvent.action).where(AuditEvent.ticket == number).tuples()]
+
+
+# ---------------------------------------------------------------- delivery
+
+
+def test_outbox_delivered_with_thread_headers(mdesk, imap, smtp):
+    from helpdesk import outbox, tickets
+    from helpdesk.mail import send
+
+    number = ticket_by_mail(mdesk, imap, message_id="<Q1@globex.example>")
+    tickets.reply(mdesk, number, "Please power-cycle it.")
+    report = send.send_outbox(mdesk)
+    assert (report.sent, report.retry, report.failed) == (2, 0, 0)
+    received = smtp.wait_for(2)
+    assert [rcpts for _, rcpts, _ in received] == [["ann@globex.example"], ["ann@globex.example"]]
+    assert all(sender == "support@desk.example" for sender, _, _ in received)
+    ack, reply = (parsed(raw) for _, _, raw in received)
+    ack_row, reply_row = outbox_rows()
+
+    assert ack["Message-ID"] == ack_row.message_id and reply["Message-ID"] == reply_row.message_id
+    assert ack["From"].addresses[0].addr_spec == "support@desk.example"
+    assert ack["Subject"] == f"[#{number}] Printer broken" and reply["Subject"] == ack["Subject"]
+    # Automatic mail is marked so auto-responders stay quiet; an agent's reply is not.
+    assert ack["Auto-Submitted"] == "auto-replied" and ack["X-Auto-Response-Suppress"] == "All"
+    assert reply["Auto-Submitted"] is None
+    # Threading: both answer the customer's mail; the reply's References carry the thread.
+    assert ack["In-Reply-To"] == "<q1@globex.example>"
+    assert reply["In-Reply-To"] and "<q1@globex.example>" in reply["References"].split()
+    # Our Message-IDs are self-verifying: they name the ticket.
+    assert outbox.ticket_from_message_id(ack["Message-ID"]) == number
+    assert outbox.ticket_from_message_id(reply["Message-ID"]) == number
+    assert "power-cycle" in reply.get_content()
+    for row in outbox_rows():
+        assert (row.status, row.attempts, row.last_error) == ("sent", 1, None) and row.sent_at == mdesk.now()
+    # Nothing is sent twice.
+    assert send.send_outbox(mdesk).sent == 0 and len(smtp.messages) == 2
+
+
+def test_temporary_refusal_retried_with_backoff(mdesk, imap, smtp):
+    from helpdesk.mail import send
+
+    ticket_by_mail(mdesk, imap)
+    smtp.refuse["ann@globex.example"] = (450, "4.2.1 mailbox busy, try later")
+    report = send.send_outbox(mdesk)
+    assert (report.sent, report.retry, report.failed) == (0, 1, 0)
+    assert "450" in report.errors[0]
+    [row] = outbox_rows()
+    start = mdesk.now()
+    assert (row.status, row.attempts) == ("queued", 1) and "450" in row.last_error
+    assert row.next_attempt_at == start + dt.timedelta(minutes=1)
+    # Not due yet: nothing is tried.
+    assert send.send_outbox(mdesk).to_dict() == {"sent": 0, "retry": 0, "failed": 0, "errors": [], "skipped": None}
+    # Due and still refused: the delay doubles.
+    mdesk.clock.advance(minutes=1)
+    assert send.send_outbox(mdesk).retry == 1
+    [row] = outbox_rows()
+    assert row.attempts == 2 and row.next_attempt_at == mdesk.now() + dt.timedelta(minutes=2)
+    # The server accepts again: delivered.
+    del smtp.refuse["ann@globex.example"]
+    mdesk.clock.advance(minutes=2)
+    assert send.send_outbox(mdesk).sent == 1
+    [row] = outbox_rows()
+    assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
+    assert len(smtp.wait_for(1)) == 1
+
+
+def test_permanent_refusal_fails_visibly_on_the_ticket(mdesk, imap, smtp):
+    from helpdesk import tickets
+    from helpdesk.mail import send
+
+    number = ticket_by_mail(mdesk, imap)
+    smtp.refuse["ann@globex.example"] = (550, "5.1.1 no such user")
+    report = send.send_outbox(mdesk)
+    assert (report.sent, report.retry, report.failed) == (0, 0, 1)
+    [row] = outbox_rows()
+    assert row.status == "failed" and row.last_error.startswith("550")
+    view = tickets.get(mdesk, number, conversation=True)
+    notes = [e for e in view.conversation if e.kind == "note"]
+    assert len(notes) == 1 and "could not be delivered" in notes[0].body and "550" in notes[0].body
+    assert "mail_failed" in audit_actions(number)
+    mdesk.clock.advance(days=1)
+    assert send.send_outbox(mdesk).to_dict()["failed"] == 0  # never retried
+    assert smtp.messages == []
+
+
+def test_gives_up_after_max_attempts(mdesk, imap, smtp):
+    from helpdesk.mail import send
+
+    number = ticket_by_mail(mdesk, imap)
+    smtp.refuse["ann@globex.example"] = (421, "4.3.2 shutting down")
+    for _ in range(send.MAX_ATTEMPTS - 1):
+        assert send.send_outbox(mdesk).retry == 1
+        mdesk.clock.advance(hours=7)
+    report = send.send_outbox(mdesk)  # the last attempt gives up: the mail failed for good
+    assert (report.retry, report.failed) == (0, 1)
+    [row] = outbox_rows()
+    assert row.status == "failed" and row.attempts == send.MAX_ATTEMPTS and "gave up" in row.last_error
+    assert "mail_failed" in audit_actions(number)
+
+
+@pytest.fixture
+def smtp_down_desk(configured, imap):
+    from mailservers import free_port
+
+    configured.write_config(configured.default_config() + "\n" + imap.config_toml()
+                            + f'[smtp]\nhost = "127.0.0.1"\nport = {free_port()}\ntls = "none"\n')
+    return configured
+
+
+def test_smtp_server_down_exits_3(smtp_down_desk, desk, imap, cli):
+    from helpdesk.store.models import Outbox
+
+    ticket_by_mail(desk, imap)
+    r = cli("mail", "send")
+    assert r.exit_code == 3
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: SMTP 127.0.0.1:") and "cannot connect" in lines[0]
+    [row] = Outbox.select()
+    assert row.status == "queued" and row.attempts == 1 and "cannot connect" in row.last_error
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+def test_daemon_once_runs_fetch_and_send(mail_desk, imap, smtp, helpdesk_bin):
+    imap.append(mail(message_id="<d1@globex.example>"))
+    r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
+    assert r.returncode == 0, r.stderr
+    assert "daemon started" in r.stderr and "daemon stopped" in r.stderr
+    [(_, rcpts, raw)] = smtp.wait_for(1)
+    ack = parsed(raw)
+    assert rcpts == ["ann@globex.example"] and ack["In-Reply-To"] == "<d1@globex.example>"
+    assert ack["Subject"].startswith("[#")
+    status = run_subprocess(helpdesk_bin + ["mail", "status", "--json"])
+    assert '"new_ticket": 1' in status.stdout
+
+
+def test_daemon_cycle_keeps_sending_when_imap_is_down(configured, imap, smtp):
+    from helpdesk import tickets
+    from helpdesk.desk import open_desk
+    from helpdesk.mail import daemon
+    from mailservers import free_port
+
+    configured.write_config(configured.default_config() + "\n" + imap.config_toml(port=free_port())
+                            + smtp.config_toml())
+    desk = open_desk()
+    try:
+        view, _ = tickets.intake(desk, tickets.TicketInput(title="Phone", customer="ann@globex.example"))
+        tickets.reply(desk, view.number, "We will call you.")
+        summary = daemon.cycle(desk)
+    finally:
+        desk.close()
+    assert summary["fetch:support"].startswith("error: IMAP 127.0.0.1")
+    assert summary["send"]["sent"] == 1 and len(smtp.wait_for(1)) == 1
+
+
+def test_daemon_stops_cleanly_on_sigterm(mail_desk, imap, smtp, helpdesk_bin):
+    import os
+
+    imap.append(mail())
+    proc = subprocess.Popen(helpdesk_bin + ["daemon", "--interval", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        # Wait until it has done real work (the acknowledgement went out), then ask it to stop.
+        deadline = time.time() + 20
+        while not smtp.messages and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert smtp.messages, "the daemon did not fetch and send within 20 s"
+        started = time.time()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert time.time() - started < 5
+        assert "signal SIGTERM" in err and "daemon stopped" in err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_daemon_survives_an_imap_protocol_error(configured, imap, smtp, helpdesk_bin):
+    """A server that refuses a command (here: the folder does not exist) is logged as one line; the
+    daemon does not die, and the outbox still goes out in the same cycle."""
+    from helpdesk import tickets
+    from helpdesk.desk import open_desk
+
+    configured.write_config(configured.default_config() + "\n"
+                            + imap.config_toml().replace('imap_folder = "INBOX"', 'imap_folder = "NoSuchFolder"')
+                            + smtp.config_toml())
+    desk = open_desk()
+    try:
+        view, _ = tickets.intake(desk, tickets.TicketInput(title="Phone", customer="ann@globex.example"))
+        tickets.reply(desk, view.number, "We will call you.")
+    finally:
+        desk.close()
+    r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
+    assert r.returncode == 0, r.stderr
+    errors = [line for line in r.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "NoSuchFolder" in errors[0]
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert len(smtp.wait_for(1)) == 1
+    r = run_subprocess(helpdesk_bin + ["mail", "fetch"])
+    assert r.returncode == 3 and len(r.stderr.strip().splitlines()) == 1 and "NoSuchFolder" in r.stderr
+
+
+def test_two_concurrent_senders_deliver_each_mail_once(configured, imap, smtp, helpdesk_bin):
+    from helpdesk import tickets
+    from helpdesk.desk import open_desk
+
+    configured.write_config(configured.default_config() + "\n" + imap.config_toml() + smtp.config_toml())
+    count = 30
+    desk = open_desk()
+    try:
+        for i in range(count):
+            view, _ = tickets.intake(desk, tickets.TicketInput(title=f"t{i}", customer=f"c{i}@globex.example"))
+            tickets.reply(desk, view.number, f"Answer {i}")
+    finally:
+        desk.close()
+    procs = [subprocess.Popen(helpdesk_bin + ["mail", "send", "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    reports = [json.loads(out) for out, _ in outs]
+    assert sum(r["sent"] for r in reports) == count
+    assert all(r["skipped"] or r["sent"] >= 0 for r in reports)
+    time.sleep(0.2)
+    ids = sorted(parsed(raw)["Message-ID"] for _, _, raw in smtp.messages)
+    assert len(ids) == count and len(set(ids)) == count
+
+
+def test_busy_outbox_is_skipped(mdesk, imap, smtp, cli):
+    from helpdesk.mail import send
+    from helpdesk.mail.locks import mailbox_lock
+
+    ticket_by_mail(mdesk, imap)
+    with mailbox_lock(mdesk, send.OUTBOX_LOCK) as held:
+        assert held
+        r = cli("mail", "send")
+        assert r.exit_code == 0 and "skipped" in r.stdout
+    assert smtp.messages == [] and outbox_rows()[0].status == "queued"
+    assert cli("mail", "send", "--json").json()["sent"] == 1

@@ -77,6 +77,10 @@ def _move(desk, ticket: Ticket, new: str, *, reason: str | None = None,
         data["reason"] = reason
     audit.record(desk, ticket.number, action_for(old, new), **data)
     sla.on_status_change(desk, ticket.number, old, new)  # after the move's event: cause, then effect
+    if new == "resolved":
+        from helpdesk import ratings
+
+        ratings.request(desk, ticket)
     from helpdesk import automation
 
     automation.emit(desk, "status_changed", ticket.number)

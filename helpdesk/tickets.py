@@ -537,6 +537,10 @@ def get(desk, number: int, *, conversation: bool = False) -> TicketView:
         view.conversation = entries(number)
         view.attachments = [a.to_dict() for a in attachments.list_for(number)]
         view.sla = [c.to_dict() for c in sla.clocks(desk, number)]
+        from helpdesk import ratings
+
+        rating = ratings.get(number)
+        view.rating = rating.to_dict() if rating else None
     return view
 
 

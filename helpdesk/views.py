@@ -79,10 +79,11 @@ class TicketView:
     conversation: list[EntryView] | None = None
     attachments: list[dict] | None = None
     sla: list[dict] | None = None  # the SLA clocks: target, used, remaining, state
+    rating: dict | None = None
 
     def to_dict(self) -> dict:
         data = _plain(asdict(self))
-        for detail in ("conversation", "attachments", "sla"):
+        for detail in ("conversation", "attachments", "sla"):  # details of `show` only (rating: None = unrated)
             if data[detail] is None:
                 data.pop(detail)
         return data

@@ -80,6 +80,9 @@ def ticket(t: TicketView) -> None:
             out.print(f"  {c['kind']:15} {c['state']:8} target {_minutes(c['target_minutes'])}  used "
                       f"{_minutes(c['used_minutes'])}  remaining {_minutes(c['remaining_minutes'])}  {flag}"
                       + (f"  due {_when_text(c['due_at'])}" if c["due_at"] else "") + f"  ({c['policy']})")
+    if t.rating:
+        out.print(f"[bold]rating[/] {t.rating['score']}/5 ({t.rating['via']})"
+                  + (f": {escape(t.rating['comment'])}" if t.rating["comment"] else ""))
     if t.attachments:
         out.print("[bold]attachments[/]")
         for a in t.attachments:

@@ -420,6 +420,23 @@ def merge(
 
 
 @app.command()
+def rate(
+    ticket: TicketArg,
+    score: Annotated[int, typer.Argument(help="1 (poor) .. 5 (excellent).", metavar="SCORE")],
+    comment: Annotated[Optional[str], typer.Option("--comment")] = None,
+) -> None:
+    """Record the customer's satisfaction score given another way (phone, chat); mail replies are automatic.
+
+    Example: helpdesk ticket rate 42 5 --comment "quick and friendly"
+    """
+    from helpdesk import ratings
+
+    with open_desk() as desk:
+        view = ratings.record(desk, _number(ticket), score, comment or "", via="agent")
+    typer.echo(f"#{view.ticket} rated {view.score}/5" + (" (negative feedback alert raised)" if view.score <= 2 else ""))
+
+
+@app.command()
 def attach(
     ticket: TicketArg,
     files: Annotated[list[Path], typer.Argument(help="Files to attach.", metavar="FILE...")],

@@ -207,6 +207,15 @@ def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
                 detail = f"reply to closed #{number}: new ticket #{new}"
                 _record(desk, src, mail, mail.sha256, "new_ticket", new, detail)
                 return Outcome("new_ticket", new, detail)
+            from helpdesk import ratings
+
+            score = ratings.parse_score(mail.reply_text) if ticket.status == "resolved" else None
+            if score and ratings.awaiting(number):
+                # "4" in answer to our rating request: a score, not a reason to reopen the ticket.
+                ratings.record(desk, number, score[0], score[1], via="email")
+                detail = f"rating {score[0]}/5 ({how})"
+                _record(desk, src, mail, mail.sha256, "reply", number, detail)
+                return Outcome("reply", number, detail)
             _add_reply(desk, ticket, mail)
             _record(desk, src, mail, mail.sha256, "reply", number, how)
             return Outcome("reply", number, how)

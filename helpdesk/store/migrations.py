@@ -95,6 +95,11 @@ def _status_changed_at(db: pw.Database) -> None:
     db.execute_sql("UPDATE ticket SET status_changed_at = updated_at WHERE status_changed_at IS NULL")
 
 
+@migration("0010_ratings")
+def _ratings(db: pw.Database) -> None:
+    db.create_tables(models.RATING_MODELS, safe=True)
+
+
 def _lock(db: pw.Database) -> None:
     if is_postgres(db):
         db.execute_sql("SELECT pg_advisory_xact_lock(727274000)")

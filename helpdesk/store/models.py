@@ -310,3 +310,19 @@ class RuleRun(BaseModel):
 
 
 AUTOMATION_MODELS = [RuleRun]
+
+
+# ---------------------------------------------------------------- ratings
+
+
+class Rating(BaseModel):
+    """The customer's 1-5 satisfaction score for a resolved ticket (one per ticket; a new one replaces it)."""
+
+    ticket = pw.ForeignKeyField(Ticket, unique=True, backref="rating", on_delete="CASCADE")
+    score = pw.IntegerField()
+    comment = pw.TextField(default="")
+    via = pw.CharField(max_length=16, default="email")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+RATING_MODELS = [Rating]

@@ -348,13 +348,33 @@ def intake_many(desk, inputs: list[TicketInput | _Checked]) -> list[IntakeResult
 
 
 def _created_events(desk, results: list[IntakeResult]) -> list[IntakeResult]:
+    """After new tickets are stored (same transaction): routing for queues that auto-assign, then the
+    `created` rules."""
     from helpdesk import automation
 
+    auto_queues = {q.name for q in desk.config.queues if q.auto_assign}
+    if auto_queues:
+        _route_new(desk, [r.number for r in results if r.created], auto_queues)
     if any(rule.on == "created" for rule in automation.settings(desk).rules):
         for result in results:
             if result.created:
                 automation.emit(desk, "created", result.number)
     return results
+
+
+def _route_new(desk, numbers: list[int], auto_queues: set[str]) -> None:
+    from helpdesk import assignment
+    from helpdesk.errors import IllegalTransition
+
+    if not numbers:
+        return
+    queued = (Ticket.select(Ticket.number).join(Queue)
+              .where(Ticket.number.in_(numbers) & Queue.name.in_(sorted(auto_queues))).tuples())
+    for (number,) in queued:
+        try:
+            assignment.auto_assign(desk, number)
+        except IllegalTransition as exc:  # nobody can take it now: it waits in the queue
+            audit.record(desk, number, "routing_skipped", reason=str(exc))
 
 
 def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:

@@ -294,3 +294,27 @@ def test_claims_respect_skills_unless_forced(sla_desk):
         lifecycle.assign(sla_desk, number, "carol")
     assert Ticket.get_by_id(number).assignee_id is None
     assert lifecycle.assign(sla_desk, number, "carol", force=True).assignee == "carol"
+
+
+def test_intake_routes_when_the_queue_auto_assigns(configured):
+    from helpdesk import agents
+    from helpdesk.clock import FixedClock
+    from helpdesk.desk import open_desk
+
+    text = configured.default_config().replace('name = "repairs"\n', 'name = "repairs"\nauto_assign = true\n')
+    configured.write_config(text)
+    d = open_desk(clock=FixedClock(MONDAY_9))
+    try:
+        agents.add(d, "dave", skills=["repair"], queues=["repairs"])
+        repair = tickets.intake(d, tickets.TicketInput(title="Pump", type="equipment_repair",
+                                                       fields={"serial_number": "SN-1"}))[0]
+        assert (repair.assignee, repair.status) == ("dave", "assigned")
+        it = tickets.intake(d, tickets.TicketInput(title="VPN", type="it_support"))[0]
+        assert it.assignee is None  # the it queue does not auto-assign
+        agents.update(d, "dave", capacity=1)
+        waiting = tickets.intake(d, tickets.TicketInput(title="Pump 2", type="equipment_repair",
+                                                        fields={"serial_number": "SN-2"}))[0]
+        assert waiting.assignee is None and waiting.status == "new"
+        assert "routing_skipped" in [e.action for e in audit.history(d, waiting.number)]
+    finally:
+        d.close()

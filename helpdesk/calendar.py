@@ -36,6 +36,12 @@ class Calendar:
     def zone(self) -> ZoneInfo:
         return _zone(self.timezone)
 
+    def check(self, year: int = 2026) -> None:
+        """Load the public holidays once (the holidays library costs ~150 ms, so this runs when the
+        daemon or `sla check` starts, not on every command)."""
+        if self.holiday_country:
+            _country_holidays(self.holiday_country, self.holiday_subdivision, year)
+
     def is_holiday(self, day: dt.date) -> bool:
         if day in self.holidays:
             return True
@@ -187,8 +193,9 @@ def parse_calendar(name: str, raw: dict, default_timezone: str) -> Calendar:
     cal = Calendar(name=name, timezone=timezone, always_open=always, hours=tuple(tuple(h) for h in hours),
                    holidays=frozenset(dates), holiday_country=raw.get("holiday_country"),
                    holiday_subdivision=raw.get("holiday_subdivision"))
-    if cal.holiday_country:
-        _country_holidays(cal.holiday_country, cal.holiday_subdivision, 2026)  # fail at start, not mid-sweep
+    if cal.holiday_country is not None and not re.match(r"^[A-Z]{2,3}$", str(cal.holiday_country)):
+        raise ConfigError(f"config: calendar '{name}': holiday_country '{cal.holiday_country}' is not an "
+                          "ISO country code like DE or US")
     return cal
 
 

@@ -210,7 +210,7 @@ def parse_type(raw: dict) -> TicketType:
 
 KNOWN_SECTIONS = {"desk", "me", "database", "mailbox", "smtp", "ai", "type", "queue",
                   # sections other capabilities read; accepted here so one file configures the whole desk
-                  "sla", "calendar", "holidays", "routing", "rule", "macro", "ratings", "mail"}
+                  "sla", "calendar", "rule", "macro", "ratings"}
 
 
 def parse(data: dict, source: Path | None = None) -> Config:
@@ -272,6 +272,9 @@ def parse(data: dict, source: Path | None = None) -> Config:
     if default_priority not in ("P0", "P1", "P2", "P3"):
         raise ConfigError(f"config: [desk] default_priority must be P0..P3, not {default_priority!r}")
 
+    ratings = _expect("ratings", "ratings", data.get("ratings", {}), dict)
+    _check_keys("ratings", ratings, {"enabled"})
+    _expect("ratings", "enabled", ratings.get("enabled", True), bool)
     if "sla" in data or "calendar" in data:
         # Checked at start, so a bad policy is an error now, not in the middle of a sweep.
         from helpdesk.sla import parse_settings

@@ -102,9 +102,15 @@ def test_zero_and_measuring_backwards():
     ({"hours": {"mon": ["09:00-12:00", "11:00-13:00"]}}, "overlap"),
     ({"hours": {}}, "no working hours"),
     ({"hours": {"mon": "09:00-17:00"}, "holidays": ["christmas"]}, "not a date"),
-    ({"hours": {"mon": "09:00-17:00"}, "holiday_country": "XX"}, "no holiday calendar"),
+    ({"hours": {"mon": "09:00-17:00"}, "holiday_country": "Germany"}, "not an ISO country code"),
     ({"hours": {"mon": "09:00-17:00"}, "colour": "red"}, "unknown key 'colour'"),
 ])
 def test_bad_calendar_configuration(raw, message):
     with pytest.raises(ConfigError, match=message):
         parse_calendar("bad", raw, "UTC")
+
+
+def test_an_unknown_holiday_country_is_reported_when_checked():
+    cal = parse_calendar("bad", {"hours": {"mon": "09:00-17:00"}, "holiday_country": "XX"}, "UTC")
+    with pytest.raises(ConfigError, match="no holiday calendar for XX"):
+        cal.check()

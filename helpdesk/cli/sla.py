@@ -18,6 +18,7 @@ def check(json_: JsonFlag = False) -> None:
     from helpdesk import automation, sla
 
     with open_desk() as desk:
+        sla.check_calendars(desk)
         report = sla.sweep(desk)
         rules = automation.run_time_rules(desk)
     if json_:

@@ -64,6 +64,9 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
         log.info("signal %s: stopping after this step", signal.Signals(signum).name)
         stop.set()
 
+    from helpdesk import sla
+
+    sla.check_calendars(desk)  # a bad holiday country stops the daemon at start, not mid-sweep
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     log.info("daemon started (interval %ss)%s", interval, ", one cycle" if once else "")
     try:

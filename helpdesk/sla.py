@@ -169,6 +169,12 @@ def settings(desk) -> SlaSettings:
     return _settings_for(id(desk.config), desk.config)
 
 
+def check_calendars(desk) -> None:
+    """Load every calendar's public holidays now: a bad holiday country fails the daemon's start."""
+    for cal in settings(desk).calendars.values():
+        cal.check(desk.now().year)
+
+
 # ---------------------------------------------------------------- clocks
 
 

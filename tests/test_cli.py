@@ -90,7 +90,7 @@ def test_init_writes_config_database_and_first_admin(bare_cli, home):
     assert not home.config_file.exists()
     run = ok(bare_cli("init"))
     assert home.config_file.exists()
-    assert home.config_file.read_text() == home.default_config()
+    assert home.config_file.read_text() == home.shipped_config()
     assert "(written)" in run.stdout
     assert "agent: tester (admin)" in run.stdout
     # again: the config is kept and the agent not added twice

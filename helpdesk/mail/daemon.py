@@ -10,6 +10,8 @@ import logging
 import signal
 import threading
 
+import peewee as pw
+
 from helpdesk.errors import HelpdeskError
 
 log = logging.getLogger("helpdesk.daemon")
@@ -71,7 +73,17 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
     log.info("daemon started (interval %ss)%s", interval, ", one cycle" if once else "")
     try:
         while not stop.is_set():
-            cycle(desk)
+            try:
+                cycle(desk)
+            except (pw.OperationalError, pw.InterfaceError) as exc:
+                # The database went away (a restart, a network cut): say so, reconnect next cycle.
+                log.error("database: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+                try:
+                    desk.db.close()
+                except Exception:  # already closed or broken
+                    pass
+                if once:
+                    raise
             if once:
                 break
             stop.wait(interval)

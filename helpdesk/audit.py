@@ -14,9 +14,11 @@ def _json_default(value: Any) -> str:
 
 
 def record(desk, ticket: int | None, action: str, **data: Any) -> None:
-    AuditEvent.insert(ticket=ticket, actor=desk.actor, action=action,
-                      data=json.dumps(data, default=_json_default, sort_keys=True),
-                      created_at=desk.now()).execute()
+    from helpdesk.store import sql
+
+    # Plain SQL: one of the commonest writes (Peewee composing the INSERT cost 10x its execution).
+    sql.insert(desk.db, "audit_event", ("ticket_number", "actor", "action", "data", "created_at"),
+               (ticket, desk.actor, action, json.dumps(data, default=_json_default, sort_keys=True), desk.now()))
 
 
 def record_many(desk, events: list[tuple[int | None, str, dict]]) -> None:

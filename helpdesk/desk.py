@@ -46,6 +46,10 @@ class Desk:
     url: DatabaseUrl
     actor: str
     clock: object = field(default_factory=SystemClock)
+    # Cached by `prepare` / on first use: the Message-ID key (outbox.desk_secret) and the ticket type
+    # records (extensions.type_records; dropped by sync_types).
+    message_id_secret: bytes | None = field(default=None, repr=False)
+    type_records: dict | None = field(default=None, repr=False)
 
     def now(self):
         return self.clock.now()
@@ -83,7 +87,18 @@ def prepare(desk: Desk, *, force: bool = False) -> tuple[list[str], list[str]]:
     if force:
         extensions.sync_types(desk.config.types, desk.config.types_fingerprint())
     sync_queues(desk)
+    desk.type_records = None
+    desk.message_id_secret = None
+    ensure_message_id_secret(desk)
     return applied, changes
+
+
+def ensure_message_id_secret(desk: Desk) -> bytes:
+    """The key our Message-IDs are signed with: made once per database, cached on the desk."""
+    from helpdesk import outbox
+
+    outbox.desk_secret(desk)  # a plain read (makes it, autocommitted, only in a new database)
+    return outbox.desk_secret(desk)  # read back if it was just made: now cached
 
 
 def sync_queues(desk: Desk) -> None:

@@ -13,7 +13,9 @@ import hmac
 import secrets
 
 from helpdesk import audit
-from helpdesk.store.models import ConversationEntry, Customer, MailMessage, Outbox, Setting, Ticket, UndeliverableAddress
+from helpdesk.store import sql
+from helpdesk.store.db import database
+from helpdesk.store.models import ConversationEntry, Customer, Outbox, Setting, Ticket, UndeliverableAddress
 
 # Two auto-responders answering each other must not loop: at most this many automatic mails to one
 # address per window.
@@ -21,13 +23,22 @@ AUTO_MAIL_CAP = 3
 AUTO_MAIL_WINDOW = dt.timedelta(hours=1)
 
 
-def desk_secret() -> bytes:
-    # Read for every Message-ID made or checked: the one column, not a model row (a third of the cost).
+def desk_secret(desk=None) -> bytes:
+    """The key of our Message-IDs. Made once per database (`desk.prepare` makes it when the desk opens)
+    and cached on the desk: it is needed for every Message-ID made or checked."""
+    cached = getattr(desk, "message_id_secret", None)
+    if cached is not None:
+        return cached
     row = Setting.select(Setting.value).where(Setting.key == "message_id_secret").tuples().first()
     if row is None:
+        # Made inside the caller's transaction, which may still roll back: not cached.
         Setting.insert(key="message_id_secret", value=secrets.token_hex(16)).on_conflict_ignore().execute()
         row = Setting.select(Setting.value).where(Setting.key == "message_id_secret").tuples().get()
-    return row[0].encode()
+        return row[0].encode()
+    secret = row[0].encode()
+    if desk is not None:
+        desk.message_id_secret = secret
+    return secret
 
 
 def mail_domain(desk) -> str:
@@ -39,18 +50,18 @@ def mail_domain(desk) -> str:
 
 def make_message_id(desk, ticket_number: int) -> str:
     nonce = secrets.token_hex(6)
-    sig = hmac.new(desk_secret(), f"{ticket_number}.{nonce}".encode(), hashlib.sha256).hexdigest()[:12]
+    sig = hmac.new(desk_secret(desk), f"{ticket_number}.{nonce}".encode(), hashlib.sha256).hexdigest()[:12]
     return f"<hd.{ticket_number}.{nonce}.{sig}@{mail_domain(desk)}>"
 
 
-def ticket_from_message_id(message_id: str) -> int | None:
+def ticket_from_message_id(message_id: str, desk=None) -> int | None:
     """The ticket number an untampered Message-ID of ours names, else None."""
     text = message_id.strip().strip("<>")
     local = text.split("@", 1)[0]
     parts = local.split(".")
     if len(parts) != 4 or parts[0] != "hd" or not parts[1].isdigit():
         return None
-    expected = hmac.new(desk_secret(), f"{parts[1]}.{parts[2]}".encode(), hashlib.sha256).hexdigest()[:12]
+    expected = hmac.new(desk_secret(desk), f"{parts[1]}.{parts[2]}".encode(), hashlib.sha256).hexdigest()[:12]
     return int(parts[1]) if hmac.compare_digest(expected, parts[3]) else None
 
 
@@ -60,58 +71,86 @@ def subject_for(ticket: Ticket) -> str:
 
 def _thread_headers(ticket_number: int) -> tuple[str | None, str]:
     """In-Reply-To and References for mail on a ticket: the customer's first mail, then the latest."""
-    first = [m for (m,) in MailMessage.select(MailMessage.message_id)
-             .where((MailMessage.ticket == ticket_number) & (MailMessage.outcome == "new_ticket")
-                    & MailMessage.message_id.is_null(False)).order_by(MailMessage.id).limit(1).tuples()]
-    ids = [m for (m,) in ConversationEntry.select(ConversationEntry.message_id)
-           .where((ConversationEntry.ticket == ticket_number) & ConversationEntry.message_id.is_null(False)
-                  & (ConversationEntry.kind != "note")).order_by(ConversationEntry.id).tuples()]
-    refs = list(dict.fromkeys(first + ids[-9:]))
+    first = [m for (m,) in sql.rows(
+        database.obj,
+        'SELECT "message_id" FROM "mail_message" WHERE "ticket_number" = ? AND "outcome" = ?'
+        ' AND "message_id" IS NOT NULL ORDER BY "id" LIMIT 1', (ticket_number, "new_ticket"))]
+    # The latest nine, oldest first.
+    ids = [m for (m,) in reversed(sql.rows(
+        database.obj,
+        'SELECT "message_id" FROM "conversation_entry" WHERE "ticket_id" = ? AND "message_id" IS NOT NULL'
+        ' AND "kind" <> ? ORDER BY "id" DESC LIMIT 9', (ticket_number, "note")))]
+    refs = list(dict.fromkeys(first + ids))
     return (refs[-1] if refs else None), " ".join(refs)
 
 
 def undeliverable(desk, address: str) -> bool:
-    row = (UndeliverableAddress.select(UndeliverableAddress.until)  # one column: checked for every automatic mail
-           .where(UndeliverableAddress.email == address.lower()).tuples().first())
-    return row is not None and row[0] > desk.now()
+    row = sql.one(desk.db, 'SELECT "until" FROM "undeliverable_address" WHERE "email" = ? LIMIT 1',
+                  (address.lower(),))
+    return row is not None and UndeliverableAddress.until.python_value(row[0]) > desk.now()
+
+
+# Both checks of an automatic mail in one statement (outbox (to_addr, created_at) is indexed, 0011).
+_AUTO_MAIL_CHECK = (
+    'SELECT (SELECT "until" FROM "undeliverable_address" WHERE "email" = ? LIMIT 1),'
+    ' (SELECT COUNT(*) FROM "outbox" WHERE "to_addr" = ? AND "auto" = ? AND "created_at" > ?)')
 
 
 def auto_mail_allowed(desk, address: str) -> str | None:
     """None if an automatic mail may go to this address now, else why not."""
-    if undeliverable(desk, address):
+    address = address.lower()
+    now = desk.now()
+    until, recent = sql.one(desk.db, _AUTO_MAIL_CHECK, (address, address, True, now - AUTO_MAIL_WINDOW))
+    if until is not None and UndeliverableAddress.until.python_value(until) > now:
         return "the address bounced recently"
-    recent = (Outbox.select().where((Outbox.to_addr == address.lower()) & (Outbox.auto == True)  # noqa: E712
-                                    & (Outbox.created_at > desk.now() - AUTO_MAIL_WINDOW)).count())
     if recent >= AUTO_MAIL_CAP:
         return f"{recent} automatic mails to this address in the last hour"
     return None
 
 
+_OUTBOX_COLUMNS = ("ticket_id", "entry_id", "kind", "to_addr", "subject", "body", "message_id", "in_reply_to",
+                   "references", "auto", "status", "attempts", "next_attempt_at", "last_error", "created_at",
+                   "sent_at")
+
+
 def queue_automatic(desk, ticket: Ticket, kind: str, to_addr: str, subject: str, body: str,
-                    in_reply_to: str | None = None) -> int | None:
-    """Queue an automatic mail (acknowledgement, notification), rate-capped per recipient."""
+                    in_reply_to: str | None = None, *, new_ticket: bool = False) -> int | None:
+    """Queue an automatic mail (acknowledgement, notification), rate-capped per recipient.
+
+    `new_ticket`: the ticket was created in this transaction, so no mail of it is stored yet and its
+    thread headers are known without reading (unless a `created` rule may have written to it)."""
     why_not = auto_mail_allowed(desk, to_addr)
     if why_not:
         audit.record(desk, ticket.number, "auto_mail_suppressed", kind=kind, to=to_addr, reason=why_not)
         return None
-    thread_reply_to, references = _thread_headers(ticket.number)
+    if new_ticket and not _created_rules(desk):
+        thread_reply_to, references = None, ""
+    else:
+        thread_reply_to, references = _thread_headers(ticket.number)
     in_reply_to = in_reply_to or thread_reply_to
     if in_reply_to and in_reply_to not in references.split():
         references = (references + " " + in_reply_to).strip()
-    row = Outbox.create(ticket=ticket.number, kind=kind, to_addr=to_addr.lower(), subject=subject, body=body,
-                        message_id=make_message_id(desk, ticket.number), in_reply_to=in_reply_to,
-                        references=references, auto=True, created_at=desk.now(), next_attempt_at=desk.now())
-    return row.id
+    now = desk.now()
+    return sql.insert(desk.db, "outbox", _OUTBOX_COLUMNS,
+                      (ticket.number, None, kind, to_addr.lower(), subject, body,
+                       make_message_id(desk, ticket.number), in_reply_to, references, True, "queued", 0, now,
+                       None, now, None), returning="id")
 
 
-def queue_acknowledgement(desk, ticket: Ticket, mail) -> int | None:
+def _created_rules(desk) -> bool:
+    from helpdesk import automation
+
+    return any(rule.on == "created" for rule in automation.settings(desk).rules)
+
+
+def queue_acknowledgement(desk, ticket: Ticket, mail, *, new_ticket: bool = False) -> int | None:
     """Tell the customer their mail became ticket #N (the number in the subject tag for replies)."""
     body = (f"Hello{' ' + mail.from_name if mail.from_name else ''},\n\n"
             f"we received your request and opened ticket #{ticket.number}: {ticket.title}\n"
             "Reply to this mail to add to it; keep the ticket number in the subject.\n\n"
             f"{desk.config.desk_name}")
     return queue_automatic(desk, ticket, "ack", mail.from_addr, subject_for(ticket), body,
-                           in_reply_to=mail.message_id)
+                           in_reply_to=mail.message_id, new_ticket=new_ticket)
 
 
 def queue_reply(desk, ticket: Ticket, entry: ConversationEntry) -> int | None:

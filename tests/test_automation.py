@@ -179,3 +179,59 @@ def test_bad_rules_are_clear_errors_at_start(configured, cli, snippet, message):
     r = cli("ticket", "list")
     assert r.exit_code == 1, r.stdout
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+MORE_RULES = '''
+[[rule]]
+name = "breach to care"
+on = "sla_breached"
+when = "type:complaint"
+do = [{ set_queue = "care" }, { set_field = { severity = "high" } }]
+
+[[rule]]
+name = "customer wrote"
+on = "customer_replied"
+when = "status:open"
+do = [{ add_tag = "answered" }, { assign = "auto" }]
+'''
+
+
+@pytest.fixture
+def more_desk(configured):
+    from helpdesk import agents
+    from helpdesk.clock import FixedClock
+    from helpdesk.desk import open_desk
+
+    configured.write_config(configured.default_config() + MORE_RULES)
+    d = open_desk(clock=FixedClock(START))
+    agents.ensure(d, "tester", admin=True)
+    yield d
+    d.close()
+
+
+def test_sla_breached_rule_sets_queue_and_field(more_desk):
+    from helpdesk import sla
+
+    number = new(more_desk, "Late parcel", type="complaint", priority="P0", fields={"severity": "low"})
+    more_desk.clock.advance(minutes=20)  # the default P0 first response is 15 minutes (24x7)
+    sla.sweep(more_desk)
+    view = tickets.get(more_desk, number)
+    assert view.queue == "care" and view.fields["severity"] == "high"
+    assert "breach to care" in fired(more_desk, number)
+
+
+def test_customer_replied_rule_runs_on_mail(more_desk):
+    from helpdesk import agents
+    from helpdesk.config import MailboxSpec
+    from helpdesk.mail import intake
+
+    agents.add(more_desk, "eve", skills=["it"])
+    number = new(more_desk, "VPN", type="it_support", customer="ann@globex.example")
+    raw = (f"From: ann@globex.example\r\nTo: support@desk.example\r\nSubject: Re: [#{number}] VPN\r\n"
+           "Message-ID: <cr1@globex.example>\r\n\r\nStill broken.\r\n").encode()
+    mailbox = MailboxSpec(name="support", address="support@desk.example", imap_host="127.0.0.1")
+    outcome = intake.process(more_desk, mailbox, intake.Source("support", "INBOX", 1, 1), raw)
+    assert (outcome.outcome, outcome.ticket) == ("reply", number)
+    view = tickets.get(more_desk, number)
+    assert view.tags == ["answered"] and view.assignee == "eve"
+    assert fired(more_desk, number) == ["customer wrote"]

@@ -18,9 +18,10 @@ import peewee as pw
 from helpdesk import attachments, audit, lifecycle, outbox, sla, tickets
 from helpdesk.config import MailboxSpec
 from helpdesk.mail.parse import ParsedMail, ParseError, parse
+from helpdesk.store import sql
+from helpdesk.store.db import database
 from helpdesk.store.models import (
-    Agent, Attachment, ConversationEntry, Customer, MailMessage, Outbox, QuarantinedMail, Ticket, TicketContact,
-    UndeliverableAddress,
+    ConversationEntry, MailMessage, Outbox, QuarantinedMail, Ticket, UndeliverableAddress,
 )
 
 SUBJECT_TAG_RE = re.compile(r"\[#(\d{1,10})\]")
@@ -47,50 +48,62 @@ class Outcome:
     already: bool = False  # this source was processed before (a crash between commit and flag)
 
 
-def ticket_for_message_id(message_id: str) -> int | None:
+# Where a Message-ID is stored, in the order they are trusted: our own signed id of an existing ticket,
+# a conversation entry, a fetched mail that made or joined a ticket, our outbox. One statement.
+_TICKET_FOR_MESSAGE_ID = (
+    'SELECT (SELECT "number" FROM "ticket" WHERE "number" = ?),'
+    ' (SELECT "ticket_id" FROM "conversation_entry" WHERE "message_id" = ? LIMIT 1),'
+    ' (SELECT "ticket_number" FROM "mail_message" WHERE "message_id" = ? AND "ticket_number" IS NOT NULL LIMIT 1),'
+    ' (SELECT "ticket_id" FROM "outbox" WHERE "message_id" = ? LIMIT 1)')
+
+
+def ticket_for_message_id(message_id: str, desk=None) -> int | None:
     """The ticket a stored (or our own signed) Message-ID belongs to."""
-    number = outbox.ticket_from_message_id(message_id)
-    if number is not None and Ticket.select().where(Ticket.number == number).exists():
-        return number
-    row = (ConversationEntry.select(ConversationEntry.ticket).where(ConversationEntry.message_id == message_id)
-           .tuples().first())
-    if row:
-        return row[0]
-    row = (MailMessage.select(MailMessage.ticket)
-           .where((MailMessage.message_id == message_id) & MailMessage.ticket.is_null(False)).tuples().first())
-    if row:
-        return row[0]
-    row = Outbox.select(Outbox.ticket).where(Outbox.message_id == message_id).tuples().first()
-    return row[0] if row and row[0] else None
+    number = outbox.ticket_from_message_id(message_id, desk)
+    own, entry, fetched, sent = sql.one(database.obj, _TICKET_FOR_MESSAGE_ID,
+                                        (number, message_id, message_id, message_id))
+    if own is not None:
+        return own
+    if entry is not None:
+        return entry
+    if fetched is not None:
+        return fetched
+    return sent or None
 
 
 def _follow_merges(number: int) -> int:
     seen = set()
+    db = database.obj
     while number not in seen:
         seen.add(number)
-        merged = Ticket.select(Ticket.merged_into).where(Ticket.number == number).tuples().first()
+        merged = sql.one(db, 'SELECT "merged_into_id" FROM "ticket" WHERE "number" = ?', (number,))
         if not merged or not merged[0]:
             return number
         number = merged[0]
     return number
 
 
+def _ticket_exists(number: int) -> bool:
+    return sql.one(database.obj, 'SELECT 1 FROM "ticket" WHERE "number" = ?', (number,)) is not None
+
+
 def _may_write_by_tag(number: int, sender: str) -> bool:
-    row = (Ticket.select(Customer.email).join(Customer).where(Ticket.number == number).tuples().first())
-    if row and row[0] == sender:
-        return True
-    return TicketContact.select().where((TicketContact.ticket == number) & (TicketContact.email == sender)).exists()
+    customer, contact = sql.one(database.obj, (
+        'SELECT (SELECT "c"."email" FROM "ticket" AS "t" JOIN "customer" AS "c" ON "c"."id" = "t"."customer_id"'
+        ' WHERE "t"."number" = ?),'
+        ' EXISTS(SELECT 1 FROM "ticket_contact" WHERE "ticket_id" = ? AND "email" = ?)'), (number, number, sender))
+    return customer == sender or bool(contact)
 
 
 def thread(desk, mail: ParsedMail) -> tuple[int | None, str]:
     """(ticket, how) this mail belongs to, or (None, reason) for a new ticket."""
     for mid in mail.thread_ids:
-        number = ticket_for_message_id(mid)
+        number = ticket_for_message_id(mid, desk)
         if number is not None:
             return _follow_merges(number), f"references {mid}"
     for match in SUBJECT_TAG_RE.finditer(mail.subject):
         number = int(match.group(1))
-        if Ticket.select().where(Ticket.number == number).exists():
+        if _ticket_exists(number):
             if _may_write_by_tag(number, mail.from_addr):
                 return _follow_merges(number), f"subject tag #{number} from its customer"
             return None, f"subject tag #{number} from a stranger ({mail.from_addr}): new ticket"
@@ -101,11 +114,16 @@ def our_addresses(desk) -> set[str]:
     return {m.address.lower() for m in desk.config.mailboxes}
 
 
+_RECORD_COLUMNS = ("mailbox", "folder", "uidvalidity", "uid", "message_id", "sha256", "outcome", "ticket_number",
+                   "detail", "disposed", "created_at")
+
+
 def _record(desk, src: Source, mail: ParsedMail | None, sha: str, outcome: str, ticket: int | None,
-            detail: str) -> MailMessage:
-    return MailMessage.create(mailbox=src.mailbox, folder=src.folder, uidvalidity=src.uidvalidity, uid=src.uid,
-                              message_id=mail.message_id if mail else None, sha256=sha, outcome=outcome,
-                              ticket=ticket, detail=detail[:2000], created_at=desk.now())
+            detail: str) -> int:
+    """The mail_message row of a fetched message; returns its id."""
+    return sql.insert(desk.db, "mail_message", _RECORD_COLUMNS,
+                      (src.mailbox, src.folder, src.uidvalidity, src.uid, mail.message_id if mail else None, sha,
+                       outcome, ticket, detail[:2000], False, desk.now()), returning="id")
 
 
 def quarantine(desk, src: Source, raw: bytes, error: str) -> Outcome:
@@ -123,17 +141,17 @@ def quarantine(desk, src: Source, raw: bytes, error: str) -> Outcome:
             why = "the same bytes were already fetched (quarantined before)"
             _record(desk, src, None, sha, "duplicate", None, why)
             return Outcome("duplicate", None, why)
-        record = _record(desk, src, None, sha, "quarantined", None, error)
+        record = _record(desk, src, None, sha, "quarantined", None, error)  # its id
         QuarantinedMail.create(mailbox=src.mailbox, message=record, sha256=sha, size=len(raw), error=error,
                                created_at=desk.now())
     return Outcome("quarantined", None, error)
 
 
 def _existing(src: Source) -> Outcome | None:
-    # Runs for every message: three columns as a tuple cost a third of a whole model row (get_or_none).
-    row = (MailMessage.select(MailMessage.outcome, MailMessage.ticket, MailMessage.detail)
-           .where((MailMessage.mailbox == src.mailbox) & (MailMessage.folder == src.folder)
-                  & (MailMessage.uidvalidity == src.uidvalidity) & (MailMessage.uid == src.uid)).tuples().first())
+    # Runs for every message: plain SQL, three columns.
+    row = sql.one(database.obj, 'SELECT "outcome", "ticket_number", "detail" FROM "mail_message"'
+                  ' WHERE "mailbox" = ? AND "folder" = ? AND "uidvalidity" = ? AND "uid" = ? LIMIT 1',
+                  (src.mailbox, src.folder, src.uidvalidity, src.uid))
     if row is None:
         return None
     return Outcome(row[0], row[1], row[2], already=True)
@@ -162,16 +180,26 @@ def process(desk, mailbox: MailboxSpec, src: Source, raw: bytes) -> Outcome:
         return quarantine(desk, src, raw, f"refused by the database: {text}")
 
 
+# The four ways a message can be known already, in one statement (a NULL Message-ID matches nothing).
+_DUPLICATE = (
+    'SELECT EXISTS(SELECT 1 FROM "conversation_entry" WHERE "message_id" = ?),'
+    ' EXISTS(SELECT 1 FROM "mail_message" WHERE "message_id" = ? AND "outcome" <> ?),'
+    ' EXISTS(SELECT 1 FROM "outbox" WHERE "message_id" = ?),'
+    ' EXISTS(SELECT 1 FROM "mail_message" WHERE "sha256" = ? AND "outcome" <> ?)')
+
+
 def _is_duplicate(mail: ParsedMail) -> str | None:
-    if mail.message_id:
-        if ConversationEntry.select().where(ConversationEntry.message_id == mail.message_id).exists():
+    mid = mail.message_id or None
+    stored, fetched, ours, same_bytes = sql.one(database.obj, _DUPLICATE,
+                                                (mid, mid, "quarantined", mid, mail.sha256, "quarantined"))
+    if mid:
+        if stored:
             return f"Message-ID {mail.message_id} already stored"
-        if MailMessage.select().where((MailMessage.message_id == mail.message_id)
-                                      & (MailMessage.outcome != "quarantined")).exists():
+        if fetched:
             return f"Message-ID {mail.message_id} already fetched"
-        if Outbox.select().where(Outbox.message_id == mail.message_id).exists():
+        if ours:
             return "our own outgoing mail"
-    if MailMessage.select().where((MailMessage.sha256 == mail.sha256) & (MailMessage.outcome != "quarantined")).exists():
+    if same_bytes:
         return "the same bytes were already fetched"
     return None
 
@@ -227,8 +255,9 @@ def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
 def _store_attachments(desk, number: int, entry: int | None, mail: ParsedMail) -> None:
     for att in mail.attachments:
         digest = attachments.store_bytes(att.data)
-        Attachment.create(ticket=number, entry=entry, filename=att.filename, content_type=att.content_type[:200],
-                          size=len(att.data), sha256=digest, created_at=desk.now())
+        sql.insert(desk.db, "attachment",
+                   ("ticket_id", "entry_id", "filename", "content_type", "size", "sha256", "created_at"),
+                   (number, entry, att.filename, att.content_type[:200], len(att.data), digest, desk.now()))
 
 
 def _new_ticket(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail, parent: int | None = None) -> int:
@@ -249,31 +278,36 @@ def _new_ticket(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail, paren
     contacts = [a for a in dict.fromkeys(mail.cc + mail.to)
                 if a not in ours and a != mail.from_addr and len(a) <= MAX_ADDRESS]
     if contacts:
-        TicketContact.insert_many([{"ticket": number, "email": a, "role": "cc"} for a in contacts]) \
-            .on_conflict_ignore().execute()
+        sql.execute(desk.db, 'INSERT INTO "ticket_contact" ("ticket_id", "email", "role") VALUES '
+                    + ", ".join(["(?, ?, ?)"] * len(contacts)) + " ON CONFLICT DO NOTHING",
+                    [p for a in contacts for p in (number, a, "cc")])
     _store_attachments(desk, number, None, mail)
-    outbox.queue_acknowledgement(desk, Ticket.get_by_id(number), mail)
+    # Created in this transaction: the title is the one just stored (no need to read the row back).
+    outbox.queue_acknowledgement(desk, Ticket(number=number, title=inp.title), mail, new_ticket=True)
     return number
 
 
 def _add_reply(desk, ticket: Ticket, mail: ParsedMail) -> None:
-    # Only their ids are needed (the entry's authors): no whole rows.
-    customer = Customer.select(Customer.id).where(Customer.email == mail.from_addr).tuples().first()
-    customer = customer[0] if customer else None
-    agent = Agent.select(Agent.id).where(Agent.email == mail.from_addr).tuples().first() if customer is None else None
-    agent = agent[0] if agent else None
+    # Only their ids are needed (the entry's authors): one statement, no whole rows.
+    customer, agent = sql.one(desk.db, 'SELECT (SELECT "id" FROM "customer" WHERE "email" = ? LIMIT 1),'
+                              ' (SELECT "id" FROM "agent" WHERE "email" = ? LIMIT 1)', (mail.from_addr, mail.from_addr))
+    if customer is not None:
+        agent = None
     body = mail.reply_text or mail.text or "(empty message)"
-    entry = ConversationEntry.create(ticket=ticket.number, kind="inbound", author_customer=customer,
-                                     author_agent=agent, body=body, message_id=mail.message_id,
-                                     created_at=desk.now())
-    _store_attachments(desk, ticket.number, entry.id, mail)
-    audit.record(desk, ticket.number, "customer_replied", entry=entry.id, sender=mail.from_addr,
+    entry_id = sql.insert(desk.db, "conversation_entry",
+                          ("ticket_id", "kind", "author_agent_id", "author_customer_id", "body", "message_id",
+                           "created_at"),
+                          (ticket.number, "inbound", agent, customer, body, mail.message_id, desk.now()),
+                          returning="id")
+    _store_attachments(desk, ticket.number, entry_id, mail)
+    audit.record(desk, ticket.number, "customer_replied", entry=entry_id, sender=mail.from_addr,
                  message_id=mail.message_id)
     if ticket.status in ("pending", "resolved"):
         lifecycle.customer_answered(desk, ticket)
+        sla.start_next_update(desk, ticket.number)
     else:
         tickets.write(desk, ticket, None)
-    sla.start_next_update(desk, ticket.number)
+        sla.start_next_update(desk, ticket.number, ticket)  # the row just written: priority, type, status
     from helpdesk import automation
 
     automation.emit(desk, "customer_replied", ticket.number)
@@ -285,7 +319,7 @@ def _add_reply(desk, ticket: Ticket, mail: ParsedMail) -> None:
 def _bounce(desk, src: Source, mail: ParsedMail) -> Outcome:
     number = None
     for mid in mail.bounced_message_ids:
-        number = ticket_for_message_id(mid)
+        number = ticket_for_message_id(mid, desk)
         if number is not None:
             break
     failed = [a for a in mail.bounced_recipients if len(a) <= MAX_ADDRESS]

@@ -69,8 +69,10 @@ def _lock(db: pw.Database) -> None:
 
 def sync_types(types: Iterable[TicketType], fingerprint: str | None = None) -> list[str]:
     """Bring the extension tables in line with the configured types. Returns what changed, in words."""
+    global _generation
     db = database.obj
     changes: list[str] = []
+    _generation += 1
     if fingerprint:
         # Nothing to do (every command but the first after a config change): decide that with a plain
         # read, so opening the desk to read never waits for the write lock behind another writer.
@@ -136,5 +138,15 @@ def _add_column(db: pw.Database, type_name: str, spec: FieldSpec) -> None:
         migrate(migrator.add_column(table_name(type_name), spec.name, _peewee_field(spec.kind)))
 
 
-def type_records() -> dict[str, TicketTypeRecord]:
-    return {r.name: r for r in TicketTypeRecord.select()}
+_generation = 0  # bumped by every sync_types: cached type records older than that are read again
+
+
+def type_records(desk=None) -> dict[str, TicketTypeRecord]:
+    """The type records by name; with a desk, cached on it until the next `sync_types`."""
+    cached = getattr(desk, "type_records", None)
+    if cached is not None and cached[0] == _generation:
+        return cached[1]
+    records = {r.name: r for r in TicketTypeRecord.select()}
+    if desk is not None:
+        desk.type_records = (_generation, records)
+    return records

@@ -100,6 +100,12 @@ def _ratings(db: pw.Database) -> None:
     db.create_tables(models.RATING_MODELS, safe=True)
 
 
+@migration("0011_outbox_recipient_index")
+def _outbox_recipient_index(db: pw.Database) -> None:
+    # The rate cap of automatic mail counts a recipient's recent mail: checked for every acknowledgement.
+    db.execute_sql("CREATE INDEX IF NOT EXISTS outbox_to_addr_created_at ON outbox (to_addr, created_at)")
+
+
 def _lock(db: pw.Database) -> None:
     if is_postgres(db):
         db.execute_sql("SELECT pg_advisory_xact_lock(727274000)")

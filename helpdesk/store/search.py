@@ -83,20 +83,30 @@ def index_documents(docs: Iterable[tuple[int, str, str]]) -> None:
 
 def reindex_tickets(numbers: Iterable[int]) -> None:
     """Rebuild the documents of these tickets from their title, description and conversation."""
-    from helpdesk.store.models import ConversationEntry, Ticket
+    from helpdesk.store import sql
 
     numbers = sorted(set(numbers))
     if not numbers:
         return
+    db = database.obj
     bodies: dict[int, list[str]] = {n: [] for n in numbers}
     titles: dict[int, str] = {}
-    for number, title, description in (Ticket.select(Ticket.number, Ticket.title, Ticket.description)
-                                       .where(Ticket.number.in_(numbers)).tuples()):
-        titles[number] = title
-        bodies[number].append(description)
-    for ticket_id, body in (ConversationEntry.select(ConversationEntry.ticket, ConversationEntry.body)
-                            .where(ConversationEntry.ticket.in_(numbers))
-                            .order_by(ConversationEntry.id).tuples()):
+    # Plain SQL (a reply reindexes its ticket): chunked like every IN list.
+    for start in range(0, len(numbers), 500):
+        part = numbers[start:start + 500]
+        marks = sql.marks(len(part))
+        for number, title, description in sql.rows(
+                db, f'SELECT "number", "title", "description" FROM "ticket" WHERE "number" IN ({marks})', part):
+            titles[number] = title
+            bodies[number].append(description)
+    entries: list[tuple[int, int, str]] = []
+    for start in range(0, len(numbers), 500):
+        part = numbers[start:start + 500]
+        entries.extend(sql.rows(db, 'SELECT "id", "ticket_id", "body" FROM "conversation_entry"'
+                                f' WHERE "ticket_id" IN ({sql.marks(len(part))}) ORDER BY "id"', part))
+    if len(numbers) > 500:
+        entries.sort()
+    for _, ticket_id, body in entries:
         bodies[ticket_id].append(body)
     index_documents((n, titles[n], "\n".join(bodies[n])) for n in numbers if n in titles)
 

@@ -1,0 +1,63 @@
+"""Plain SQL for the hot paths (the mail intake runs ~20 statements per message): composing a small
+Peewee query costs 250-350 us of Python, executing the same SQL directly about 20 us.
+
+Statements are written once, portable to SQLite and PostgreSQL: identifiers in double quotes, `?` for
+every parameter (and nowhere else: no `?` or `%` in literals). `compiled` turns them into the
+backend's placeholder style once and caches the result per placeholder style. Values are passed as the
+columns' Python values (naive datetimes, bools, ints, str); convert what is read back with the field's
+`python_value` where the backend returns raw text (SQLite datetimes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import peewee as pw
+
+_compiled: dict[tuple[str, str], str] = {}
+_insert_texts: dict[tuple, str] = {}
+
+
+def compiled(db: pw.Database, text: str) -> str:
+    """`text` with `?` replaced by the database's placeholder (cached per placeholder style)."""
+    param = db.param
+    key = (param, text)
+    sql = _compiled.get(key)
+    if sql is None:
+        sql = text if param == "?" else text.replace("?", param)
+        _compiled[key] = sql
+    return sql
+
+
+def marks(n: int) -> str:
+    """`?, ?, ?` for an IN list of n values."""
+    return ", ".join("?" * n)
+
+
+def execute(db: pw.Database, text: str, params: Sequence[Any] = ()):
+    """Run one statement; returns the cursor."""
+    return db.execute_sql(compiled(db, text), params)
+
+
+def one(db: pw.Database, text: str, params: Sequence[Any] = ()) -> tuple | None:
+    """The first row (or None)."""
+    return execute(db, text, params).fetchone()
+
+
+def rows(db: pw.Database, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+    return execute(db, text, params).fetchall()
+
+
+def insert(db: pw.Database, table: str, columns: Sequence[str], values: Sequence[Any],
+           returning: str | None = None) -> Any:
+    """INSERT one row (columns are column names); with `returning`, that column's new value."""
+    key = (table, tuple(columns), returning)
+    text = _insert_texts.get(key)
+    if text is None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        suffix = f' RETURNING "{returning}"' if returning else ""
+        text = _insert_texts[key] = f'INSERT INTO "{table}" ({names}) VALUES ({marks(len(columns))}){suffix}'
+    cursor = execute(db, text, values)
+    if returning:
+        return cursor.fetchone()[0]
+    return None

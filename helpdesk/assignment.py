@@ -32,55 +32,132 @@ def weighted_loads() -> dict[int, tuple[int, int]]:
 
 def last_assigned() -> dict[str, int]:
     """login -> id of the last assignment event naming that agent (0 if never): the round-robin order."""
-    out: dict[str, int] = {}
-    query = (AuditEvent.select(AuditEvent.id, AuditEvent.data)
-             .where(AuditEvent.action.in_(["assigned", "transferred"]))
-             .order_by(AuditEvent.id.desc()).limit(2000).tuples())
     import json
 
-    for event_id, data in query:
-        login = json.loads(data).get("to")
+    out: dict[str, int] = {}
+    db, meta = AuditEvent._meta.database, AuditEvent._meta
+    # Plain SQL, and each distinct event text decoded once (most are {"to": "<login>"}): this runs for
+    # every ticket routed.
+    cursor = db.execute_sql(
+        f'SELECT "{meta.fields["id"].column_name}", "{meta.fields["data"].column_name}" FROM "{meta.table_name}"'
+        f' WHERE "{meta.fields["action"].column_name}" IN ({db.param}, {db.param})'
+        f' ORDER BY "{meta.fields["id"].column_name}" DESC LIMIT 2000', ["assigned", "transferred"])
+    decoded: dict[str, object] = {}
+    for event_id, data in cursor.fetchall():
+        if data not in decoded:
+            decoded[data] = json.loads(data).get("to")
+        login = decoded[data]
         if isinstance(login, str) and login not in out:
             out[login] = event_id
     return out
 
 
+class _Needs:
+    """What a ticket asks of the agent who takes it (skills, queue, being on shift), worked out once
+    for all the agents looked at."""
+
+    def __init__(self, desk, ticket: Ticket):
+        self.desk = desk
+        self.ticket = ticket
+        ttype = desk.config.type(ticket.type) if ticket.type else None
+        self.skills = set(ttype.skills if ttype else ())
+        self._queue: list[str | None] = []
+        self._on_shift: dict[str, bool] = {}
+
+    @property
+    def queue(self) -> str | None:
+        if not self._queue:
+            self._queue.append(Queue.get_by_id(self.ticket.queue_id).name if self.ticket.queue_id else None)
+        return self._queue[0]
+
+    def unmet(self, agent: Agent) -> str | None:
+        """Why the agent cannot take the ticket, capacity aside, or None."""
+        if not agent.active:
+            return f"agent '{agent.login}' is not active"
+        missing = self.skills - set(agent.skills.split())
+        if missing:
+            return f"agent '{agent.login}' lacks the skill {', '.join(sorted(missing))} that {self.ticket.type} needs"
+        queues = agent.queues.split()
+        queue = self.queue
+        if queue and queues and queue not in queues:
+            return f"agent '{agent.login}' does not work queue {queue}"
+        if agent.shift:
+            if agent.shift not in self._on_shift:
+                from helpdesk import sla
+
+                self._on_shift[agent.shift] = sla.settings(self.desk).calendar(agent.shift).is_open(self.desk.now())
+            if not self._on_shift[agent.shift]:
+                return f"agent '{agent.login}' is off shift ({agent.shift})"
+        return None
+
+
 def ineligible(desk, ticket: Ticket, agent: Agent, loads: dict | None = None) -> str | None:
     """Why this agent cannot take this ticket now (skills, queue, shift, capacity), or None."""
-    if not agent.active:
-        return f"agent '{agent.login}' is not active"
-    ttype = desk.config.type(ticket.type) if ticket.type else None
-    missing = set(ttype.skills if ttype else ()) - set(agent.skills.split())
-    if missing:
-        return f"agent '{agent.login}' lacks the skill {', '.join(sorted(missing))} that {ticket.type} needs"
-    queues = agent.queues.split()
-    queue = Queue.get_by_id(ticket.queue_id).name if ticket.queue_id else None
-    if queue and queues and queue not in queues:
-        return f"agent '{agent.login}' does not work queue {queue}"
-    if agent.shift:
-        from helpdesk import sla
-
-        if not sla.settings(desk).calendar(agent.shift).is_open(desk.now()):
-            return f"agent '{agent.login}' is off shift ({agent.shift})"
+    why = _Needs(desk, ticket).unmet(agent)
+    if why:
+        return why
     load = (loads if loads is not None else weighted_loads()).get(agent.id, (0, 0))[1]
     if load >= agent.capacity:
         return f"agent '{agent.login}' is at capacity ({load}/{agent.capacity} open tickets)"
     return None
 
 
+def _loads_below_capacity(agents: list[Agent]) -> dict[int, tuple[int, int]]:
+    """`weighted_loads()` for these agents, reading at most `capacity` open tickets of each: exact for
+    an agent below capacity; an agent at (or over) capacity shows `capacity` open tickets. One
+    statement, one indexed (assignee, status) range per agent, however many tickets the busiest own."""
+    parts, params = [], []
+    db = Ticket._meta.database
+    states = ", ".join([db.param] * len(OPEN_STATES))
+    for agent in agents:
+        if agent.capacity > 0:
+            parts.append(f'SELECT "assignee_id", "priority" FROM (SELECT "assignee_id", "priority" FROM "ticket"'
+                         f' WHERE "assignee_id" = {db.param} AND "status" IN ({states}) LIMIT {db.param})'
+                         f' AS "a{len(parts)}"')
+            params += [agent.id, *OPEN_STATES, agent.capacity]
+    loads: dict[int, list[int]] = {}
+    per = 100  # SQLite joins at most 500 SELECTs with UNION ALL
+    width = 2 + len(OPEN_STATES)
+    for start in range(0, len(parts), per):
+        statement = " UNION ALL ".join(parts[start:start + per])
+        for agent_id, priority in db.execute_sql(statement, params[start * width:(start + per) * width]).fetchall():
+            entry = loads.setdefault(agent_id, [0, 0])
+            entry[0] += PRIORITY_WEIGHT.get(priority, 1)
+            entry[1] += 1
+    return {k: (v[0], v[1]) for k, v in loads.items()}
+
+
 def candidates(desk, ticket: Ticket) -> list[Agent]:
-    loads = weighted_loads()
-    chosen = [a for a in Agent.select().where(Agent.active == True)  # noqa: E712
-              if ineligible(desk, ticket, a, loads) is None]
+    """The agents who may take the ticket now, the one it goes to first (see the module's text).
+
+    The same agents and order as checking `ineligible` for every active agent against
+    `weighted_loads()`, with the ticket's needs worked out once and only the loads that decide read."""
+    chosen, loads = _eligible(desk, ticket)
     order = last_assigned()
     chosen.sort(key=lambda a: (loads.get(a.id, (0, 0))[0], order.get(a.login, 0), a.login))
     return chosen
 
 
+def _eligible(desk, ticket: Ticket) -> tuple[list[Agent], dict[int, tuple[int, int]]]:
+    """The agents who may take the ticket now (unordered) and their loads (see `candidates`)."""
+    needs = _Needs(desk, ticket)
+    fit = [a for a in Agent.select().where(Agent.active == True)  # noqa: E712
+           if needs.unmet(a) is None]
+    loads = _loads_below_capacity(fit)
+    return [a for a in fit if loads.get(a.id, (0, 0))[1] < a.capacity], loads
+
+
 def auto_assign(desk, number: int, *, expected_version: int | None = None) -> TicketView:
     with desk.db.atomic():
         ticket = tickets.fetch(number)
-        pool = [a for a in candidates(desk, ticket) if a.id != ticket.assignee_id]
+        pool, loads = _eligible(desk, ticket)
+        pool = [a for a in pool if a.id != ticket.assignee_id]
         if not pool:
             raise IllegalTransition(f"no agent can take ticket #{number} now (skills, queue or capacity)")
-        return lifecycle.assign(desk, number, pool[0].login, expected_version=expected_version, force=True)
+        # The first of `candidates`: the least loaded; the round-robin order is read only to break a tie.
+        least = min(loads.get(a.id, (0, 0))[0] for a in pool)
+        tied = [a for a in pool if loads.get(a.id, (0, 0))[0] == least]
+        if len(tied) > 1:
+            order = last_assigned()
+            tied.sort(key=lambda a: (order.get(a.login, 0), a.login))
+        return lifecycle.assign(desk, number, tied[0].login, expected_version=expected_version, force=True)

@@ -298,12 +298,24 @@ def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
         _event(desk, clock, "sla_stopped", used_minutes=round(used.total_seconds() / 60, 1), met=met)
 
 
-def start_next_update(desk, number: int) -> None:
-    """The customer wrote: the next-update clock runs until an agent answers publicly."""
-    from helpdesk.store.models import SlaClock, Ticket
+_NEXT_UPDATE_COLUMNS = ("policy", "calendar", "target_minutes", "state", "started_at", "used_seconds", "due_at",
+                        "risk_at", "stopped_at", "at_risk_fired_at", "breached_fired_at")
 
-    ticket = Ticket.get_by_id(number)
-    org = _organisation(ticket)
+
+def start_next_update(desk, number: int, ticket=None) -> None:
+    """The customer wrote: the next-update clock runs until an agent answers publicly.
+
+    `ticket`: the row as it is now, if the caller holds it (else it is read)."""
+    from helpdesk.store import sql
+    from helpdesk.store.models import Ticket
+
+    if ticket is None:
+        ticket = Ticket.get_by_id(number)
+    # The customer's organisation and the existing clock, in one plain statement (every customer reply).
+    org, existing = sql.one(desk.db, (
+        'SELECT (SELECT "o"."name" FROM "customer" AS "c" JOIN "organisation" AS "o" ON "o"."id" = "c"."organisation_id"'
+        ' WHERE "c"."id" = ?), (SELECT "id" FROM "sla_clock" WHERE "ticket_id" = ? AND "kind" = ?)'),
+        (ticket.customer_id, number, "next_update"))
     sla, now = settings(desk), desk.now()
     policy = sla.policy_for(ticket.priority, ticket.type, org)
     if policy is None or "next_update" not in policy.targets:
@@ -312,15 +324,14 @@ def start_next_update(desk, number: int) -> None:
     cal = sla.calendar(policy.calendar)
     due, risk = _schedule(sla, cal, now, target, dt.timedelta())
     state = "paused" if ticket.status == "pending" else "running"
-    values = dict(policy=policy.name, calendar=policy.calendar, target_minutes=target, state=state,
-                  started_at=now if state == "running" else None, used_seconds=0,
-                  due_at=due if state == "running" else None, risk_at=risk if state == "running" else None,
-                  stopped_at=None, at_risk_fired_at=None, breached_fired_at=None)
-    existing = SlaClock.get_or_none((SlaClock.ticket == number) & (SlaClock.kind == "next_update"))
-    if existing:
-        SlaClock.update(**values).where(SlaClock.id == existing.id).execute()
+    running = state == "running"
+    values = (policy.name, policy.calendar, target, state, now if running else None, 0, due if running else None,
+              risk if running else None, None, None, None)
+    if existing is not None:
+        sql.execute(desk.db, 'UPDATE "sla_clock" SET ' + ", ".join(f'"{c}" = ?' for c in _NEXT_UPDATE_COLUMNS)
+                    + ' WHERE "id" = ?', (*values, existing))
     else:
-        SlaClock.create(ticket=number, kind="next_update", **values)
+        sql.insert(desk.db, "sla_clock", ("ticket_id", "kind") + _NEXT_UPDATE_COLUMNS, (number, "next_update", *values))
     from helpdesk import audit
 
     audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
@@ -409,8 +420,7 @@ def sweep(desk) -> SweepReport:
     """Mark clocks that crossed their at-risk share or their target since the last sweep, and
     escalate. Set-based: one UPDATE ... RETURNING claims each crossing, so it fires exactly once even
     when sweeps overlap (the second finds the row already claimed)."""
-    from helpdesk import audit
-    from helpdesk.store.models import SlaClock, Ticket
+    from helpdesk.store.models import SlaClock
 
     now = desk.now()
     report = SweepReport()
@@ -425,36 +435,280 @@ def sweep(desk) -> SweepReport:
                 | ((SlaClock.state != "running") & (SlaClock.used_seconds > SlaClock.target_minutes * 60)))
         ).returning(*returning).tuples().execute())
         # A clock found breached before anyone saw it at risk was at risk too.
-        late_ids = [r[0] for r in late]
-        if late_ids:
-            SlaClock.update(at_risk_fired_at=now).where(
-                SlaClock.id.in_(late_ids) & SlaClock.at_risk_fired_at.is_null()).execute()
-        risky_tickets = sorted({r[1] for r in risky})
-        late_tickets = sorted({r[1] for r in late})
-        for start in range(0, len(risky_tickets), 500):
-            Ticket.update(sla_state="at_risk").where(
-                Ticket.number.in_(risky_tickets[start:start + 500]) & Ticket.sla_state.is_null()).execute()
-        for start in range(0, len(late_tickets), 500):
-            Ticket.update(sla_state="breached").where(Ticket.number.in_(late_tickets[start:start + 500])).execute()
-        audit.record_many(desk, [(t, "sla_at_risk", {"clock": k, "policy": p}) for _, t, k, p in risky]
-                          + [(t, "sla_breached", {"clock": k, "policy": p}) for _, t, k, p in late])
+        _in_parts(desk, 'UPDATE "sla_clock" SET "at_risk_fired_at" = ? WHERE "at_risk_fired_at" IS NULL AND "id" IN',
+                  [now], [r[0] for r in late])
+        _in_parts(desk, 'UPDATE "ticket" SET "sla_state" = ? WHERE "sla_state" IS NULL AND "number" IN',
+                  ["at_risk"], sorted({r[1] for r in risky}))
+        _in_parts(desk, 'UPDATE "ticket" SET "sla_state" = ? WHERE "number" IN',
+                  ["breached"], sorted({r[1] for r in late}))
+        events = _Events(desk)
+        crossings = [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]
+        for (_, number, kind, pname), label in crossings:
+            events.add(number, f"sla_{label}", (kind, pname), lambda: {"clock": kind, "policy": pname})
+        events.write()
         sla = settings(desk)
         policies = {p.name: p for p in sla.policies}
-        for (_, number, kind, pname), label in [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]:
+        from helpdesk import automation
+
+        # Event rules may read and change anything: before one runs, the escalations so far are written
+        # out, and if it fired, what they had read is read again.
+        events_with_rules = (set() if getattr(desk, "_rules_muted", False)
+                             else {rule.on for rule in automation.settings(desk).rules})
+        steps = _SweepEscalations(desk, [r[1] for r in risky] + [r[1] for r in late], now)
+        for (_, number, kind, pname), label in crossings:
             entry = {"ticket": number, "clock": kind, "policy": pname}
             (report.at_risk if label == "at_risk" else report.breached).append(entry)
-            from helpdesk import automation
-
-            automation.emit(desk, f"sla_{label}", number)
+            if f"sla_{label}" in events_with_rules:
+                steps.flush()
+                if automation.emit(desk, f"sla_{label}", number):
+                    steps.forget()
             policy = policies.get(pname)
             if policy is None:
                 continue
             actions = policy.on_at_risk if label == "at_risk" else policy.on_breach
             for action in actions:
-                done = escalate(desk, number, kind, label, action)
+                done = steps.escalate(number, kind, label, action)
                 if done:
                     report.escalations.append(f"#{number} {kind} {label}: {done}")
+        steps.flush()
     return report
+
+
+def _in_parts(desk, statement: str, head: list, ids: list[int]) -> list:
+    """Run `statement IN (...)` (plain SQL: composing a Peewee query of 500 values costs more than
+    running it) for every 500 of `ids`; returns the rows (of a SELECT)."""
+    rows = []
+    param = desk.db.param
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        text = f"{statement} ({', '.join([param] * len(part))})".replace("?", param)
+        cursor = desk.db.execute_sql(text, head + part)
+        if statement.startswith("SELECT"):
+            rows.extend(cursor.fetchall())
+    return rows
+
+
+class _Events:
+    """Audit events written in bulk as `audit.record_many` writes them (the same actor, moment and JSON),
+    each distinct event data encoded once: a sweep writes a few shapes many times."""
+
+    def __init__(self, desk):
+        self.desk = desk
+        self.rows: list[tuple[int, str, str]] = []
+        self.encoded: dict[tuple, str] = {}
+
+    def add(self, ticket: int, action: str, key: tuple, data) -> None:
+        """`data()` makes the event's data; `key` stands for it (equal keys: equal data)."""
+        text = self.encoded.get(key)
+        if text is None:
+            import json
+
+            from helpdesk import audit
+
+            text = self.encoded[key] = json.dumps(data(), default=audit._json_default, sort_keys=True)
+        self.rows.append((ticket, action, text))
+
+    def write(self) -> None:
+        from helpdesk.store.models import AuditEvent
+
+        if not self.rows:
+            return
+        db, meta = self.desk.db, AuditEvent._meta
+        columns = ", ".join(f'"{meta.fields[c].column_name}"'
+                            for c in ("ticket", "actor", "action", "data", "created_at"))
+        actor, now = self.desk.actor, AuditEvent.created_at.db_value(self.desk.now())
+        row = "(" + ", ".join([db.param] * 5) + ")"
+        for start in range(0, len(self.rows), 500):
+            part = self.rows[start:start + 500]
+            params: list = []
+            for ticket, action, text in part:
+                params += (ticket, actor, action, text, now)
+            db.execute_sql(f'INSERT INTO "{meta.table_name}" ({columns}) VALUES ' + ", ".join([row] * len(part)),
+                           params)
+        self.rows = []
+
+
+def _notification(number: int, kind: str, label: str, title: str, priority: str, status: str) -> tuple[str, str]:
+    """Subject and body of the mail that tells an agent a clock is at risk or breached."""
+    return (f"[#{number}] SLA {label.replace('_', ' ')}: {kind.replace('_', ' ')} - {title}",
+            f"Ticket #{number} ({priority}, {status}): the {kind.replace('_', ' ')} clock is "
+            f"{label.replace('_', ' ')}.\n")
+
+
+class _SweepEscalations:
+    """`escalate` for every crossing of one sweep: the same steps, checks, mails and events, in the same
+    order, but with the tickets, agents and queues read once instead of several queries per step, and
+    the events and ticket changes written in bulk (`flush`), all at the sweep's moment. A ticket change
+    keeps `tickets.write`'s optimistic check: the row is written only if its version is still the one
+    read, else the sweep fails and rolls back (the next one does the work, still exactly once)."""
+
+    _COLUMNS = ("title", "status", "priority", "queue", "assignee", "version")
+
+    def __init__(self, desk, numbers: list[int], now: dt.datetime):
+        from helpdesk import outbox
+        from helpdesk.store.models import Agent, Queue
+
+        self.outbox = outbox
+        self.desk = desk
+        self.now = now
+        self.tickets: dict[int, dict] = {}
+        self.changed: dict[int, dict] = {}  # number -> columns changed since the last flush
+        self.seen: dict[int, int] = {}  # number -> its version in the database
+        self.events = _Events(desk)
+        self.blocked: dict[str, str] = {}  # address -> why no automatic mail may go there (only grows)
+        self._load(sorted(set(numbers)))
+        self.agents = {aid: (login, email) for aid, login, email in
+                       Agent.select(Agent.id, Agent.login, Agent.email).tuples()}
+        self.agent_ids = {login: aid for aid, (login, _) in self.agents.items()}
+        self.queues = dict(Queue.select(Queue.id, Queue.name).tuples())
+        self.queue_ids = {name: qid for qid, name in self.queues.items()}
+
+    def _load(self, numbers: list[int]) -> None:
+        from helpdesk.store.models import Ticket
+
+        columns = ", ".join(f'"{Ticket._meta.fields[c].column_name}"' for c in self._COLUMNS)
+        for number, *values in _in_parts(self.desk, f'SELECT "number", {columns} FROM "ticket" WHERE "number" IN',
+                                         [], numbers):
+            self.tickets[number] = dict(zip(self._COLUMNS, values))
+
+    def _ticket(self, number: int) -> dict:
+        from helpdesk.store.models import Ticket
+
+        if number not in self.tickets:
+            self._load([number])
+            if number not in self.tickets:
+                raise Ticket.DoesNotExist(f"ticket #{number} does not exist")
+        return self.tickets[number]
+
+    def _agent(self, agent_id: int) -> tuple[str, str | None]:
+        from helpdesk.store.models import Agent
+
+        if agent_id not in self.agents:
+            agent = Agent.get_by_id(agent_id)
+            self.agents[agent_id] = (agent.login, agent.email)
+        return self.agents[agent_id]
+
+    def _queue_name(self, queue_id: int) -> str:
+        from helpdesk.store.models import Queue
+
+        if queue_id not in self.queues:
+            self.queues[queue_id] = Queue.get_by_id(queue_id).name
+        return self.queues[queue_id]
+
+    def _queue_id(self, name: str) -> int | None:
+        from helpdesk.store.models import Queue
+
+        if name not in self.queue_ids:
+            queue = Queue.get_or_none(Queue.name == name)
+            if queue is None:
+                return None
+            self.queue_ids[name] = queue.id
+        return self.queue_ids[name]
+
+    def _write(self, number: int, **changes) -> None:
+        """What `tickets.write` does, kept until the next flush."""
+        ticket = self.tickets[number]
+        self.seen.setdefault(number, ticket["version"])
+        changes["version"] = ticket["version"] + 1
+        changes["updated_at"] = self.now
+        if "status" in changes and changes["status"] != ticket["status"]:
+            changes["status_changed_at"] = self.now
+        self.changed.setdefault(number, {}).update(changes)
+        ticket.update(changes)
+
+    def _mail(self, number: int, address: str, subject: str, body: str) -> None:
+        """`outbox.queue_automatic`: a refusal (a bounced address, the hourly cap reached) is
+        remembered for the rest of the sweep, as it would be found again."""
+        from helpdesk.store.models import Ticket
+
+        why_not = self.blocked.get(address.lower()) or self.outbox.auto_mail_allowed(self.desk, address)
+        if why_not:
+            self.blocked[address.lower()] = why_not
+            self.events.add(number, "auto_mail_suppressed", ("suppressed", address, why_not),
+                            lambda: {"kind": "notification", "to": address, "reason": why_not})
+            return
+        # Rare (a few per address and hour): written at once, after everything before it.
+        self.flush()
+        self.outbox.queue_automatic(self.desk, Ticket.get_by_id(number), "notification", address, subject, body)
+
+    def escalate(self, number: int, kind: str, label: str, action: str) -> str | None:
+        """As `escalate(desk, number, kind, label, action)`."""
+        ticket = self._ticket(number)
+        if ticket["status"] in ("resolved", "closed") and action != "notify":
+            return None
+        if action == "notify":
+            recipients = []
+            if ticket["assignee"]:
+                recipients.append(ticket["assignee"])
+            if ticket["queue"]:
+                spec = self.desk.config.queue(self._queue_name(ticket["queue"]))
+                lead = spec.lead if spec else None
+                lead_id = self.agent_ids.get(lead) if lead else None
+                if lead_id is not None and lead_id not in recipients:
+                    recipients.append(lead_id)
+            subject, body = _notification(number, kind, label, ticket["title"], ticket["priority"], ticket["status"])
+            sent = []
+            for agent_id in recipients:
+                login, email = self._agent(agent_id)
+                if email:
+                    self._mail(number, email, subject, body)
+                    sent.append(login)
+            self.events.add(number, "sla_escalated", ("notify", kind, label, *sent),
+                            lambda: {"step": "notify", "clock": kind, "state": label, "notified": sent})
+            return f"notified {', '.join(sent) or 'nobody (no assignee or lead with an email)'}"
+        if action == "raise_priority":
+            new = PRIORITY_UP.get(ticket["priority"])
+            if not new:
+                return None
+            old = ticket["priority"]
+            self._write(number, priority=new)
+            self.events.add(number, "sla_escalated", ("raise_priority", kind, label, old, new),
+                            lambda: {"step": "raise_priority", "clock": kind, "state": label, "priority": [old, new]})
+            return f"priority raised to {new}"
+        if action.startswith("queue:"):
+            name = action[len("queue:"):]
+            queue_id = self._queue_id(name)
+            if queue_id is None or ticket["queue"] == queue_id:
+                return None
+            changes = {"queue": queue_id, "assignee": None}
+            if ticket["status"] != "new":
+                changes["status"] = "new"
+            self._write(number, **changes)
+            self.events.add(number, "sla_escalated", ("reassign", kind, label, name),
+                            lambda: {"step": "reassign", "clock": kind, "state": label, "queue": name})
+            return f"moved to queue {name}"
+        return None
+
+    def flush(self) -> None:
+        """Write the events and ticket changes kept so far (tickets with the same changes together)."""
+        from helpdesk.errors import StaleVersion
+        from helpdesk.store.models import Ticket
+
+        self.events.write()
+        groups: dict[tuple, list[int]] = {}
+        for number, changes in self.changed.items():
+            groups.setdefault((self.seen[number], tuple(sorted(changes.items()))), []).append(number)
+        param = self.desk.db.param
+        for (seen, changes), numbers in groups.items():
+            fields = [Ticket._meta.fields[key] for key, _ in changes]
+            values = [f.db_value(value) for f, (_, value) in zip(fields, changes)]
+            assignments = ", ".join(f'"{f.column_name}" = {param}' for f in fields)
+            for start in range(0, len(numbers), 500):
+                part = numbers[start:start + 500]
+                updated = self.desk.db.execute_sql(
+                    f'UPDATE "ticket" SET {assignments} WHERE "version" = {param} AND "number" IN '
+                    f"({', '.join([param] * len(part))})", values + [seen] + part).rowcount
+                if updated != len(part):
+                    stale = [n for n, v in Ticket.select(Ticket.number, Ticket.version)
+                             .where(Ticket.number.in_(part)).tuples() if v != self.tickets[n]["version"]]
+                    raise StaleVersion(f"ticket #{min(stale, default=part[0])} was changed by someone else "
+                                       "meanwhile: reload it and try again")
+        self.changed.clear()
+        self.seen.clear()
+
+    def forget(self) -> None:
+        """An event rule ran (after a flush): read the tickets again when next needed."""
+        self.tickets.clear()
 
 
 def escalate(desk, number: int, kind: str, label: str, action: str) -> str | None:
@@ -478,11 +732,8 @@ def escalate(desk, number: int, kind: str, label: str, action: str) -> str | Non
         sent = []
         for agent in recipients:
             if agent.email:
-                outbox.queue_automatic(
-                    desk, ticket, "notification", agent.email,
-                    f"[#{number}] SLA {label.replace('_', ' ')}: {kind.replace('_', ' ')} - {ticket.title}",
-                    f"Ticket #{number} ({ticket.priority}, {ticket.status}): the {kind.replace('_', ' ')} clock is "
-                    f"{label.replace('_', ' ')}.\n")
+                subject, body = _notification(number, kind, label, ticket.title, ticket.priority, ticket.status)
+                outbox.queue_automatic(desk, ticket, "notification", agent.email, subject, body)
                 sent.append(agent.login)
         audit.record(desk, number, "sla_escalated", step="notify", clock=kind, state=label, notified=sent)
         return f"notified {', '.join(sent) or 'nobody (no assignee or lead with an email)'}"

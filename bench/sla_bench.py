@@ -411,6 +411,9 @@ class Bench:
                               "sweep_at": now.isoformat(sep=" ")}
         log(f"[{self.backend}] {total:,} clocks {by_state}; sweep at {now:%a %d %b %H:%M} UTC: {risky:,} running clocks "
             f"past at-risk ({risky / total:.0%}), {late:,} past their target ({late / total:.0%})")
+        if risky > want * 1.1 and now == LAST_WAVE + dt.timedelta(minutes=1):
+            log(f"[{self.backend}] note: {risky / total:.0%} had crossed already when the last wave arrived: "
+                f"--crossing-share {self.args.crossing_share} cannot be reached with these arrival waves")
 
     # ---------------------------------------------------------------- the measurements
 

@@ -348,6 +348,7 @@ def bounce(original_id: str, recipient: str = "ann@globex.example", mid: str | N
 
 
 def test_bounce_attaches_to_ticket_and_marks_address(mdesk, imap, smtp):
+    from helpdesk import outbox
     from helpdesk.mail import intake, send
     from helpdesk.store.models import Outbox
 
@@ -364,7 +365,7 @@ def test_bounce_attaches_to_ticket_and_marks_address(mdesk, imap, smtp):
     assert "Delivery failed for ann@globex.example" in note.body
     assert "mail_bounced" in audit_actions(t.number)
     assert Outbox.get_by_id(ack.id).status == "failed" and "bounced" in Outbox.get_by_id(ack.id).last_error
-    assert intake.is_undeliverable(mdesk, "ann@globex.example")
+    assert outbox.undeliverable(mdesk, "ann@globex.example")
     assert records()[-1].outcome == "bounce" and records()[-1].ticket == t.number
     # No automatic mail goes to the bounced address for a while.
     imap.append(mail(subject="second request"))
@@ -374,6 +375,7 @@ def test_bounce_attaches_to_ticket_and_marks_address(mdesk, imap, smtp):
 
 
 def test_bounce_matching_nothing_is_recorded_and_ignored(mdesk, imap):
+    from helpdesk import outbox
     from helpdesk.mail import intake
     from helpdesk.store.models import UndeliverableAddress
 
@@ -383,7 +385,7 @@ def test_bounce_matching_nothing_is_recorded_and_ignored(mdesk, imap):
     assert rec.outcome == "bounce" and rec.ticket is None and "no ticket" in rec.detail
     assert tickets() == [] and outbox_rows() == []
     # A bounce of mail we never sent (forged backscatter) changes nothing about the address.
-    assert not intake.is_undeliverable(mdesk, "carol@other.example")
+    assert not outbox.undeliverable(mdesk, "carol@other.example")
     assert UndeliverableAddress.select().count() == 0
 
 

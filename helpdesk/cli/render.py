@@ -11,7 +11,9 @@ STATUS_STYLE = {"new": "bold cyan", "assigned": "cyan", "in_progress": "green", 
 
 
 def _when(value) -> str:
-    return iso(value).replace("T", " ").rstrip("Z")[:16] if value else ""
+    """A datetime or an ISO string (from a view's dict), to the minute."""
+    text = value if isinstance(value, str) else iso(value)
+    return text.replace("T", " ").rstrip("Z")[:16] if text else ""
 
 
 def _minutes(value: float) -> str:
@@ -22,10 +24,6 @@ def _minutes(value: float) -> str:
     if value >= 60:
         return f"{sign}{value / 60:.1f}h"
     return f"{sign}{value:.0f}m"
-
-
-def _when_text(value: str) -> str:
-    return value.replace("T", " ").rstrip("Z")[:16]
 
 
 def ticket_table(rows: list[TicketView]) -> None:
@@ -79,7 +77,7 @@ def ticket(t: TicketView) -> None:
             flag = "[red]breached[/]" if c["breached"] else ("[yellow]at risk[/]" if c["at_risk"] else "ok")
             out.print(f"  {c['kind']:15} {c['state']:8} target {_minutes(c['target_minutes'])}  used "
                       f"{_minutes(c['used_minutes'])}  remaining {_minutes(c['remaining_minutes'])}  {flag}"
-                      + (f"  due {_when_text(c['due_at'])}" if c["due_at"] else "") + f"  ({c['policy']})")
+                      + (f"  due {_when(c['due_at'])}" if c["due_at"] else "") + f"  ({c['policy']})")
     if t.rating:
         out.print(f"[bold]rating[/] {t.rating['score']}/5 ({t.rating['via']})"
                   + (f": {escape(t.rating['comment'])}" if t.rating["comment"] else ""))

@@ -353,10 +353,6 @@ def _bounce(desk, src: Source, mail: ParsedMail) -> Outcome:
     return Outcome("bounce", number, detail)
 
 
-def is_undeliverable(desk, address: str) -> bool:
-    row = UndeliverableAddress.get_or_none(UndeliverableAddress.email == address.lower())
-    return row is not None and row.until > desk.now()
-
 
 def quarantine_list(desk, *, include_released: bool = False) -> list[dict]:
     query = QuarantinedMail.select().order_by(QuarantinedMail.id)

@@ -254,7 +254,7 @@ def _act(desk, number: int, kind: str, value: Any, auto: Automation) -> None:
     elif kind == "escalate":
         # Raise the priority and tell the assignee and the queue lead; `escalate = "queue:NAME"` also
         # hands the ticket to that queue.
-        sla.escalate(desk, number, "rule", "escalated", "raise_priority")
-        sla.escalate(desk, number, "rule", "escalated", "notify")
+        steps = ["raise_priority", "notify"]
         if isinstance(value, str) and value.startswith("queue:"):
-            sla.escalate(desk, number, "rule", "escalated", value)
+            steps.append(value)
+        sla.escalate(desk, number, "rule", "escalated", steps)

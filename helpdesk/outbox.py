@@ -62,7 +62,8 @@ def ticket_from_message_id(message_id: str, desk=None) -> int | None:
     if len(parts) != 4 or parts[0] != "hd" or not parts[1].isdigit():
         return None
     expected = hmac.new(desk_secret(desk), f"{parts[1]}.{parts[2]}".encode(), hashlib.sha256).hexdigest()[:12]
-    return int(parts[1]) if hmac.compare_digest(expected, parts[3]) else None
+    # 0: a mail on no ticket (an agent's digest).
+    return (int(parts[1]) or None) if hmac.compare_digest(expected, parts[3]) else None
 
 
 def subject_for(ticket: Ticket) -> str:
@@ -130,11 +131,23 @@ def queue_automatic(desk, ticket: Ticket, kind: str, to_addr: str, subject: str,
     in_reply_to = in_reply_to or thread_reply_to
     if in_reply_to and in_reply_to not in references.split():
         references = (references + " " + in_reply_to).strip()
+    return _insert_automatic(desk, ticket.number, kind, to_addr, subject, body, in_reply_to, references)
+
+
+def queue_digest(desk, to_addr: str, subject: str, body: str) -> int | None:
+    """Queue an automatic notification about several tickets (an agent's SLA digest): on no ticket's
+    thread, rate-capped like any automatic mail (a refusal is the caller's to record)."""
+    if auto_mail_allowed(desk, to_addr):
+        return None
+    return _insert_automatic(desk, None, "notification", to_addr, subject, body, None, "")
+
+
+def _insert_automatic(desk, number: int | None, kind: str, to_addr: str, subject: str, body: str,
+                      in_reply_to: str | None, references: str) -> int:
     now = desk.now()
     return sql.insert(desk.db, "outbox", _OUTBOX_COLUMNS,
-                      (ticket.number, None, kind, to_addr.lower(), subject, body,
-                       make_message_id(desk, ticket.number), in_reply_to, references, True, "queued", 0, now,
-                       None, now, None), returning="id")
+                      (number, None, kind, to_addr.lower(), subject, body, make_message_id(desk, number or 0),
+                       in_reply_to, references, True, "queued", 0, now, None, now, None), returning="id")
 
 
 def _created_rules(desk) -> bool:

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from helpdesk.calendar import ALWAYS, Calendar, parse_calendar
 from helpdesk.errors import ConfigError
@@ -414,63 +414,69 @@ class SweepReport:
 
 
 PRIORITY_UP = {"P3": "P2", "P2": "P1", "P1": "P0"}
+DIGEST_LINES = 50  # clocks listed in one agent's mail of a sweep
+
+
+_RETURNING = ' RETURNING "id", "ticket_id", "kind", "policy"'
+_CLAIMS = {
+    "at_risk": 'UPDATE "sla_clock" SET "at_risk_fired_at" = ? WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
+               ' AND "risk_at" <= ?' + _RETURNING,
+    # A clock found breached before anyone saw it at risk was at risk too.
+    "breached": 'UPDATE "sla_clock" SET "breached_fired_at" = ?, "at_risk_fired_at" = COALESCE("at_risk_fired_at", ?)'
+                ' WHERE "state" = \'running\' AND "breached_fired_at" IS NULL AND "due_at" <= ?' + _RETURNING,
+    # A clock paused or stopped after its target passed, before a sweep saw it running past it.
+    "over": 'UPDATE "sla_clock" SET "breached_fired_at" = ?, "at_risk_fired_at" = COALESCE("at_risk_fired_at", ?)'
+            ' WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
+            ' AND "used_seconds" > "target_minutes" * 60' + _RETURNING,
+}
 
 
 def sweep(desk) -> SweepReport:
     """Mark clocks that crossed their at-risk share or their target since the last sweep, and
     escalate. Set-based: one UPDATE ... RETURNING claims each crossing, so it fires exactly once even
-    when sweeps overlap (the second finds the row already claimed)."""
-    from helpdesk.store.models import SlaClock
+    when sweeps overlap (the second finds the row already claimed).
+
+    Each crossing writes one audit event, which also says what its escalation did; agents get one mail
+    per sweep listing their tickets (a digest), not one per crossing, so a sweep that catches up after an
+    outage neither floods their mailboxes nor the audit trail."""
 
     now = desk.now()
     report = SweepReport()
     with desk.db.atomic():
-        returning = (SlaClock.id, SlaClock.ticket, SlaClock.kind, SlaClock.policy)
-        risky = list(SlaClock.update(at_risk_fired_at=now).where(
-            (SlaClock.state == "running") & (SlaClock.risk_at <= now) & SlaClock.at_risk_fired_at.is_null()
-        ).returning(*returning).tuples().execute())
-        late = list(SlaClock.update(breached_fired_at=now).where(
-            SlaClock.breached_fired_at.is_null() & (
-                ((SlaClock.state == "running") & (SlaClock.due_at <= now))
-                | ((SlaClock.state != "running") & (SlaClock.used_seconds > SlaClock.target_minutes * 60)))
-        ).returning(*returning).tuples().execute())
-        # A clock found breached before anyone saw it at risk was at risk too.
-        _in_parts(desk, 'UPDATE "sla_clock" SET "at_risk_fired_at" = ? WHERE "at_risk_fired_at" IS NULL AND "id" IN',
-                  [now], [r[0] for r in late])
-        _in_parts(desk, 'UPDATE "ticket" SET "sla_state" = ? WHERE "sla_state" IS NULL AND "number" IN',
-                  ["at_risk"], sorted({r[1] for r in risky}))
-        _in_parts(desk, 'UPDATE "ticket" SET "sla_state" = ? WHERE "number" IN',
-                  ["breached"], sorted({r[1] for r in late}))
-        events = _Events(desk)
-        crossings = [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]
-        for (_, number, kind, pname), label in crossings:
-            events.add(number, f"sla_{label}", (kind, pname), lambda: {"clock": kind, "policy": pname})
-        events.write()
+        from helpdesk.store import sql as plain
+
+        # Plain SQL whose predicates match the partial indexes of migration 0012 (only unfired clocks).
+        risky = plain.rows(desk.db, _CLAIMS["at_risk"], [now, now])
+        late = plain.rows(desk.db, _CLAIMS["breached"], [now, now, now]) + plain.rows(desk.db, _CLAIMS["over"], [now, now])
         sla = settings(desk)
         policies = {p.name: p for p in sla.policies}
         from helpdesk import automation
 
-        # Event rules may read and change anything: before one runs, the escalations so far are written
-        # out, and if it fired, what they had read is read again.
+        # Event rules may read and change anything: before one runs, everything so far is written out,
+        # and if it fired, what the escalations had read is read again.
         events_with_rules = (set() if getattr(desk, "_rules_muted", False)
                              else {rule.on for rule in automation.settings(desk).rules})
-        steps = _SweepEscalations(desk, [r[1] for r in risky] + [r[1] for r in late], now)
+        crossings = [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]
+        steps = Escalations(desk, [r[1] for r in risky] + [r[1] for r in late], now)
+        steps.mark({r[1] for r in risky}, {r[1] for r in late})
         for (_, number, kind, pname), label in crossings:
             entry = {"ticket": number, "clock": kind, "policy": pname}
             (report.at_risk if label == "at_risk" else report.breached).append(entry)
+            policy = policies.get(pname)
+            actions = () if policy is None else (policy.on_at_risk if label == "at_risk" else policy.on_breach)
+            done = []
+            for action in actions:
+                outcome = steps.escalate(number, kind, label, action)
+                if outcome:
+                    done.append(outcome)
+                    report.escalations.append(f"#{number} {kind} {label}: {outcome.summary}")
+            steps.events.add(number, f"sla_{label}", (kind, pname, *(o.key for o in done)),
+                             lambda: {"clock": kind, "policy": pname, "escalation": [o.data for o in done]})
             if f"sla_{label}" in events_with_rules:
                 steps.flush()
                 if automation.emit(desk, f"sla_{label}", number):
                     steps.forget()
-            policy = policies.get(pname)
-            if policy is None:
-                continue
-            actions = policy.on_at_risk if label == "at_risk" else policy.on_breach
-            for action in actions:
-                done = steps.escalate(number, kind, label, action)
-                if done:
-                    report.escalations.append(f"#{number} {kind} {label}: {done}")
-        steps.flush()
+        steps.finish()
     return report
 
 
@@ -499,6 +505,7 @@ class _Events:
 
     def add(self, ticket: int, action: str, key: tuple, data) -> None:
         """`data()` makes the event's data; `key` stands for it (equal keys: equal data)."""
+        key = (action, *key)
         text = self.encoded.get(key)
         if text is None:
             import json
@@ -509,22 +516,12 @@ class _Events:
         self.rows.append((ticket, action, text))
 
     def write(self) -> None:
+        from helpdesk.store.bulk import insert_rows
         from helpdesk.store.models import AuditEvent
 
-        if not self.rows:
-            return
-        db, meta = self.desk.db, AuditEvent._meta
-        columns = ", ".join(f'"{meta.fields[c].column_name}"'
-                            for c in ("ticket", "actor", "action", "data", "created_at"))
-        actor, now = self.desk.actor, AuditEvent.created_at.db_value(self.desk.now())
-        row = "(" + ", ".join([db.param] * 5) + ")"
-        for start in range(0, len(self.rows), 500):
-            part = self.rows[start:start + 500]
-            params: list = []
-            for ticket, action, text in part:
-                params += (ticket, actor, action, text, now)
-            db.execute_sql(f'INSERT INTO "{meta.table_name}" ({columns}) VALUES ' + ", ".join([row] * len(part)),
-                           params)
+        now = self.desk.now()
+        insert_rows(AuditEvent, ("ticket", "actor", "action", "data", "created_at"),
+                    [(ticket, self.desk.actor, action, text, now) for ticket, action, text in self.rows])
         self.rows = []
 
 
@@ -535,27 +532,39 @@ def _notification(number: int, kind: str, label: str, title: str, priority: str,
             f"{label.replace('_', ' ')}.\n")
 
 
-class _SweepEscalations:
-    """`escalate` for every crossing of one sweep: the same steps, checks, mails and events, in the same
-    order, but with the tickets, agents and queues read once instead of several queries per step, and
-    the events and ticket changes written in bulk (`flush`), all at the sweep's moment. A ticket change
-    keeps `tickets.write`'s optimistic check: the row is written only if its version is still the one
-    read, else the sweep fails and rolls back (the next one does the work, still exactly once)."""
+class Outcome(NamedTuple):
+    """What one escalation step did: a line for people, the audit data, and a key standing for the data."""
 
-    _COLUMNS = ("title", "status", "priority", "queue", "assignee", "version")
+    summary: str
+    data: dict
+    key: tuple
+
+
+class Escalations:
+    """Escalation steps (notify, raise_priority, queue:NAME) on a set of tickets, as one sweep (or one
+    rule) runs them: the tickets, agents and queues read once, ticket changes and events written in
+    bulk (`flush`), all at one moment. A ticket change keeps `tickets.write`'s optimistic check: the row
+    is written only if its version is still the one read, else the whole transaction fails and rolls
+    back (the next sweep does the work, still exactly once).
+
+    Notifications are gathered per agent and sent by `finish`: one mail per agent, naming the ticket
+    when there is one, listing them all (a digest) when there are several."""
+
+    _COLUMNS = ("title", "status", "priority", "queue", "assignee", "version", "sla_state")
 
     def __init__(self, desk, numbers: list[int], now: dt.datetime):
-        from helpdesk import outbox
         from helpdesk.store.models import Agent, Queue
 
-        self.outbox = outbox
         self.desk = desk
         self.now = now
         self.tickets: dict[int, dict] = {}
         self.changed: dict[int, dict] = {}  # number -> columns changed since the last flush
         self.seen: dict[int, int] = {}  # number -> its version in the database
+        self.sla_states: dict[int, str] = {}  # number -> its new sla_state (written with its other changes)
         self.events = _Events(desk)
-        self.blocked: dict[str, str] = {}  # address -> why no automatic mail may go there (only grows)
+        self.mail: dict[str, list[tuple]] = {}  # address -> what to tell that agent (`_notification`'s arguments)
+        self.refused: dict[str, str | None] = {}  # address -> why no automatic mail may go there, or None
+        self.recipients: dict[tuple, list[tuple[str, str]]] = {}  # (assignee, queue) -> who is notified
         self._load(sorted(set(numbers)))
         self.agents = {aid: (login, email) for aid, login, email in
                        Agent.select(Agent.id, Agent.login, Agent.email).tuples()}
@@ -572,13 +581,15 @@ class _SweepEscalations:
             self.tickets[number] = dict(zip(self._COLUMNS, values))
 
     def _ticket(self, number: int) -> dict:
-        from helpdesk.store.models import Ticket
+        ticket = self.tickets.get(number)
+        if ticket is None:  # (runs for every step: imports only here)
+            from helpdesk.store.models import Ticket
 
-        if number not in self.tickets:
             self._load([number])
             if number not in self.tickets:
                 raise Ticket.DoesNotExist(f"ticket #{number} does not exist")
-        return self.tickets[number]
+            ticket = self.tickets[number]
+        return ticket
 
     def _agent(self, agent_id: int) -> tuple[str, str | None]:
         from helpdesk.store.models import Agent
@@ -616,55 +627,66 @@ class _SweepEscalations:
         self.changed.setdefault(number, {}).update(changes)
         ticket.update(changes)
 
-    def _mail(self, number: int, address: str, subject: str, body: str) -> None:
-        """`outbox.queue_automatic`: a refusal (a bounced address, the hourly cap reached) is
-        remembered for the rest of the sweep, as it would be found again."""
-        from helpdesk.store.models import Ticket
+    def _recipients(self, assignee: int | None, queue: int | None) -> list[tuple[str, str]]:
+        """(login, lowercased email) of the assignee and the queue's lead who have an email."""
+        key = (assignee, queue)
+        found = self.recipients.get(key)
+        if found is None:
+            ids = [assignee] if assignee else []
+            if queue:
+                spec = self.desk.config.queue(self._queue_name(queue))
+                lead_id = self.agent_ids.get(spec.lead) if spec and spec.lead else None
+                if lead_id is not None and lead_id not in ids:
+                    ids.append(lead_id)
+            found = self.recipients[key] = [(login, email.lower()) for login, email in map(self._agent, ids) if email]
+        return found
 
-        why_not = self.blocked.get(address.lower()) or self.outbox.auto_mail_allowed(self.desk, address)
-        if why_not:
-            self.blocked[address.lower()] = why_not
-            self.events.add(number, "auto_mail_suppressed", ("suppressed", address, why_not),
-                            lambda: {"kind": "notification", "to": address, "reason": why_not})
-            return
-        # Rare (a few per address and hour): written at once, after everything before it.
-        self.flush()
-        self.outbox.queue_automatic(self.desk, Ticket.get_by_id(number), "notification", address, subject, body)
+    def mark(self, at_risk: set[int], breached: set[int]) -> None:
+        """The tickets' `sla_state` (what `sla:at_risk` / `sla:breached` find): breached wins; at risk
+        only over nothing. Written by `flush`, in the same UPDATE as a ticket's escalation changes:
+        on PostgreSQL every row update is a new row version, so each ticket is written once."""
+        for number in at_risk - breached:
+            if self._ticket(number)["sla_state"] is None:
+                self.sla_states[number] = "at_risk"
+        for number in breached:
+            self.sla_states[number] = "breached"
 
-    def escalate(self, number: int, kind: str, label: str, action: str) -> str | None:
-        """As `escalate(desk, number, kind, label, action)`."""
+    def _refusal(self, address: str) -> str | None:
+        """Why no automatic mail may go to this (lowercased) address (bounced, hourly cap), asked once per sweep:
+        the sweep sends each agent one mail at most."""
+        if address not in self.refused:
+            from helpdesk import outbox
+
+            self.refused[address] = outbox.auto_mail_allowed(self.desk, address)
+        return self.refused[address]
+
+    def escalate(self, number: int, kind: str, label: str, action: str) -> Outcome | None:
+        """One step on one ticket; None when it had nothing to do."""
         ticket = self._ticket(number)
         if ticket["status"] in ("resolved", "closed") and action != "notify":
             return None
         if action == "notify":
-            recipients = []
-            if ticket["assignee"]:
-                recipients.append(ticket["assignee"])
-            if ticket["queue"]:
-                spec = self.desk.config.queue(self._queue_name(ticket["queue"]))
-                lead = spec.lead if spec else None
-                lead_id = self.agent_ids.get(lead) if lead else None
-                if lead_id is not None and lead_id not in recipients:
-                    recipients.append(lead_id)
-            subject, body = _notification(number, kind, label, ticket["title"], ticket["priority"], ticket["status"])
-            sent = []
-            for agent_id in recipients:
-                login, email = self._agent(agent_id)
-                if email:
-                    self._mail(number, email, subject, body)
-                    sent.append(login)
-            self.events.add(number, "sla_escalated", ("notify", kind, label, *sent),
-                            lambda: {"step": "notify", "clock": kind, "state": label, "notified": sent})
-            return f"notified {', '.join(sent) or 'nobody (no assignee or lead with an email)'}"
+            notified, suppressed = [], []
+            item = (number, kind, label, ticket["title"], ticket["priority"], ticket["status"])
+            for login, email in self._recipients(ticket["assignee"], ticket["queue"]):
+                if self._refusal(email):
+                    suppressed.append(login)
+                else:
+                    self.mail.setdefault(email, []).append(item)
+                    notified.append(login)
+            data = {"step": "notify", "notified": notified}
+            if suppressed:  # the hourly cap or a bounce: the mail is not sent, and the trail says so
+                data["suppressed"] = suppressed
+            summary = f"notified {', '.join(notified) or 'nobody (no assignee or lead with an email)'}"
+            return Outcome(summary, data, ("notify", tuple(notified), tuple(suppressed)))
         if action == "raise_priority":
             new = PRIORITY_UP.get(ticket["priority"])
             if not new:
                 return None
             old = ticket["priority"]
             self._write(number, priority=new)
-            self.events.add(number, "sla_escalated", ("raise_priority", kind, label, old, new),
-                            lambda: {"step": "raise_priority", "clock": kind, "state": label, "priority": [old, new]})
-            return f"priority raised to {new}"
+            return Outcome(f"priority raised to {new}", {"step": "raise_priority", "priority": [old, new]},
+                           ("raise_priority", old, new))
         if action.startswith("queue:"):
             name = action[len("queue:"):]
             queue_id = self._queue_id(name)
@@ -674,9 +696,7 @@ class _SweepEscalations:
             if ticket["status"] != "new":
                 changes["status"] = "new"
             self._write(number, **changes)
-            self.events.add(number, "sla_escalated", ("reassign", kind, label, name),
-                            lambda: {"step": "reassign", "clock": kind, "state": label, "queue": name})
-            return f"moved to queue {name}"
+            return Outcome(f"moved to queue {name}", {"step": "reassign", "queue": name}, ("reassign", name))
         return None
 
     def flush(self) -> None:
@@ -687,7 +707,18 @@ class _SweepEscalations:
         self.events.write()
         groups: dict[tuple, list[int]] = {}
         for number, changes in self.changed.items():
+            if self.sla_states.get(number) == "breached":  # (at risk needs its IS NULL guard below)
+                changes["sla_state"] = self.sla_states.pop(number)
             groups.setdefault((self.seen[number], tuple(sorted(changes.items()))), []).append(number)
+        # Tickets whose only change is their SLA state: no version bump (no one's edit is overwritten).
+        by_state: dict[str, list[int]] = {}
+        for number, state in self.sla_states.items():
+            by_state.setdefault(state, []).append(number)
+        for state, numbers in by_state.items():
+            # At risk never overwrites breached, even one a concurrent sweep has just written.
+            guard = '"sla_state" IS NULL AND ' if state == "at_risk" else ""
+            _in_parts(self.desk, f'UPDATE "ticket" SET "sla_state" = ? WHERE {guard}"number" IN', [state], sorted(numbers))
+        self.sla_states.clear()
         param = self.desk.db.param
         for (seen, changes), numbers in groups.items():
             fields = [Ticket._meta.fields[key] for key, _ in changes]
@@ -710,52 +741,37 @@ class _SweepEscalations:
         """An event rule ran (after a flush): read the tickets again when next needed."""
         self.tickets.clear()
 
+    def finish(self) -> None:
+        """Write everything out and queue the agents' mails."""
+        from helpdesk import outbox
+        from helpdesk.store.models import Ticket
 
-def escalate(desk, number: int, kind: str, label: str, action: str) -> str | None:
-    """One escalation step (notify, raise_priority, queue:NAME) on a ticket; returns what it did."""
-    from helpdesk import audit, outbox, tickets
-    from helpdesk.store.models import Agent, Queue, Ticket
+        self.flush()
+        for address, items in self.mail.items():
+            items = list(dict.fromkeys(items))
+            numbers = {item[0] for item in items}
+            listed = items if len(items) <= DIGEST_LINES else items[:DIGEST_LINES]
+            body = "".join(_notification(*item)[1] for item in listed)
+            if len(listed) < len(items):  # a catch-up sweep: the list is for reading, the desk has the rest
+                body += (f"... and {len(items) - len(listed)} more; see them with: "
+                         "helpdesk ticket list 'sla:at_risk,breached assignee:me'\n")
+            if len(numbers) == 1:  # on the ticket's own thread
+                subject = (_notification(*items[0])[0] if len(items) == 1 else
+                           f"[#{items[0][0]}] SLA: {len(items)} clocks need attention - {items[0][3]}")
+                outbox.queue_automatic(self.desk, Ticket.get_by_id(items[0][0]), "notification", address,
+                                       subject[:500], body)
+            else:
+                outbox.queue_digest(self.desk, address, f"SLA: {len(numbers)} tickets need attention", body)
+        self.mail.clear()
 
-    ticket = Ticket.get_by_id(number)
-    if ticket.status in ("resolved", "closed") and action != "notify":
-        return None
-    if action == "notify":
-        recipients = []
-        if ticket.assignee_id:
-            recipients.append(Agent.get_by_id(ticket.assignee_id))
-        if ticket.queue_id:
-            queue = Queue.get_by_id(ticket.queue_id)
-            lead = desk.config.queue(queue.name).lead if desk.config.queue(queue.name) else None
-            lead_row = Agent.get_or_none(Agent.login == lead) if lead else None
-            if lead_row and lead_row not in recipients:
-                recipients.append(lead_row)
-        sent = []
-        for agent in recipients:
-            if agent.email:
-                subject, body = _notification(number, kind, label, ticket.title, ticket.priority, ticket.status)
-                outbox.queue_automatic(desk, ticket, "notification", agent.email, subject, body)
-                sent.append(agent.login)
-        audit.record(desk, number, "sla_escalated", step="notify", clock=kind, state=label, notified=sent)
-        return f"notified {', '.join(sent) or 'nobody (no assignee or lead with an email)'}"
-    if action == "raise_priority":
-        new = PRIORITY_UP.get(ticket.priority)
-        if not new:
-            return None
-        old = ticket.priority
-        tickets.write(desk, ticket, None, priority=new)
-        audit.record(desk, number, "sla_escalated", step="raise_priority", clock=kind, state=label,
-                     priority=[old, new])
-        return f"priority raised to {new}"
-    if action.startswith("queue:"):
-        name = action[len("queue:"):]
-        queue = Queue.get_or_none(Queue.name == name)
-        if queue is None or ticket.queue_id == queue.id:
-            return None
-        changes = {"queue": queue.id, "assignee": None}
-        if ticket.status != "new":
-            changes["status"] = "new"
-        tickets.write(desk, ticket, None, **changes)
-        audit.record(desk, number, "sla_escalated", step="reassign", clock=kind, state=label, queue=name)
-        return f"moved to queue {name}"
-    return None
 
+def escalate(desk, number: int, kind: str, label: str, actions: list[str]) -> list[str]:
+    """Escalation steps (notify, raise_priority, queue:NAME) on one ticket, outside a sweep (an
+    automation rule): one `sla_escalated` event listing what they did; returns a line per step done."""
+    steps = Escalations(desk, [number], desk.now())
+    done = [outcome for outcome in (steps.escalate(number, kind, label, action) for action in actions) if outcome]
+    if done:
+        steps.events.add(number, "sla_escalated", (kind, label, *(o.key for o in done)),
+                         lambda: {"clock": kind, "state": label, "escalation": [o.data for o in done]})
+    steps.finish()
+    return [o.summary for o in done]

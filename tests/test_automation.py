@@ -154,6 +154,9 @@ def test_unassigned_escalation(auto_desk):
     view = tickets.get(auto_desk, number)
     assert view.queue == "care"
     assert automation.run_time_rules(auto_desk) == []
+    escalated = [e.data for e in audit.history(auto_desk, number) if e.action == "sla_escalated"]
+    assert escalated == [{"clock": "rule", "state": "escalated", "escalation": [
+        {"step": "notify", "notified": []}, {"step": "reassign", "queue": "care"}]}]  # P0: no raise; no lead
 
 
 def test_a_failing_action_is_recorded_not_fatal(auto_desk):

@@ -163,6 +163,50 @@ def test_breach_fires_once_and_escalates(sla_desk):
     assert [t.number for t in tickets.list_tickets(sla_desk, "sla:breached")] == [number]
 
 
+def test_a_crossing_is_one_event_saying_what_its_escalation_did(sla_desk):
+    number = new(sla_desk)
+    lifecycle.assign(sla_desk, number, "bob")
+    sla_desk.clock.advance(minutes=130)  # at risk and breached in one sweep
+    sla.sweep(sla_desk)
+    events = [e for e in audit.history(sla_desk, number) if e.action.startswith("sla_") and "escalation" in e.data]
+    assert [(e.action, e.data["clock"], e.data["policy"]) for e in events] == [
+        ("sla_at_risk", "first_response", "normal"), ("sla_breached", "first_response", "normal")]
+    assert events[1].data["escalation"] == [{"step": "notify", "notified": ["bob"]},
+                                            {"step": "raise_priority", "priority": ["P2", "P1"]}]
+    # One mail to bob about both crossings of his one ticket, on the ticket's thread.
+    mails = list(Outbox.select().where(Outbox.to_addr == "bob@desk.example"))
+    assert [(m.ticket_id, m.kind) for m in mails] == [(number, "notification")]
+
+
+def test_agents_get_one_digest_per_sweep_not_a_mail_per_ticket(sla_desk):
+    numbers = [new(sla_desk) for _ in range(5)]
+    for number in numbers:
+        lifecycle.assign(sla_desk, number, "bob")
+    sla_desk.clock.advance(minutes=100)
+    report = sla.sweep(sla_desk)
+    assert sorted(r["ticket"] for r in report.at_risk) == numbers
+    mails = list(Outbox.select().where(Outbox.to_addr == "bob@desk.example"))
+    assert len(mails) == 1 and mails[0].ticket_id is None and mails[0].auto
+    assert mails[0].subject == "SLA: 5 tickets need attention"
+    assert all(f"Ticket #{n} (P2, assigned): the first response clock is at risk." in mails[0].body
+               for n in numbers)
+    from helpdesk import outbox
+
+    assert outbox.ticket_from_message_id(mails[0].message_id, sla_desk) is None  # answers start no thread
+
+
+def test_notifications_over_the_hourly_cap_are_recorded_in_the_crossing(sla_desk):
+    for round_ in range(4):  # each sweep sends bob one mail; the fourth within the hour is over the cap
+        number = new(sla_desk)
+        lifecycle.assign(sla_desk, number, "bob")
+        sla_desk.clock.advance(minutes=100)
+        sla.sweep(sla_desk)
+        sla_desk.clock.advance(minutes=-95)  # back near the others: all four sweeps within one hour
+    assert Outbox.select().where(Outbox.to_addr == "bob@desk.example").count() == 3
+    crossing = [e for e in audit.history(sla_desk, number) if e.action == "sla_at_risk"][0]
+    assert crossing.data["escalation"] == [{"step": "notify", "notified": [], "suppressed": ["bob"]}]
+
+
 def test_breach_can_move_the_ticket_to_another_queue(sla_desk):
     number = new(sla_desk, priority="P0")
     lifecycle.assign(sla_desk, number, "bob")

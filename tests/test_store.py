@@ -107,3 +107,24 @@ def test_database_urls(url, backend):
 def test_bad_database_urls(url):
     with pytest.raises(ConfigError):
         parse_url(url)
+
+
+def test_bulk_rows_keep_every_character_on_both_backends(desk):
+    # From 50 rows PostgreSQL takes them by COPY, whose text format escapes tabs, newlines and backslashes.
+    import datetime as dt
+
+    from helpdesk.store.bulk import COPY_FROM
+
+    number = tickets.intake(desk, tickets.TicketInput(title="Bulk", customer="ann@x.example"))[0].number
+    awkward = ["tab\there", "line\nbreak\r\n", "back\\slash \\N", "quote ' \" ;", "ünïcödé ✓", "", "\\"]
+    events = [(number if i % 2 else None, f"bulk_{i % 3}", {"text": awkward[i % len(awkward)], "i": i,
+                                                          "when": dt.datetime(2026, 3, 2, 9, 0, i % 60)})
+              for i in range(COPY_FROM + 10)]
+    before = AuditEvent.select(pw.fn.MAX(AuditEvent.id)).scalar()
+    audit.record_many(desk, events)
+    import json
+
+    rows = list(AuditEvent.select().where(AuditEvent.id > before).order_by(AuditEvent.id))
+    assert [(r.ticket, r.action, json.loads(r.data)["text"], json.loads(r.data)["i"]) for r in rows] == [
+        (t, a, d["text"], d["i"]) for t, a, d in events]
+    assert len({r.created_at for r in rows}) == 1 and {r.actor for r in rows} == {desk.actor}

@@ -76,8 +76,9 @@ class Ticket(BaseModel):
     type = pw.CharField(max_length=48, null=True, index=True)
     status = pw.CharField(max_length=16, default="new")
     priority = pw.CharField(max_length=2, default="P2")
-    queue = pw.ForeignKeyField(Queue, null=True, on_delete="SET NULL")
-    assignee = pw.ForeignKeyField(Agent, null=True, on_delete="SET NULL")
+    # Looked up through (queue, status) and (assignee, status) below: no index of their own.
+    queue = pw.ForeignKeyField(Queue, null=True, on_delete="SET NULL", index=False)
+    assignee = pw.ForeignKeyField(Agent, null=True, on_delete="SET NULL", index=False)
     customer = pw.ForeignKeyField(Customer, null=True, on_delete="SET NULL")
     channel = pw.CharField(max_length=16, default="cli")
     idempotency_key = pw.CharField(max_length=200, null=True, unique=True)
@@ -269,7 +270,8 @@ class SlaClock(BaseModel):
     each first crossing fire exactly once, however many sweeps run.
     """
 
-    ticket = pw.ForeignKeyField(Ticket, backref="sla_clocks", on_delete="CASCADE")
+    # Looked up through the unique (ticket, kind) index: no index of its own.
+    ticket = pw.ForeignKeyField(Ticket, backref="sla_clocks", on_delete="CASCADE", index=False)
     kind = pw.CharField(max_length=16)
     policy = pw.CharField(max_length=100)
     calendar = pw.CharField(max_length=100)
@@ -286,9 +288,7 @@ class SlaClock(BaseModel):
     class Meta:
         indexes = (
             (("ticket", "kind"), True),
-            (("state", "due_at"), False),
-            (("state", "risk_at"), False),
-        )
+        )  # the sweep's partial indexes of unfired clocks: migration 0012
 
 
 SLA_MODELS = [SlaClock]

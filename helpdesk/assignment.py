@@ -11,7 +11,7 @@ from peewee import fn
 
 from helpdesk import lifecycle, tickets
 from helpdesk.errors import IllegalTransition
-from helpdesk.store.models import OPEN_STATES, Agent, AuditEvent, Queue, Ticket
+from helpdesk.store.models import OPEN_STATES, Agent, Queue, Ticket
 from helpdesk.views import TicketView
 
 PRIORITY_WEIGHT = {"P0": 4, "P1": 3, "P2": 2, "P3": 1}
@@ -30,26 +30,12 @@ def weighted_loads() -> dict[int, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in loads.items()}
 
 
-def last_assigned() -> dict[str, int]:
-    """login -> id of the last assignment event naming that agent (0 if never): the round-robin order."""
-    import json
+def mark_assigned(agent_id: int) -> None:
+    """The agent was just given a ticket: last in the round-robin order."""
+    from helpdesk.store import sql
 
-    out: dict[str, int] = {}
-    db, meta = AuditEvent._meta.database, AuditEvent._meta
-    # Plain SQL, and each distinct event text decoded once (most are {"to": "<login>"}): this runs for
-    # every ticket routed.
-    cursor = db.execute_sql(
-        f'SELECT "{meta.fields["id"].column_name}", "{meta.fields["data"].column_name}" FROM "{meta.table_name}"'
-        f' WHERE "{meta.fields["action"].column_name}" IN ({db.param}, {db.param})'
-        f' ORDER BY "{meta.fields["id"].column_name}" DESC LIMIT 2000', ["assigned", "transferred"])
-    decoded: dict[str, object] = {}
-    for event_id, data in cursor.fetchall():
-        if data not in decoded:
-            decoded[data] = json.loads(data).get("to")
-        login = decoded[data]
-        if isinstance(login, str) and login not in out:
-            out[login] = event_id
-    return out
+    sql.execute(Agent._meta.database, 'UPDATE "agent" SET "last_assigned" ='
+                ' (SELECT COALESCE(MAX("last_assigned"), 0) + 1 FROM "agent") WHERE "id" = ?', (agent_id,))
 
 
 class _Needs:
@@ -133,8 +119,7 @@ def candidates(desk, ticket: Ticket) -> list[Agent]:
     The same agents and order as checking `ineligible` for every active agent against
     `weighted_loads()`, with the ticket's needs worked out once and only the loads that decide read."""
     chosen, loads = _eligible(desk, ticket)
-    order = last_assigned()
-    chosen.sort(key=lambda a: (loads.get(a.id, (0, 0))[0], order.get(a.login, 0), a.login))
+    chosen.sort(key=lambda a: (loads.get(a.id, (0, 0))[0], a.last_assigned, a.login))
     return chosen
 
 
@@ -154,10 +139,8 @@ def auto_assign(desk, number: int, *, expected_version: int | None = None) -> Ti
         pool = [a for a in pool if a.id != ticket.assignee_id]
         if not pool:
             raise IllegalTransition(f"no agent can take ticket #{number} now (skills, queue or capacity)")
-        # The first of `candidates`: the least loaded; the round-robin order is read only to break a tie.
+        # The first of `candidates`: the least loaded, ties to whoever was given a ticket longest ago.
         least = min(loads.get(a.id, (0, 0))[0] for a in pool)
         tied = [a for a in pool if loads.get(a.id, (0, 0))[0] == least]
-        if len(tied) > 1:
-            order = last_assigned()
-            tied.sort(key=lambda a: (order.get(a.login, 0), a.login))
+        tied.sort(key=lambda a: (a.last_assigned, a.login))
         return lifecycle.assign(desk, number, tied[0].login, expected_version=expected_version, force=True)

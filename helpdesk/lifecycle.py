@@ -106,6 +106,9 @@ def assign(desk, number: int, login: str, *, expected_version: int | None = None
             if why:
                 raise IllegalTransition(f"{why}: use --force to assign anyway")
         previous = Agent.get_by_id(ticket.assignee_id).login if ticket.assignee_id else None
+        from helpdesk.assignment import mark_assigned
+
+        mark_assigned(agent.id)
         if ticket.status == "new":
             _move(desk, ticket, "assigned", expected_version=expected_version, assignee=agent.id)
             audit.record(desk, number, "assigned", to=agent.login)

@@ -133,7 +133,7 @@ def _field_condition(desk, term: Term, type_names: list[str] | None) -> pw.Expre
     from helpdesk.tickets import coerce_field
 
     name = term.key[len("field."):]
-    records = extensions.type_records()
+    records = extensions.type_records(desk)
     candidates = []
     for type_name, record in records.items():
         if type_names and type_name not in type_names:
@@ -210,7 +210,7 @@ def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
                 cond = Ticket.assignee.is_null() if cond is None else (cond | Ticket.assignee.is_null())
             conditions.append(cond)
         elif key == "type":
-            known = set(extensions.type_records()) | {t.name for t in desk.config.types}
+            known = set(extensions.type_records(desk)) | {t.name for t in desk.config.types}
             values = _values(term)
             bad = [v for v in values if v not in known and v != "none"]
             if bad:

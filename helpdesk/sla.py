@@ -553,7 +553,7 @@ class Escalations:
     _COLUMNS = ("title", "status", "priority", "queue", "assignee", "version", "sla_state")
 
     def __init__(self, desk, numbers: list[int], now: dt.datetime):
-        from helpdesk.store.models import Agent, Queue
+        from helpdesk.store import sql as plain
 
         self.desk = desk
         self.now = now
@@ -566,10 +566,11 @@ class Escalations:
         self.refused: dict[str, str | None] = {}  # address -> why no automatic mail may go there, or None
         self.recipients: dict[tuple, list[tuple[str, str]]] = {}  # (assignee, queue) -> who is notified
         self._load(sorted(set(numbers)))
+        # Plain SQL: a rule escalating one ticket builds one of these per ticket.
         self.agents = {aid: (login, email) for aid, login, email in
-                       Agent.select(Agent.id, Agent.login, Agent.email).tuples()}
+                       plain.rows(desk.db, 'SELECT "id", "login", "email" FROM "agent"')}
         self.agent_ids = {login: aid for aid, (login, _) in self.agents.items()}
-        self.queues = dict(Queue.select(Queue.id, Queue.name).tuples())
+        self.queues = dict(plain.rows(desk.db, 'SELECT "id", "name" FROM "queue"'))
         self.queue_ids = {name: qid for qid, name in self.queues.items()}
 
     def _load(self, numbers: list[int]) -> None:

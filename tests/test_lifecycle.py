@@ -722,3 +722,24 @@ def test_cli_merge(desk, cli):
 def test_cli_history_of_unknown_ticket(desk, cli):
     r = cli("ticket", "history", "77", "--json")
     assert r.exit_code == 1 and "#77 not found" in _only_error_line(r)
+
+
+def test_round_robin_order_of_an_older_desk_comes_from_its_audit_trail(desk):
+    # A desk created before agents carried their round-robin place: migration 0013 reads it back from
+    # the assignment events, so the next tie goes where it would have gone before the upgrade.
+    from helpdesk.store import migrations
+    from helpdesk.store.models import Agent, SchemaMigration
+
+    routing_pool_without_tester(desk)
+    for login in ("ann", "bob", "cat"):
+        add_agent(desk, login, skills=["it"])
+    for login in ("cat", "ann", "bob"):
+        number = new_ticket(desk, type="it_support", title=f"for {login}")
+        lifecycle.assign(desk, number, login)
+        lifecycle.change_status(desk, number, "resolved")
+    Agent.update(last_assigned=0).execute()
+    SchemaMigration.delete().where(SchemaMigration.name == "0013_agent_last_assigned").execute()
+    assert migrations.migrate(desk.db) == ["0013_agent_last_assigned"]
+    order = [a.login for a in Agent.select().where(Agent.login.in_(["ann", "bob", "cat"])).order_by(Agent.last_assigned)]
+    assert order == ["cat", "ann", "bob"]
+    assert assignment.auto_assign(desk, new_ticket(desk, type="it_support")).assignee == "cat"

@@ -60,6 +60,8 @@ class Agent(BaseModel):
     active = pw.BooleanField(default=True)
     shift = pw.CharField(max_length=100, null=True)  # a [calendar.NAME] of working hours; none: always
     created_at = pw.DateTimeField(default=utcnow)
+    # Round-robin order: raised above every other agent's each time the agent is given a ticket (0: never).
+    last_assigned = pw.BigIntegerField(default=0)
 
 
 class Queue(BaseModel):

@@ -61,3 +61,24 @@ def insert(db: pw.Database, table: str, columns: Sequence[str], values: Sequence
     if returning:
         return cursor.fetchone()[0]
     return None
+
+
+_row_texts: dict[type, tuple[str, list]] = {}
+
+
+def get_row(model: type[pw.Model], key: Any) -> pw.Model | None:
+    """`model.get_or_none(primary key == key)` without composing the query each time."""
+    found = _row_texts.get(model)
+    if found is None:
+        fields = model._meta.sorted_fields
+        names = ", ".join(f'"{f.column_name}"' for f in fields)
+        text = f'SELECT {names} FROM "{model._meta.table_name}" WHERE "{model._meta.primary_key.column_name}" = ?'
+        found = _row_texts[model] = (text, fields)
+    text, fields = found
+    row = one(model._meta.database, text, (key,))
+    if row is None:
+        return None
+    # As Peewee builds a row it read: no defaults, nothing dirty.
+    obj = model(__no_default__=1, **{f.name: f.python_value(v) for f, v in zip(fields, row)})
+    obj._dirty.clear()
+    return obj

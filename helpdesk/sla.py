@@ -57,6 +57,8 @@ class SlaSettings:
     business_day_hours: float = 8.0
     calendars: dict = field(default_factory=dict)
     policies: tuple[Policy, ...] = ()
+    # (calendar, start, target, used) -> (due, risk): tickets created or retargeted together share them.
+    schedules: dict = field(default_factory=dict, compare=False, repr=False)
 
     def calendar(self, name: str) -> Calendar:
         return self.calendars.get(name) or ALWAYS
@@ -205,6 +207,18 @@ def _used(clock, cal: Calendar, now: dt.datetime) -> dt.timedelta:
 
 def _schedule(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_minutes: int,
               used: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
+    """When the clock is due and at risk (business time on `cal`, counting from `start`)."""
+    key = (id(cal), start, target_minutes, used)
+    found = sla.schedules.get(key)
+    if found is None:
+        if len(sla.schedules) > 10_000:
+            sla.schedules.clear()
+        found = sla.schedules[key] = _due_and_risk(sla, cal, start, target_minutes, used)
+    return found
+
+
+def _due_and_risk(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_minutes: int,
+                  used: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
     used_min = used.total_seconds() / 60
     due = cal.add(start, max(0.0, target_minutes - used_min)) if target_minutes > used_min else start
     risk_min = target_minutes * sla.at_risk
@@ -215,12 +229,11 @@ def _schedule(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_minute
 def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], now: dt.datetime) -> None:
     """Start the first-response and resolution clocks of new tickets (number, priority, type, org).
 
-    Tickets created together share their start, so due times are computed once per policy."""
+    Tickets created together share their start, so due times are computed once per policy (`_schedule`)."""
     from helpdesk.store.bulk import insert_rows
     from helpdesk.store.models import SlaClock
 
     sla = settings(desk)
-    cache: dict[tuple[str, str], tuple[dt.datetime, dt.datetime]] = {}
     rows = []
     for number, priority, type_, org in created:
         policy = sla.policy_for(priority, type_, org)
@@ -231,19 +244,18 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
             target = policy.targets.get(kind)
             if target is None:
                 continue
-            key = (policy.name, kind)
-            if key not in cache:
-                cache[key] = _schedule(sla, cal, now, target, dt.timedelta())
-            due, risk = cache[key]
+            due, risk = _schedule(sla, cal, now, target, dt.timedelta())
             rows.append((number, kind, policy.name, policy.calendar, target, "running", now, 0, due, risk))
     insert_rows(SlaClock, ("ticket", "kind", "policy", "calendar", "target_minutes", "state", "started_at",
                            "used_seconds", "due_at", "risk_at"), rows)
 
 
 def _clocks(number: int, kinds=KINDS):
+    from helpdesk.store import sql
     from helpdesk.store.models import SlaClock
 
-    return list(SlaClock.select().where((SlaClock.ticket == number) & SlaClock.kind.in_(list(kinds))))
+    # Plain SQL: read on every reply and status change.
+    return sql.model_rows(SlaClock, f'"ticket_id" = ? AND "kind" IN ({sql.marks(len(kinds))})', (number, *kinds))
 
 
 def _event(desk, clock, action: str, **data) -> None:
@@ -254,6 +266,7 @@ def _event(desk, clock, action: str, **data) -> None:
 
 def pause(desk, number: int) -> None:
     """The ticket waits on the customer: running clocks stop counting, keeping the time used."""
+    from helpdesk.store import sql
     from helpdesk.store.models import SlaClock
 
     sla, now = settings(desk), desk.now()
@@ -261,13 +274,14 @@ def pause(desk, number: int) -> None:
         if clock.state != "running":
             continue
         used = _used(clock, sla.calendar(clock.calendar), now)
-        SlaClock.update(state="paused", used_seconds=int(used.total_seconds()), started_at=None, due_at=None,
-                        risk_at=None).where(SlaClock.id == clock.id).execute()
+        sql.update_row(SlaClock, clock.id, state="paused", used_seconds=int(used.total_seconds()), started_at=None,
+                       due_at=None, risk_at=None)
         _event(desk, clock, "sla_paused", used_minutes=round(used.total_seconds() / 60, 1))
 
 
 def resume(desk, number: int, kinds=KINDS) -> None:
     """Paused (or stopped resolution, on reopen) clocks count again from now, with the time already used."""
+    from helpdesk.store import sql
     from helpdesk.store.models import SlaClock
 
     sla, now = settings(desk), desk.now()
@@ -279,12 +293,12 @@ def resume(desk, number: int, kinds=KINDS) -> None:
         cal = sla.calendar(clock.calendar)
         used = dt.timedelta(seconds=clock.used_seconds)
         due, risk = _schedule(sla, cal, now, clock.target_minutes, used)
-        SlaClock.update(state="running", started_at=now, due_at=due, risk_at=risk, stopped_at=None).where(
-            SlaClock.id == clock.id).execute()
+        sql.update_row(SlaClock, clock.id, state="running", started_at=now, due_at=due, risk_at=risk, stopped_at=None)
         _event(desk, clock, "sla_resumed", used_minutes=round(used.total_seconds() / 60, 1), due_at=due)
 
 
 def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
+    from helpdesk.store import sql
     from helpdesk.store.models import SlaClock
 
     sla, now = settings(desk), desk.now()
@@ -292,8 +306,8 @@ def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
         if clock.state == "stopped":
             continue
         used = _used(clock, sla.calendar(clock.calendar), now)
-        SlaClock.update(state="stopped", used_seconds=int(used.total_seconds()), started_at=None, due_at=None,
-                        risk_at=None, stopped_at=now).where(SlaClock.id == clock.id).execute()
+        sql.update_row(SlaClock, clock.id, state="stopped", used_seconds=int(used.total_seconds()), started_at=None,
+                       due_at=None, risk_at=None, stopped_at=now)
         met = used.total_seconds() <= clock.target_minutes * 60
         _event(desk, clock, "sla_stopped", used_minutes=round(used.total_seconds() / 60, 1), met=met)
 
@@ -338,12 +352,13 @@ def start_next_update(desk, number: int, ticket=None) -> None:
 
 
 def _organisation(ticket) -> str | None:
-    from helpdesk.store.models import Customer, Organisation
+    from helpdesk.store import sql
 
     if not ticket.customer_id:
         return None
-    row = (Customer.select(Organisation.name).join(Organisation)
-           .where(Customer.id == ticket.customer_id).tuples().first())
+    row = sql.one(ticket._meta.database, 'SELECT "organisation"."name" FROM "customer" JOIN "organisation"'
+                  ' ON "organisation"."id" = "customer"."organisation_id" WHERE "customer"."id" = ?',
+                  (ticket.customer_id,))
     return row[0] if row else None
 
 
@@ -361,9 +376,10 @@ def on_status_change(desk, number: int, old: str, new: str) -> None:
 
 def on_priority_change(desk, number: int) -> None:
     """A new priority may mean a new policy: clocks keep the time used and take the new targets."""
+    from helpdesk.store import sql
     from helpdesk.store.models import SlaClock, Ticket
 
-    ticket = Ticket.get_by_id(number)
+    ticket = sql.get_row(Ticket, number)
     sla, now = settings(desk), desk.now()
     policy = sla.policy_for(ticket.priority, ticket.type, _organisation(ticket))
     if policy is None:
@@ -378,7 +394,7 @@ def on_priority_change(desk, number: int) -> None:
             used = _used(clock, sla.calendar(clock.calendar), now)
             due, risk = _schedule(sla, cal, now, target, used)
             values.update(used_seconds=int(used.total_seconds()), started_at=now, due_at=due, risk_at=risk)
-        SlaClock.update(**values).where(SlaClock.id == clock.id).execute()
+        sql.update_row(SlaClock, clock.id, **values)
         _event(desk, clock, "sla_retargeted", new_policy=policy.name, target_minutes=target)
 
 

@@ -63,22 +63,43 @@ def insert(db: pw.Database, table: str, columns: Sequence[str], values: Sequence
     return None
 
 
-_row_texts: dict[type, tuple[str, list]] = {}
+_selects: dict[type, tuple[str, list]] = {}
+
+
+def model_rows(model: type[pw.Model], where: str, params: Sequence[Any] = ()) -> list[pw.Model]:
+    """`model.select().where(...)` without composing the query: `where` is plain SQL (see above)."""
+    found = _selects.get(model)
+    if found is None:
+        fields = model._meta.sorted_fields
+        names = ", ".join(f'"{f.column_name}"' for f in fields)
+        found = _selects[model] = (f'SELECT {names} FROM "{model._meta.table_name}" WHERE ', fields)
+    head, fields = found
+    out = []
+    for row in rows(model._meta.database, head + where, params):
+        # As Peewee builds a row it read: no defaults, nothing dirty.
+        obj = model(__no_default__=1, **{f.name: f.python_value(v) for f, v in zip(fields, row)})
+        obj._dirty.clear()
+        out.append(obj)
+    return out
 
 
 def get_row(model: type[pw.Model], key: Any) -> pw.Model | None:
     """`model.get_or_none(primary key == key)` without composing the query each time."""
-    found = _row_texts.get(model)
+    found = model_rows(model, f'"{model._meta.primary_key.column_name}" = ?', (key,))
+    return found[0] if found else None
+
+
+_updates: dict[tuple, tuple[str, list]] = {}
+
+
+def update_row(model: type[pw.Model], key: Any, **values: Any) -> int:
+    """`model.update(**values).where(primary key == key)` without composing it; returns rows changed."""
+    names = tuple(values)
+    found = _updates.get((model, names))
     if found is None:
-        fields = model._meta.sorted_fields
-        names = ", ".join(f'"{f.column_name}"' for f in fields)
-        text = f'SELECT {names} FROM "{model._meta.table_name}" WHERE "{model._meta.primary_key.column_name}" = ?'
-        found = _row_texts[model] = (text, fields)
+        fields = [model._meta.fields[n] for n in names]
+        text = (f'UPDATE "{model._meta.table_name}" SET ' + ", ".join(f'"{f.column_name}" = ?' for f in fields)
+                + f' WHERE "{model._meta.primary_key.column_name}" = ?')
+        found = _updates[(model, names)] = (text, fields)
     text, fields = found
-    row = one(model._meta.database, text, (key,))
-    if row is None:
-        return None
-    # As Peewee builds a row it read: no defaults, nothing dirty.
-    obj = model(__no_default__=1, **{f.name: f.python_value(v) for f, v in zip(fields, row)})
-    obj._dirty.clear()
-    return obj
+    return execute(model._meta.database, text, [f.db_value(v) for f, v in zip(fields, values.values())] + [key]).rowcount

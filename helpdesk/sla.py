@@ -432,7 +432,6 @@ class SweepReport:
 PRIORITY_UP = {"P3": "P2", "P2": "P1", "P1": "P0"}
 DIGEST_LINES = 50  # clocks listed in one agent's mail of a sweep
 
-
 _RETURNING = ' RETURNING "id", "ticket_id", "kind", "policy"'
 _CLAIMS = {
     "at_risk": 'UPDATE "sla_clock" SET "at_risk_fired_at" = ? WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
@@ -455,18 +454,19 @@ def sweep(desk) -> SweepReport:
     Each crossing writes one audit event, which also says what its escalation did; agents get one mail
     per sweep listing their tickets (a digest), not one per crossing, so a sweep that catches up after an
     outage neither floods their mailboxes nor the audit trail."""
+    from helpdesk import automation
+    from helpdesk.store import sql as plain
 
     now = desk.now()
     report = SweepReport()
     with desk.db.atomic():
-        from helpdesk.store import sql as plain
-
-        # Plain SQL whose predicates match the partial indexes of migration 0012 (only unfired clocks).
-        risky = plain.rows(desk.db, _CLAIMS["at_risk"], [now, now])
-        late = plain.rows(desk.db, _CLAIMS["breached"], [now, now, now]) + plain.rows(desk.db, _CLAIMS["over"], [now, now])
+        # Plain SQL whose predicates match the partial indexes of migration 0012 (only unfired clocks);
+        # sorted, so reports and events come in ticket order on both backends.
+        risky = sorted(plain.rows(desk.db, _CLAIMS["at_risk"], [now, now]), key=lambda r: (r[1], r[2]))
+        late = sorted(plain.rows(desk.db, _CLAIMS["breached"], [now, now, now])
+                      + plain.rows(desk.db, _CLAIMS["over"], [now, now]), key=lambda r: (r[1], r[2]))
         sla = settings(desk)
         policies = {p.name: p for p in sla.policies}
-        from helpdesk import automation
 
         # Event rules may read and change anything: before one runs, everything so far is written out,
         # and if it fired, what the escalations had read is read again.

@@ -105,6 +105,17 @@ def test_event_rule_on_created(auto_desk):
     assert any(e.actor == "rule:tag vpn" and e.action == "updated" for e in events)
 
 
+def test_created_rules_on_a_bulk_intake_fire_on_the_matching_tickets_only(auto_desk):
+    # A bulk load asks each rule once for the whole batch: the same outcome as ticket by ticket.
+    titles = ["VPN drops", "Printer jam", "vpn again", "A haunted printer", "Monitor flickers"]
+    results = tickets.intake_bulk(auto_desk, [tickets.TicketInput(title=t, customer="ann@x.example") for t in titles])
+    numbers = [r.number for r in results]
+    assert [fired(auto_desk, n) for n in numbers] == [["tag vpn"], [], ["tag vpn"], ["assign to a ghost"], []]
+    views = {v.number: v for v in (tickets.get(auto_desk, n) for n in numbers)}
+    assert [(views[n].tags, views[n].priority) for n in numbers] == [
+        (["vpn"], "P1"), ([], "P2"), (["vpn"], "P1"), (["haunted"], "P2"), ([], "P2")]
+
+
 def test_a_rule_cannot_trigger_itself(auto_desk):
     number = new(auto_desk)
     tickets.update(auto_desk, number, tags_add=["loop"])

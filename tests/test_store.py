@@ -128,3 +128,22 @@ def test_bulk_rows_keep_every_character_on_both_backends(desk):
     assert [(r.ticket, r.action, json.loads(r.data)["text"], json.loads(r.data)["i"]) for r in rows] == [
         (t, a, d["text"], d["i"]) for t, a, d in events]
     assert len({r.created_at for r in rows}) == 1 and {r.actor for r in rows} == {desk.actor}
+
+
+def test_bulk_intake_keeps_extension_values_of_every_kind(desk):
+    # Dates, booleans and text with tabs and backslashes, by COPY on PostgreSQL (from 50 rows).
+    import datetime as dt
+
+    from helpdesk.store.bulk import COPY_FROM
+
+    inputs = [tickets.TicketInput(title=f"Drill {i}", type="equipment_repair", customer="ann@x.example",
+                                  fields={"serial_number": f"SN\t{i}\\x", "under_warranty": i % 2 == 0,
+                                          "purchase_date": f"2024-02-{1 + i % 28:02d}",
+                                          "fault_code": None if i % 3 else "E\n42"})
+              for i in range(COPY_FROM + 5)]
+    results = tickets.intake_bulk(desk, inputs)
+    got = [tickets.get(desk, r.number).fields for r in results]
+    assert [(f["serial_number"], f["under_warranty"], str(f["purchase_date"]), f.get("fault_code")) for f in got] == [
+        (f"SN\t{i}\\x", i % 2 == 0, f"2024-02-{1 + i % 28:02d}", None if i % 3 else "E\n42")
+        for i in range(COPY_FROM + 5)]
+    assert isinstance(dt.date.fromisoformat(str(got[0]["purchase_date"])), dt.date)

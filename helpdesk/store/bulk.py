@@ -3,6 +3,7 @@ value by value (70 % of the time at 100k tickets); this writes the same rows at 
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Sequence
 
 import peewee as pw
@@ -54,8 +55,12 @@ def _copy_value(value: Any) -> str:
         return "\\N"
     if isinstance(value, bool):
         return "t" if value else "f"
-    if hasattr(value, "isoformat"):
+    if isinstance(value, datetime.datetime):
         return value.isoformat(" ")
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, memoryview)):
+        return "\\\\x" + bytes(value).hex()  # bytea's hex input, its backslash escaped for COPY
     return str(value).translate(_COPY_ESCAPES)
 
 

@@ -255,7 +255,7 @@ def _apply_macro(desk, number: int, macro: Macro) -> None:
     from helpdesk import lifecycle, tickets
     from helpdesk.store.models import Customer, Ticket
 
-    ticket = Ticket.get_by_id(number)
+    ticket = tickets.fetch(number)  # a missing ticket is a clear error, not a traceback
     body = macro.body
     if "{" in body:
         customer = Customer.get_or_none(Customer.id == ticket.customer_id) if ticket.customer_id else None

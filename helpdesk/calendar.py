@@ -150,7 +150,7 @@ def _country_holidays(country: str, subdivision: str | None, year: int):
 
 
 def parse_span(text: str, where: str) -> tuple[int, int]:
-    match = SPAN_RE.match(text.strip())
+    match = SPAN_RE.match(text.strip()) if isinstance(text, str) else None
     if not match:
         raise ConfigError(f"config: {where}: '{text}' is not a span like 09:00-17:00")
     h1, m1, h2, m2 = (int(g) for g in match.groups())
@@ -169,6 +169,8 @@ def parse_calendar(name: str, raw: dict, default_timezone: str) -> Calendar:
     timezone = raw.get("timezone", default_timezone)
     _zone(timezone)
     hours: list[list[tuple[int, int]]] = [[] for _ in DAYS]
+    if not isinstance(raw.get("hours") or {}, dict):
+        raise ConfigError(f"config: calendar.{name}.hours must be a table, like {{ mon-fri = \"09:00-17:00\" }}")
     for key, spans in (raw.get("hours") or {}).items():
         days = _day_range(key, f"calendar.{name}.hours")
         if isinstance(spans, str):

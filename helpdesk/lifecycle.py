@@ -140,6 +140,8 @@ def transfer_to_queue(desk, number: int, queue: str, *, expected_version: int | 
         if old_status != "new":
             changes["status"] = "new"
         tickets.write(desk, ticket, expected_version, **changes)
+        if old_status != "new":  # e.g. a pending ticket's paused clocks run again
+            sla.on_status_change(desk, number, old_status, "new")
         audit.record(desk, number, "transferred", queue={"from": old_queue, "to": queue},
                      **({"status": {"from": old_status, "to": "new"}} if old_status != "new" else {}),
                      **({"assignee": {"from": old_owner, "to": None}} if old_owner else {}))

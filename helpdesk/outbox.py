@@ -67,7 +67,8 @@ def ticket_from_message_id(message_id: str, desk=None) -> int | None:
 
 
 def subject_for(ticket: Ticket) -> str:
-    return f"[#{ticket.number}] {ticket.title}"[:500]  # Outbox.subject holds 500; a title may be 500 itself
+    # One line (a title may hold line breaks, a header may not); Outbox.subject holds 500 characters.
+    return f"[#{ticket.number}] {' '.join(ticket.title.split())}"[:500]
 
 
 def _thread_headers(ticket_number: int) -> tuple[str | None, str]:

@@ -601,8 +601,8 @@ def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int =
     parsed = query_mod.parse(query)
     select, order = query_mod.find(desk, parsed)
     select = select.order_by(order.desc())
-    if limit is None:
-        return views(desk, list(select), with_fields=with_fields)
+    if limit is None:  # in batches: one IN list per batch stays within SQLite's variable limit
+        return list(iter_tickets(desk, query, with_fields=with_fields))[offset:]
     if parsed.words and is_postgres():
         # PostgreSQL reads every full-text match, then sorts. Newest first needs only the top few:
         # look in a window of the newest tickets, widening it until it holds enough matches.

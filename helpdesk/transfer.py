@@ -202,7 +202,9 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
             report.created += 1
             changes: dict[str, Any] = {}
             if extra.created_at:
-                changes.update(created_at=extra.created_at, updated_at=extra.created_at)
+                # status_changed_at too: `in_status:` and the time rules count from it.
+                changes.update(created_at=extra.created_at, updated_at=extra.created_at,
+                               status_changed_at=extra.created_at)
             if extra.assignee:
                 changes["assignee"] = extra.assignee
             if extra.status and extra.status != "new":

@@ -133,6 +133,8 @@ def test_status_changed_rule_and_macro(auto_desk, cli):
     assert [e.body for e in view.conversation] == ["Could you send us the VPN client log?", "Waiting on the customer."]
     r = cli("ticket", "reply", str(number), "--macro", "nope")
     assert r.exit_code == 1 and "macro 'nope' not found" in r.stderr
+    r = cli("ticket", "reply", "99999", "--macro", "need-logs")
+    assert r.exit_code != 0 and "ticket #99999 not found" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_time_rules_remind_resolve_and_close_each_once(auto_desk):

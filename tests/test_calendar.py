@@ -104,6 +104,8 @@ def test_zero_and_measuring_backwards():
     ({"hours": {"mon": "09:00-17:00"}, "holidays": ["christmas"]}, "not a date"),
     ({"hours": {"mon": "09:00-17:00"}, "holiday_country": "Germany"}, "not an ISO country code"),
     ({"hours": {"mon": "09:00-17:00"}, "colour": "red"}, "unknown key 'colour'"),
+    ({"hours": "09:00-17:00"}, "must be a table"),
+    ({"hours": {"mon": [9, 17]}}, "not a span"),
 ])
 def test_bad_calendar_configuration(raw, message):
     with pytest.raises(ConfigError, match=message):

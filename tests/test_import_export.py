@@ -212,6 +212,15 @@ def test_dry_run_stores_nothing(cli, desk, tmp_path):
     assert count() == 0
 
 
+def test_imported_tickets_have_been_in_their_status_since_their_created_at(cli, desk, tmp_path):
+    # `in_status:` (and the time rules) count from when a ticket entered its status.
+    path = write(tmp_path, "old.csv", "title,status,created_at\nLong resolved,resolved,2024-01-15T08:30:00Z\n"
+                 "Just now,resolved,\n")
+    ok(import_(cli, path))
+    found = [t["title"] for t in ok(cli("ticket", "list", "--json", "in_status:>30d")).json()]
+    assert found == ["Long resolved"]
+
+
 def test_import_status_assignee_and_created_at(cli, desk, tmp_path):
     ok(cli("agent", "add", "bob"))
     path = write(tmp_path, "history.csv",

@@ -92,6 +92,29 @@ def test_outbox_delivered_with_thread_headers(mdesk, imap, smtp):
     assert send.send_outbox(mdesk).sent == 0 and len(smtp.messages) == 2
 
 
+def test_a_mail_that_cannot_be_built_fails_alone_and_the_rest_goes_out(mdesk, imap, smtp):
+    from helpdesk import tickets
+    from helpdesk.mail import send
+    from helpdesk.store.models import Outbox
+
+    first = ticket_by_mail(mdesk, imap)
+    ticket_by_mail(mdesk, imap, subject="Second request")
+    bad, good = outbox_rows()
+    Outbox.update(subject="two\nlines").where(Outbox.id == bad.id).execute()  # no header may hold that
+    report = send.send_outbox(mdesk)
+    assert (report.sent, report.failed) == (1, 1) and "cannot send" in report.errors[0]
+    assert [r.status for r in outbox_rows()] == ["failed", "sent"] and len(smtp.messages) == 1
+    notes = [e for e in tickets.get(mdesk, first, conversation=True).conversation if e.kind == "note"]
+    assert len(notes) == 1 and "could not be delivered" in notes[0].body
+
+
+def test_a_title_with_line_breaks_makes_a_one_line_subject(mdesk):
+    from helpdesk import outbox, tickets
+
+    view, _ = tickets.intake(mdesk, tickets.TicketInput(title="Printer\nis on fire", customer="ann@x.example"))
+    assert outbox.subject_for(tickets.fetch(view.number)) == f"[#{view.number}] Printer is on fire"
+
+
 def test_temporary_refusal_retried_with_backoff(mdesk, imap, smtp):
     from helpdesk.mail import send
 

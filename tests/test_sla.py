@@ -241,6 +241,16 @@ def test_concurrent_sweeps_fire_each_crossing_once(sla_desk):
     assert len(events) == 20
 
 
+def test_a_pending_ticket_moved_to_another_queue_counts_again(sla_desk):
+    number = new(sla_desk)
+    lifecycle.assign(sla_desk, number, "bob")
+    lifecycle.change_status(sla_desk, number, "pending")
+    assert clock(number, "resolution").state == "paused"
+    lifecycle.transfer_to_queue(sla_desk, number, "care")
+    assert tickets.get(sla_desk, number).status == "new"
+    assert clock(number, "resolution").state == "running" and clock(number, "first_response").state == "running"
+
+
 def test_a_paused_clock_past_its_target_is_breached_too(sla_desk):
     number = new(sla_desk)
     lifecycle.assign(sla_desk, number, "bob")

@@ -103,7 +103,8 @@ def test_database_urls(url, backend):
         assert parsed.params["password"] == "p@ss"
 
 
-@pytest.mark.parametrize("url", ["mysql://x", "sqlite:", "sqlite:///", "postgresql://h/db?schema=a;drop"])
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:", "sqlite:///", "postgresql://h/db?schema=a;drop",
+                                 "postgresql://h:99999/db", "postgresql://h:abc/db"])
 def test_bad_database_urls(url):
     with pytest.raises(ConfigError):
         parse_url(url)

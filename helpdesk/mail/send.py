@@ -186,6 +186,15 @@ def _send_due(desk) -> SendReport:
                 _count_retry(report, retried)
                 report.errors.append(f"outbox {row.id}: connection lost: {exc}")
                 break
+            except (ValueError, smtplib.SMTPException) as exc:
+                # This mail cannot be built or sent as it is (a header Python refuses, an address the
+                # server cannot take): it fails alone, the rest of the outbox still goes.
+                error = f"cannot send: {exc}"
+                with desk.db.atomic():
+                    _permanent(desk, row, error)
+                report.failed += 1
+                report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
+                continue
             Outbox.update(status="sent", sent_at=desk.now(), attempts=Outbox.attempts + 1, last_error=None).where(
                 Outbox.id == row.id).execute()
             report.sent += 1

@@ -50,8 +50,15 @@ def parse_url(url: str) -> DatabaseUrl:
             "user": unquote(parts.username) if parts.username else None,
             "password": unquote(parts.password) if parts.password else None,
             "host": parts.hostname,
-            "port": parts.port or 5432,
+            "port": _port(parts, url),
             **query,
         }
         return DatabaseUrl("postgresql", params={k: v for k, v in params.items() if v is not None}, schema=schema)
     raise ConfigError(f"database url {url!r}: expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+
+
+def _port(parts, url: str) -> int:
+    try:
+        return parts.port or 5432
+    except ValueError:  # not a number, or out of range
+        raise ConfigError(f"database url {url!r}: the port is not a number from 1 to 65535") from None

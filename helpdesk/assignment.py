@@ -17,11 +17,12 @@ from helpdesk.views import TicketView
 PRIORITY_WEIGHT = {"P0": 4, "P1": 3, "P2": 2, "P3": 1}
 
 
-def weighted_loads() -> dict[int, tuple[int, int]]:
-    """agent id -> (weighted load, open tickets)."""
+def weighted_loads(agent_id: int | None = None) -> dict[int, tuple[int, int]]:
+    """agent id -> (weighted load, open tickets), of every agent or of one."""
     loads: dict[int, list[int]] = {}
+    owner = Ticket.assignee.is_null(False) if agent_id is None else (Ticket.assignee == agent_id)
     query = (Ticket.select(Ticket.assignee, Ticket.priority, fn.COUNT(Ticket.number))
-             .where(Ticket.status.in_(OPEN_STATES) & Ticket.assignee.is_null(False))
+             .where(Ticket.status.in_(OPEN_STATES) & owner)
              .group_by(Ticket.assignee, Ticket.priority).tuples())
     for agent_id, priority, count in query:
         entry = loads.setdefault(agent_id, [0, 0])
@@ -82,7 +83,7 @@ def ineligible(desk, ticket: Ticket, agent: Agent, loads: dict | None = None) ->
     why = _Needs(desk, ticket).unmet(agent)
     if why:
         return why
-    load = (loads if loads is not None else weighted_loads()).get(agent.id, (0, 0))[1]
+    load = (loads if loads is not None else weighted_loads(agent.id)).get(agent.id, (0, 0))[1]
     if load >= agent.capacity:
         return f"agent '{agent.login}' is at capacity ({load}/{agent.capacity} open tickets)"
     return None
@@ -119,8 +120,13 @@ def candidates(desk, ticket: Ticket) -> list[Agent]:
     The same agents and order as checking `ineligible` for every active agent against
     `weighted_loads()`, with the ticket's needs worked out once and only the loads that decide read."""
     chosen, loads = _eligible(desk, ticket)
-    chosen.sort(key=lambda a: (loads.get(a.id, (0, 0))[0], a.last_assigned, a.login))
+    chosen.sort(key=_routing_order(loads))
     return chosen
+
+
+def _routing_order(loads: dict[int, tuple[int, int]]):
+    """The sort key of candidates: least weighted load, then whoever was given a ticket longest ago."""
+    return lambda a: (loads.get(a.id, (0, 0))[0], a.last_assigned, a.login)
 
 
 def _eligible(desk, ticket: Ticket) -> tuple[list[Agent], dict[int, tuple[int, int]]]:
@@ -139,8 +145,5 @@ def auto_assign(desk, number: int, *, expected_version: int | None = None) -> Ti
         pool = [a for a in pool if a.id != ticket.assignee_id]
         if not pool:
             raise IllegalTransition(f"no agent can take ticket #{number} now (skills, queue or capacity)")
-        # The first of `candidates`: the least loaded, ties to whoever was given a ticket longest ago.
-        least = min(loads.get(a.id, (0, 0))[0] for a in pool)
-        tied = [a for a in pool if loads.get(a.id, (0, 0))[0] == least]
-        tied.sort(key=lambda a: (a.last_assigned, a.login))
-        return lifecycle.assign(desk, number, tied[0].login, expected_version=expected_version, force=True)
+        first = min(pool, key=_routing_order(loads))  # the first of `candidates`
+        return lifecycle.assign(desk, number, first.login, expected_version=expected_version, force=True)

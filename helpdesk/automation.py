@@ -139,36 +139,23 @@ def _as_rule(desk, rule: Rule):
         desk.actor, desk._rules_muted = previous, muted
 
 
-def _matches(desk, rule: Rule, number: int) -> bool:
+def emit(desk, event: str, number: int) -> list[str]:
+    """Run the event rules for this ticket (the names of those that fired); changes made by rules
+    raise nothing (no loops)."""
+    return [name for name, _ in emit_many(desk, event, [number])]
+
+
+def emit_many(desk, event: str, numbers: list[int]) -> list[tuple[str, int]]:
+    """`emit` for a batch of tickets (a bulk intake): each rule's condition is asked once for the whole
+    batch, then the rule runs on the tickets it matches, rules in their order; returns (rule, ticket)
+    for each firing."""
     from helpdesk import query as query_mod
     from helpdesk.store.models import Ticket
 
-    select, _ = query_mod.find(desk, query_mod.parse(rule.when), Ticket.select(Ticket.number))
-    return select.where(Ticket.number == number).exists()
-
-
-def emit(desk, event: str, number: int) -> list[str]:
-    """Run the event rules for this ticket; changes made by rules raise nothing (no loops)."""
     if getattr(desk, "_rules_muted", False):
         return []
     auto = settings(desk)
     fired = []
-    for rule in auto.rules:
-        if rule.on == event and _matches(desk, rule, number):
-            _run(desk, rule, number, auto)
-            fired.append(rule.name)
-    return fired
-
-
-def emit_many(desk, event: str, numbers: list[int]) -> None:
-    """`emit` for a batch of tickets (a bulk intake): each rule's condition is asked once for the whole
-    batch, then the rule runs on the tickets it matches; rules in their order, as `emit` does."""
-    from helpdesk import query as query_mod
-    from helpdesk.store.models import Ticket
-
-    if getattr(desk, "_rules_muted", False):
-        return
-    auto = settings(desk)
     for rule in auto.rules:
         if rule.on != event:
             continue
@@ -180,6 +167,8 @@ def emit_many(desk, event: str, numbers: list[int]) -> None:
         for number in numbers:
             if number in matched:
                 _run(desk, rule, number, auto)
+                fired.append((rule.name, number))
+    return fired
 
 
 _CLAIM = ('INSERT INTO "rule_run" ("rule", "ticket_id", "anchor", "fired_at") VALUES (?, ?, ?, ?)'

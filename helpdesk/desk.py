@@ -97,8 +97,9 @@ def ensure_message_id_secret(desk: Desk) -> bytes:
     """The key our Message-IDs are signed with: made once per database, cached on the desk."""
     from helpdesk import outbox
 
-    outbox.desk_secret(desk)  # a plain read (makes it, autocommitted, only in a new database)
-    return outbox.desk_secret(desk)  # read back if it was just made: now cached
+    # Outside any transaction (made and autocommitted only in a new database): safe to cache at once.
+    desk.message_id_secret = outbox.desk_secret(desk)
+    return desk.message_id_secret
 
 
 def sync_queues(desk: Desk) -> None:

@@ -496,23 +496,9 @@ def sweep(desk) -> SweepReport:
     return report
 
 
-def _in_parts(desk, statement: str, head: list, ids: list[int]) -> list:
-    """Run `statement IN (...)` (plain SQL: composing a Peewee query of 500 values costs more than
-    running it) for every 500 of `ids`; returns the rows (of a SELECT)."""
-    rows = []
-    param = desk.db.param
-    for start in range(0, len(ids), 500):
-        part = ids[start:start + 500]
-        text = f"{statement} ({', '.join([param] * len(part))})".replace("?", param)
-        cursor = desk.db.execute_sql(text, head + part)
-        if statement.startswith("SELECT"):
-            rows.extend(cursor.fetchall())
-    return rows
-
-
 class _Events:
-    """Audit events written in bulk as `audit.record_many` writes them (the same actor, moment and JSON),
-    each distinct event data encoded once: a sweep writes a few shapes many times."""
+    """Audit events kept for `audit.record_encoded`, each distinct event data encoded once: a sweep
+    writes a few shapes many times."""
 
     def __init__(self, desk):
         self.desk = desk
@@ -524,20 +510,16 @@ class _Events:
         key = (action, *key)
         text = self.encoded.get(key)
         if text is None:
-            import json
-
             from helpdesk import audit
 
-            text = self.encoded[key] = json.dumps(data(), default=audit._json_default, sort_keys=True)
+            text = self.encoded[key] = audit.encode(data())
         self.rows.append((ticket, action, text))
 
     def write(self) -> None:
-        from helpdesk.store.bulk import insert_rows
-        from helpdesk.store.models import AuditEvent
+        from helpdesk import audit
 
-        now = self.desk.now()
-        insert_rows(AuditEvent, ("ticket", "actor", "action", "data", "created_at"),
-                    [(ticket, self.desk.actor, action, text, now) for ticket, action, text in self.rows])
+        if self.rows:
+            audit.record_encoded(self.desk, self.rows)
         self.rows = []
 
 
@@ -590,11 +572,12 @@ class Escalations:
         self.queue_ids = {name: qid for qid, name in self.queues.items()}
 
     def _load(self, numbers: list[int]) -> None:
+        from helpdesk.store import sql as plain
         from helpdesk.store.models import Ticket
 
         columns = ", ".join(f'"{Ticket._meta.fields[c].column_name}"' for c in self._COLUMNS)
-        for number, *values in _in_parts(self.desk, f'SELECT "number", {columns} FROM "ticket" WHERE "number" IN',
-                                         [], numbers):
+        for number, *values in plain.in_parts(self.desk.db, f'SELECT "number", {columns} FROM "ticket" WHERE "number" IN',
+                                              [], numbers):
             self.tickets[number] = dict(zip(self._COLUMNS, values))
 
     def _ticket(self, number: int) -> dict:
@@ -719,6 +702,7 @@ class Escalations:
     def flush(self) -> None:
         """Write the events and ticket changes kept so far (tickets with the same changes together)."""
         from helpdesk.errors import StaleVersion
+        from helpdesk.store import sql as plain
         from helpdesk.store.models import Ticket
 
         self.events.write()
@@ -734,7 +718,8 @@ class Escalations:
         for state, numbers in by_state.items():
             # At risk never overwrites breached, even one a concurrent sweep has just written.
             guard = '"sla_state" IS NULL AND ' if state == "at_risk" else ""
-            _in_parts(self.desk, f'UPDATE "ticket" SET "sla_state" = ? WHERE {guard}"number" IN', [state], sorted(numbers))
+            plain.in_parts(self.desk.db, f'UPDATE "ticket" SET "sla_state" = ? WHERE {guard}"number" IN', [state],
+                           sorted(numbers))
         self.sla_states.clear()
         param = self.desk.db.param
         for (seen, changes), numbers in groups.items():

@@ -127,10 +127,7 @@ def _record(desk, src: Source, mail: ParsedMail | None, sha: str, outcome: str, 
 
 
 def quarantine(desk, src: Source, raw: bytes, error: str) -> Outcome:
-    import hashlib
-
-    sha = hashlib.sha256(raw).hexdigest()
-    attachments.store_bytes(raw)  # kept whole, before the row that names it
+    sha = attachments.store_bytes(raw)  # kept whole, before the row that names it
     with desk.db.atomic():
         existing = _existing(src)
         if existing:

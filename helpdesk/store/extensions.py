@@ -130,12 +130,9 @@ def sync_types(types: Iterable[TicketType], fingerprint: str | None = None) -> l
 
 
 def _add_column(db: pw.Database, type_name: str, spec: FieldSpec) -> None:
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+    from helpdesk.store.migrations import add_column_if_missing
 
-    migrator = PostgresqlMigrator(db) if is_postgres(db) else SqliteMigrator(db)
-    columns = {c.name for c in db.get_columns(table_name(type_name))}
-    if spec.name not in columns:
-        migrate(migrator.add_column(table_name(type_name), spec.name, _peewee_field(spec.kind)))
+    add_column_if_missing(db, table_name(type_name), spec.name, _peewee_field(spec.kind))
 
 
 _generation = 0  # bumped by every sync_types: cached type records older than that are read again

@@ -48,6 +48,18 @@ def rows(db: pw.Database, text: str, params: Sequence[Any] = ()) -> list[tuple]:
     return execute(db, text, params).fetchall()
 
 
+def in_parts(db: pw.Database, statement: str, head: Sequence[Any], ids: Sequence[Any], size: int = 500) -> list[tuple]:
+    """Run `statement (?, ?, ...)` (a statement ending in `IN`, its own parameters `head`) for every
+    `size` of `ids`; returns the rows of a SELECT (or RETURNING) from all the parts."""
+    out: list[tuple] = []
+    for start in range(0, len(ids), size):
+        part = list(ids[start:start + size])
+        cursor = execute(db, f"{statement} ({marks(len(part))})", [*head, *part])
+        if cursor.description:
+            out.extend(cursor.fetchall())
+    return out
+
+
 def insert(db: pw.Database, table: str, columns: Sequence[str], values: Sequence[Any],
            returning: str | None = None) -> Any:
     """INSERT one row (columns are column names); with `returning`, that column's new value."""

@@ -59,7 +59,7 @@ def store_bytes(data: bytes, root: Path | None = None) -> str:
     digest = hashlib.sha256(data).hexdigest()
     path = blob_path(digest, root)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        locations.make_private_dirs(path.parent)  # 0700: customers' files
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:

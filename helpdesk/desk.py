@@ -1,23 +1,36 @@
 """The desk a command works on: configuration, the open database, the clock and the acting agent.
 
 Every front end (CLI, TUI, daemon) opens one with `open_desk()` and hands it to the domain services.
+Only `create()` (what `helpdesk init` runs) makes a desk: opening one that is not there is an error that
+says how to make it, never a new empty desk (a typo in a path must not look like lost data).
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpdesk import config as config_mod
 from helpdesk import locations
 from helpdesk.clock import SystemClock
 from helpdesk.config import Config
+from helpdesk.errors import HelpdeskError, InvalidInput, NoDesk
+from helpdesk.sanitise import inert
 from helpdesk.store.urls import DatabaseUrl, parse_url
 
 if TYPE_CHECKING:
     import peewee as pw
+
+    from helpdesk.agents import AgentView
+
+# The desk's own machinery acts under these names (agents.is_system): no agent login contains ':'.
+SYSTEM_DAEMON = "system:daemon"  # daemon, mail fetch / send, the SLA sweep: cron needs no agent
+SYSTEM_INIT = "system:init"  # registers the first admin
+SYSTEM_MIGRATE = "system:migrate"  # helpdesk db migrate: schema upkeep, no ticket work
 
 
 def database_url(cfg: Config) -> DatabaseUrl:
@@ -30,13 +43,20 @@ def database_url(cfg: Config) -> DatabaseUrl:
 
 def acting_login(cfg: Config) -> str:
     """HELPDESK_AGENT, else `[me] agent`, else the OS login name."""
-    login = os.environ.get("HELPDESK_AGENT") or cfg.agent
+    return _acting_login(cfg)[0]
+
+
+def _acting_login(cfg: Config) -> tuple[str, str]:
+    """The acting login and where it came from (errors name the source)."""
+    login = os.environ.get("HELPDESK_AGENT")
     if login:
-        return login
+        return login, "from HELPDESK_AGENT"
+    if cfg.agent:
+        return cfg.agent, f"from [me] agent in {cfg.source or 'the config'}"
     try:
-        return getpass.getuser()
+        return getpass.getuser(), "your login name"
     except Exception:  # no login name (e.g. a container without /etc/passwd entry)
-        return "agent"
+        return "", "your login name"
 
 
 @dataclass
@@ -46,6 +66,8 @@ class Desk:
     url: DatabaseUrl
     actor: str
     clock: object = field(default_factory=SystemClock)
+    actor_source: str = ""  # where the acting login came from (HELPDESK_AGENT, [me] agent, the OS login)
+    warnings: list[str] = field(default_factory=list)  # for the front end to show once (config exposure)
     # Cached by `prepare` / on first use: the Message-ID key (outbox.desk_secret) and the ticket type
     # records (extensions.type_records; dropped by sync_types).
     message_id_secret: bytes | None = field(default=None, repr=False)
@@ -66,16 +88,202 @@ class Desk:
 
 
 def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
-    """Open the desk: connect, apply pending migrations, bring extension tables in line with the types."""
-    from helpdesk.store.db import open_database
+    """Open the existing desk: connect, apply pending migrations, bring extension tables in line with the
+    types, and check who acts: a registered, active agent, unless `actor` names the system."""
+    from helpdesk import agents
+    from helpdesk.store.db import has_desk, open_database
 
     cfg = cfg if cfg is not None else config_mod.load()
     url = database_url(cfg)
+    _check_location(url)
     db = open_database(url)
-    desk = Desk(config=cfg, db=db, url=url, actor=actor or acting_login(cfg), clock=clock or SystemClock())
-    if migrate:
-        prepare(desk)
+    login, source = (actor, "") if actor else _acting_login(cfg)
+    desk = Desk(config=cfg, db=db, url=url, actor=login, actor_source=source, clock=clock or SystemClock())
+    try:
+        if not has_desk(db):
+            raise NoDesk(no_desk_message(url))
+        if migrate:
+            prepare(desk)
+        if not agents.is_system(login):
+            agents.require(desk, "work")
+    except BaseException:
+        desk.close()
+        raise
+    desk.warnings = config_warnings(cfg)
     return desk
+
+
+def _check_location(url: DatabaseUrl) -> None:
+    """No desk where the configuration points: say so before anything is opened (or created)."""
+    home = locations.home_override()
+    if home is not None and not home.is_dir():
+        raise NoDesk(f"no desk at {inert(str(home), layout=False)} (HELPDESK_HOME): there is no such folder; "
+                     "create a desk there with `helpdesk init`")
+    if url.backend == "sqlite" and not url.path.is_file():
+        raise NoDesk(no_desk_message(url))
+
+
+def no_desk_message(url: DatabaseUrl) -> str:
+    if url.backend == "sqlite":
+        return (f"no desk at {inert(str(url.path), layout=False)}: create one with `helpdesk init` (or point "
+                "HELPDESK_HOME or HELPDESK_DATABASE_URL at an existing desk)")
+    where = f" in schema '{url.schema}'" if url.schema else ""
+    return (f"no desk at {inert(url.display(), layout=False)}: the database has no helpdesk tables{where}; "
+            "create them with `helpdesk init`")
+
+
+def config_warnings(cfg: Config) -> list[str]:
+    """A config holding a mail password that others can read (the *_env forms hold none)."""
+    path = cfg.source
+    holds_password = any(m.imap_password for m in cfg.mailboxes) or bool(cfg.smtp and cfg.smtp.password)
+    if not holds_password or path is None:
+        return []
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return []
+    if not mode & 0o044:
+        return []
+    shown = inert(str(path), layout=False)
+    return [f"{shown} holds a mail password and is readable by others (mode {mode:04o}): chmod 600 {shown}, "
+            "or move the password to the environment (imap_password_env, password_env)"]
+
+
+@dataclass
+class Created:
+    """What `create` did, for `helpdesk init` to report."""
+
+    config: Path
+    config_written: bool
+    database: str
+    database_created: bool
+    agent: AgentView
+    sample: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def create(*, sample: bool = False) -> Created:
+    """`helpdesk init`: create the desk where the configuration points, all or nothing.
+
+    Writes the shipped config if there is none (0600), creates the folders (0700), the database (a 0600
+    SQLite file, or the tables in the PostgreSQL database / schema) and registers the acting login (the
+    OS login unless HELPDESK_AGENT or [me] agent say otherwise) as its first admin; with `sample`, sample
+    agents, customers and tickets. On an existing desk it migrates, keeps everything, and registers the
+    acting login as admin only if the desk has no admin yet. A failure leaves nothing behind: the database
+    work is one transaction, and every file and folder this call made is removed again.
+    """
+    from helpdesk import sample as sample_mod
+    from helpdesk.store.db import create_schema, has_desk, open_database, table_count
+
+    config_path = locations.config_file()
+    made: list[Path] = []  # files and folders this call created, in order
+    tmp_config: Path | None = None
+    db = None
+    try:
+        config_text = None
+        if config_path.exists():
+            cfg = config_mod.load(config_path)
+        else:
+            config_text = locations.default_config_source().read_text()
+            cfg = config_mod.parse(tomllib.loads(config_text), config_path)
+        login, source = _acting_login(cfg)
+        _check_first_login(login, source)
+        url = database_url(cfg)
+        if config_text is not None:
+            made += _making(config_path.parent, locations.make_private_dirs, config_path.parent)
+            tmp_config = config_path.with_name(f".{config_path.name}.{os.getpid()}.init")
+            _making(config_path, locations.create_private_file, tmp_config, config_text.encode())
+        made += _making(locations.attachments_dir(), locations.make_private_dirs, locations.attachments_dir())
+        database_created = False
+        if url.backend == "sqlite":
+            made += _making(url.path.parent, locations.make_private_dirs, url.path.parent)
+            if not url.path.exists():
+                _making(url.path, locations.create_private_file, url.path)
+                made.append(url.path)
+                database_created = True
+        db = open_database(url)
+        existed = has_desk(db)
+        if url.backend == "sqlite" and not existed and table_count(db):
+            raise InvalidInput(f"{inert(str(url.path), layout=False)} is a SQLite database of something else, "
+                               "not a desk: choose another path")
+        desk = Desk(config=cfg, db=db, url=url, actor=SYSTEM_INIT, actor_source=source)
+        counts = None
+        with db.atomic():  # one transaction: a desk is made whole or not at all
+            create_schema(db, url)
+            prepare(desk)
+            me = _first_admin(desk, login, source)
+            if sample:
+                counts = sample_mod.load(desk)
+            if tmp_config is not None:
+                if config_path.exists():
+                    raise HelpdeskError(f"{config_path} was written by someone else meanwhile: run `helpdesk "
+                                        "init` again to use it")
+                os.replace(tmp_config, config_path)
+                made.append(config_path)
+                tmp_config = None
+        desk.close()
+        return Created(config=config_path, config_written=config_text is not None,
+                       database=url.display(), database_created=database_created or not existed, agent=me,
+                       sample=counts, warnings=config_warnings(cfg))
+    except BaseException:
+        if db is not None and not db.is_closed():
+            db.close()
+        _remove(made, tmp_config)
+        raise
+
+
+def _making(target: Path, make, *args):
+    """Run `make(*args)` to create `target`; an OSError becomes one clear line naming it."""
+    try:
+        return make(*args)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise HelpdeskError(f"cannot create {inert(str(target), layout=False)}: {reason}") from None
+
+
+def _remove(made: list[Path], tmp_config: Path | None) -> None:
+    """Undo what a failed `create` made: its files (a SQLite file with its -wal/-shm/-journal), then its
+    folders, innermost first."""
+    if tmp_config is not None:
+        tmp_config.unlink(missing_ok=True)
+    for path in reversed(made):
+        try:
+            if path.is_dir():
+                path.rmdir()
+            else:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+        except OSError:
+            pass  # not empty (someone else's files): leave it
+
+
+def _check_first_login(login: str, source: str) -> None:
+    from helpdesk import limits
+
+    if not login:
+        raise InvalidInput("cannot tell who you are: set HELPDESK_AGENT to your agent login "
+                           "(HELPDESK_AGENT=ann helpdesk init)")
+    try:
+        limits.check_login(login)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{exc} ({source}): set HELPDESK_AGENT to the agent login you want "
+                           "(HELPDESK_AGENT=ann helpdesk init)") from None
+
+
+def _first_admin(desk: Desk, login: str, source: str) -> AgentView:
+    """The acting login, made the desk's admin if it has none; on a desk with an admin, init acts as the
+    acting agent like any command (an unknown login is refused)."""
+    from helpdesk import agents
+    from helpdesk.store.models import Agent
+
+    if not Agent.select().where((Agent.role == "admin") & Agent.active).exists():
+        if Agent.get_or_none(Agent.login == login) is None:
+            agents.add(desk, login, role="admin")
+        else:  # a desk made before roles by first use: its agent becomes the admin
+            agents.update(desk, login, role="admin", active=True)
+    desk.actor, desk.actor_source = login, source
+    agents.require(desk, "work")
+    return agents.get(desk, login)
 
 
 def prepare(desk: Desk, *, force: bool = False) -> tuple[list[str], list[str]]:

@@ -54,3 +54,11 @@ class UsageError(HelpdeskError):
 
 class ServiceUnavailable(HelpdeskError):
     exit_code = ExitCode.UNAVAILABLE
+
+
+class NoDesk(NotFound):
+    """No desk where the configuration points: only `helpdesk init` creates one."""
+
+
+class PermissionDenied(HelpdeskError):
+    """The acting agent is unknown, inactive, or lacks the role for the action."""

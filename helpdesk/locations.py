@@ -1,9 +1,17 @@
-"""Where config and data live: HELPDESK_HOME, else the XDG directories."""
+"""Where config and data live: HELPDESK_HOME, else the XDG directories; and how they are created.
+
+What the desk writes is private to its owner whatever the umask: directories 0700, files 0600 (the
+config may hold mail passwords, the database holds the Message-ID signing key, attachments are
+customers' files).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 APP_NAME = "helpdesk"
 
@@ -50,3 +58,47 @@ def default_config_source() -> Path:
         if candidate.exists():
             return candidate
     raise FileNotFoundError("the default configuration (config/helpdesk.toml) is missing from this install")
+
+
+def make_private_dirs(path: Path) -> list[Path]:
+    """Create `path` and its missing parents 0700; returns the directories created, outermost first."""
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    created: list[Path] = []
+    try:
+        for directory in reversed(missing):
+            try:
+                directory.mkdir(mode=DIR_MODE)
+            except FileExistsError:
+                if not directory.is_dir():
+                    raise
+                continue  # made by another process meanwhile: not ours
+            created.append(directory)
+            os.chmod(directory, DIR_MODE)  # mkdir's mode is masked by the umask
+    except OSError:
+        for directory in reversed(created):  # a failure halfway leaves no folder behind
+            try:
+                directory.rmdir()
+            except OSError:
+                pass
+        raise
+    return created
+
+
+def create_private_file(path: Path, data: bytes = b"") -> None:
+    """A new file, 0600 whatever the umask; FileExistsError if it is there already."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)

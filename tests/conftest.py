@@ -41,6 +41,7 @@ class Home:
 
     def write_config(self, text: str) -> None:
         self.config_file.write_text(text)
+        self.config_file.chmod(0o600)  # as init makes it: mail tests' configs hold passwords
 
     def default_config(self) -> str:
         """The shipped configuration's core (desk, queues, types): tests add their own SLA policies,
@@ -92,10 +93,20 @@ def home(tmp_path, monkeypatch) -> Home:
         _drop_schema(schema)
 
 
+def make_desk() -> None:
+    """Create the desk where the environment points, as `helpdesk init` does (the acting agent, `tester`,
+    becomes its admin)."""
+    from helpdesk.desk import create
+
+    create()
+
+
 @pytest.fixture
 def configured(home) -> Home:
-    """A home with the shipped default configuration (the three sample types and queues)."""
+    """A desk made by init in a home with the shipped default configuration (the three sample types and
+    queues); the acting agent `tester` is its admin."""
     home.write_config(home.default_config())
+    make_desk()
     return home
 
 
@@ -109,7 +120,6 @@ def desk(configured):
     import datetime as dt
 
     d = open_desk(clock=FixedClock(dt.datetime(2026, 3, 2, 9, 0, 0)))
-    agents.ensure(d, "tester", admin=True)
     # Routing rules apply to claims too: the test agent has the skills of every shipped type.
     agents.update(d, "tester", skills=["it", "repair", "care"])
     yield d

@@ -79,7 +79,7 @@ def auto_desk(configured):
 
     configured.write_config(configured.default_config() + RULES)
     d = open_desk(clock=FixedClock(START))
-    agents.ensure(d, "tester", admin=True)
+    agents.ensure(d, "tester", role="admin")
     agents.update(d, "tester", skills=["it", "repair", "care"])
     yield d
     d.close()
@@ -220,7 +220,7 @@ def more_desk(configured):
 
     configured.write_config(configured.default_config() + MORE_RULES)
     d = open_desk(clock=FixedClock(START))
-    agents.ensure(d, "tester", admin=True)
+    agents.ensure(d, "tester", role="admin")
     yield d
     d.close()
 

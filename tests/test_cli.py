@@ -129,13 +129,25 @@ def test_locate_prints_the_paths_in_use(cli, configured):
     assert doc["database"] in text
 
 
-def test_db_migrate_creates_then_reports_up_to_date(cli):
-    first = ok(cli("db", "migrate", "--json")).json()
-    assert first["applied"] and all(name[:4].isdigit() for name in first["applied"])
-    assert any("ext_equipment_repair" in change for change in first["types"])
-    second = ok(cli("db", "migrate", "--json")).json()
-    assert second == {"applied": [], "types": []}
+def older_desk(name: str = "0014_agent_role") -> None:
+    """Turn the test's desk back into one made before migration `name` (which adds agent.role)."""
+    from helpdesk.desk import open_desk
+
+    desk = open_desk()
+    desk.db.execute_sql("DELETE FROM schema_migration WHERE name = " + desk.db.param, (name,))
+    desk.db.execute_sql("ALTER TABLE agent DROP COLUMN role")
+    desk.db.close()
+
+
+def test_db_migrate_brings_an_older_desk_up_to_date(cli):
+    assert ok(cli("db", "migrate", "--json")).json() == {"applied": [], "types": []}  # init made it whole
     assert "up to date" in ok(cli("db", "migrate")).stdout
+    older_desk()
+    assert ok(cli("db", "migrate", "--json")).json() == {"applied": ["0014_agent_role"], "types": []}
+    assert [(a["login"], a["role"]) for a in ok(cli("agent", "list", "--json")).json()] == [("tester", "admin")]
+    older_desk()  # an older desk migrates on first use too
+    assert ok(cli("ticket", "list", "--json")).json() == []
+    assert ok(cli("db", "migrate", "--json")).json() == {"applied": [], "types": []}
 
 
 def test_db_migrate_picks_up_a_new_type_field(cli, configured):
@@ -606,7 +618,7 @@ def test_agent_add_list_update(cli, desk):
     doc = ok(cli("agent", "add", "carol", "--name", "Carol Nguyen", "--email", "carol@acme.example",
                  "--skill", "care", "--skill", "Repair", "--queue", "care", "--capacity", "3", "--json")).json()
     assert doc == {"login": "carol", "name": "Carol Nguyen", "email": "carol@acme.example", "is_admin": False,
-                   "skills": ["care", "repair"], "queues": ["care"], "capacity": 3, "active": True,
+                   "role": "agent", "skills": ["care", "repair"], "queues": ["care"], "capacity": 3, "active": True,
                    "shift": None, "open_tickets": 0}
     assert ok(cli("agent", "add", "dave")).stdout.strip() == "added agent dave"
     listed = ok(cli("agent", "list", "--json")).json()

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import BACKEND, PG_URL, Run, _drop_schema
+from conftest import BACKEND, PG_URL, Run, _drop_schema, make_desk
 from helpdesk.store.models import AuditEvent, Ticket
 from helpdesk.transfer import EXPORT_COLUMNS
 
@@ -427,6 +427,7 @@ def switch_database(home, monkeypatch, tmp_path):
         else:
             url = f"sqlite:///{tmp_path / f'second-{uuid.uuid4().hex[:8]}.db'}"
         monkeypatch.setenv("HELPDESK_DATABASE_URL", url)
+        make_desk()  # as `helpdesk init` makes it
         return url
 
     yield switch

@@ -57,7 +57,7 @@ def sla_desk(configured):
     text = configured.default_config().replace('name = "care"\n', 'name = "care"\nlead = "lead"\n')
     configured.write_config(text + SLA_CONFIG)
     d = open_desk(clock=FixedClock(MONDAY_9))
-    agents.ensure(d, "tester", admin=True)
+    agents.ensure(d, "tester", role="admin")
     agents.add(d, "bob", email="bob@desk.example")
     agents.add(d, "lead", email="lead@desk.example")
     yield d

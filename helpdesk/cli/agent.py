@@ -11,7 +11,7 @@ from helpdesk.cli.common import CsvFlag, JsonFlag, NlFlag, emit_one, emit_rows, 
 
 app = make_app()
 
-COLUMNS = ["login", "name", "email", "is_admin", "skills", "queues", "capacity", "active", "shift", "open_tickets"]
+COLUMNS = ["login", "name", "email", "role", "is_admin", "skills", "queues", "capacity", "active", "shift", "open_tickets"]
 
 
 @app.command()
@@ -22,19 +22,19 @@ def add(
     skill: Annotated[Optional[list[str]], typer.Option("--skill", help="A skill (repeatable).")] = None,
     queue: Annotated[Optional[list[str]], typer.Option("--queue", help="A queue the agent works (repeatable).")] = None,
     capacity: Annotated[int, typer.Option("--capacity", help="Open tickets the agent can hold.")] = 20,
-    admin: Annotated[bool, typer.Option("--admin")] = False,
+    role: Annotated[str, typer.Option("--role", help="admin (manages agents), lead or agent.")] = "agent",
     shift: Annotated[Optional[str], typer.Option("--shift", help="A [calendar.NAME] of working hours.")] = None,
     json_: JsonFlag = False,
 ) -> None:
-    """Register an agent.
+    """Register an agent (admins only).
 
-    Example: helpdesk agent add bob --name "Bob Keller" --skill it --skill repair --queue it
+    Example: helpdesk agent add bob --name "Bob Keller" --skill it --skill repair --queue it --role lead
     """
     from helpdesk import agents
 
     with open_desk() as desk:
         view = agents.add(desk, login, name=name, email=email, skills=skill or [], queues=queue or [],
-                          capacity=capacity, admin=admin, shift=shift)
+                          capacity=capacity, role=role, shift=shift)
     emit_one(view.to_dict()) if json_ else typer.echo(f"added agent {view.login}")
 
 
@@ -48,8 +48,9 @@ def update(
     capacity: Annotated[Optional[int], typer.Option("--capacity")] = None,
     active: Annotated[Optional[bool], typer.Option("--active/--inactive")] = None,
     shift: Annotated[Optional[str], typer.Option("--shift", help="A [calendar.NAME]; '' for always.")] = None,
+    role: Annotated[Optional[str], typer.Option("--role", help="admin, lead or agent.")] = None,
 ) -> None:
-    """Change an agent's skills, queues, capacity or state.
+    """Change an agent's role, skills, queues, capacity or state (admins only).
 
     Example: helpdesk agent update bob --capacity 10 --inactive
     """
@@ -58,13 +59,13 @@ def update(
     with open_desk() as desk:
         target = desk.actor if login == "me" else login
         view = agents.update(desk, target, name=name, email=email, skills=skill, queues=queue,
-                             capacity=capacity, active=active, shift=shift)
+                             capacity=capacity, active=active, shift=shift, role=role)
     typer.echo(f"updated agent {view.login}")
 
 
 @app.command("list")
 def list_(json_: JsonFlag = False, nl: NlFlag = False, csv_: CsvFlag = False) -> None:
-    """List agents with their open tickets.
+    """List agents with their role and open tickets.
 
     Example: helpdesk agent list --json
     """
@@ -76,6 +77,9 @@ def list_(json_: JsonFlag = False, nl: NlFlag = False, csv_: CsvFlag = False) ->
     if fmt != "text":
         emit_rows((a.to_dict() for a in found), fmt, COLUMNS)
         return
+    from helpdesk.sanitise import inert
+
     for a in found:
-        typer.echo(f"{a.login:12} {a.name:20} open {a.open_tickets}/{a.capacity}  skills {' '.join(a.skills) or '-'}"
-                   f"  queues {' '.join(a.queues) or '-'}{'  admin' if a.is_admin else ''}{'' if a.active else '  inactive'}")
+        login, name, skills = (inert(text, layout=False) for text in (a.login, a.name, " ".join(a.skills)))
+        typer.echo(f"{login:12} {name:20} {a.role:6} open {a.open_tickets}/{a.capacity}  skills {skills or '-'}"
+                   f"  queues {' '.join(a.queues) or '-'}{'' if a.active else '  inactive'}")

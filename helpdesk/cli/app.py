@@ -46,27 +46,23 @@ def __getattr__(name: str):
 def init(
     sample: Annotated[bool, typer.Option("--sample", help="Add sample agents, customers and tickets.")] = False,
 ) -> None:
-    """Create the desk: config file, database and the first agent (your login, an admin).
+    """Create the desk: config file (0600), database and the first agent, an admin: HELPDESK_AGENT, else
+    [me] agent, else your login name. The only command that creates a desk; on an existing desk it
+    migrates and keeps everything. A failed init leaves nothing behind.
 
-    Example: helpdesk init --sample
+    Example: HELPDESK_AGENT=ann helpdesk init --sample
     """
-    from helpdesk import agents, locations, sample as sample_mod
-    from helpdesk.cli.common import open_desk
+    from helpdesk import desk as desk_mod
+    from helpdesk.sanitise import inert
 
-    target = locations.config_file()
-    wrote = False
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(locations.default_config_source().read_text())
-        wrote = True
-    with open_desk() as desk:
-        me = agents.ensure(desk, desk.actor, admin=True)
-        typer.echo(f"config: {target}{' (written)' if wrote else ' (kept)'}")
-        typer.echo(f"database: {desk.url.display()}")
-        typer.echo(f"agent: {me.login}{' (admin)' if me.is_admin else ''}")
-        if sample:
-            counts = sample_mod.load(desk)
-            typer.echo(f"sample: {counts['agents']} agents, {counts['tickets']} new tickets")
+    made = desk_mod.create(sample=sample)
+    for line in made.warnings:
+        typer.echo(f"warning: {line}", err=True)
+    typer.echo(f"config: {inert(str(made.config), layout=False)} ({'written' if made.config_written else 'kept'})")
+    typer.echo(f"database: {inert(made.database, layout=False)} ({'created' if made.database_created else 'kept'})")
+    typer.echo(f"agent: {made.agent.login} ({made.agent.role})")
+    if made.sample is not None:
+        typer.echo(f"sample: {made.sample['agents']} agents, {made.sample['tickets']} new tickets")
     typer.echo("next: helpdesk ticket list")
 
 
@@ -81,11 +77,12 @@ def daemon(
     import logging
 
     from helpdesk.cli.common import open_desk
+    from helpdesk.desk import SYSTEM_DAEMON
     from helpdesk.mail import daemon as daemon_mod
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    with open_desk() as desk:
+    with open_desk(actor=SYSTEM_DAEMON) as desk:
         daemon_mod.run(desk, once=once, interval=interval)
 
 

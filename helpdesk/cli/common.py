@@ -48,11 +48,14 @@ def handle_errors(exc: BaseException) -> int | None:
 
 
 @contextmanager
-def open_desk(migrate: bool = True):
-    """The desk for one command, closed when it is done."""
+def open_desk(migrate: bool = True, actor: str | None = None):
+    """The desk for one command, closed when it is done. The acting agent must be registered and active,
+    unless `actor` names the system (the desk's own machinery: helpdesk.desk.SYSTEM_*)."""
     from helpdesk.desk import open_desk as _open
 
-    desk = _open(migrate=migrate)
+    desk = _open(migrate=migrate, actor=actor)
+    for line in desk.warnings:
+        typer.echo(f"warning: {line}", err=True)
     try:
         yield desk
     finally:

@@ -18,9 +18,9 @@ def migrate(json_: Annotated[bool, typer.Option("--json", help="Print what was d
     Example: helpdesk db migrate
     """
     from helpdesk.cli.common import emit_one, open_desk
-    from helpdesk.desk import prepare
+    from helpdesk.desk import SYSTEM_MIGRATE, prepare
 
-    with open_desk(migrate=False) as desk:
+    with open_desk(migrate=False, actor=SYSTEM_MIGRATE) as desk:
         applied, changes = prepare(desk, force=True)
     if json_:
         emit_one({"applied": applied, "types": changes})

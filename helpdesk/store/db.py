@@ -3,51 +3,128 @@
 SQLite runs in WAL mode with a busy timeout and `BEGIN IMMEDIATE` write transactions, so the daemon,
 the TUI and the CLI can write to one file at once. PostgreSQL is reached by URL; an optional
 `?schema=NAME` puts the desk in its own schema (tests use one schema each).
+
+Opening never creates anything: a missing file, database or schema is no desk (`helpdesk init`
+creates one, see `helpdesk.desk.create`).
 """
 
 from __future__ import annotations
 
+import os
+import time
+from urllib.parse import quote
+
 import peewee as pw
 
-from helpdesk.errors import ServiceUnavailable
+from helpdesk.errors import HelpdeskError, NoDesk, ServiceUnavailable
 from helpdesk.store.urls import DatabaseUrl, parse_url  # noqa: F401 - part of this module's interface
 
 # Every model binds to this proxy; `connect()` points it at the real database.
 database = pw.DatabaseProxy()
 
+BUSY_TIMEOUT = 10.0  # seconds a connection waits for another's lock before it gives up
 SQLITE_PRAGMAS = (
-    ("journal_mode", "wal"),
-    ("busy_timeout", 10000),  # ms: writers queue behind each other instead of failing
+    ("busy_timeout", int(BUSY_TIMEOUT * 1000)),  # ms: writers queue behind each other instead of failing
     ("foreign_keys", 1),
     ("synchronous", "normal"),  # safe in WAL mode, much faster than FULL
     ("cache_size", -32000),
 )
+# The table every desk has from its first migration on: its presence is what makes a database a desk.
+DESK_TABLE = "schema_migration"
 
 
 def open_database(url: DatabaseUrl) -> pw.Database:
-    """Open (and connect) the database the URL names, binding the models' proxy to it."""
-    if url.backend == "sqlite":
-        url.path.parent.mkdir(parents=True, exist_ok=True)
-        db = pw.SqliteDatabase(str(url.path), pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
-                               timeout=10, check_same_thread=False)
-    else:
-        params = dict(url.params)
-        if url.schema:
-            params["options"] = f"-c search_path={url.schema}"
-        params.setdefault("connect_timeout", 5)
-        db = pw.PostgresqlDatabase(params.pop("database"), **params)
+    """Connect to the existing database the URL names and bind the models' proxy to it."""
+    db = _open_sqlite(url) if url.backend == "sqlite" else _open_postgres(url)
+    database.initialize(db)
+    return db
+
+
+def _open_sqlite(url: DatabaseUrl) -> pw.Database:
+    # mode=rw: a missing file is an error, never a new empty database (a typo must not look like data loss).
+    db = pw.SqliteDatabase(f"file:{quote(str(url.path))}?mode=rw", uri=True, pragmas=SQLITE_PRAGMAS,
+                           lock_type="IMMEDIATE", timeout=BUSY_TIMEOUT, check_same_thread=False)
+    # Switching a database to WAL needs it to itself and fails at once (the busy handler is not asked)
+    # while another connection writes: opening retries for as long as the busy timeout, like any lock.
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            if db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute_sql("PRAGMA journal_mode = wal")  # persistent: done once per file
+            return db
+        except pw.DatabaseError as exc:
+            db.close()
+            if _busy(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise _sqlite_open_error(url, exc) from None
+
+
+def _busy(exc: Exception) -> bool:
+    name = getattr(getattr(exc, "orig", None), "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(exc)
+
+
+def _sqlite_open_error(url: DatabaseUrl, exc: Exception) -> HelpdeskError:
+    path = url.path
+    name = getattr(getattr(exc, "orig", None), "sqlite_errorname", "") or ""
+    if not path.exists():
+        return NoDesk(f"no desk at {path}: create one with `helpdesk init`")
+    if name == "SQLITE_NOTADB" or "not a database" in str(exc):
+        return NoDesk(f"no desk at {path}: the file is not a SQLite database")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) and not (
+            os.access(path, os.R_OK | os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        return HelpdeskError(f"cannot open the desk at {path}: permission denied (you need to read and write "
+                             f"the database and write its folder {path.parent}, where SQLite keeps its -wal "
+                             "and -shm files)")
+    return ServiceUnavailable(f"cannot open the database {url.display()}: {_first_line(exc)}")
+
+
+def _open_postgres(url: DatabaseUrl) -> pw.Database:
+    params = dict(url.params)
+    if url.schema:
+        params["options"] = f"-c search_path={url.schema}"
+    params.setdefault("connect_timeout", 5)
+    name = params.pop("database")
+    db = pw.PostgresqlDatabase(name, **params)
     try:
         db.connect(reuse_if_open=True)
     except pw.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        first = _first_line(exc)
+        if f'database "{name}" does not exist' in first:  # the server answered: no unreachable service
+            raise NoDesk(f"no desk at {url.display()}: the database '{name}' does not exist; create it "
+                         f"(createdb {name}), then run `helpdesk init`") from None
         raise ServiceUnavailable(f"cannot open the database {url.display()}: {first}") from None
+    return db
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def has_desk(db: pw.Database) -> bool:
+    """Whether the database holds a desk (in the URL's schema on PostgreSQL)."""
+    if is_postgres(db):
+        return db.execute_sql(f"SELECT to_regclass('{DESK_TABLE}') IS NOT NULL").fetchone()[0]
+    return db.execute_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                          (DESK_TABLE,)).fetchone() is not None
+
+
+def table_count(db: pw.Database) -> int:
+    """Tables in a SQLite file: a file with tables but no desk is someone else's database."""
+    return db.execute_sql("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+
+
+def create_schema(db: pw.Database, url: DatabaseUrl) -> None:
+    """The URL's PostgreSQL schema, for a new desk (inside the caller's transaction)."""
     if url.backend == "postgresql" and url.schema:
         try:
-            db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{url.schema}"')
+            with db.atomic():  # a savepoint: losing the race below must not abort the caller's transaction
+                db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{url.schema}"')
         except pw.IntegrityError:
-            pass  # IF NOT EXISTS races: another process created the schema at this very moment
-    database.initialize(db)
-    return db
+            pass  # IF NOT EXISTS races: another init created the schema at this very moment
 
 
 def is_postgres(db: pw.Database | None = None) -> bool:

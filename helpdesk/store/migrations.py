@@ -182,3 +182,10 @@ def migrate(db: pw.Database) -> list[str]:
             models.SchemaMigration.create(name=name)
             ran.append(name)
     return ran
+
+
+@migration("0014_agent_role")
+def _agent_role(db: pw.Database) -> None:
+    # Roles admin, lead, agent replace the admin flag (kept in step with the role for older readers).
+    add_column_if_missing(db, "agent", "role", pw.CharField(max_length=20, default="agent"))
+    db.execute_sql("UPDATE agent SET role = 'admin' WHERE is_admin")

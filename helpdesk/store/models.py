@@ -54,6 +54,7 @@ class Agent(BaseModel):
     name = pw.CharField(max_length=200, default="")
     email = pw.CharField(max_length=320, null=True)
     is_admin = pw.BooleanField(default=False)
+    role = pw.CharField(max_length=20, default="agent")  # admin | lead | agent (is_admin: role == admin)
     skills = pw.TextField(default="")  # space-separated skill names
     queues = pw.TextField(default="")  # space-separated queue names the agent works
     capacity = pw.IntegerField(default=20)  # open tickets the agent can hold

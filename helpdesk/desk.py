@@ -173,7 +173,7 @@ def create(*, sample: bool = False) -> Created:
     work is one transaction, and every file and folder this call made is removed again.
     """
     from helpdesk import sample as sample_mod
-    from helpdesk.store.db import create_schema, has_desk, open_database, table_count
+    from helpdesk.store.db import create_schema, has_desk, open_database, table_count, use_wal
 
     config_path = locations.config_file()
     made: list[Path] = []  # files and folders this call created, in order
@@ -206,6 +206,8 @@ def create(*, sample: bool = False) -> Created:
         if url.backend == "sqlite" and not existed and table_count(db):
             raise InvalidInput(f"{inert(str(url.path), layout=False)} is a SQLite database of something else, "
                                "not a desk: choose another path")
+        if url.backend == "sqlite":
+            use_wal(db, url)
         desk = Desk(config=cfg, db=db, url=url, actor=SYSTEM_INIT, actor_source=source)
         counts = None
         with db.atomic():  # one transaction: a desk is made whole or not at all

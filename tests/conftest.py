@@ -167,6 +167,22 @@ def cli(configured, request):
 
 
 @pytest.fixture
+def bare_cli(home):
+    """The CLI against a home without a desk (for `init`, and what commands say when there is none)."""
+    from typer.testing import CliRunner
+
+    from helpdesk.cli.app import app
+
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Run:
+        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
 def helpdesk_bin() -> list[str]:
     """The installed console script (subprocess tests run the real thing)."""
     exe = shutil.which("helpdesk", path=str(Path(sys.executable).parent))

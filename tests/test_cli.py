@@ -61,22 +61,6 @@ def actions(cli, number: int) -> list[str]:
 
 
 @pytest.fixture
-def bare_cli(home):
-    """The CLI against a home without a config file (for `init`)."""
-    from typer.testing import CliRunner
-
-    from helpdesk.cli.app import app
-
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None) -> Run:
-        result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
-        return Run(result.exit_code, result.stdout, result.stderr)
-
-    return run
-
-
-@pytest.fixture
 def bob(cli, desk):
     """A second agent who repairs equipment."""
     ok(cli("agent", "add", "bob", "--name", "Bob Keller", "--skill", "repair", "--queue", "repairs"))

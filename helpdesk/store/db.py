@@ -44,20 +44,39 @@ def _open_sqlite(url: DatabaseUrl) -> pw.Database:
     # mode=rw: a missing file is an error, never a new empty database (a typo must not look like data loss).
     db = pw.SqliteDatabase(f"file:{quote(str(url.path))}?mode=rw", uri=True, pragmas=SQLITE_PRAGMAS,
                            lock_type="IMMEDIATE", timeout=BUSY_TIMEOUT, check_same_thread=False)
+
+    def connect() -> None:
+        db.connect(reuse_if_open=True)
+        if has_desk(db):  # someone else's database is left as it is
+            _wal(db)
+
+    _retry_busy(db, url, connect)
+    return db
+
+
+def use_wal(db: pw.Database, url: DatabaseUrl) -> None:
+    """Put a new SQLite desk in WAL mode (persistent, and impossible inside a transaction)."""
+    _retry_busy(db, url, lambda: _wal(db))
+
+
+def _wal(db: pw.Database) -> None:
+    if db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        db.execute_sql("PRAGMA journal_mode = wal")
+
+
+def _retry_busy(db: pw.Database, url: DatabaseUrl, step) -> None:
     # Switching a database to WAL needs it to itself and fails at once (the busy handler is not asked)
     # while another connection writes: opening retries for as long as the busy timeout, like any lock.
     deadline = time.monotonic() + BUSY_TIMEOUT
     while True:
         try:
-            db.connect(reuse_if_open=True)
-            if db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                db.execute_sql("PRAGMA journal_mode = wal")  # persistent: done once per file
-            return db
+            step()
+            return
         except pw.DatabaseError as exc:
-            db.close()
             if _busy(exc) and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
+            db.close()
             raise _sqlite_open_error(url, exc) from None
 
 

@@ -268,7 +268,7 @@ def _check_first_login(login: str, source: str) -> None:
     try:
         limits.check_login(login)
     except InvalidInput as exc:
-        raise InvalidInput(f"{exc} ({source}): set HELPDESK_AGENT to the agent login you want "
+        raise InvalidInput(f"{exc} ({source}); set HELPDESK_AGENT to the agent login you want "
                            "(HELPDESK_AGENT=ann helpdesk init)") from None
 
 

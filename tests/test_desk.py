@@ -340,18 +340,25 @@ def test_an_unknown_agent_is_refused_by_every_command(cli, desk, monkeypatch, co
     assert snapshot() == before
 
 
-def test_the_desks_machinery_acts_as_the_system(mail_desk, imap, smtp, cli, monkeypatch, helpdesk_bin):
+def test_the_desks_machinery_acts_as_the_system(configured, imap, smtp, cli, monkeypatch, helpdesk_bin):
     """Cron or a service account runs the daemon's work (mail fetch and send, the SLA sweep) without
     being an agent; what it does is recorded as the system's."""
     from helpdesk.desk import SYSTEM_DAEMON, open_desk
     from test_mail_intake import mail
 
+    # A folder of its own: the shared Dovecot's INBOX UIDs stay as other tests expect them.
+    client = imap.client()
+    client.create_folder("Desk")
+    client.logout()
+    configured.write_config(configured.default_config() + "\n"
+                            + imap.config_toml().replace('imap_folder = "INBOX"', 'imap_folder = "Desk"')
+                            + smtp.config_toml())
     monkeypatch.setenv("HELPDESK_AGENT", "svc-helpdesk")
-    imap.append(mail(subject="Printer jammed"))
+    imap.append(mail(subject="Printer jammed"), folder="Desk")
     assert ok(cli("mail", "fetch", "--json")).json()[0]["outcomes"] == {"new_ticket": 1}
     assert ok(cli("mail", "send", "--json")).json()["failed"] == 0
     assert set(ok(cli("sla", "check", "--json")).json()) >= {"at_risk", "breached"}
-    imap.append(mail(subject="Monitor flickers"))
+    imap.append(mail(subject="Monitor flickers"), folder="Desk")
     r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
     assert r.returncode == 0, r.stderr
     one_error(cli("ticket", "list"), 1)  # the same login is no agent for ticket work

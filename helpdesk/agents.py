@@ -65,9 +65,13 @@ def require(desk, action: str, queue: str | None = None) -> Actor:
     """The acting agent, if it may do `action`; else PermissionDenied naming what it lacks."""
     actor = acting(desk)
     if not may(actor, action, queue):
-        raise PermissionDenied(f"'{actor.login}' is {'an' if actor.role[0] in 'aeiou' else 'a'} {actor.role}: "
-                               f"only an admin may {ACTIONS[action]}")
+        allowed = " or ".join(_a(role) for role in ROLES if action in GRANTS[role])
+        raise PermissionDenied(f"'{actor.login}' is {_a(actor.role)}: only {allowed} may {ACTIONS[action]}")
     return actor
+
+
+def _a(role: str) -> str:
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"
 
 
 def _not_an_agent(login: str, source: str) -> str:

@@ -194,13 +194,11 @@ def create(*, sample: bool = False) -> Created:
             tmp_config = config_path.with_name(f".{config_path.name}.{os.getpid()}.init")
             _making(config_path, locations.create_private_file, tmp_config, config_text.encode())
         made += _making(locations.attachments_dir(), locations.make_private_dirs, locations.attachments_dir())
-        database_created = False
         if url.backend == "sqlite":
             made += _making(url.path.parent, locations.make_private_dirs, url.path.parent)
             if not url.path.exists():
                 _making(url.path, locations.create_private_file, url.path)
                 made.append(url.path)
-                database_created = True
         db = open_database(url)
         existed = has_desk(db)
         if url.backend == "sqlite" and not existed and table_count(db):
@@ -225,7 +223,7 @@ def create(*, sample: bool = False) -> Created:
                 tmp_config = None
         desk.close()
         return Created(config=config_path, config_written=config_text is not None,
-                       database=url.display(), database_created=database_created or not existed, agent=me,
+                       database=url.display(), database_created=not existed, agent=me,
                        sample=counts, warnings=config_warnings(cfg))
     except BaseException:
         if db is not None and not db.is_closed():

@@ -52,7 +52,7 @@ def update(
 ) -> None:
     """Change an agent's role, skills, queues, capacity or state (admins only).
 
-    Example: helpdesk agent update bob --capacity 10 --inactive
+    Example: helpdesk agent update bob --role lead --capacity 10
     """
     from helpdesk import agents
 

@@ -381,16 +381,17 @@ def test_export_csv_json_nl_with_a_query(cli, stocked):
     text = ok(cli("export", "--format", "csv", "type:equipment_repair,it_support")).stdout
     reader = csv.DictReader(io.StringIO(text))
     assert reader.fieldnames[:len(EXPORT_COLUMNS)] == EXPORT_COLUMNS
-    assert {"serial_number", "category", "severity"} <= set(reader.fieldnames)
+    # type fields as the README documents them, booleans as the import reads them back
+    assert {"field.serial_number", "field.category", "field.severity"} <= set(reader.fieldnames)
     rows = {r["title"]: r for r in reader}
     assert set(rows) == {"Pump leaking", "VPN drops"}
-    assert rows["Pump leaking"]["serial_number"] == "SN-1"
-    assert rows["Pump leaking"]["under_warranty"] in ("False", "false")
-    assert rows["Pump leaking"]["purchase_date"] == "2023-11-30"
+    assert rows["Pump leaking"]["field.serial_number"] == "SN-1"
+    assert rows["Pump leaking"]["field.under_warranty"] == "false"
+    assert rows["Pump leaking"]["field.purchase_date"] == "2023-11-30"
     assert rows["Pump leaking"]["description"] == "Water at the seal, \"a lot\".\nSecond line."
     assert rows["Pump leaking"]["tags"] == "onsite warranty"
     assert rows["Pump leaking"]["assignee"] == "bob"
-    assert rows["VPN drops"]["affected_users"] == "12" and rows["VPN drops"]["serial_number"] == ""
+    assert rows["VPN drops"]["field.affected_users"] == "12" and rows["VPN drops"]["field.serial_number"] == ""
 
     docs = ok(cli("export", "--format", "json", "status:open")).json()
     assert isinstance(docs, list)
@@ -477,6 +478,10 @@ def test_export_import_round_trip_into_a_fresh_desk(cli, switch_database, tmp_pa
     for title, before in original.items():
         after = copy[title]
         for key in KEPT:
+            if key == "idempotency_key" and before[key] is None and fmt == "csv":
+                # a CSV row without a key gets one made from its content: importing it again finds it
+                assert after[key].startswith("import:")
+                continue
             assert after[key] == before[key], (fmt, title, key, before[key], after[key])
     # importing the export again is harmless where keys exist, and the query language sees the fields
     assert ok(cli("ticket", "list", "field.serial_number:SN-1", "--json")).json()[0]["title"] == "Pump leaking"

@@ -89,10 +89,11 @@ def read_regular(path: Path, limit: int) -> bytes:
         raise InvalidInput(f"{path}: no such file") from None
     except OSError as exc:
         raise _os_error(path, exc) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InvalidInput(f"{path}: not a regular file ({_kind(info.st_mode)})")
     with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InvalidInput(f"{path}: not a regular file ({_kind(info.st_mode)})")
         if info.st_size > limit:
             raise InvalidInput(f"{path}: {info.st_size:,} bytes is over the limit of {limit:,} bytes")
         data = fh.read(limit + 1)

@@ -485,3 +485,65 @@ def test_export_import_round_trip_into_a_fresh_desk(cli, switch_database, tmp_pa
             assert after[key] == before[key], (fmt, title, key, before[key], after[key])
     # importing the export again is harmless where keys exist, and the query language sees the fields
     assert ok(cli("ticket", "list", "field.serial_number:SN-1", "--json")).json()[0]["title"] == "Pump leaking"
+
+
+# ---------------------------------------------------------------- delimiters and re-imports
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|", ","])
+def test_the_delimiter_is_sniffed_from_the_header(cli, desk, tmp_path, delimiter):
+    # European Excel writes semicolons (and decimal commas); other tools tabs or pipes
+    text = delimiter.join(["Title", "Priority", "Type", "compensation_offered", "Body"]) + "\r\n" + delimiter.join(
+        ['"Refund, please"', "P1", "complaint", "12.5", '"two; three | four, five"']) + "\r\n"
+    ok(import_(cli, write(tmp_path, "excel.csv", text.encode("cp1252"))))
+    found = by_title(cli)["Refund, please"]
+    assert found["priority"] == "P1" and found["fields"]["compensation_offered"] == 12.5
+    assert found["description"] == "two; three | four, five"
+
+
+def test_delimiter_option_overrides_the_sniffing(cli, desk, tmp_path):
+    path = write(tmp_path, "semi.csv", "title;priority\nOne;P0\n")
+    assert "unknown key 'title;priority'" in refused(import_(cli, path, "--delimiter", ","))[0]
+    ok(import_(cli, path, "--delimiter", ";"))
+    assert by_title(cli)["One"]["priority"] == "P0"
+    ok(import_(cli, write(tmp_path, "tabs.txt", "title\tpriority\nTabbed\tP3\n"), "--delimiter", "tab"))
+    assert by_title(cli)["Tabbed"]["priority"] == "P3"
+    run = import_(cli, path, "--delimiter", ";;")
+    assert run.exit_code == 2 and "one character" in run.stderr
+
+
+def test_reimporting_a_file_without_keys_creates_nothing_twice(cli, desk, tmp_path):
+    path = write(tmp_path, "legacy.csv", "title,priority,customer\nPrinter jam,P2,ann@a.example\n"
+                                         "VPN down,P1,\nPrinter jam,P2,ann@a.example\n")
+    first = ok(import_(cli, path, "--json")).json()
+    assert (first["created"], first["existing"]) == (3, 0)  # identical rows in one file are still two tickets
+    assert count() == 3
+    again = ok(import_(cli, path))
+    assert again.stdout.strip() == "imported 0 tickets (3 already there by key) from 3 rows"
+    assert count() == 3
+    # the same content with other spacing, case of headers and column order is the same row
+    same = write(tmp_path, "same.csv", "Customer , PRIORITY,Title\nann@a.example,P2,  Printer jam\n")
+    assert ok(import_(cli, same, "--json")).json()["existing"] == 1
+    # a changed row is a new ticket; --allow-duplicates imports everything again
+    assert ok(import_(cli, write(tmp_path, "changed.csv", "title,priority\nVPN down,P0\n"), "--json")
+              ).json()["created"] == 1
+    assert ok(import_(cli, path, "--allow-duplicates", "--json")).json()["created"] == 3
+    assert count() == 7
+    keys = [t["idempotency_key"] for t in ok(cli("ticket", "list", "--json", "--limit", "0")).json()]
+    assert sum(1 for k in keys if k and k.startswith("import:")) == 4 and keys.count(None) == 3
+
+
+def test_export_to_a_file_is_all_or_nothing(cli, stocked, tmp_path):
+    target = tmp_path / "open.csv"
+    target.write_text("yesterday's export\n")
+    run = cli("export", "--format", "csv", "-o", str(target), "bogus:term")
+    assert run.exit_code == 1 and "bogus" in run.stderr
+    assert target.read_text() == "yesterday's export\n"  # not emptied by the failed export
+    run = cli("export", "--format", "csv", "-o", str(tmp_path / "missing" / "out.csv"))
+    assert run.exit_code == 1 and "missing" in run.stderr
+    ok(cli("export", "--format", "csv", "-o", str(target), "status:open"))
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert len(rows) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    run = cli("export", "--format", "csv", "-o", str(tmp_path))
+    assert run.exit_code == 1 and "is a directory" in run.stderr

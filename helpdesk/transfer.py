@@ -490,6 +490,13 @@ class _Backup:
     agents: set[str] = field(default_factory=set)
 
 
+def _unique(seen: set, value: Any, what: str) -> None:
+    """Numbers, ids, keys and Message-IDs are unique in a backup as they are in a desk."""
+    if value in seen:
+        raise InvalidInput(f"{what} is in the file twice")
+    seen.add(value)
+
+
 def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> None:
     """Check one backup row and add what it holds to `into`; every problem is an InvalidInput."""
     import base64
@@ -502,9 +509,7 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
     number = doc.integer("number", required=True, minimum=1)
     if number > 2**31 - 1:
         raise InvalidInput(f"number {number} is beyond the range of ticket numbers")
-    if number in seen["numbers"]:
-        raise InvalidInput(f"ticket #{number} is in the file twice")
-    seen["numbers"].add(number)
+    _unique(seen["numbers"], number, f"ticket #{number}")
     title = doc.text("title", required=True, maximum=limits.TITLE_MAX)
     if not title.strip():
         raise InvalidInput("title is empty")
@@ -526,9 +531,7 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
                                              doc.text("organisation", maximum=limits.ORGANISATION_MAX)))
     key = doc.text("idempotency_key", maximum=limits.IDEMPOTENCY_KEY_MAX)
     if key is not None:
-        if key in seen["keys"]:
-            raise InvalidInput(f"idempotency key '{key}' is on two tickets")
-        seen["keys"].add(key)
+        _unique(seen["keys"], key, f"idempotency key '{key}'")
     created = doc.time("created_at", required=True)
     into.tickets.append({
         "number": number, "title": title, "description": doc.text("description") or "",
@@ -551,14 +554,10 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
 
     for entry in doc.objects("conversation"):
         entry_id = entry.integer("id", required=True, minimum=1)
-        if entry_id in seen["entries"]:
-            raise InvalidInput(f"conversation entry {entry_id} is in the file twice")
-        seen["entries"].add(entry_id)
+        _unique(seen["entries"], entry_id, f"conversation entry {entry_id}")
         message_id = entry.text("message_id", maximum=500)
         if message_id is not None:
-            if message_id in seen["message_ids"]:
-                raise InvalidInput(f"Message-ID {message_id} is in the file twice")
-            seen["message_ids"].add(message_id)
+            _unique(seen["message_ids"], message_id, f"Message-ID {message_id}")
         agent = entry.text("author_agent")
         if agent is not None:
             into.agents.add(agent)
@@ -571,9 +570,7 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
                              "message_id": message_id, "created_at": entry.time("created_at", required=True)})
     for att in doc.objects("attachments"):
         att_id = att.integer("id", required=True, minimum=1)
-        if att_id in seen["attachments"]:
-            raise InvalidInput(f"attachment {att_id} is in the file twice")
-        seen["attachments"].add(att_id)
+        _unique(seen["attachments"], att_id, f"attachment {att_id}")
         digest = (att.text("sha256", required=True) or "").lower()
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise InvalidInput(f"{att.where}sha256 is not a SHA-256 in hex")
@@ -614,13 +611,9 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
                                run.time("fired_at", required=True)))
     for mail in doc.objects("mail"):
         mail_id = mail.integer("id", required=True, minimum=1)
-        if mail_id in seen["mail"]:
-            raise InvalidInput(f"mail {mail_id} is in the file twice")
-        seen["mail"].add(mail_id)
+        _unique(seen["mail"], mail_id, f"mail {mail_id}")
         message_id = mail.text("message_id", required=True, maximum=500)
-        if message_id in seen["outbox_ids"]:
-            raise InvalidInput(f"outgoing Message-ID {message_id} is in the file twice")
-        seen["outbox_ids"].add(message_id)
+        _unique(seen["outbox_ids"], message_id, f"outgoing Message-ID {message_id}")
         into.mail.append((mail_id, number, mail.integer("entry"), mail.text("kind", maximum=24) or "reply",
                           mail.text("to_addr", required=True, maximum=limits.EMAIL_MAX),
                           mail.text("subject", maximum=500) or "", mail.text("body") or "", message_id,

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from conftest import BACKEND, PG_URL, Run, _drop_schema, reopen
+from conftest import BACKEND, Run
+from test_import_export import switch_database  # noqa: F401 - the fixture, shared
 
 OUR = "support@acme.example"
 
@@ -55,27 +56,9 @@ def receive(desk, raw: bytes, uid: int):
 
 
 @pytest.fixture
-def databases(home, monkeypatch, tmp_path):
-    """Point the CLI at another, empty database: `to("sqlite")` / `to("postgres")`; dropped afterwards."""
-    schemas = []
-
-    def to(backend: str) -> str:
-        if backend == "postgres":
-            schema = "t_" + uuid.uuid4().hex[:16]
-            schemas.append(schema)
-            url = f"{PG_URL}?schema={schema}"
-        else:
-            url = f"sqlite:///{tmp_path / f'desk-{uuid.uuid4().hex[:8]}.db'}"
-        monkeypatch.setenv("HELPDESK_DATABASE_URL", url)
-        return url
-
-    yield to
-    from helpdesk.store.db import database
-
-    if database.obj is not None and not database.obj.is_closed():
-        database.obj.close()
-    for schema in schemas:
-        _drop_schema(schema)
+def databases(switch_database):
+    """Point the CLI at another, empty database: `to("sqlite")` / `to("postgres")`."""
+    return switch_database
 
 
 def stock(cli, desk, tmp_path) -> dict[str, int]:

@@ -417,11 +417,12 @@ def test_export_of_nothing(cli, stocked):
 
 @pytest.fixture
 def switch_database(home, monkeypatch, tmp_path):
-    """Point the CLI at another, empty database (a second desk); dropped afterwards."""
+    """Point the CLI at another, empty database (a second desk), on this suite's backend or the one
+    named; dropped afterwards."""
     schemas = []
 
-    def switch() -> str:
-        if BACKEND == "postgres":
+    def switch(backend: str = BACKEND) -> str:
+        if backend == "postgres":
             schema = "t_" + uuid.uuid4().hex[:16]
             schemas.append(schema)
             url = f"{PG_URL}?schema={schema}"

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import Run
+from test_attachments import error, ok
 
 ORGS = '''
 [[organisation]]
@@ -29,19 +29,6 @@ name = "key accounts"
 organisation = ["Globex"]
 first_response = "1h"
 '''
-
-
-def ok(run: Run) -> Run:
-    assert run.exit_code == 0, f"exit {run.exit_code}\nstdout: {run.stdout}\nstderr: {run.stderr}"
-    assert "Traceback" not in run.stderr
-    return run
-
-
-def error(run: Run, code: int = 1) -> str:
-    assert run.exit_code == code, f"exit {run.exit_code}\nstdout: {run.stdout}\nstderr: {run.stderr}"
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "internal error" not in lines[0], run.stderr
-    return lines[0]
 
 
 # ---------------------------------------------------------------- follow-ups

@@ -498,7 +498,8 @@ def attach(
                        f"{a.filename} is already attached to #{number} (as {a.index})")
 
 
-attachment_app = make_app(help="The attachments of a ticket: list them, save one to a file.")
+attachment_app = make_app(help="The attachments of a ticket: list them, save one to a file.\n\n"
+                                "Example: helpdesk ticket attachment save 42 1 -o ~/Downloads/")
 app.add_typer(attachment_app, name="attachment")
 
 

@@ -682,6 +682,9 @@ def restore(desk, rows: list[tuple[str, Any]], *, dry_run: bool = False) -> Impo
     for data in into.blobs.values():  # bytes first: a row never names bytes that are not there
         attachments.store_bytes(data)
     with desk.db.atomic():
+        if Ticket.select().exists():  # someone created a ticket since the check: numbers would collide
+            raise InvalidInput("a ticket was created while the backup was checked: it restores only into an "
+                               "empty desk")
         _write_backup(desk, into, links)
         audit.record(desk, None, "restored", tickets=len(into.tickets), entries=len(into.entries),
                      attachments=len(into.attachments), events=len(into.events))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from helpdesk.errors import ConfigError
+from helpdesk.limits import ORGANISATION_MAX
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -336,8 +337,6 @@ def parse_organisations(raw: list) -> tuple[OrganisationSpec, ...]:
         name = _expect("organisation", "name", table.get("name"), str).strip()
         if not name:
             raise ConfigError("config: every [[organisation]] needs a name")
-        from helpdesk.limits import ORGANISATION_MAX
-
         if len(name) > ORGANISATION_MAX:
             raise ConfigError(f"config: [[organisation]] name is longer than {ORGANISATION_MAX} characters")
         domains = []

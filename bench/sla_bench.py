@@ -191,7 +191,7 @@ def bench_config(shipped: str) -> str:
         if line.startswith("["):
             header = line.split("#", 1)[0].strip().strip("[]").strip()
             drop = header.split(".")[0] in ("calendar", "sla", "macro", "rule")
-        if not drop:
+        if not drop and not line.startswith("lead = "):  # the shipped leads give way to the benchmark's
             kept.append(line)
     text = "".join(kept)
     for queue, lead in LEADS.items():

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from helpdesk.errors import ConfigError
+from helpdesk.limits import ORGANISATION_MAX
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -56,6 +57,15 @@ class QueueSpec:
     description: str = ""
     lead: str | None = None  # agent login
     auto_assign: bool = False
+
+
+@dataclass(frozen=True)
+class OrganisationSpec:
+    """A customer organisation and the mail domains it owns: a new customer writing from one of them
+    belongs to it (and so to its SLA policies)."""
+
+    name: str
+    domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,8 @@ class Config:
     database_url: str | None = None
     types: tuple[TicketType, ...] = ()
     queues: tuple[QueueSpec, ...] = ()
+    default_queue: str | None = None  # where a ticket lands when neither its type nor its channel names a queue
+    organisations: tuple[OrganisationSpec, ...] = ()
     mailboxes: tuple[MailboxSpec, ...] = ()
     smtp: SmtpSpec | None = None
     ai: AiSpec = field(default_factory=AiSpec)
@@ -208,7 +220,7 @@ def parse_type(raw: dict) -> TicketType:
     )
 
 
-KNOWN_SECTIONS = {"desk", "me", "database", "mailbox", "smtp", "ai", "type", "queue",
+KNOWN_SECTIONS = {"desk", "me", "database", "mailbox", "smtp", "ai", "type", "queue", "organisation",
                   # sections other capabilities read; accepted here so one file configures the whole desk
                   "sla", "calendar", "rule", "macro", "ratings"}
 
@@ -216,7 +228,7 @@ KNOWN_SECTIONS = {"desk", "me", "database", "mailbox", "smtp", "ai", "type", "qu
 def parse(data: dict, source: Path | None = None) -> Config:
     _check_keys("top level", data, KNOWN_SECTIONS)
     desk = _expect("desk", "desk", data.get("desk", {}), dict)
-    _check_keys("desk", desk, {"name", "timezone", "default_priority"})
+    _check_keys("desk", desk, {"name", "timezone", "default_priority", "default_queue"})
     me = _expect("me", "me", data.get("me", {}), dict)
     _check_keys("me", me, {"agent"})
     database = _expect("database", "database", data.get("database", {}), dict)
@@ -245,6 +257,15 @@ def parse(data: dict, source: Path | None = None) -> Config:
     for t in types:
         if t.queue and t.queue not in queue_names:
             raise ConfigError(f"config: type '{t.name}' names unknown queue '{t.queue}'")
+
+    default_queue = desk.get("default_queue")
+    if default_queue is not None:
+        _expect("desk", "default_queue", default_queue, str)
+        if default_queue not in queue_names:
+            raise ConfigError(f"config: [desk] default_queue '{default_queue}' is not a configured [[queue]]")
+    elif queues:
+        default_queue = queues[0].name
+    organisations = parse_organisations(_expect("organisation", "organisation", data.get("organisation", []), list))
 
     mailboxes = []
     allowed_mb = {f.name for f in dataclasses.fields(MailboxSpec)}
@@ -293,12 +314,43 @@ def parse(data: dict, source: Path | None = None) -> Config:
         database_url=database.get("url"),
         types=tuple(types),
         queues=tuple(queues),
+        default_queue=default_queue,
+        organisations=organisations,
         mailboxes=tuple(mailboxes),
         smtp=smtp,
         ai=AiSpec(**ai_raw),
         source=source,
         raw=data,
     )
+
+
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def parse_organisations(raw: list) -> tuple[OrganisationSpec, ...]:
+    """`[[organisation]] name, domains`: each domain belongs to one organisation."""
+    out = []
+    owner: dict[str, str] = {}
+    for table in raw:
+        _expect("organisation", "organisation", table, dict)
+        _check_keys("organisation", table, {"name", "domains"})
+        name = _expect("organisation", "name", table.get("name"), str).strip()
+        if not name:
+            raise ConfigError("config: every [[organisation]] needs a name")
+        if len(name) > ORGANISATION_MAX:
+            raise ConfigError(f"config: [[organisation]] name is longer than {ORGANISATION_MAX} characters")
+        domains = []
+        for domain in _expect(f"organisation {name}", "domains", table.get("domains", []), list):
+            domain = _expect(f"organisation {name}", "domains", domain, str).strip().lower().lstrip("@")
+            if not DOMAIN_RE.match(domain):
+                raise ConfigError(f"config: [[organisation]] {name}: '{domain}' is not a mail domain")
+            if domain in owner and owner[domain] != name:
+                raise ConfigError(f"config: mail domain '{domain}' belongs to two organisations "
+                                  f"({owner[domain]} and {name})")
+            owner[domain] = name
+            domains.append(domain)
+        out.append(OrganisationSpec(name=name, domains=tuple(domains)))
+    return tuple(out)
 
 
 def load(path: Path | None = None) -> Config:

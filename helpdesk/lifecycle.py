@@ -55,7 +55,8 @@ def _move(desk, ticket: Ticket, new: str, *, reason: str | None = None,
     if old == new:
         raise IllegalTransition(f"ticket #{ticket.number} is already {new}")
     if new not in TRANSITIONS[old]:
-        allowed = ", ".join(TRANSITIONS[old]) or "none: a closed ticket is final"
+        allowed = ", ".join(TRANSITIONS[old]) or (
+            f"none: a closed ticket is final; helpdesk ticket create --follow-up {ticket.number} links a new one")
         raise IllegalTransition(f"ticket #{ticket.number} cannot move from {old} to {new} (allowed: {allowed})")
     changes = dict(extra_changes)
     assignee = changes.get("assignee", ticket.assignee_id)
@@ -158,7 +159,8 @@ def reopen(desk, number: int, *, reason: str | None = None, expected_version: in
     with desk.db.atomic():
         ticket = tickets.fetch(number)
         if ticket.status != "resolved":
-            why = "a closed ticket is final: create a follow-up" if ticket.status == "closed" else "it is not resolved"
+            why = (f"a closed ticket is final: create a follow-up (helpdesk ticket create --follow-up {number} "
+                   "--title ...)" if ticket.status == "closed" else "it is not resolved")
             raise IllegalTransition(f"ticket #{number} cannot be reopened: {why}")
         _move(desk, ticket, "in_progress" if ticket.assignee_id else "new", reason=reason,
               expected_version=expected_version)
@@ -193,6 +195,28 @@ def merge(desk, source: int, target: int, *, reason: str | None = None) -> Ticke
         audit.record(desk, target, "merged_from", source=source, entries=moved)
         search.reindex_tickets([source, target])
     return tickets.get(desk, target)
+
+
+def create_follow_up(desk, parent: int, inp: tickets.TicketInput) -> tuple[TicketView, bool]:
+    """A new ticket linked to a resolved or closed one (its `parent`): a closed ticket is final, so new
+    work on the same matter starts here. Without a customer it has the original's. Returns the ticket
+    and whether it is new (an idempotency key may name one that exists)."""
+    from helpdesk.store import sql
+
+    with desk.db.atomic():
+        original = tickets.fetch(parent)
+        if original.status not in ("resolved", "closed"):
+            raise IllegalTransition(f"ticket #{parent} is still open ({original.status}): reply to it instead "
+                                    "of opening a follow-up")
+        if not inp.customer and original.customer_id:
+            inp.customer = sql.one(desk.db, 'SELECT "email" FROM "customer" WHERE "id" = ?',
+                                   (original.customer_id,))[0]
+        result = tickets.intake_many(desk, [inp])[0]
+        if result.created:
+            sql.update_row(Ticket, result.number, parent=parent)
+            audit.record(desk, result.number, "follow_up_of", parent=parent)
+            audit.record(desk, parent, "followed_up", by=result.number)
+    return tickets.get(desk, result.number), result.created
 
 
 def customer_answered(desk, ticket: Ticket) -> None:

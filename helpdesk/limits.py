@@ -23,6 +23,7 @@ IDEMPOTENCY_KEY_MAX = 200
 BODY_MAX = 1_000_000  # characters of one request, reply or note (mail bodies beyond it are kept as files)
 FIELD_TEXT_MAX = 10_000  # characters of one text field of a ticket type
 TAGS_PER_TICKET = 50
+ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024  # one attached file (the size of the largest mail a mailbox takes)
 
 
 def check_login(login: str) -> str:

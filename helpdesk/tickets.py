@@ -263,7 +263,7 @@ def _check(desk, inp: TicketInput) -> _Checked:
     priority = (inp.priority or desk.config.default_priority).upper()
     if priority not in PRIORITIES:
         raise InvalidInput(f"priority '{inp.priority}' is not one of {', '.join(PRIORITIES)}")
-    queue = inp.queue or (ttype.queue if ttype else None)
+    queue = inp.queue or (ttype.queue if ttype else None) or desk.config.default_queue
     if queue and desk.config.queue(queue) is None:
         raise InvalidInput(f"unknown queue '{queue}'")
     customer = None
@@ -303,10 +303,13 @@ def _customer_ids(desk, checked: list[_Checked]) -> dict[str, int]:
         ids.update(sql.rows(db, f'SELECT "email", "id" FROM "customer" WHERE "email" IN ({sql.marks(len(part))})', part))
     missing = [e for e in emails if e not in ids]
     if missing:
-        orgs = {wanted[e].inp.organisation for e in missing if wanted[e].inp.organisation}
-        org_ids = organisation_ids(orgs)
+        from helpdesk import organisations
+
+        # A new customer: the organisation the input names, else the one owning their mail domain.
+        org_of = {e: wanted[e].inp.organisation or organisations.for_address(desk, e) for e in missing}
+        org_ids = organisation_ids(o for o in org_of.values() if o)
         rows = [{"email": e, "name": wanted[e].inp.customer_name or "",
-                 "organisation": org_ids.get(wanted[e].inp.organisation), "created_at": desk.now()}
+                 "organisation": org_ids.get(org_of[e]), "created_at": desk.now()}
                 for e in missing]
         if len(rows) == 1:  # the usual case (a new sender): one plain statement
             row = rows[0]
@@ -790,7 +793,7 @@ def reply(desk, number: int, body: str, *, note: bool = False, expected_version:
         ticket = fetch(number)
         if ticket.status == "closed" and not note:
             raise InvalidInput(f"ticket #{number} is closed: a public reply would reopen nothing; add a note "
-                               "or create a follow-up ticket")
+                               f"or create a follow-up: helpdesk ticket create --follow-up {number} --title ...")
         agent = Agent.get_or_none(Agent.login == desk.actor)
         now = desk.now()
         kind = "note" if note else "reply"

@@ -577,7 +577,7 @@ def test_export_formats_with_a_query(cli, mixed):
     text = ok(cli("export", "--format", "csv", "type:equipment_repair")).stdout
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {r["title"] for r in rows} == {"Pump leaking", "Compressor dead"}
-    assert {r["serial_number"] for r in rows} == {"SN-1", "SN-2"}
+    assert {r["field.serial_number"] for r in rows} == {"SN-1", "SN-2"}
     docs = ok(cli("export", "--format", "json", "priority:P3")).json()
     assert [d["title"] for d in docs] == ["Invoice charged twice"]
     nl = ok(cli("export", "--format", "nl")).stdout.splitlines()
@@ -613,7 +613,7 @@ def test_agent_add_list_update(cli, desk):
     assert rows[0][0] == "login" and "capacity" in rows[0] and len(rows) == 4
     assert "carol" in ok(cli("agent", "list")).stdout
 
-    number = create(cli, "--title", "Complaint")["number"]
+    number = create(cli, "--title", "Complaint", "--queue", "care")["number"]
     ok(cli("ticket", "assign", str(number), "carol"))
     assert {a["login"]: a["open_tickets"] for a in ok(cli("agent", "list", "--json")).json()}["carol"] == 1
 

@@ -326,10 +326,10 @@ def test_transfer_to_queue_unassigns_and_renews(desk):
 
 
 def test_transfer_new_ticket_to_queue_keeps_status(desk):
-    number = new_ticket(desk)  # no type: no queue
+    number = new_ticket(desk)  # no type: the default queue (the first configured)
     view = lifecycle.transfer_to_queue(desk, number, "care")
     assert (view.queue, view.status, view.version) == ("care", "new", 2)
-    assert lifecycle_events(desk, number)[-1].data == {"queue": {"from": None, "to": "care"}}
+    assert lifecycle_events(desk, number)[-1].data == {"queue": {"from": "it", "to": "care"}}
 
 
 def test_transfer_to_queue_refusals(desk):

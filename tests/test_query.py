@@ -149,10 +149,10 @@ def test_org(desk, corpus):
 
 def test_queue(desk, corpus):
     check(desk, corpus, {
-        "queue:it": ["t1"],
+        "queue:it": ["t5", "t1"],  # t5 has no type: the default queue (the first configured)
         "queue:repairs": ["t4", "t2"],
-        "queue:care,it": ["t3", "t1"],
-        "queue:none": ["t5"],
+        "queue:care,it": ["t5", "t3", "t1"],
+        "queue:none": [],
     })
 
 

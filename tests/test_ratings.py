@@ -59,7 +59,7 @@ def test_a_digit_in_reply_is_a_rating_and_keeps_the_ticket_resolved(mail_desk, i
 
 
 def test_a_low_score_raises_negative_feedback(mail_desk, imap, smtp, cli):
-    text = mail_desk.config_file.read_text().replace('name = "it"\n', 'name = "it"\nlead = "lead"\n', 1)
+    text = mail_desk.config_file.read_text().replace('lead = "alice"', 'lead = "lead"', 1)
     mail_desk.config_file.write_text(text)
     cli("agent", "add", "lead", "--email", "lead@desk.example")
     number, request = resolved_ticket(cli, mail_desk, imap, smtp)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from helpdesk import sla
 
 
@@ -41,3 +43,69 @@ def test_shipped_policies_and_calendar(home, cli):
         assert due == dt.datetime(2026, 12, 30, 14, 0)
     finally:
         desk.close()
+
+
+SHIPPED_TYPES = [  # type, its fields, its queue, that queue's lead, the agent who works it
+    ("it_support", {"category": "account"}, "it", "alice", "bob"),
+    ("equipment_repair", {"serial_number": "SN-1"}, "repairs", "dave", "bob"),
+    ("complaint", {"severity": "medium"}, "care", "carol", "erin"),
+]
+
+
+@pytest.fixture
+def shipped_desk(home):
+    from helpdesk import agents, sample
+    from helpdesk.clock import FixedClock
+    from helpdesk.desk import open_desk
+
+    home.write_config(home.shipped_config())
+    desk = open_desk(clock=FixedClock(dt.datetime(2026, 3, 2, 8, 0)))  # Monday 09:00 in Berlin
+    agents.ensure(desk, "tester", admin=True)
+    for login, name, skills, queues, capacity in sample.AGENTS:  # the leads the shipped queues name
+        agents.add(desk, login, name=name, email=f"{login}@acme.example", skills=skills, queues=queues,
+                   capacity=capacity)
+    agents.add(desk, "erin", email="erin@acme.example", skills=["care"], queues=["care"])
+    yield desk
+    desk.close()
+
+
+@pytest.mark.parametrize("type_name,fields,queue,lead,worker", SHIPPED_TYPES)
+def test_a_breach_of_each_shipped_type_stays_in_its_queue_and_tells_its_lead(shipped_desk, type_name, fields,
+                                                                              queue, lead, worker):
+    from helpdesk import automation, lifecycle, tickets
+    from helpdesk.store.models import Outbox
+
+    desk = shipped_desk
+
+    def new(title: str, priority: str, owner: str | None, customer: str = "ann@initech.example") -> int:
+        view, _ = tickets.intake(desk, tickets.TicketInput(title=title, type=type_name, priority=priority,
+                                                           customer=customer, fields=dict(fields)))
+        assert view.queue == queue
+        if owner:
+            lifecycle.assign(desk, view.number, owner)
+            lifecycle.change_status(desk, view.number, "in_progress")
+        return view.number
+
+    urgent = new("Password reset for the CEO", "P0", worker)
+    high = new("Laptop will not boot", "P1", worker)
+    nobody = new("Server room too hot", "P0", None)
+    key_account = new("Order stuck", "P2", worker, customer="jo@eu.globex.example")
+    assert tickets.get(desk, key_account).organisation == "Globex"  # by its mail domain: the key accounts policy
+    desk.clock.advance(hours=5)  # P0 (4 h, 24x7) and P1 first response (2 business hours) are over
+    report = sla.sweep(desk)
+    fired = automation.run_time_rules(desk)
+    breached = {(b["ticket"], b["clock"]) for b in report.breached}
+    assert {(urgent, "first_response"), (urgent, "resolution"), (high, "first_response"),
+            (nobody, "first_response"), (key_account, "first_response")} <= breached
+
+    for number, owner, priority in ((urgent, worker, "P0"), (high, worker, "P0"), (nobody, None, "P0"),
+                                    (key_account, worker, "P1")):
+        view = tickets.get(desk, number)
+        # the breach never takes a ticket from its queue or its owner: P1 and key accounts are raised
+        assert (view.queue, view.assignee, view.priority) == (queue, owner, priority), (number, view)
+        assert view.status == ("in_progress" if owner else "new")
+    told = {row.to_addr for row in Outbox.select().where(Outbox.kind == "notification")}
+    assert {f"{lead}@acme.example", f"{worker}@acme.example"} <= told
+    # the shipped time rule for urgent tickets nobody took escalates in place too (it tells the lead)
+    assert {"rule": "escalate urgent tickets nobody took", "ticket": nobody} in fired
+    assert tickets.get(desk, nobody).queue == queue

@@ -54,7 +54,7 @@ def sla_desk(configured):
     from helpdesk.clock import FixedClock
     from helpdesk.desk import open_desk
 
-    text = configured.default_config().replace('name = "care"\n', 'name = "care"\nlead = "lead"\n')
+    text = configured.default_config().replace('lead = "carol"', 'lead = "lead"')
     configured.write_config(text + SLA_CONFIG)
     d = open_desk(clock=FixedClock(MONDAY_9))
     agents.ensure(d, "tester", role="admin")

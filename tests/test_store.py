@@ -68,8 +68,8 @@ def test_search_survives_merge(desk):
 
 def test_attachments_are_stored_once_by_content_hash(desk, configured):
     view, _ = tickets.intake(desk, tickets.TicketInput(title="Screenshot"))
-    one = attachments.add(desk, view.number, "../../etc/passwd", b"hello")
-    two = attachments.add(desk, view.number, "copy.txt", b"hello")
+    one, _ = attachments.add(desk, view.number, "../../etc/passwd", b"hello")
+    two, _ = attachments.add(desk, view.number, "copy.txt", b"hello")
     assert one.sha256 == two.sha256
     assert one.filename == "passwd"
     blobs = [p for p in (configured.path / "attachments").rglob("*") if p.is_file()]

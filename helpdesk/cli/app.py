@@ -112,28 +112,36 @@ def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths a
 
 def export(
     query: Annotated[Optional[str], typer.Argument(help="Only tickets matching this query.")] = None,
-    format: Annotated[str, typer.Option("--format", help="csv, json or nl.")] = "csv",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file, not stdout.")] = None,
+    format: Annotated[str, typer.Option("--format", help="csv, json, nl or sqlite.")] = "csv",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file, not stdout "
+                                                                           "(replaced only when complete).")] = None,
 ) -> None:
-    """Export tickets with their type fields (CSV or JSON), newest first.
+    """Export tickets, newest first: CSV (one row per ticket, type fields as field.NAME columns), JSON or
+    NDJSON (a full backup: conversation, attachments, links, ratings, history; `ticket import` restores
+    it into an empty desk), or a standalone SQLite file with full-text search (for Datasette).
 
-    Example: helpdesk export --format json "status:open type:equipment_repair" > open-repairs.json
+    Examples:
+      helpdesk export --format csv "status:open type:equipment_repair" > open-repairs.csv
+      helpdesk export --format json -o backup.json
+      helpdesk export --format sqlite -o desk.db && datasette desk.db
     """
-    from helpdesk import transfer
+    from helpdesk import files, transfer
     from helpdesk.cli.common import fail, open_desk
     from helpdesk.errors import ExitCode
 
-    if format not in ("csv", "json", "nl"):
-        fail(f"--format must be csv, json or nl, not '{format}'", ExitCode.USAGE)
+    if format not in ("csv", "json", "nl", "sqlite"):
+        fail(f"--format must be csv, json, nl or sqlite, not '{format}'", ExitCode.USAGE)
+    if format == "sqlite" and output is None:
+        fail("--format sqlite writes a database file: name it with -o FILE", ExitCode.USAGE)
     with open_desk() as desk:
-        if output:
-            try:
-                fh = output.open("w", newline="", encoding="utf-8")
-            except OSError as exc:
-                fail(f"{output}: {exc.strerror or exc}")
-            with fh:
+        if format == "sqlite":
+            with files.replacing(output) as tmp:  # an empty file is an empty SQLite database
+                count = transfer.export_sqlite(desk, query or "", tmp)
+            typer.echo(f"exported {count} tickets to {output}", err=True)
+        elif output:
+            # Written beside FILE and renamed over it when complete: a bad query leaves FILE as it was.
+            with files.writing(output) as fh:
                 count = transfer.export(desk, query or "", format, fh)
             typer.echo(f"exported {count} tickets to {output}", err=True)
         else:
             transfer.export(desk, query or "", format, sys.stdout)
-

@@ -46,6 +46,9 @@ def create(
     key: Annotated[Optional[str], typer.Option("--key", help="Idempotency key: a repeat returns the same ticket.")] = None,
     tag: Annotated[Optional[list[str]], typer.Option("--tag", help="A tag (repeatable).")] = None,
     queue: Annotated[Optional[str], typer.Option("--queue", help="The queue (default: the type's).")] = None,
+    follow_up: Annotated[Optional[str], typer.Option(
+        "--follow-up", metavar="ID", help="Link the new ticket to this resolved or closed one (same customer "
+                                          "unless --customer).")] = None,
     json_: JsonFlag = False,
     nl: NlFlag = False,
 ) -> None:
@@ -53,6 +56,7 @@ def create(
 
     Examples:
       helpdesk ticket create --title "VPN drops" --type it_support --priority P1 --customer ann@x.example
+      helpdesk ticket create --follow-up 42 --title "VPN drops again"
       cat tickets.ndjson | helpdesk ticket create --json -
     """
     from helpdesk import tickets
@@ -61,7 +65,7 @@ def create(
     if source not in (None, "-"):
         fail(f"unexpected argument '{source}': use '-' to read JSON from stdin, or --title", ExitCode.USAGE)
     if source == "-":
-        if any(v is not None for v in (title, body, type_, priority, customer, key, queue)) or field or tag:
+        if any(v is not None for v in (title, body, type_, priority, customer, key, queue, follow_up)) or field or tag:
             fail("read tickets from stdin or from flags, not both", ExitCode.USAGE)
         _create_from_stdin(json_, nl)
         return
@@ -73,13 +77,19 @@ def create(
         inp = tickets.TicketInput(title=title, body=body or "", type=type_, priority=priority, customer=customer,
                                   fields=tickets.parse_field_args(field or []), key=key,
                                   tags=tickets.normalise_tags(tag or []), queue=queue, channel="cli")
-        view, created = tickets.intake(desk, inp)
+        if follow_up is not None:
+            from helpdesk import lifecycle
+
+            view, created = lifecycle.create_follow_up(desk, _number(follow_up), inp)
+        else:
+            view, created = tickets.intake(desk, inp)
     if json_ or nl:
         doc = view.to_dict()
         doc["created"] = created
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=None if nl else 2) + "\n")
     else:
-        typer.echo(f"{'created' if created else 'exists'} #{view.number} {view.title}")
+        typer.echo(f"{'created' if created else 'exists'} #{view.number} {view.title}"
+                   + (f" (follow-up of #{view.parent})" if view.parent else ""))
 
 
 def _read_json_records(text: str) -> list[tuple[str, object]]:
@@ -439,31 +449,119 @@ def rate(
 @app.command()
 def attach(
     ticket: TicketArg,
-    files: Annotated[list[Path], typer.Argument(help="Files to attach.", metavar="FILE...")],
+    files: Annotated[list[str], typer.Argument(help="Files to attach; '-' reads stdin (with --name).",
+                                               metavar="FILE...")],
+    name: Annotated[Optional[str], typer.Option("--name", help="The attachment's name (needed for '-'; "
+                                                               "renames a single FILE).")] = None,
     json_: JsonFlag = False,
 ) -> None:
-    """Attach files to a ticket (stored once by content hash).
+    """Attach files to a ticket (stored once by content hash; the same file twice is listed once).
 
-    Example: helpdesk ticket attach 42 screenshot.png vpn.log
+    Only regular files are taken (not directories, FIFOs or devices), each at most 25 MiB; every
+    file is read before anything is stored.
+
+    Examples:
+      helpdesk ticket attach 42 screenshot.png vpn.log
+      journalctl -u vpn | helpdesk ticket attach 42 - --name vpn.log
     """
     import mimetypes
 
-    from helpdesk import attachments
+    from helpdesk import attachments, files as files_mod
+    from helpdesk.errors import ExitCode
+    from helpdesk.limits import ATTACHMENT_MAX_BYTES
 
-    for path in files:
-        if not path.is_file():
-            fail(f"{path}: no such file")
+    if name is not None and len(files) > 1:
+        fail("--name names one file: attach several files one by one to rename them", ExitCode.USAGE)
+    if "-" in files and name is None:
+        fail("'-' reads the attachment from stdin: give it a name with --name", ExitCode.USAGE)
+    if files.count("-") > 1:
+        fail("stdin can be read once: give '-' only once", ExitCode.USAGE)
+    number = _number(ticket)
+    loaded = []  # (name, bytes): every file is read (and checked) before anything is stored
+    for item in files:
+        if item == "-":
+            data = files_mod.read_limited(sys.stdin.buffer, ATTACHMENT_MAX_BYTES, "stdin")
+        else:
+            data = files_mod.read_regular(Path(item), ATTACHMENT_MAX_BYTES)
+        loaded.append((name or Path(item).name, data))
     done = []
     with open_desk() as desk:
-        number = _number(ticket)
-        for path in files:
-            ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            done.append(attachments.add(desk, number, path.name, path.read_bytes(), content_type=ctype))
+        with desk.db.atomic():
+            for filename, data in loaded:
+                ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                done.append(attachments.add(desk, number, filename, data, content_type=ctype))
     if json_:
-        emit_rows((a.to_dict() for a in done), "json", [])
+        emit_rows(({**a.to_dict(), "new": new} for a, new in done), "json", [])
     else:
-        for a in done:
-            typer.echo(f"attached {a.filename} ({a.size} bytes) to #{number}")
+        for a, new in done:
+            typer.echo(f"attached {a.filename} ({a.size} bytes) to #{number} as {a.index}" if new else
+                       f"{a.filename} is already attached to #{number} (as {a.index})")
+
+
+attachment_app = make_app(help="The attachments of a ticket: list them, save one to a file.\n\n"
+                                "Example: helpdesk ticket attachment save 42 1 -o ~/Downloads/")
+app.add_typer(attachment_app, name="attachment")
+
+
+@attachment_app.command("list")
+def attachment_list(ticket: TicketArg, json_: JsonFlag = False) -> None:
+    """A ticket's attachments, numbered as `attachment save` takes them (each file once).
+
+    Example: helpdesk ticket attachment list 42
+    """
+    from helpdesk import attachments, tickets
+
+    with open_desk():
+        number = _number(ticket)
+        tickets.fetch(number)
+        listed = attachments.list_for(number)
+    if json_:
+        emit_rows((a.to_dict() for a in listed), "json", [])
+        return
+    if not listed:
+        typer.echo(f"#{number} has no attachments")
+    for a in listed:
+        from helpdesk.sanitise import inert
+
+        typer.echo(f"{a.index:>3}  {inert(a.filename, layout=False)}  ({inert(a.content_type, layout=False)}, "
+                   f"{a.size:,} bytes)  sha256 {a.sha256[:12]}")
+
+
+@attachment_app.command("save")
+def attachment_save(
+    ticket: TicketArg,
+    which: Annotated[str, typer.Argument(help="The attachment's name, or its number in the list (1, 2, ...).",
+                                         metavar="NAME_OR_INDEX")],
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", metavar="PATH",
+        help="Where to write: a file, a directory, or '-' for stdout (default: the attachment's name, "
+             "made safe, in the current directory).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")] = False,
+) -> None:
+    """Write an attachment out to a file (never over an existing one without --force) or to stdout.
+
+    The stored name only ever becomes a plain file name in the target directory: a name like
+    '../../.bashrc' is saved as 'bashrc'.
+
+    Examples:
+      helpdesk ticket attachment save 42 1
+      helpdesk ticket attachment save 42 screenshot.png -o /tmp/
+      helpdesk ticket attachment save 42 vpn.log -o - | less
+    """
+    from helpdesk import attachments, files as files_mod
+
+    with open_desk():
+        found = attachments.find(_number(ticket), which)
+        data = attachments.content(found)
+    if output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = attachments.save_path(found, Path(output) if output else None)
+    with files_mod.writing(target, binary=True, overwrite=force) as fh:
+        fh.write(data)
+    typer.echo(f"saved {target} ({len(data):,} bytes)", err=True)
 
 
 @app.command()
@@ -491,33 +589,54 @@ def import_(
     file: Annotated[Path, typer.Argument(help="CSV, JSON (array) or NDJSON file; '-' for stdin.", metavar="FILE")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row, store nothing.")] = False,
     format: Annotated[Optional[str], typer.Option("--format", help="csv, tsv, json or nl (default: detect).")] = None,
+    delimiter: Annotated[Optional[str], typer.Option(
+        "--delimiter", help="The CSV delimiter: one character, or 'tab' (default: sniffed from the header: "
+                            "comma, semicolon, tab or pipe).")] = None,
+    allow_duplicates: Annotated[bool, typer.Option(
+        "--allow-duplicates", help="Import rows without a key even if the same row was imported before.")] = False,
     json_: JsonFlag = False,
 ) -> None:
-    """Import tickets from a spreadsheet or a JSON file: all rows or none.
+    """Import tickets from a spreadsheet or a JSON file: all rows or none. A backup written by
+    `helpdesk export --format json` (or nl) is restored whole into an empty desk instead.
 
     Columns are matched to ticket keys and type fields by name (title, body, type, priority, customer,
     tags, queue, key, status, assignee, created_at, or any field of the row's type). Every refused row
-    is listed with its line and reason, and then nothing is stored.
+    is listed with its line and reason, and then nothing is stored. A row without a key gets one made
+    from its content, so importing the same file twice creates nothing the second time.
 
-    Example: helpdesk ticket import repairs.csv --dry-run
+    Examples:
+      helpdesk ticket import repairs.csv --dry-run
+      helpdesk ticket import excel-export.csv --delimiter ';'
+      helpdesk ticket import backup.json
     """
     from helpdesk import transfer
     from helpdesk.errors import ExitCode
 
+    if delimiter is not None:
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
+        if len(delimiter) != 1 or delimiter in "\"\r\n":
+            fail(f"--delimiter must be one character (or 'tab'), not {delimiter!r}", ExitCode.USAGE)
     if str(file) != "-" and not file.is_file():
         fail(f"{file}: {'not a file' if file.exists() else 'no such file'}")
     with open_desk() as desk:
         report = transfer.import_file(desk, sys.stdin.buffer if str(file) == "-" else file, dry_run=dry_run,
-                                      format=format)
+                                      format=format, delimiter=delimiter, allow_duplicates=allow_duplicates)
     if report.errors:
         for err in report.errors[:200]:
             typer.echo(f"error: {err}", err=True)
         if len(report.errors) > 200:
             typer.echo(f"error: ... and {len(report.errors) - 200} more", err=True)
-        typer.echo(f"error: {len(report.errors)} of {report.rows} rows refused: nothing imported", err=True)
+        typer.echo(f"error: {len(report.errors)} of {report.rows} rows refused: nothing imported"
+                   if not report.restored else "error: the backup was not restored: nothing stored", err=True)
         raise typer.Exit(int(ExitCode.FAILED))
+    for note in report.notes[:200]:
+        typer.echo(f"note: {note}", err=True)
     if json_:
         emit_one(report.to_dict())
+    elif report.restored:
+        typer.echo(f"{report.rows} tickets checked: the backup would restore (dry run, nothing stored)" if dry_run
+                   else f"restored {report.created} tickets (#{report.numbers[0]}-#{report.numbers[-1]}) with their "
+                        "conversation, attachments and history")
     elif dry_run:
         typer.echo(f"{report.rows} rows checked: all would import (dry run, nothing stored)")
     else:

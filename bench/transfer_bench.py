@@ -58,13 +58,11 @@ def database_url(backend: str, home: Path, pg_url: str, schemas: list[str], name
 
 
 def open_desk_at(url: str):
-    from helpdesk import agents
-    from helpdesk.desk import open_desk
+    from helpdesk.desk import create, open_desk
 
     os.environ["HELPDESK_DATABASE_URL"] = url
-    desk = open_desk()
-    agents.ensure(desk, "bench", admin=True)
-    return desk
+    create()  # as `helpdesk init`: the acting agent (bench) becomes the desk's admin
+    return open_desk()
 
 
 def build(desk, tickets_count: int, seed: int) -> None:

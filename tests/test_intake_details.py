@@ -81,7 +81,7 @@ def org_desk(configured):
 
     configured.write_config(configured.default_config() + ORGS)
     desk = open_desk()
-    agents.ensure(desk, "tester", admin=True)
+    agents.ensure(desk, "tester", role="admin")
     yield desk
     desk.close()
 

@@ -54,13 +54,14 @@ SHIPPED_TYPES = [  # type, its fields, its queue, that queue's lead, the agent w
 
 @pytest.fixture
 def shipped_desk(home):
+    from conftest import make_desk
     from helpdesk import agents, sample
     from helpdesk.clock import FixedClock
     from helpdesk.desk import open_desk
 
     home.write_config(home.shipped_config())
+    make_desk()
     desk = open_desk(clock=FixedClock(dt.datetime(2026, 3, 2, 8, 0)))  # Monday 09:00 in Berlin
-    agents.ensure(desk, "tester", admin=True)
     for login, name, skills, queues, capacity in sample.AGENTS:  # the leads the shipped queues name
         agents.add(desk, login, name=name, email=f"{login}@acme.example", skills=skills, queues=queues,
                    capacity=capacity)

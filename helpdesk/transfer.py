@@ -163,13 +163,17 @@ def _import_extras(row: dict, agents: dict[str, int]) -> _Extra:
     return extra
 
 
-def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format: str | None = None) -> ImportReport:
+def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format: str | None = None,
+                on_progress=None) -> ImportReport:
+    """`on_progress(n)`: called as rows are checked (a front end's progress bar)."""
     report = ImportReport(dry_run=dry_run)
     agents = dict(Agent.select(Agent.login, Agent.id).tuples())
     inputs: list[tickets.TicketInput] = []
     extras: list[_Extra] = []
     for where, raw in read_rows(source, format):
         report.rows += 1
+        if on_progress:
+            on_progress(1)
         try:
             if isinstance(raw, Exception):
                 raise raw
@@ -230,8 +234,9 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
     return report
 
 
-def export(desk, query: str, format: str, stream: IO[str]) -> int:
-    """Write every ticket matching the query; CSV flattens type fields into columns of their own."""
+def export(desk, query: str, format: str, stream: IO[str], *, raw: bool = False, on_progress=None) -> int:
+    """Write every ticket matching the query; CSV flattens type fields into columns of their own
+    (neutralised cells unless `raw`). `on_progress(n)`: called as tickets are written."""
     field_names: list[str] = []
     for ttype in desk.config.types:
         for spec in ttype.fields:
@@ -243,6 +248,8 @@ def export(desk, query: str, format: str, stream: IO[str]) -> int:
         nonlocal count
         for view in tickets.iter_tickets(desk, query):
             count += 1
+            if on_progress:
+                on_progress(1)
             doc = view.to_dict()
             if format == "csv":
                 for name in field_names:
@@ -251,5 +258,5 @@ def export(desk, query: str, format: str, stream: IO[str]) -> int:
                         doc[name] = doc[name].isoformat()
             yield doc
 
-    emit_rows(rows(), format, EXPORT_COLUMNS + field_names, stream)
+    emit_rows(rows(), format, EXPORT_COLUMNS + field_names, stream, raw=raw)
     return count

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import CsvFlag, JsonFlag, NlFlag, emit_one, emit_rows, open_desk, output_format
+from helpdesk.cli.common import CsvFlag, JsonFlag, NlFlag, echo, emit_one, emit_rows, open_desk, output_format
 
 app = make_app()
 
@@ -35,7 +35,7 @@ def add(
     with open_desk() as desk:
         view = agents.add(desk, login, name=name, email=email, skills=skill or [], queues=queue or [],
                           capacity=capacity, admin=admin, shift=shift)
-    emit_one(view.to_dict()) if json_ else typer.echo(f"added agent {view.login}")
+    emit_one(view.to_dict()) if json_ else echo(f"added agent {view.login}")
 
 
 @app.command()
@@ -59,7 +59,7 @@ def update(
         target = desk.actor if login == "me" else login
         view = agents.update(desk, target, name=name, email=email, skills=skill, queues=queue,
                              capacity=capacity, active=active, shift=shift)
-    typer.echo(f"updated agent {view.login}")
+    echo(f"updated agent {view.login}")
 
 
 @app.command("list")
@@ -77,5 +77,5 @@ def list_(json_: JsonFlag = False, nl: NlFlag = False, csv_: CsvFlag = False) ->
         emit_rows((a.to_dict() for a in found), fmt, COLUMNS)
         return
     for a in found:
-        typer.echo(f"{a.login:12} {a.name:20} open {a.open_tickets}/{a.capacity}  skills {' '.join(a.skills) or '-'}"
+        echo(f"{a.login:12} {a.name:20} open {a.open_tickets}/{a.capacity}  skills {' '.join(a.skills) or '-'}"
                    f"  queues {' '.join(a.queues) or '-'}{'  admin' if a.is_admin else ''}{'' if a.active else '  inactive'}")

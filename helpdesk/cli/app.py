@@ -9,16 +9,19 @@ from typing import Annotated, Optional
 import typer
 
 from helpdesk.cli.app_factory import make_app
+from helpdesk.cli.common import RawFlag, echo
 
 
 # Command groups by name: only the group a command line names is imported and introspected, which
 # keeps the start-up of every command short (Typer inspects every registered function up front).
 GROUPS = {
-    "ticket": ("helpdesk.cli.ticket", "Create, find, move and answer tickets."),
-    "db": ("helpdesk.cli.db", "The database: schema and migrations."),
-    "agent": ("helpdesk.cli.agent", "The agents working the desk."),
-    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine."),
-    "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock."),
+    "ticket": ("helpdesk.cli.ticket", "Create, find, move and answer tickets.\n\n"
+                                      "Example: helpdesk ticket list status:open assignee:me"),
+    "db": ("helpdesk.cli.db", "The database: schema and migrations.\n\nExample: helpdesk db migrate"),
+    "agent": ("helpdesk.cli.agent", "The agents working the desk.\n\nExample: helpdesk agent list"),
+    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine.\n\n"
+                                  "Example: helpdesk mail status --json"),
+    "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock.\n\nExample: helpdesk sla check"),
 }
 
 
@@ -26,7 +29,9 @@ def build(only: str | None = None) -> typer.Typer:
     """The root app; with `only`, just that group (or just the top-level commands)."""
     import importlib
 
-    root = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.")
+    root = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.\n\n"
+                         "Example: helpdesk ticket list status:open --sort priority", add_completion=True)
+    root.callback()(main)
     for name, (module, help_text) in GROUPS.items():
         if only is None or only == name:
             root.add_typer(importlib.import_module(module).app, name=name, help=help_text)
@@ -41,6 +46,21 @@ def __getattr__(name: str):
         globals()["app"] = full = build()
         return full
     raise AttributeError(name)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from helpdesk import __version__
+
+        echo(f"helpdesk {__version__}")
+        raise typer.Exit()
+
+
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+) -> None:
+    """helpdesk: a terminal-first helpdesk."""
 
 
 def init(
@@ -61,13 +81,13 @@ def init(
         wrote = True
     with open_desk() as desk:
         me = agents.ensure(desk, desk.actor, admin=True)
-        typer.echo(f"config: {target}{' (written)' if wrote else ' (kept)'}")
-        typer.echo(f"database: {desk.url.display()}")
-        typer.echo(f"agent: {me.login}{' (admin)' if me.is_admin else ''}")
+        echo(f"config: {target}{' (written)' if wrote else ' (kept)'}")
+        echo(f"database: {desk.url.display()}")
+        echo(f"agent: {me.login}{' (admin)' if me.is_admin else ''}")
         if sample:
             counts = sample_mod.load(desk)
-            typer.echo(f"sample: {counts['agents']} agents, {counts['tickets']} new tickets")
-    typer.echo("next: helpdesk ticket list")
+            echo(f"sample: {counts['agents']} agents, {counts['tickets']} new tickets")
+    echo("next: helpdesk ticket list")
 
 
 def daemon(
@@ -110,20 +130,25 @@ def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths a
         emit_one(paths)
     else:
         for key, value in paths.items():
-            typer.echo(f"{key:12} {value}")
+            echo(f"{key:12} {value}")
 
 
 def export(
     query: Annotated[Optional[str], typer.Argument(help="Only tickets matching this query.")] = None,
     format: Annotated[str, typer.Option("--format", help="csv, json or nl.")] = "csv",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file, not stdout.")] = None,
+    raw: RawFlag = False,
 ) -> None:
     """Export tickets with their type fields (CSV or JSON), newest first.
 
+    CSV cells a spreadsheet would run as a formula (starting with =, +, -, @, tab or CR) get a leading
+    apostrophe and control characters are shown visibly, unless --raw. A long export to a file shows
+    a progress bar on a terminal.
+
     Example: helpdesk export --format json "status:open type:equipment_repair" > open-repairs.json
     """
-    from helpdesk import transfer
-    from helpdesk.cli.common import fail, open_desk
+    from helpdesk import tickets, transfer
+    from helpdesk.cli.common import Progress, fail, open_desk
     from helpdesk.errors import ExitCode
 
     if format not in ("csv", "json", "nl"):
@@ -134,9 +159,9 @@ def export(
                 fh = output.open("w", newline="", encoding="utf-8")
             except OSError as exc:
                 fail(f"{output}: {exc.strerror or exc}")
-            with fh:
-                count = transfer.export(desk, query or "", format, fh)
-            typer.echo(f"exported {count} tickets to {output}", err=True)
+            total = tickets.count_tickets(desk, query or "") if sys.stderr.isatty() else None
+            with fh, Progress("exporting tickets", total=total) as progress:
+                count = transfer.export(desk, query or "", format, fh, raw=raw, on_progress=progress.advance)
+            echo(f"exported {count} tickets to {output}", err=True)
         else:
-            transfer.export(desk, query or "", format, sys.stdout)
-
+            transfer.export(desk, query or "", format, sys.stdout, raw=raw)

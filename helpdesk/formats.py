@@ -38,7 +38,9 @@ def emit_rows(rows: Iterable[dict], fmt: str, columns: list[str], stream=None, *
         for row in rows:
             out.write(json_dumps(row) + "\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        # Raw cells may hold a bare CR, which the csv module leaves unquoted (a reader would split the row
+        # there): raw output quotes every cell.
+        writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL if raw else csv.QUOTE_MINIMAL)
         writer.writerow([csv_cell(name, raw=raw) for name in columns])
         for row in rows:
             writer.writerow([csv_cell(_csv_value(row.get(k)), raw=raw) for k in columns])

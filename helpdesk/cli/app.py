@@ -103,8 +103,11 @@ def daemon(
     from helpdesk.cli.common import open_desk
     from helpdesk.mail import daemon as daemon_mod
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    from helpdesk.sanitise import InertLogFormatter
+
+    handler = logging.StreamHandler(sys.stderr)  # log messages quote mail subjects and addresses: inert
+    handler.setFormatter(InertLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     with open_desk() as desk:
         daemon_mod.run(desk, once=once, interval=interval)
 

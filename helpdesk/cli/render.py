@@ -139,7 +139,7 @@ def _fit(text: Text, width: int, justify: str) -> Text:
     return text
 
 
-TITLE_MIN = 16
+TITLE_MIN = 20
 GAP = "  "
 
 

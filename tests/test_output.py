@@ -283,3 +283,77 @@ def test_any_string_in_any_field_is_inert_in_every_output(cli, desk, tmp_path_fa
         assert_clean_run(run, where)
         if where.endswith("--json") and run.exit_code == 0:
             json.loads(run.stdout)
+
+
+# ---------------------------------------------------------------- logs, and the one way to print
+
+
+def test_daemon_log_lines_are_inert(desk, helpdesk_bin, configured):
+    from conftest import run_subprocess
+    from mailservers import free_port
+
+    configured.write_config(configured.default_config() + f"""
+[[mailbox]]
+name = "sup\\u001b]0;owned\\u0007port\\nFORGED LOG LINE"
+address = "support@x.example"
+imap_host = "127.0.0.1"
+imap_port = {free_port()}
+imap_user = "u"
+imap_password = "p"
+tls = "none"
+""")
+    proc = run_subprocess(helpdesk_bin + ["daemon", "--once"])
+    assert "Traceback" not in proc.stderr
+    assert "mailbox sup␛]0;owned␇port␊FORGED LOG LINE" in proc.stderr, proc.stderr
+    assert_inert(proc.stderr, "daemon log")
+    assert not any(line.startswith("FORGED") for line in proc.stderr.splitlines())
+
+
+def test_log_formatter_keeps_tracebacks_readable():
+    import logging
+
+    from helpdesk.sanitise import InertLogFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(InertLogFormatter("%(levelname)s %(message)s"))
+    log = logging.getLogger("helpdesk.test_output")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        try:
+            raise ValueError("bad \x1b[2J value")
+        except ValueError:
+            log.exception("subject %s", "[#1] \u202eevil\nsecond")
+    finally:
+        log.removeHandler(handler)
+    text = stream.getvalue()
+    assert text.startswith("ERROR subject [#1] <U+202E>evil␊second\nTraceback (most recent call last):\n")
+    assert "ValueError: bad ␛[2J value" in text
+    assert_inert(text, "log")
+
+
+def test_front_ends_print_only_through_the_sanitiser():
+    """Every notice goes through common.echo / error, every JSON document through sanitise.json_dumps:
+    a command added later that prints stored text another way fails here."""
+    import ast
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    offences = []
+    for path in sorted((ROOT / "helpdesk" / "cli").glob("*.py")) + [ROOT / "helpdesk" / "formats.py"]:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = (f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                    else getattr(func, "id", ""))
+            allowed_echo = path.name == "common.py"
+            if (name in ("typer.echo", "click.echo", "print") and not allowed_echo) or name in ("json.dumps", "json.dump"):
+                offences.append(f"{path.name}:{node.lineno} {name}")
+            if any(k.arg == "markup" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+                   for k in node.keywords):
+                offences.append(f"{path.name}:{node.lineno} markup enabled")
+    assert offences == []

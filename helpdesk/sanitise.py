@@ -8,6 +8,7 @@ made inert here, at every output.
   `\\uXXXX` escapes (a viewer that prints the JSON stays safe too).
 - `csv_cell` is for `--csv` and `export`: control characters made visible and spreadsheet formulas
   defused (OWASP: a cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`).
+- `InertLogFormatter` is `inert` for log lines.
 
 Nothing here imports rich or the store: every layer may use it.
 """
@@ -15,6 +16,7 @@ Nothing here imports rich or the store: every layer may use it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -90,3 +92,18 @@ def csv_cell(value: Any, *, raw: bool = False) -> Any:
         value = "'" + value
     # Newlines and tabs inside a quoted cell are data, kept; every other control is made visible.
     return inert(value, layout=True)
+
+
+class InertLogFormatter(logging.Formatter):
+    """Log lines (the daemon's) with every message made inert: a mail subject quoted in a log message
+    can neither drive the terminal tailing the log nor forge a log line of its own (its newlines are
+    shown, not obeyed). Tracebacks keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return inert(super().formatMessage(record), layout=False)
+
+    def formatException(self, ei) -> str:
+        return inert(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return inert(super().formatStack(stack_info))

@@ -191,6 +191,7 @@ class ClockView:
     due_at: dt.datetime | None
     at_risk: bool
     breached: bool
+    calendar: str = ""  # the business calendar its time counts on
 
     def to_dict(self) -> dict:
         from helpdesk.views import _plain
@@ -412,8 +413,37 @@ def clocks(desk, number: int) -> list[ClockView]:
             kind=clock.kind, policy=clock.policy, state=clock.state, target_minutes=clock.target_minutes,
             used_minutes=round(used_min, 1), remaining_minutes=round(clock.target_minutes - used_min, 1),
             due_at=clock.due_at, at_risk=clock.at_risk_fired_at is not None or used_min >= clock.target_minutes * sla.at_risk,
-            breached=clock.breached_fired_at is not None or used_min > clock.target_minutes))
+            breached=clock.breached_fired_at is not None or used_min > clock.target_minutes,
+            calendar=clock.calendar))
     return out
+
+
+def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
+    """Each ticket's nearest due time among its running clocks (tickets with none are absent)."""
+    from helpdesk.store import sql
+    from helpdesk.store.models import SlaClock
+
+    out: dict[int, dt.datetime] = {}
+    rows = sql.in_parts(desk.db, 'SELECT "ticket_id", "due_at" FROM "sla_clock" WHERE "state" = ?'
+                        ' AND "due_at" IS NOT NULL AND "ticket_id" IN', ["running"], sorted(set(numbers)))
+    for number, due in rows:
+        due = SlaClock.due_at.python_value(due)
+        if number not in out or due < out[number]:
+            out[number] = due
+    return out
+
+
+def next_due_order(descending: bool = False):
+    """A ticket's nearest running due time as an ORDER BY term (a correlated subquery on the unique
+    (ticket, kind) index); tickets with no running clock sort last either way."""
+    import peewee as pw
+
+    from helpdesk.store.models import SlaClock, Ticket
+
+    nearest = (SlaClock.select(pw.fn.MIN(SlaClock.due_at))
+               .where((SlaClock.ticket == Ticket.number) & (SlaClock.state == "running")))
+    key = pw.fn.COALESCE(nearest, "0001-01-01 00:00:00" if descending else "9999-12-31 23:59:59")
+    return key.desc() if descending else key.asc()
 
 
 # ---------------------------------------------------------------- the sweep

@@ -208,10 +208,11 @@ def content_key(row: dict, occurrence: int = 0) -> str:
 
 
 def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format: str | None = None,
-                delimiter: str | None = None, allow_duplicates: bool = False) -> ImportReport:
+                delimiter: str | None = None, allow_duplicates: bool = False, on_progress=None) -> ImportReport:
     """Import tickets; a backup (`export --format json` or `nl`) is restored whole instead (`restore`).
 
-    A row without a key gets one derived from its content (`content_key`) unless `allow_duplicates`."""
+    A row without a key gets one derived from its content (`content_key`) unless `allow_duplicates`.
+    `on_progress(n)`: called as rows are checked (a front end's progress bar)."""
     rows = list(read_rows(source, format, delimiter))
     if not rows:
         raise InvalidInput("the file holds no rows")
@@ -228,6 +229,8 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
     occurrences: dict[str, int] = {}
     for where, raw in rows:
         report.rows += 1
+        if on_progress:
+            on_progress(1)
         try:
             if isinstance(raw, Exception):
                 raise raw
@@ -791,15 +794,18 @@ def _csv_scalar(value: Any) -> Any:
     return value
 
 
-def export(desk, query: str, format: str, stream: IO[str]) -> int:
+def export(desk, query: str, format: str, stream: IO[str], *, raw: bool = False, on_progress=None) -> int:
     """Write every ticket matching the query, newest first. JSON and NDJSON are backups (`backup_rows`,
-    which `ticket import` restores); CSV is one flat row per ticket, type fields as `field.NAME` columns."""
+    which `ticket import` restores); CSV is one flat row per ticket, type fields as `field.NAME` columns,
+    cells neutralised unless `raw`. `on_progress(n)`: called as tickets are written."""
     count = 0
     if format in ("json", "nl"):
         def docs():
             nonlocal count
             for doc in backup_rows(desk, query):
                 count += 1
+                if on_progress:
+                    on_progress(1)
                 yield doc
 
         emit_rows(docs(), format, [], stream)
@@ -810,12 +816,14 @@ def export(desk, query: str, format: str, stream: IO[str]) -> int:
         nonlocal count
         for view in tickets.iter_tickets(desk, query):
             count += 1
+            if on_progress:
+                on_progress(1)
             doc = view.to_dict()
             for name in field_names:
                 doc[f"field.{name}"] = _csv_scalar(view.fields.get(name))
             yield doc
 
-    emit_rows(rows(), format, EXPORT_COLUMNS + [f"field.{name}" for name in field_names], stream)
+    emit_rows(rows(), format, EXPORT_COLUMNS + [f"field.{name}" for name in field_names], stream, raw=raw)
     return count
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import CsvFlag, JsonFlag, NlFlag, emit_one, emit_rows, open_desk, output_format
+from helpdesk.cli.common import CsvFlag, JsonFlag, NlFlag, echo, emit_one, emit_rows, open_desk, output_format
 
 app = make_app()
 
@@ -35,7 +35,7 @@ def add(
     with open_desk() as desk:
         view = agents.add(desk, login, name=name, email=email, skills=skill or [], queues=queue or [],
                           capacity=capacity, role=role, shift=shift)
-    emit_one(view.to_dict()) if json_ else typer.echo(f"added agent {view.login}")
+    emit_one(view.to_dict()) if json_ else echo(f"added agent {view.login}")
 
 
 @app.command()
@@ -60,7 +60,7 @@ def update(
         target = desk.actor if login == "me" else login
         view = agents.update(desk, target, name=name, email=email, skills=skill, queues=queue,
                              capacity=capacity, active=active, shift=shift, role=role)
-    typer.echo(f"updated agent {view.login}")
+    echo(f"updated agent {view.login}")
 
 
 @app.command("list")
@@ -81,5 +81,5 @@ def list_(json_: JsonFlag = False, nl: NlFlag = False, csv_: CsvFlag = False) ->
 
     for a in found:
         login, name, skills = (inert(text, layout=False) for text in (a.login, a.name, " ".join(a.skills)))
-        typer.echo(f"{login:12} {name:20} {a.role:6} open {a.open_tickets}/{a.capacity}  skills {skills or '-'}"
-                   f"  queues {' '.join(a.queues) or '-'}{'' if a.active else '  inactive'}")
+        echo(f"{login:12} {name:20} {a.role:6} open {a.open_tickets}/{a.capacity}  skills {skills or '-'}"
+             f"  queues {' '.join(a.queues) or '-'}{'' if a.active else '  inactive'}")

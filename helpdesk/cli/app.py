@@ -9,16 +9,19 @@ from typing import Annotated, Optional
 import typer
 
 from helpdesk.cli.app_factory import make_app
+from helpdesk.cli.common import RawFlag, echo
 
 
 # Command groups by name: only the group a command line names is imported and introspected, which
 # keeps the start-up of every command short (Typer inspects every registered function up front).
 GROUPS = {
-    "ticket": ("helpdesk.cli.ticket", "Create, find, move and answer tickets."),
-    "db": ("helpdesk.cli.db", "The database: schema and migrations."),
-    "agent": ("helpdesk.cli.agent", "The agents working the desk."),
-    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine."),
-    "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock."),
+    "ticket": ("helpdesk.cli.ticket", "Create, find, move and answer tickets.\n\n"
+                                      "Example: helpdesk ticket list status:open assignee:me"),
+    "db": ("helpdesk.cli.db", "The database: schema and migrations.\n\nExample: helpdesk db migrate"),
+    "agent": ("helpdesk.cli.agent", "The agents working the desk.\n\nExample: helpdesk agent list"),
+    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine.\n\n"
+                                  "Example: helpdesk mail status --json"),
+    "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock.\n\nExample: helpdesk sla check"),
 }
 
 
@@ -26,7 +29,9 @@ def build(only: str | None = None) -> typer.Typer:
     """The root app; with `only`, just that group (or just the top-level commands)."""
     import importlib
 
-    root = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.")
+    root = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.\n\n"
+                         "Example: helpdesk ticket list status:open --sort priority", add_completion=True)
+    root.callback()(main)
     for name, (module, help_text) in GROUPS.items():
         if only is None or only == name:
             root.add_typer(importlib.import_module(module).app, name=name, help=help_text)
@@ -43,6 +48,21 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from helpdesk import __version__
+
+        echo(f"helpdesk {__version__}")
+        raise typer.Exit()
+
+
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+) -> None:
+    """helpdesk: a terminal-first helpdesk."""
+
+
 def init(
     sample: Annotated[bool, typer.Option("--sample", help="Add sample agents, customers and tickets.")] = False,
 ) -> None:
@@ -53,17 +73,16 @@ def init(
     Example: HELPDESK_AGENT=ann helpdesk init --sample
     """
     from helpdesk import desk as desk_mod
-    from helpdesk.sanitise import inert
 
     made = desk_mod.create(sample=sample)
     for line in made.warnings:
-        typer.echo(f"warning: {line}", err=True)
-    typer.echo(f"config: {inert(str(made.config), layout=False)} ({'written' if made.config_written else 'kept'})")
-    typer.echo(f"database: {inert(made.database, layout=False)} ({'created' if made.database_created else 'kept'})")
-    typer.echo(f"agent: {made.agent.login} ({made.agent.role})")
+        echo(f"warning: {line}", err=True)
+    echo(f"config: {made.config} ({'written' if made.config_written else 'kept'})")
+    echo(f"database: {made.database} ({'created' if made.database_created else 'kept'})")
+    echo(f"agent: {made.agent.login} ({made.agent.role})")
     if made.sample is not None:
-        typer.echo(f"sample: {made.sample['agents']} agents, {made.sample['tickets']} new tickets")
-    typer.echo("next: helpdesk ticket list")
+        echo(f"sample: {made.sample['agents']} agents, {made.sample['tickets']} new tickets")
+    echo("next: helpdesk ticket list")
 
 
 def daemon(
@@ -80,8 +99,11 @@ def daemon(
     from helpdesk.desk import SYSTEM_DAEMON
     from helpdesk.mail import daemon as daemon_mod
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    from helpdesk.sanitise import InertLogFormatter
+
+    handler = logging.StreamHandler(sys.stderr)  # log messages quote mail subjects and addresses: inert
+    handler.setFormatter(InertLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     with open_desk(actor=SYSTEM_DAEMON) as desk:
         daemon_mod.run(desk, once=once, interval=interval)
 
@@ -107,7 +129,7 @@ def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths a
         emit_one(paths)
     else:
         for key, value in paths.items():
-            typer.echo(f"{key:12} {value}")
+            echo(f"{key:12} {value}")
 
 
 def export(
@@ -115,18 +137,23 @@ def export(
     format: Annotated[str, typer.Option("--format", help="csv, json, nl or sqlite.")] = "csv",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file, not stdout "
                                                                            "(replaced only when complete).")] = None,
+    raw: RawFlag = False,
 ) -> None:
     """Export tickets, newest first: CSV (one row per ticket, type fields as field.NAME columns), JSON or
     NDJSON (a full backup: conversation, attachments, links, ratings, history; `ticket import` restores
     it into an empty desk), or a standalone SQLite file with full-text search (for Datasette).
+
+    CSV cells a spreadsheet would run as a formula (starting with =, +, -, @, tab or CR) get a leading
+    apostrophe and control characters are shown visibly, unless --raw. A long export to a file shows
+    a progress bar on a terminal.
 
     Examples:
       helpdesk export --format csv "status:open type:equipment_repair" > open-repairs.csv
       helpdesk export --format json -o backup.json
       helpdesk export --format sqlite -o desk.db && datasette desk.db
     """
-    from helpdesk import files, transfer
-    from helpdesk.cli.common import fail, open_desk
+    from helpdesk import files, tickets, transfer
+    from helpdesk.cli.common import Progress, fail, open_desk
     from helpdesk.errors import ExitCode
 
     if format not in ("csv", "json", "nl", "sqlite"):
@@ -137,11 +164,12 @@ def export(
         if format == "sqlite":
             with files.replacing(output) as tmp:  # an empty file is an empty SQLite database
                 count = transfer.export_sqlite(desk, query or "", tmp)
-            typer.echo(f"exported {count} tickets to {output}", err=True)
+            echo(f"exported {count} tickets to {output}", err=True)
         elif output:
             # Written beside FILE and renamed over it when complete: a bad query leaves FILE as it was.
-            with files.writing(output) as fh:
-                count = transfer.export(desk, query or "", format, fh)
-            typer.echo(f"exported {count} tickets to {output}", err=True)
+            total = tickets.count_tickets(desk, query or "") if sys.stderr.isatty() else None
+            with files.writing(output) as fh, Progress("exporting tickets", total=total) as progress:
+                count = transfer.export(desk, query or "", format, fh, raw=raw, on_progress=progress.advance)
+            echo(f"exported {count} tickets to {output}", err=True)
         else:
-            transfer.export(desk, query or "", format, sys.stdout)
+            transfer.export(desk, query or "", format, sys.stdout, raw=raw)

@@ -12,11 +12,30 @@ try:  # recent Typer vendors Click; its usage errors are those classes
 except ImportError:  # pragma: no cover - Typer on top of Click
     from click.exceptions import NoArgsIsHelpError, UsageError
 
-from helpdesk.cli.common import handle_errors
+from helpdesk.cli.common import error, handle_errors
+
+
+def keep_example_lines(text: str | None) -> str | None:
+    """Help text whose example paragraphs keep their lines (Click rewraps every paragraph unless it
+    starts with its no-rewrap marker, which would run several example commands into one line)."""
+    if not text:
+        return text
+    return "\n\n".join("\b\n" + part if part.lstrip().startswith("Example") else part
+                       for part in text.split("\n\n"))
 
 
 class HelpdeskGroup(TyperGroup):
     """Turns the domain's expected errors into one line on stderr and the contract's exit code."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.help = keep_example_lines(self.help)
+
+    def get_command(self, ctx, cmd_name):
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not isinstance(command, HelpdeskGroup) and "\b" not in (command.help or ""):
+            command.help = keep_example_lines(command.help)
+        return command
 
     def parse_args(self, ctx, args):
         try:
@@ -41,8 +60,8 @@ class HelpdeskGroup(TyperGroup):
             if code is None:
                 if os.environ.get("HELPDESK_DEBUG"):
                     raise
-                typer.echo(f"error: internal error: {exc.__class__.__name__}: {exc} "
-                           "(run with HELPDESK_DEBUG=1 for the traceback)", err=True)
+                error(f"internal error: {exc.__class__.__name__}: {exc} "
+                      "(run with HELPDESK_DEBUG=1 for the traceback)")
                 code = 1
             raise typer.Exit(code) from None
 
@@ -52,11 +71,15 @@ def _usage_exit(exc: UsageError):
     if isinstance(exc, NoArgsIsHelpError):
         raise exc
     hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-    typer.echo(f"error: {exc.format_message()}{hint}", err=True)
+    error(f"{exc.format_message()}{hint}")
     raise typer.Exit(2) from None
 
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # subcommands inherit them from the root's context
+
+
 def make_app(**kwargs) -> typer.Typer:
+    kwargs.setdefault("add_completion", False)
     return typer.Typer(cls=HelpdeskGroup, no_args_is_help=True, pretty_exceptions_enable=False,
-                       pretty_exceptions_show_locals=False, rich_markup_mode=None, add_completion=False,
+                       pretty_exceptions_show_locals=False, rich_markup_mode=None, context_settings=HELP_OPTIONS,
                        **kwargs)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from contextlib import contextmanager
@@ -12,17 +11,32 @@ import typer
 
 from helpdesk.errors import ExitCode, HelpdeskError
 from helpdesk.formats import emit_rows  # noqa: F401 - shared by every listing command
+from helpdesk.sanitise import inert, json_dumps
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (an array for lists).")]
 NlFlag = Annotated[bool, typer.Option("--nl", help="Print newline-delimited JSON, one object per line.")]
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")]
+RawFlag = Annotated[bool, typer.Option("--raw", help="CSV cells exactly as stored: no formula guard, control "
+                                                      "characters kept (for a consumer you trust).")]
 IfVersion = Annotated[int | None, typer.Option("--if-version", help="Refuse the change if the ticket's version "
                                                                        "is no longer this one (optimistic locking).")]
 
 
+def echo(message: Any, *, err: bool = False) -> None:
+    """One line for a person (a notice on stdout, or on stderr): the one way commands print text.
+    Whatever stored text or user input it quotes is shown inert, its newlines too, so it stays one line
+    and a terminal obeys none of it."""
+    typer.echo(inert(message, layout=False), err=err)
+
+
+def error(message: Any) -> None:
+    """The one error line on stderr (every refusal, usage error and internal error goes through it)."""
+    echo(f"error: {message}", err=True)
+
+
 def fail(message: str, code: int = ExitCode.FAILED) -> None:
     """One clear line on stderr, then the exit code."""
-    typer.echo(f"error: {message}", err=True)
+    error(message)
     raise typer.Exit(int(code))
 
 
@@ -31,18 +45,18 @@ def handle_errors(exc: BaseException) -> int | None:
     import peewee as pw
 
     if isinstance(exc, HelpdeskError):
-        typer.echo(f"error: {exc}", err=True)
+        error(exc)
         return int(exc.exit_code)
     if isinstance(exc, pw.OperationalError):
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        typer.echo(f"error: database: {text}", err=True)
+        error(f"database: {text}")
         return int(ExitCode.UNAVAILABLE)
     if isinstance(exc, pw.InterfaceError):
-        typer.echo(f"error: database connection lost: {exc}", err=True)
+        error(f"database connection lost: {exc}")
         return int(ExitCode.UNAVAILABLE)
     if isinstance(exc, pw.DatabaseError):
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        typer.echo(f"error: database refused the change: {text}", err=True)
+        error(f"database refused the change: {text}")
         return int(ExitCode.FAILED)
     return None
 
@@ -69,19 +83,71 @@ def output_format(json_: bool = False, nl: bool = False, csv_: bool = False) -> 
     return chosen[0] if chosen else "text"
 
 
-def emit_one(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+def list_footer(shown: int, total: int, *, capped: bool = False) -> str:
+    """'50 of 8,512': a page shows fewer tickets than match (said on stderr, whatever the format)."""
+    return f"{shown:,} of {'more than ' if capped else ''}{total - 1 if capped else total:,} (--limit N for more, --limit 0 for all)"
+
+
+def emit_one(doc: Any, *, nl: bool = False) -> None:
+    """One JSON document on stdout (`nl`: on one line), control and bidi characters escaped."""
+    sys.stdout.write(json_dumps(doc, indent=None if nl else 2) + "\n")
 
 
 def console(stderr: bool = False):
-    """A rich console: colour on a terminal only, never with NO_COLOR."""
+    """A rich console for people: colour and styles on a terminal only, and none at all with NO_COLOR
+    (no bold or dim either: `no_color` alone keeps them). It never parses markup or emoji codes, so a
+    string that reaches it by mistake is still printed as it is; stored text goes in as `Text` made
+    inert. Piped output is 160 columns wide unless COLUMNS says otherwise."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    # Piped text output keeps whole lines (scripts should use --json, but grep works too).
-    width = None if stream.isatty() else 160
-    return Console(stderr=stderr, no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
-                   soft_wrap=False, width=width)
+    plain = bool(os.environ.get("NO_COLOR"))
+    width = None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 160
+    return Console(stderr=stderr, no_color=plain, color_system=None if plain else "auto", highlight=False,
+                   markup=False, emoji=False, soft_wrap=False, width=width)
+
+
+PROGRESS_DELAY = 1.0  # seconds of work before a bar is worth showing
+
+
+class Progress:
+    """A progress bar for bulk work, on stderr and only on a terminal, that appears once the work has
+    taken PROGRESS_DELAY seconds (quick work, pipes and scripts see nothing). Use as a context manager;
+    call `advance(n)` as work gets done."""
+
+    def __init__(self, label: str, total: int | None = None):
+        import time
+
+        self.label, self.total, self.done = inert(label, layout=False), total, 0
+        self.started = time.monotonic()
+        self.enabled = sys.stderr.isatty()
+        self.bar = None
+        self.task = None
+
+    def advance(self, n: int = 1) -> None:
+        import time
+
+        self.done += n
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < PROGRESS_DELAY:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self.bar = Bar(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                           TimeRemainingColumn(), console=console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total, completed=self.done)
+        else:
+            self.bar.update(self.task, completed=self.done)
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def read_stdin_text() -> str:

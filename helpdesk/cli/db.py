@@ -17,7 +17,7 @@ def migrate(json_: Annotated[bool, typer.Option("--json", help="Print what was d
 
     Example: helpdesk db migrate
     """
-    from helpdesk.cli.common import emit_one, open_desk
+    from helpdesk.cli.common import echo, emit_one, open_desk
     from helpdesk.desk import SYSTEM_MIGRATE, prepare
 
     with open_desk(migrate=False, actor=SYSTEM_MIGRATE) as desk:
@@ -26,8 +26,8 @@ def migrate(json_: Annotated[bool, typer.Option("--json", help="Print what was d
         emit_one({"applied": applied, "types": changes})
         return
     for name in applied:
-        typer.echo(f"applied {name}")
+        echo(f"applied {name}")
     for change in changes:
-        typer.echo(change)
+        echo(change)
     if not applied and not changes:
-        typer.echo("the schema is up to date")
+        echo("the schema is up to date")

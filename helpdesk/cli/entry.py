@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
+COMPLETE_VAR = "_HELPDESK_COMPLETE"  # what Click's completion scripts set for a program named helpdesk
 TOP_LEVEL = ("init", "locate", "export", "daemon")
 
 
@@ -24,6 +26,12 @@ def _skip_postgres_driver() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if os.environ.get(COMPLETE_VAR):
+        # The shell asks for completions (set up by --install-completion): they need every command.
+        from helpdesk.cli.app import build
+
+        build()(args=args, prog_name="helpdesk")
+        return
     if not args:
         # A bare `helpdesk` opens the TUI; until it lands, say how to get going.
         sys.stdout.write(

@@ -5,11 +5,12 @@ from typing import Annotated
 import typer
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import JsonFlag, emit_one, emit_rows, open_desk
+from helpdesk.cli.common import JsonFlag, echo, emit_one, emit_rows, open_desk
 
 app = make_app()
 quarantine_app = make_app()
-app.add_typer(quarantine_app, name="quarantine", help="Mail that could not become a ticket, kept whole.")
+app.add_typer(quarantine_app, name="quarantine", help="Mail that could not become a ticket, kept whole.\n\n"
+                                                      "Example: helpdesk mail quarantine list")
 
 
 @app.command()
@@ -28,10 +29,10 @@ def fetch(json_: JsonFlag = False) -> None:
         return
     for r in reports:
         if r.skipped:
-            typer.echo(f"{r.mailbox}: skipped: {r.skipped}")
+            echo(f"{r.mailbox}: skipped: {r.skipped}")
         else:
             counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(r.outcomes.items())) or "nothing new"
-            typer.echo(f"{r.mailbox}: {r.fetched} fetched ({counts}); last UID {r.last_uid}"
+            echo(f"{r.mailbox}: {r.fetched} fetched ({counts}); last UID {r.last_uid}"
                        + (f"; {r.recovered} already stored by an interrupted run, now flagged" if r.recovered else "")
                        + ("; UIDVALIDITY changed: folder rescanned" if r.rescanned else ""))
 
@@ -51,11 +52,11 @@ def send(json_: JsonFlag = False) -> None:
         emit_one(report.to_dict())
         return
     if report.skipped:
-        typer.echo(f"outbox: skipped: {report.skipped}")
+        echo(f"outbox: skipped: {report.skipped}")
         return
-    typer.echo(f"{report.sent} sent, {report.retry} to retry later, {report.failed} failed")
+    echo(f"{report.sent} sent, {report.retry} to retry later, {report.failed} failed")
     for error in report.errors:
-        typer.echo(f"  {error}", err=True)
+        echo(f"  {error}", err=True)
 
 
 @app.command()
@@ -72,10 +73,10 @@ def status(json_: JsonFlag = False) -> None:
         emit_rows(rows, "json", [])
         return
     if not rows:
-        typer.echo("no mailbox configured or fetched yet")
+        echo("no mailbox configured or fetched yet")
     for r in rows:
         o = r["outcomes"]
-        typer.echo(f"{r['mailbox']}: last UID {r['last_uid']}, {r['fetched']} fetched: {o['new_ticket']} new tickets, "
+        echo(f"{r['mailbox']}: last UID {r['last_uid']}, {r['fetched']} fetched: {o['new_ticket']} new tickets, "
                    f"{o['reply']} replies, {o['duplicate']} duplicates, {o['automated']} automated ignored, "
                    f"{o['bounce']} bounces, {o['quarantined']} quarantined"
                    + ("" if r["configured"] else " (no longer configured)"))
@@ -98,9 +99,9 @@ def quarantine_list(
         emit_rows(rows, "json", [])
         return
     if not rows:
-        typer.echo("the quarantine is empty")
+        echo("the quarantine is empty")
     for r in rows:
-        typer.echo(f"{r['id']:>4}  {r['mailbox']}  {r['size']} bytes  {r['status']}  {r['error']}")
+        echo(f"{r['id']:>4}  {r['mailbox']}  {r['size']} bytes  {r['status']}  {r['error']}")
 
 
 @quarantine_app.command("retry")
@@ -115,5 +116,5 @@ def quarantine_retry(
 
     with open_desk() as desk:
         outcome = intake.quarantine_retry(desk, quarantine_id)
-    typer.echo(f"quarantined mail {quarantine_id}: {outcome.outcome.replace('_', ' ')}"
+    echo(f"quarantined mail {quarantine_id}: {outcome.outcome.replace('_', ' ')}"
                + (f" #{outcome.ticket}" if outcome.ticket else ""))

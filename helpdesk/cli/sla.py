@@ -1,9 +1,8 @@
 """`helpdesk sla`: service levels."""
 
-import typer
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import JsonFlag, emit_one, open_desk
+from helpdesk.cli.common import JsonFlag, echo, emit_one, open_desk
 
 app = make_app()
 
@@ -25,9 +24,9 @@ def check(json_: JsonFlag = False) -> None:
     if json_:
         emit_one({**report.to_dict(), "rules": rules})
         return
-    typer.echo(f"{len(report.at_risk)} clocks newly at risk, {len(report.breached)} newly breached, "
+    echo(f"{len(report.at_risk)} clocks newly at risk, {len(report.breached)} newly breached, "
                f"{len(rules)} time rules fired")
     for line in report.escalations:
-        typer.echo(f"  {line}")
+        echo(f"  {line}")
     for fired in rules:
-        typer.echo(f"  rule '{fired['rule']}' on #{fired['ticket']}")
+        echo(f"  rule '{fired['rule']}' on #{fired['ticket']}")

@@ -17,6 +17,7 @@ from typing import IO, Any, Iterator
 from helpdesk import audit, sla, tickets
 from helpdesk.formats import emit_rows
 from helpdesk.errors import InvalidInput
+from helpdesk.inputs import decode_utf8, load_json
 from helpdesk.store.models import STATES, Agent, Ticket
 
 # Columns an export writes that an import accepts and ignores (they describe the old system's state).
@@ -71,7 +72,8 @@ def read_rows(source: Path | IO[bytes], format: str | None = None) -> Iterator[t
     else:
         data, name = source.read(), ""
     format = format or _detect(name, data[:64])
-    text = _decode(data)
+    # Spreadsheets may come from old Excel (cp1252); JSON is UTF-8 by definition: anything else is refused.
+    text = _decode(data) if format in ("csv", "tsv") else decode_utf8(data, name or "stdin")
     if format in ("csv", "tsv"):
         # csv.reader, not DictReader: a blank line is skipped but still counted, so every row is
         # reported on the line where it starts (quoted cells may span lines).
@@ -92,7 +94,7 @@ def read_rows(source: Path | IO[bytes], format: str | None = None) -> Iterator[t
             raise InvalidInput(f"line {reader.line_num}: not readable as {format.upper()}: {exc}") from None
     elif format == "json":
         try:
-            doc = json.loads(text)
+            doc = load_json(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {exc.lineno}: not valid JSON: {exc.msg}") from None
         if not isinstance(doc, list):
@@ -100,13 +102,15 @@ def read_rows(source: Path | IO[bytes], format: str | None = None) -> Iterator[t
         for i, row in enumerate(doc, 1):
             yield f"item {i}", row
     elif format == "nl":
-        for lineno, line in enumerate(text.splitlines(), 1):
+        for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON strings may hold U+2028
             if not line.strip():
                 continue
             try:
-                yield f"line {lineno}", json.loads(line)
+                yield f"line {lineno}", load_json(line)
             except json.JSONDecodeError as exc:
                 yield f"line {lineno}", InvalidInput(f"not valid JSON: {exc.msg}")
+            except InvalidInput as exc:
+                yield f"line {lineno}", exc
     else:
         raise InvalidInput(f"unknown format '{format}' (csv, tsv, json, nl)")
 

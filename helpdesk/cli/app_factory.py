@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import typer
 from typer.core import TyperGroup
@@ -14,11 +15,15 @@ except ImportError:  # pragma: no cover - Typer on top of Click
 
 from helpdesk.cli.common import handle_errors
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class HelpdeskGroup(TyperGroup):
     """Turns the domain's expected errors into one line on stderr and the contract's exit code."""
 
     def parse_args(self, ctx, args):
+        if ctx.parent is None:  # the whole command line, once
+            _check_arguments(args)
         try:
             return super().parse_args(ctx, args)
         except UsageError as exc:
@@ -45,6 +50,26 @@ class HelpdeskGroup(TyperGroup):
                            "(run with HELPDESK_DEBUG=1 for the traceback)", err=True)
                 code = 1
             raise typer.Exit(code) from None
+
+
+def _check_arguments(args: list[str]) -> None:
+    """Arguments that are not UTF-8 (Python hands their bytes over as lone surrogates) are a usage
+    error naming the argument, before any command could store or print them."""
+    for position, arg in enumerate(args, 1):
+        if not _SURROGATE.search(arg):
+            continue
+        try:
+            raw = arg.encode("utf-8", "surrogateescape")  # the bytes as they were given
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogatepass")
+        from helpdesk.limits import shown
+        from helpdesk.sanitise import inert
+
+        option = args[position - 2] if position > 1 and args[position - 2].startswith("-") else None
+        what = f"argument {position}" + (f" (the value of {option})" if option and "=" not in option else "")
+        typer.echo(f"error: {what} is not valid UTF-8: "
+                   f"{inert(shown(raw.decode('utf-8', 'backslashreplace')), layout=False)}", err=True)
+        raise typer.Exit(2)
 
 
 def _usage_exit(exc: UsageError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpdesk import audit
+from helpdesk import audit, limits
 from helpdesk.errors import InvalidInput, NotFound
 from helpdesk.store.models import OPEN_STATES, Agent, Ticket
 
@@ -40,6 +40,11 @@ def view(agent: Agent, open_tickets: int = 0) -> AgentView:
                      active=agent.active, shift=agent.shift, open_tickets=open_tickets)
 
 
+def _check_person(name: str | None, email: str | None) -> None:
+    limits.check_text("agent's name", name, limits.PERSON_NAME_MAX)
+    limits.check_text("agent's email", email, limits.EMAIL_MAX)
+
+
 def _check_shift(desk, shift: str | None) -> None:
     if shift:
         from helpdesk import sla
@@ -53,6 +58,7 @@ def add(desk, login: str, *, name: str = "", email: str | None = None, skills=No
     login = login.strip()
     if not login or " " in login or login in ("me", "none"):
         raise InvalidInput(f"'{login}' cannot be an agent login")
+    _check_person(name, email)
     if capacity < 0:
         raise InvalidInput("capacity cannot be negative")
     if capacity >= 2**31:
@@ -85,6 +91,7 @@ def update(desk, login: str, *, name=None, email=None, skills=None, queues=None,
         if agent is None:
             raise NotFound(f"agent '{login}' not found")
         changes = {}
+        _check_person(name, email)
         if name is not None:
             changes["name"] = name
         if email is not None:

@@ -40,6 +40,10 @@ def load_json(text: str) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise InvalidInput(f"JSON nested deeper than {JSON_DEPTH_MAX} levels") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # a number of more than 4,300 digits: Python refuses to convert it
+        raise InvalidInput("JSON holds a number too long to read") from None
     if isinstance(value, (list, dict)) and _depth_over(text, JSON_DEPTH_MAX):
         raise InvalidInput(f"JSON nested deeper than {JSON_DEPTH_MAX} levels")
     return value

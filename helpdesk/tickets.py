@@ -60,11 +60,13 @@ class IntakeResult:
 def parse_number(value: str | int) -> int:
     """`42` and `#42` both name ticket 42."""
     text = str(value).strip().lstrip("#")
-    if not (text.isascii() and text.isdigit()) or int(text) <= 0:  # '²' is a digit to isdigit()
+    digits = text.lstrip("0")
+    if not (text.isascii() and text.isdigit()) or not digits:  # '²' is a digit to isdigit(); 0 is no number
         raise InvalidInput(f"{limits.shown(value)} is not a ticket number")
-    if int(text) > 2**31 - 1:  # beyond the column's range: no such ticket (not a database overflow)
-        raise NotFound(f"ticket #{int(text)} not found")
-    return int(text)
+    # Beyond the column's range: no such ticket (not a database overflow, nor int() of 4,300+ digits).
+    if len(digits) > 10 or int(digits) > 2**31 - 1:
+        raise NotFound(f"ticket #{digits if len(digits) <= 20 else digits[:20] + '...'} not found")
+    return int(digits)
 
 
 def ticket_type(desk, name: str | None) -> TicketType | None:
@@ -617,10 +619,18 @@ def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int =
 
 
 def iter_tickets(desk, query: str = "", *, batch: int = 1000, with_fields: bool = True):
-    """Every matching ticket, newest first, in batches (exports of any size)."""
+    """Every matching ticket, newest first, in batches (exports of any size). A bad query fails here,
+    at the call, not at the first ticket asked for (an export has written nothing yet)."""
     from helpdesk import query as query_mod
 
     parsed = query_mod.parse(query)
+    query_mod.find(desk, parsed)
+    return _batches(desk, parsed, batch, with_fields)
+
+
+def _batches(desk, parsed, batch: int, with_fields: bool):
+    from helpdesk import query as query_mod
+
     last = None
     while True:
         select, order = query_mod.find(desk, parsed)

@@ -242,10 +242,11 @@ def export(desk, query: str, format: str, stream: IO[str]) -> int:
             if spec.name not in field_names:
                 field_names.append(spec.name)
     count = 0
+    found = tickets.iter_tickets(desk, query)  # a bad query fails before anything is written
 
     def rows():
         nonlocal count
-        for view in tickets.iter_tickets(desk, query):
+        for view in found:
             count += 1
             doc = view.to_dict()
             if format == "csv":

@@ -423,3 +423,90 @@ def test_the_table_is_large_enough():
     cases = CREATE_FLAGS + CREATE_STDIN + EDITS + QUERIES + AGENTS_AND_FILES
     assert len(cases) + len(IMPORTS) >= 80
     assert len({c.name for c in cases}) == len(cases)
+
+
+# ---------------------------------------------------------------- all or nothing: a bulk create killed midway
+
+
+def _writer_busy(home, desk) -> bool:
+    """Whether another process holds a write transaction on the desk (its tickets are being stored)."""
+    if home.schema is None:
+        import sqlite3
+
+        probe = sqlite3.connect(str(home.path / "helpdesk.db"), timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+        finally:
+            probe.close()
+    from helpdesk.store import sql
+
+    return sql.one(desk.db, 'SELECT COUNT(*) FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation'
+                   ' JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = ? AND c.relname = ?'
+                   " AND l.mode = 'RowExclusiveLock' AND l.pid <> pg_backend_pid()", (home.schema, "ticket"))[0] > 0
+
+
+def test_a_bulk_create_killed_midway_stores_nothing(desk, home, helpdesk_bin):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    tables_before = snapshot(desk)
+    lines = ndjson(*[{"title": f"bulk ticket {i}", "body": "printer " * 20, "customer": f"c{i % 500}@x.example",
+                      "tags": ["bulk", f"t{i % 7}"], "key": f"bulk-{i}"} for i in range(20_000)])
+    proc = subprocess.Popen(helpdesk_bin + ["ticket", "create", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        proc.stdin.write(lines.encode())
+        proc.stdin.close()
+        deadline = time.monotonic() + 120
+        while not _writer_busy(home, desk):
+            assert proc.poll() is None, f"finished before it was seen writing: {proc.stderr.read()[:500]!r}"
+            assert time.monotonic() < deadline, "the bulk create never started writing"
+            time.sleep(0.02)
+        time.sleep(0.5)  # well into the write (chunks of 2,000 used to commit one by one)
+        assert proc.poll() is None, "the bulk create finished before the kill: make it larger"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while _writer_busy(home, desk) and time.monotonic() < deadline:  # PostgreSQL rolls the session back
+        time.sleep(0.05)
+    assert snapshot(desk) == tables_before
+    # The desk takes writes again, and the same input then stores every ticket.
+    run = run_cli(helpdesk_bin, ["ticket", "create", "-"], lines)
+    assert run.returncode == 0, run.stderr
+    assert Ticket.select().count() == tables_before["ticket"] + 20_000
+
+
+def run_cli(helpdesk_bin, args, stdin):
+    from conftest import run_subprocess
+
+    return run_subprocess(helpdesk_bin + args, input=stdin, timeout=300)
+
+
+def test_undecodable_bytes_through_the_real_console_script(desk, helpdesk_bin):
+    """Real argv and stdin bytes (the in-process runner hands over str): a clean error naming where."""
+    import os
+    import subprocess
+
+    before = snapshot(desk)
+    title = os.fsdecode(b"Caf\xe9 printer")  # what an ISO-8859-1 terminal sends
+    run = subprocess.run(helpdesk_bin + ["ticket", "create", "--title", title], capture_output=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.decode() == "error: argument 4 (the value of --title) is not valid UTF-8: 'Caf\\\\xe9 printer'\n"
+    run = subprocess.run(helpdesk_bin + ["ticket", "create", "-"], input=b'{"title": "Caf\xe9"}\n', capture_output=True,
+                         timeout=60)
+    assert (run.returncode, run.stderr.decode()) == (
+        1, "error: stdin line 1: not valid UTF-8 at byte 15 (0xe9): save it as UTF-8\n")
+    run = subprocess.run(helpdesk_bin + ["ticket", "list", os.fsdecode(b"\xff\xfe")], capture_output=True, timeout=60)
+    assert run.returncode == 2 and b"argument 3 is not valid UTF-8" in run.stderr
+    assert snapshot(desk) == before

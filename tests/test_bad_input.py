@@ -510,3 +510,26 @@ def test_undecodable_bytes_through_the_real_console_script(desk, helpdesk_bin):
     run = subprocess.run(helpdesk_bin + ["ticket", "list", os.fsdecode(b"\xff\xfe")], capture_output=True, timeout=60)
     assert run.returncode == 2 and b"argument 3 is not valid UTF-8" in run.stderr
     assert snapshot(desk) == before
+
+
+# ---------------------------------------------------------------- names in the configuration
+
+
+@pytest.mark.parametrize("snippet,message", [
+    ('[[queue]]\nname = "front desk"\n', "name = 'front desk' is not a valid queue name"),
+    ('[[queue]]\nname = "q\\u001b]8;;http://evil.example\\u0007"\n', "is not a valid queue name"),
+    ('[[queue]]\nname = "' + "q" * 65 + '"\n', "at most 64"),
+    ('[[queue]]\nname = "d\u00e9p\u00f4t"\n', "is not a valid queue name"),
+    ('[[type]]\nname = "Laptop"\n', "name = 'Laptop' is not a valid name"),
+    ('[[type]]\nname = "laptop"\nfields = { "serial number" = "text" }\n', "'serial number' is not a valid name"),
+    ('[[rule]]\nname = "x"\non = "created"\nwhen = ""\ndo = [{ add_tag = "two words" }]\n',
+     "tag 'two words' is not allowed"),
+    ('[[rule]]\nname = "x"\non = "created"\nwhen = ""\ndo = [{ add_tag = ["ok", "[b]bold[/b]"] }]\n',
+     "tag '[b]bold[/b]' is not allowed"),
+])
+def test_bad_names_in_the_configuration_are_refused_at_start(configured, cli, snippet, message):
+    configured.write_config(configured.default_config() + "\n" + snippet)
+    run = cli("ticket", "list")
+    assert run.exit_code == 1, run.stdout
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: config: ") and message in lines[0], lines

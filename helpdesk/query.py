@@ -283,11 +283,14 @@ def _sla_values(term: Term) -> set[str | None]:
 
 
 def _number_values(term: Term) -> set[int]:
-    try:
-        numbers = {int(v.lstrip("#")) for v in _values(term)}
-    except ValueError:
-        raise QueryError(f"query: {shown(term.text)} needs ticket numbers") from None
-    return {n for n in numbers if 0 < n <= 2**31 - 1}  # others cannot exist (nor overflow)
+    numbers = set()
+    for v in _values(term):
+        digits = v.lstrip("#")
+        if not (digits.isascii() and digits.isdigit()):
+            raise QueryError(f"query: {shown(term.text)} needs ticket numbers")
+        if len(digits.lstrip("0")) <= 10 and 0 < int(digits) <= 2**31 - 1:  # others cannot exist (nor overflow)
+            numbers.add(int(digits))
+    return numbers
 
 
 def _customer_condition(term: Term) -> pw.Node:

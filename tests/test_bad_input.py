@@ -50,7 +50,7 @@ CREATE_FLAGS = [
     case("blank-title", ["--title", "   "], 1, "needs a title"),
     case("title-501", ["--title", "t" * 501], 1, "the title is longer than 500 characters (501)"),
     case("title-10mb", ["--title", "t" * 10_000_000], 1, "the title is longer than 500 characters"),
-    case("title-not-utf8", ["--title", NOT_UTF8], 2, "argument 4 (the value of --title) is not valid UTF-8: 'caf\\\\xe9'"),
+    case("title-not-utf8", ["--title", NOT_UTF8], 2, "argument 4 (after --title) is not valid UTF-8: 'caf\\\\xe9'"),
     case("title-lone-surrogate", ["--title", "a\ud800b"], 2, "not valid UTF-8"),
     case("title-and-stdin", ["-", "--title", "a"], 2, "not both", stdin='{"title": "b"}'),
     case("body-1mb", ["--title", "a", "--body", "-"], 1, "the body is longer than 1,000,000 characters",
@@ -61,7 +61,7 @@ CREATE_FLAGS = [
          stdin=b"ab\xed\xa0\x80"),
     case("body-latin1", ["--title", "a", "--body", "-"], 1, "not valid UTF-8", stdin="Grüße".encode("latin-1")),
     case("body-nul", ["--title", "a", "--body", "-"], 1, "the body contains a NUL character", stdin="one\x00two"),
-    case("body-arg-not-utf8", ["--title", "a", "--body", "x\udcff"], 2, "the value of --body"),
+    case("body-arg-not-utf8", ["--title", "a", "--body", "x\udcff"], 2, "argument 6 (after --body)"),
     case("unknown-type", ["--title", "a", "--type", "spaceship"], 1, "unknown type 'spaceship'"),
     case("type-with-escape", ["--title", "a", "--type", "x\x1b[2Jy"], 1, "unknown type"),
     case("bad-priority", ["--title", "a", "--priority", "P5"], 1, "priority 'P5'"),
@@ -502,7 +502,7 @@ def test_undecodable_bytes_through_the_real_console_script(desk, helpdesk_bin):
     title = os.fsdecode(b"Caf\xe9 printer")  # what an ISO-8859-1 terminal sends
     run = subprocess.run(helpdesk_bin + ["ticket", "create", "--title", title], capture_output=True, timeout=60)
     assert run.returncode == 2, run.stderr
-    assert run.stderr.decode() == "error: argument 4 (the value of --title) is not valid UTF-8: 'Caf\\\\xe9 printer'\n"
+    assert run.stderr.decode() == "error: argument 4 (after --title) is not valid UTF-8: 'Caf\\\\xe9 printer'\n"
     run = subprocess.run(helpdesk_bin + ["ticket", "create", "-"], input=b'{"title": "Caf\xe9"}\n', capture_output=True,
                          timeout=60)
     assert (run.returncode, run.stderr.decode()) == (

@@ -66,7 +66,7 @@ def _check_arguments(args: list[str]) -> None:
         from helpdesk.sanitise import inert
 
         option = args[position - 2] if position > 1 and args[position - 2].startswith("-") else None
-        what = f"argument {position}" + (f" (the value of {option})" if option and "=" not in option else "")
+        what = f"argument {position}" + (f" (after {option})" if option and "=" not in option else "")
         typer.echo(f"error: {what} is not valid UTF-8: "
                    f"{inert(shown(raw.decode('utf-8', 'backslashreplace')), layout=False)}", err=True)
         raise typer.Exit(2)

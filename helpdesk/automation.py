@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from helpdesk.errors import ConfigError, HelpdeskError
-from helpdesk.limits import NAME_RE
+from helpdesk.limits import NAME_RE, RULE_NAME_MAX
 
 EVENTS = ("created", "updated", "customer_replied", "status_changed", "sla_at_risk", "sla_breached", "time")
 ACTIONS = ("set_priority", "set_queue", "set_field", "assign", "add_tag", "note", "reply", "status", "escalate")
@@ -74,6 +74,8 @@ def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
     rules = []
     for i, r in enumerate(raw.get("rule", [])):
         name = r.get("name") or f"rule {i + 1}"
+        if not isinstance(name, str) or len(name) > RULE_NAME_MAX:
+            raise ConfigError(f"config: [[rule]] {i + 1}: the name must be text of at most {RULE_NAME_MAX} characters")
         for key in r:
             if key not in ("name", "on", "when", "do"):
                 raise ConfigError(f"config: unknown key '{key}' in [[rule]] '{name}' (allowed: do, name, on, when)")

@@ -318,9 +318,10 @@ def load(path: Path | None = None) -> Config:
     path = path or locations.config_file()
     if not path.exists():
         return parse({}, None)
+    from helpdesk.inputs import decode_utf8
+
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(decode_utf8(path.read_bytes(), f"config: {path}"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
     except OSError as exc:

@@ -28,7 +28,8 @@ EMAIL_MAX = 320
 IDEMPOTENCY_KEY_MAX = 200
 BODY_MAX = 1_000_000  # characters of one request, reply or note
 FIELD_TEXT_MAX = 10_000  # characters of one text field of a ticket type
-REASON_MAX = 2_000  # a --reason kept in the history, a rating comment
+REASON_MAX = 2_000  # a --reason kept in the history
+RULE_NAME_MAX = 95  # a rule acts as `rule:NAME` in the history (an actor holds 100 characters)
 TAGS_PER_TICKET = 50
 
 # Input from outside: the query language (CLI, TUI filter bar, saved views, rules) and JSON documents.

@@ -526,6 +526,7 @@ def test_undecodable_bytes_through_the_real_console_script(desk, helpdesk_bin):
      "tag 'two words' is not allowed"),
     ('[[rule]]\nname = "x"\non = "created"\nwhen = ""\ndo = [{ add_tag = ["ok", "[b]bold[/b]"] }]\n',
      "tag '[b]bold[/b]' is not allowed"),
+    ('[[rule]]\nname = "' + "r" * 96 + '"\non = "created"\nwhen = ""\ndo = [{ note = "x" }]\n', "at most 95 characters"),
 ])
 def test_bad_names_in_the_configuration_are_refused_at_start(configured, cli, snippet, message):
     configured.write_config(configured.default_config() + "\n" + snippet)
@@ -533,3 +534,12 @@ def test_bad_names_in_the_configuration_are_refused_at_start(configured, cli, sn
     assert run.exit_code == 1, run.stdout
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: config: ") and message in lines[0], lines
+
+
+def test_a_config_file_that_is_not_utf8_is_named(configured, cli):
+    configured.config_file.write_bytes(configured.default_config().encode() + b'\n[[queue]]\nname = "d\xe9p\xf4t"\n')
+    run = cli("ticket", "list")
+    assert run.exit_code == 1
+    line = configured.default_config().count("\n") + 3
+    assert run.stderr == f"error: config: {configured.config_file} line {line}: not valid UTF-8 at byte 10 (0xe9): " \
+                         "save it as UTF-8\n"

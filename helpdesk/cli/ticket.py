@@ -51,7 +51,8 @@ def create(
     json_: JsonFlag = False,
     nl: NlFlag = False,
 ) -> None:
-    """Create a ticket from flags, or many from JSON on stdin (one object, an array, or NDJSON).
+    """Create a ticket from flags, or many from JSON on stdin (one object, an array, or NDJSON): all or
+    nothing, every bad line is listed and then nothing is stored.
 
     Examples:
       helpdesk ticket create --title "VPN drops" --type it_support --priority P1 --customer ann@x.example

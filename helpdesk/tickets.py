@@ -742,7 +742,8 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
                 if spec.required and merged.get(spec.name) is None:
                     raise InvalidInput(f"field '{spec.name}' of type '{ttype.name}' is required")
         add = normalise_tags(list(tags_add))
-        remove = normalise_tags(list(tags_remove))
+        # Not checked against the name rule: a tag stored before the rule existed can still be removed.
+        remove = [t for t in dict.fromkeys(str(t).strip().lower() for t in tags_remove) if t]
         current_tags = {t for (t,) in sql.rows(desk.db, 'SELECT "tag" FROM "ticket_tag" WHERE "ticket_id" = ?', (number,))}
         add = [t for t in add if t not in current_tags]
         remove = [t for t in remove if t in current_tags]

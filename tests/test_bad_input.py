@@ -546,3 +546,14 @@ def test_a_config_file_that_is_not_utf8_is_named(configured, cli):
     line = configured.default_config().count("\n") + 3
     assert run.stderr == f"error: config: {configured.config_file} line {line}: not valid UTF-8 at byte 10 (0xe9): " \
                          "save it as UTF-8\n"
+
+
+def test_a_tag_stored_before_the_name_rule_can_be_removed_not_added(cli, desk, stocked):
+    from helpdesk.store.models import TicketTag
+
+    TicketTag.create(ticket=1, tag="störung")  # what an older desk may hold
+    refused = cli("ticket", "update", "1", "--tag", "störung")
+    assert refused.exit_code == 1 and "tag 'störung' is not allowed" in refused.stderr
+    run = cli("ticket", "update", "1", "--untag", "Störung", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["tags"] == ["vpn"]

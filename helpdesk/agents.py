@@ -122,6 +122,11 @@ def view(agent: Agent, open_tickets: int = 0) -> AgentView:
                      capacity=agent.capacity, active=agent.active, shift=agent.shift, open_tickets=open_tickets)
 
 
+def _check_person(name: str | None, email: str | None) -> None:
+    limits.check_text("agent's name", name, limits.PERSON_NAME_MAX)
+    limits.check_text("agent's email", email, limits.EMAIL_MAX)
+
+
 def _check_shift(desk, shift: str | None) -> None:
     if shift:
         from helpdesk import sla
@@ -140,11 +145,6 @@ def _check_capacity(capacity: int) -> None:
         raise InvalidInput("capacity cannot be negative")
     if capacity >= 2**31:
         raise InvalidInput(f"capacity {capacity} is too large")
-
-
-def _check_person(name: str | None, email: str | None) -> None:
-    limits.check_length("agent's name", name, limits.CUSTOMER_NAME_MAX)
-    limits.check_length("agent's email address", email, limits.EMAIL_MAX)
 
 
 def _check_queues(desk, queues) -> str:

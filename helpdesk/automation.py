@@ -28,6 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from helpdesk.errors import ConfigError, HelpdeskError
+from helpdesk.limits import NAME_RE, RULE_NAME_MAX
 
 EVENTS = ("created", "updated", "customer_replied", "status_changed", "sla_at_risk", "sla_breached", "time")
 ACTIONS = ("set_priority", "set_queue", "set_field", "assign", "add_tag", "note", "reply", "status", "escalate")
@@ -73,6 +74,8 @@ def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
     rules = []
     for i, r in enumerate(raw.get("rule", [])):
         name = r.get("name") or f"rule {i + 1}"
+        if not isinstance(name, str) or len(name) > RULE_NAME_MAX:
+            raise ConfigError(f"config: [[rule]] {i + 1}: the name must be text of at most {RULE_NAME_MAX} characters")
         for key in r:
             if key not in ("name", "on", "when", "do"):
                 raise ConfigError(f"config: unknown key '{key}' in [[rule]] '{name}' (allowed: do, name, on, when)")
@@ -111,6 +114,11 @@ def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
                 raise ConfigError(f"config: rule '{name}': unknown queue '{value}'")
             if kind == "status" and value not in STATES:
                 raise ConfigError(f"config: rule '{name}': '{value}' is not a status")
+            if kind == "add_tag":
+                for tag in value if isinstance(value, list) else [value]:
+                    if not isinstance(tag, str) or not NAME_RE.match(tag):
+                        raise ConfigError(f"config: rule '{name}': tag {tag!r} is not allowed (letters, digits and "
+                                          ". _ + -, starting with a letter or digit, at most 64)")
             if kind == "set_priority" and value not in ("P0", "P1", "P2", "P3"):
                 raise ConfigError(f"config: rule '{name}': priority '{value}' is not P0..P3")
             if kind == "set_field" and (not isinstance(value, dict) or not value):

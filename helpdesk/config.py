@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from helpdesk.errors import ConfigError
-from helpdesk.limits import ORGANISATION_MAX
+from helpdesk.limits import IDENTIFIER_RE, NAME_MAX, NAME_RE, ORGANISATION_MAX
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 TLS_MODES = ("ssl", "starttls", "none")
 
 
@@ -155,11 +154,22 @@ def _expect(section: str, key: str, value: Any, kind: type | tuple[type, ...]) -
 
 
 def _name(section: str, key: str, value: Any) -> str:
+    """A type or field name: it names a table or a column (limits.IDENTIFIER_RE)."""
     _expect(section, key, value, str)
-    if not NAME_RE.match(value):
+    if not IDENTIFIER_RE.match(value):
         raise ConfigError(
-            f"config: [{section}] {key} = {value!r} is not a valid name (lower-case letters, digits, underscores)"
+            f"config: [{section}] {key} = {value!r} is not a valid name (lower-case letters, digits, underscores, "
+            "starting with a letter, at most 48)"
         )
+    return value
+
+
+def _queue_name(value: Any) -> str:
+    """A queue name: scripts match on it (`queue:NAME`, agents' queue lists), so a safe one (limits.NAME_RE)."""
+    _expect("queue", "name", value, str)
+    if not NAME_RE.match(value):
+        raise ConfigError(f"config: [queue] name = {value!r} is not a valid queue name (letters, digits and "
+                          f". _ + -, starting with a letter or digit, at most {NAME_MAX})")
     return value
 
 
@@ -248,7 +258,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
         if "name" not in q:
             raise ConfigError("config: every [[queue]] needs a name")
         queues.append(QueueSpec(
-            name=_expect("queue", "name", q["name"], str),
+            name=_queue_name(q["name"]),
             description=_expect("queue", "description", q.get("description", ""), str),
             lead=q.get("lead"),
             auto_assign=_expect("queue", "auto_assign", q.get("auto_assign", False), bool),
@@ -360,9 +370,10 @@ def load(path: Path | None = None) -> Config:
     path = path or locations.config_file()
     if not path.exists():
         return parse({}, None)
+    from helpdesk.inputs import decode_utf8
+
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(decode_utf8(path.read_bytes(), f"config: {path}"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
     except OSError as exc:

@@ -7,7 +7,7 @@ moves too.
 
 from __future__ import annotations
 
-from helpdesk import audit, sla, tickets
+from helpdesk import audit, limits, sla, tickets
 from helpdesk.errors import IllegalTransition, InvalidInput, NotFound
 from helpdesk.store import search
 from helpdesk.store.models import OPEN_STATES, STATES, Agent, ConversationEntry, Queue, Ticket, TicketTag
@@ -27,7 +27,7 @@ NEEDS_ASSIGNEE = ("assigned", "in_progress", "pending")
 
 def check_status(name: str) -> str:
     if name not in STATES:
-        raise InvalidInput(f"unknown status '{name}' (statuses: {', '.join(STATES)})")
+        raise InvalidInput(f"unknown status {limits.shown(name)} (statuses: {', '.join(STATES)})")
     return name
 
 
@@ -51,6 +51,7 @@ def change_status(desk, number: int, new: str, *, reason: str | None = None,
 
 def _move(desk, ticket: Ticket, new: str, *, reason: str | None = None,
           expected_version: int | None = None, **extra_changes) -> None:
+    limits.check_text("reason", reason, limits.REASON_MAX)
     old = ticket.status
     if old == new:
         raise IllegalTransition(f"ticket #{ticket.number} is already {new}")
@@ -126,7 +127,7 @@ def assign(desk, number: int, login: str, *, expected_version: int | None = None
 def transfer_to_queue(desk, number: int, queue: str, *, expected_version: int | None = None) -> TicketView:
     """Hand the ticket to another queue: it goes back to new, unassigned, for that queue to pick up."""
     if desk.config.queue(queue) is None:
-        raise InvalidInput(f"unknown queue '{queue}'")
+        raise InvalidInput(f"unknown queue {limits.shown(queue)}")
     with desk.db.atomic():
         ticket = tickets.fetch(number)
         if ticket.status in ("resolved", "closed"):
@@ -171,6 +172,7 @@ def merge(desk, source: int, target: int, *, reason: str | None = None) -> Ticke
     """Merge SOURCE into TARGET: its conversation and tags move over, SOURCE is closed pointing at TARGET."""
     if source == target:
         raise InvalidInput("a ticket cannot be merged into itself")
+    limits.check_text("reason", reason, limits.REASON_MAX)
     with desk.db.atomic():
         src = tickets.fetch(source)
         dst = tickets.fetch(target)

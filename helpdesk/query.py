@@ -2,7 +2,9 @@
 
 Space-separated terms, all of which must hold: `status:open priority:P0,P1 assignee:me tag:vpn
 created:<7d field.serial_number:SN-1 "quoted phrase" words`. A term that is not understood is an
-error naming it, never silently ignored.
+error naming it, never silently ignored. A query holds at most `limits.QUERY_TERMS_MAX` terms and
+`limits.QUERY_CHARS_MAX` characters; its conditions are one flat AND (nested ones overflow SQLite's
+parser stack and Python's recursion).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from helpdesk.errors import QueryError
-from helpdesk.store import extensions, search
+from helpdesk.limits import QUERY_CHARS_MAX, QUERY_TERMS_MAX, shown
+from helpdesk.store import extensions, search, sql
 from helpdesk.store.models import (
     OPEN_STATES, PRIORITIES, STATES, Agent, Customer, Organisation, Queue, Ticket, TicketTag,
 )
@@ -45,8 +48,12 @@ class Query:
 def parse(text: str | None) -> Query:
     query = Query()
     text = (text or "").strip()
+    if len(text) > QUERY_CHARS_MAX:
+        raise QueryError(f"query: longer than {QUERY_CHARS_MAX:,} characters ({len(text):,})")
     pos = 0
     while pos < len(text):
+        if len(query.terms) + len(query.words) == QUERY_TERMS_MAX:
+            raise QueryError(f"query: more than {QUERY_TERMS_MAX} terms")
         match = TOKEN_RE.match(text, pos)
         if match is None or match.end() == pos:
             raise QueryError(f"query: cannot read '{text[pos:].strip()}' (an unclosed quote?)")
@@ -58,7 +65,7 @@ def parse(text: str | None) -> Query:
             if match.group("qval") is None and '"' in value:
                 raise QueryError(f"query: cannot read '{term_text}' (an unclosed quote?)")
             if key not in KEYS and not key.startswith("field."):
-                raise QueryError(f"query: unknown term '{term_text}' (terms: {', '.join(KEYS)}, field.NAME)")
+                raise QueryError(f"query: unknown term {shown(term_text)} (terms: {', '.join(KEYS)}, field.NAME)")
             if value == "":
                 raise QueryError(f"query: term '{term_text}' needs a value")
             query.terms.append(Term(key, value, term_text))
@@ -129,153 +136,235 @@ def check_static(query: Query) -> None:
                     raise QueryError(f"query: unknown SLA state '{v}' in '{term.text}' (breached, at-risk, ok)")
 
 
-def _field_condition(desk, term: Term, type_names: list[str] | None) -> pw.Expression:
+def _field_condition(desk, terms: list[Term], type_names: set[str] | None) -> pw.Expression:
+    """Every `field.NAME:` term of one field: one subquery per type that has the field, each term a
+    condition of it."""
     from helpdesk.tickets import coerce_field
 
-    name = term.key[len("field."):]
+    name = terms[0].key[len("field."):]
     records = extensions.type_records(desk)
     candidates = []
     for type_name, record in records.items():
-        if type_names and type_name not in type_names:
+        if type_names is not None and type_name not in type_names:
             continue
         stored = extensions.stored_fields(record)
         if any(f["name"] == name and not f.get("hidden") for f in stored):
             candidates.append((type_name, stored))
     if not candidates:
-        raise QueryError(f"query: unknown field '{name}' in '{term.text}'")
+        raise QueryError(f"query: unknown field {shown(name)} in {shown(terms[0].text)}")
     clauses = []
     for type_name, stored in candidates:
         ttype = desk.config.type(type_name)
         spec = ttype.field(name) if ttype else None
         model = extensions.extension_model(type_name, stored)
         column = getattr(model, name)
-        values = []
-        for raw in _values(term):
-            if raw.lower() in ("none", "null") and spec is not None:
-                values.append(None)
-                continue
-            try:
-                values.append(coerce_field(ttype, spec, raw) if spec else raw)
-            except Exception as exc:
-                raise QueryError(f"query: '{term.text}': {exc}") from None
-        present = [v for v in values if v is not None]
-        cond = column.in_(present) if present else None
-        if None in values:
-            cond = column.is_null() if cond is None else (cond | column.is_null())
-        clauses.append(Ticket.number.in_(model.select(model.ticket).where(cond)))
-    combined = clauses[0]
-    for clause in clauses[1:]:
-        combined = combined | clause
-    return combined
+        conds = []
+        for term in terms:
+            values = set()
+            for raw in _values(term):
+                if raw.lower() in ("none", "null") and spec is not None:
+                    values.add(None)
+                    continue
+                try:
+                    values.add(coerce_field(ttype, spec, raw) if spec else raw)
+                except Exception as exc:
+                    raise QueryError(f"query: {shown(term.text)}: {exc}") from None
+            conds.append(_in_or_null(column, values))
+        clauses.append(Ticket.number.in_(model.select(model.ticket).where(_joined(conds, " AND "))))
+    return _joined(clauses, " OR ")
+
+
+def _joined(conditions: list[pw.Node], glue: str) -> pw.Node:
+    """Conditions joined flat (`a AND b AND c`): peewee's `&` nests a pair per operator, and a few
+    hundred nested pairs overflow SQLite's parser stack and Python's recursion in building the SQL."""
+    return conditions[0] if len(conditions) == 1 else pw.NodeList(conditions, glue, parens=True)
+
+
+# Clocks whose due (or at-risk) time has passed but that no sweep has marked yet: the sweep's own
+# predicates (sla._CLAIMS), which the partial indexes of migration 0012 serve.
+_DUE_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "breached_fired_at" IS NULL'
+                 ' AND "due_at" < ?)')
+_OVER_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
+                  ' AND "used_seconds" > "target_minutes" * 60)')
+_RISK_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
+                  ' AND "risk_at" <= ?)')
+
+
+def _sla_condition(desk, states: set[str | None]) -> pw.Node:
+    """`sla:breached` / `sla:at-risk` / `sla:ok` as the clocks stand at this moment, so the list agrees
+    with `ticket show` without waiting for a sweep: a ticket is breached when the sweep marked it or
+    one of its clocks is past its due time; at risk when marked or past its at-risk time, and not
+    breached; ok when neither."""
+    now = desk.now()
+    due = [Ticket.number.in_(pw.SQL(sql.compiled(desk.db, _DUE_UNMARKED), [now])),
+           Ticket.number.in_(pw.SQL(_OVER_UNMARKED))]
+    risk = Ticket.number.in_(pw.SQL(sql.compiled(desk.db, _RISK_UNMARKED), [now]))
+    # COALESCE: `NOT (NULL = 'breached' OR ...)` would be NULL, and at-risk tickets never marked would drop out.
+    breached = _joined([pw.fn.COALESCE(Ticket.sla_state, "") == "breached", *due], " OR ")
+    wanted = []
+    if "breached" in states:
+        wanted.append(breached)
+    if "at_risk" in states:
+        wanted.append(_joined([_joined([Ticket.sla_state == "at_risk", risk], " OR "), ~breached], " AND "))
+    if None in states:  # ok
+        wanted.append(~_joined([Ticket.sla_state.is_null(False), risk, *due], " OR "))
+    return _joined(wanted, " OR ")
+
+
+def _in_or_null(column: pw.Field, values: set) -> pw.Node:
+    """`column IN (values)`, with None in `values` meaning NULL too; no values matches nothing."""
+    named = sorted(v for v in values if v is not None)
+    parts = [column.in_(named)] if named else []
+    if None in values:
+        parts.append(column.is_null())
+    return _joined(parts, " OR ") if parts else column.in_([])
+
+
+def _status_values(term: Term) -> set[str]:
+    states: set[str] = set()
+    for v in _values(term):
+        v = v.lower()
+        if v == "open":
+            states.update(OPEN_STATES)
+        elif v in STATES:
+            states.add(v)
+        else:
+            raise QueryError(f"query: unknown status {shown(v)} in {shown(term.text)} "
+                             f"(statuses: open, {', '.join(STATES)})")
+    return states
+
+
+def _priority_values(term: Term) -> set[str]:
+    values = {v.upper() for v in _values(term)}
+    bad = sorted(v for v in values if v not in PRIORITIES)
+    if bad:
+        raise QueryError(f"query: unknown priority {shown(bad[0])} in {shown(term.text)} (P0..P3)")
+    return values
+
+
+def _assignee_values(desk, term: Term) -> set[int | None]:
+    values = _values(term)
+    logins = [desk.actor if v == "me" else v for v in values if v != "none"]
+    ids: set[int | None] = {None} if "none" in values else set()
+    if logins:
+        found = dict(Agent.select(Agent.login, Agent.id).where(Agent.login.in_(logins)).tuples())
+        unknown = [l for l in logins if l not in found]
+        if unknown:
+            raise QueryError(f"query: unknown agent {shown(unknown[0])} in {shown(term.text)}")
+        ids.update(found.values())
+    return ids
+
+
+def _type_values(desk, term: Term) -> set[str | None]:
+    known = set(extensions.type_records(desk)) | {t.name for t in desk.config.types}
+    values = _values(term)
+    bad = [v for v in values if v not in known and v != "none"]
+    if bad:
+        raise QueryError(f"query: unknown type {shown(bad[0])} in {shown(term.text)}")
+    return {None if v == "none" else v for v in values}
+
+
+def _queue_values(desk, term: Term) -> set[str | None]:
+    values = _values(term)
+    unknown = [v for v in values if v != "none" and desk.config.queue(v) is None
+               and not Queue.select().where(Queue.name == v).exists()]
+    if unknown:
+        raise QueryError(f"query: unknown queue {shown(unknown[0])} in {shown(term.text)}")
+    return {None if v == "none" else v for v in values}
+
+
+def _sla_values(term: Term) -> set[str | None]:
+    states = set()
+    for v in _values(term):
+        if v.lower() not in SLA_STATES:
+            raise QueryError(f"query: unknown SLA state {shown(v)} in {shown(term.text)} (breached, at-risk, ok)")
+        states.add(SLA_STATES[v.lower()])
+    return states
+
+
+def _number_values(term: Term) -> set[int]:
+    numbers = set()
+    for v in _values(term):
+        digits = v.lstrip("#")
+        if not (digits.isascii() and digits.isdigit()):
+            raise QueryError(f"query: {shown(term.text)} needs ticket numbers")
+        if len(digits.lstrip("0")) <= 10 and 0 < int(digits) <= 2**31 - 1:  # others cannot exist (nor overflow)
+            numbers.add(int(digits))
+    return numbers
+
+
+def _customer_condition(term: Term) -> pw.Node:
+    values = sorted({v.lower() for v in _values(term)})
+    conds = [Customer.email.endswith(v) for v in values if v.startswith("@")]
+    exact = [v for v in values if not v.startswith("@")]
+    if exact:
+        conds.append(Customer.email.in_(exact))
+    return _joined(conds, " OR ")
+
+
+def _tag_condition(terms: list[Term]) -> pw.Node:
+    """Tickets with, for every `tag:` term, one of its tags (a comma list is any of them, as for every
+    other term; `tag:a tag:b` asks for both): one subquery however many terms."""
+    wanted = sorted({tuple(sorted({t.lower() for t in _values(term)})) for term in terms})
+    every = sorted({tag for tags in wanted for tag in tags})
+    inner = TicketTag.select(TicketTag.ticket).where(TicketTag.tag.in_(every))
+    if len(wanted) > 1:
+        inner = inner.group_by(TicketTag.ticket).having(_joined(
+            [pw.fn.MAX(pw.Case(None, [(TicketTag.tag.in_(list(tags)), 1)], 0)) == 1 for tags in wanted], " AND "))
+    return Ticket.number.in_(inner)
+
+
+def _all_of(terms: list[Term], values) -> set:
+    """The values every term of one kind allows (`status:open status:pending` is pending)."""
+    return set.intersection(*(set(values(term)) for term in terms))
 
 
 def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
-    """Add the query's conditions (all but full-text, see `find`) to a ticket select."""
-    conditions: list[pw.Expression] = []
-    type_filter: list[str] | None = None
+    """Add the query's conditions (all but full-text, see `find`) to a ticket select: one condition
+    per kind of term (the terms of a kind combined), joined flat, so a long query costs the planners
+    about what a short one does (a subquery per term took PostgreSQL 59 s to plan at 100 terms)."""
+    by_key: dict[str, list[Term]] = {}
     for term in query.terms:
-        if term.key == "type":
-            type_filter = _values(term)
-    for term in query.terms:
-        key = term.key
+        by_key.setdefault(term.key, []).append(term)
+    conditions: list[pw.Node] = []
+    type_filter: set[str] | None = None
+    if "type" in by_key:
+        types = _all_of(by_key["type"], lambda t: _type_values(desk, t))
+        type_filter = {t for t in types if t is not None}
+        conditions.append(_in_or_null(Ticket.type, types))
+    for key, terms in by_key.items():
         if key == "status":
-            states: list[str] = []
-            for v in _values(term):
-                v = v.lower()
-                if v == "open":
-                    states += OPEN_STATES
-                elif v in STATES:
-                    states.append(v)
-                else:
-                    raise QueryError(f"query: unknown status '{v}' in '{term.text}' "
-                                     f"(statuses: open, {', '.join(STATES)})")
-            conditions.append(Ticket.status.in_(sorted(set(states))))
+            conditions.append(Ticket.status.in_(sorted(_all_of(terms, _status_values))))
         elif key == "priority":
-            values = [v.upper() for v in _values(term)]
-            bad = [v for v in values if v not in PRIORITIES]
-            if bad:
-                raise QueryError(f"query: unknown priority '{bad[0]}' in '{term.text}' (P0..P3)")
-            conditions.append(Ticket.priority.in_(values))
+            conditions.append(Ticket.priority.in_(sorted(_all_of(terms, _priority_values))))
         elif key == "assignee":
-            values = _values(term)
-            logins = [desk.actor if v == "me" else v for v in values if v != "none"]
-            cond = None
-            if logins:
-                found = dict(Agent.select(Agent.login, Agent.id).where(Agent.login.in_(logins)).tuples())
-                unknown = [l for l in logins if l not in found]
-                if unknown:
-                    raise QueryError(f"query: unknown agent '{unknown[0]}' in '{term.text}'")
-                cond = Ticket.assignee.in_(list(found.values()))
-            if "none" in values:
-                cond = Ticket.assignee.is_null() if cond is None else (cond | Ticket.assignee.is_null())
-            conditions.append(cond)
-        elif key == "type":
-            known = set(extensions.type_records(desk)) | {t.name for t in desk.config.types}
-            values = _values(term)
-            bad = [v for v in values if v not in known and v != "none"]
-            if bad:
-                raise QueryError(f"query: unknown type '{bad[0]}' in '{term.text}'")
-            named = [v for v in values if v != "none"]
-            cond = Ticket.type.in_(named) if named else None
-            if "none" in values:
-                cond = Ticket.type.is_null() if cond is None else (cond | Ticket.type.is_null())
-            conditions.append(cond)
+            conditions.append(_in_or_null(Ticket.assignee, _all_of(terms, lambda t: _assignee_values(desk, t))))
         elif key == "customer":
-            conds = []
-            for v in _values(term):
-                v = v.lower()
-                if v.startswith("@"):
-                    conds.append(Customer.email.endswith(v))
-                else:
-                    conds.append(Customer.email == v)
-            cond = conds[0]
-            for c in conds[1:]:
-                cond = cond | c
-            conditions.append(Ticket.customer.in_(Customer.select(Customer.id).where(cond)))
+            each = _joined([_customer_condition(term) for term in terms], " AND ")
+            conditions.append(Ticket.customer.in_(Customer.select(Customer.id).where(each)))
         elif key == "org":
-            orgs = Organisation.select(Organisation.id).where(Organisation.name.in_(_values(term)))
+            names = sorted(_all_of(terms, _values))
+            orgs = Organisation.select(Organisation.id).where(Organisation.name.in_(names))
             conditions.append(Ticket.customer.in_(Customer.select(Customer.id).where(Customer.organisation.in_(orgs))))
         elif key == "queue":
-            values = _values(term)
-            unknown = [v for v in values if v != "none" and desk.config.queue(v) is None
-                       and not Queue.select().where(Queue.name == v).exists()]
-            if unknown:
-                raise QueryError(f"query: unknown queue '{unknown[0]}' in '{term.text}'")
-            named = [v for v in values if v != "none"]
-            cond = Ticket.queue.in_(Queue.select(Queue.id).where(Queue.name.in_(named))) if named else None
-            if "none" in values:
-                cond = Ticket.queue.is_null() if cond is None else (cond | Ticket.queue.is_null())
-            conditions.append(cond)
+            names = _all_of(terms, lambda t: _queue_values(desk, t))
+            named = sorted(n for n in names if n is not None)
+            parts = [Ticket.queue.in_(Queue.select(Queue.id).where(Queue.name.in_(named)))] if named else []
+            if None in names:
+                parts.append(Ticket.queue.is_null())
+            conditions.append(_joined(parts, " OR ") if parts else Ticket.queue.in_([]))
         elif key == "tag":
-            # A comma list is any of them, as for every other term; `tag:a tag:b` asks for both.
-            tags = [tag.lower() for tag in _values(term)]
-            conditions.append(Ticket.number.in_(
-                TicketTag.select(TicketTag.ticket).where(TicketTag.tag.in_(tags))))
+            conditions.append(_tag_condition(terms))
         elif key in TIME_KEYS:
-            conditions.append(_since(desk, term))
+            conditions.extend(_since(desk, term) for term in terms)
         elif key == "sla":
-            states = []
-            for v in _values(term):
-                if v.lower() not in SLA_STATES:
-                    raise QueryError(f"query: unknown SLA state '{v}' in '{term.text}' (breached, at-risk, ok)")
-                states.append(SLA_STATES[v.lower()])
-            named = [s for s in states if s]
-            cond = Ticket.sla_state.in_(named) if named else None
-            if None in states:
-                cond = Ticket.sla_state.is_null() if cond is None else (cond | Ticket.sla_state.is_null())
-            conditions.append(cond)
+            states = _all_of(terms, _sla_values)
+            conditions.append(_sla_condition(desk, states) if states else Ticket.number.in_([]))
         elif key == "number":
-            try:
-                numbers = [int(v.lstrip("#")) for v in _values(term)]
-            except ValueError:
-                raise QueryError(f"query: '{term.text}' needs ticket numbers") from None
-            numbers = [n for n in numbers if 0 < n <= 2**31 - 1]  # others cannot exist (nor overflow)
-            conditions.append(Ticket.number.in_(numbers))
+            conditions.append(Ticket.number.in_(sorted(_all_of(terms, _number_values))))
         elif key.startswith("field."):
-            conditions.append(_field_condition(desk, term, type_filter))
-    for cond in conditions:
-        select = select.where(cond)
-    return select
+            conditions.append(_field_condition(desk, terms, type_filter))
+    return select.where(_joined(conditions, " AND ")) if conditions else select
 
 
 def find(desk, query: Query, select: pw.ModelSelect | None = None) -> tuple[pw.ModelSelect, pw.Node]:

@@ -19,6 +19,7 @@ from typing import IO, Any, Iterator
 from helpdesk import audit, sla, tickets
 from helpdesk.formats import emit_rows
 from helpdesk.errors import InvalidInput
+from helpdesk.inputs import decode_utf8, load_json
 from helpdesk.store.models import STATES, Agent, AuditEvent, Ticket
 
 # Columns an export writes that an import accepts and ignores (they describe the old system's state).
@@ -97,7 +98,8 @@ def read_rows(source: Path | IO[bytes], format: str | None = None,
     else:
         data, name = source.read(), ""
     format = format or _detect(name, data[:64])
-    text = _decode(data)
+    # Spreadsheets may come from old Excel (cp1252); JSON is UTF-8 by definition: anything else is refused.
+    text = _decode(data) if format in ("csv", "tsv") else decode_utf8(data, name or "stdin")
     if format in ("csv", "tsv"):
         if delimiter is None:
             delimiter = "\t" if format == "tsv" else sniff_delimiter(text.removeprefix("\ufeff"))
@@ -120,7 +122,7 @@ def read_rows(source: Path | IO[bytes], format: str | None = None,
             raise InvalidInput(f"line {reader.line_num}: not readable as {format.upper()}: {exc}") from None
     elif format == "json":
         try:
-            doc = json.loads(text)
+            doc = load_json(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {exc.lineno}: not valid JSON: {exc.msg}") from None
         if not isinstance(doc, list):
@@ -128,13 +130,15 @@ def read_rows(source: Path | IO[bytes], format: str | None = None,
         for i, row in enumerate(doc, 1):
             yield f"item {i}", row
     elif format == "nl":
-        for lineno, line in enumerate(text.splitlines(), 1):
+        for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines: JSON strings may hold U+2028
             if not line.strip():
                 continue
             try:
-                yield f"line {lineno}", json.loads(line)
+                yield f"line {lineno}", load_json(line)
             except json.JSONDecodeError as exc:
                 yield f"line {lineno}", InvalidInput(f"not valid JSON: {exc.msg}")
+            except InvalidInput as exc:
+                yield f"line {lineno}", exc
     else:
         raise InvalidInput(f"unknown format '{format}' (csv, tsv, json, nl)")
 
@@ -391,9 +395,14 @@ def _backup_batch(desk, batch: list, with_bytes: bool) -> Iterator[dict]:
 def backup_rows(desk, query: str = "", *, with_bytes: bool = True) -> Iterator[dict]:
     """Every matching ticket, newest first, whole: its columns and type fields exactly (times to the
     microsecond), conversation, attachments with their bytes (base64), CCs, rating, SLA clocks, the time
-    rules that fired on it, its mail and its history. `restore` puts such rows back as they were."""
+    rules that fired on it, its mail and its history. `restore` puts such rows back as they were.
+    A bad query fails at the call, before the first row is asked for."""
+    return _backup_rows(desk, tickets.iter_tickets(desk, query, batch=200), with_bytes)
+
+
+def _backup_rows(desk, found, with_bytes: bool) -> Iterator[dict]:
     batch: list = []
-    for view in tickets.iter_tickets(desk, query, batch=200):
+    for view in found:
         batch.append(view)
         if len(batch) == 200:
             yield from _backup_batch(desk, batch, with_bytes)
@@ -530,7 +539,7 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
     customer = doc.text("customer", maximum=limits.EMAIL_MAX)
     if customer is not None:
         customer = customer.strip().lower()
-        into.customers.setdefault(customer, (doc.text("customer_name", maximum=limits.CUSTOMER_NAME_MAX) or "",
+        into.customers.setdefault(customer, (doc.text("customer_name", maximum=limits.PERSON_NAME_MAX) or "",
                                              doc.text("organisation", maximum=limits.ORGANISATION_MAX)))
     key = doc.text("idempotency_key", maximum=limits.IDEMPOTENCY_KEY_MAX)
     if key is not None:
@@ -800,9 +809,11 @@ def export(desk, query: str, format: str, stream: IO[str], *, raw: bool = False,
     cells neutralised unless `raw`. `on_progress(n)`: called as tickets are written."""
     count = 0
     if format in ("json", "nl"):
+        backup = backup_rows(desk, query)  # a bad query fails here, before anything is written
+
         def docs():
             nonlocal count
-            for doc in backup_rows(desk, query):
+            for doc in backup:
                 count += 1
                 if on_progress:
                     on_progress(1)
@@ -811,10 +822,11 @@ def export(desk, query: str, format: str, stream: IO[str], *, raw: bool = False,
         emit_rows(docs(), format, [], stream)
         return count
     field_names = _field_names(desk)
+    found = tickets.iter_tickets(desk, query)  # a bad query fails before anything is written
 
     def rows():
         nonlocal count
-        for view in tickets.iter_tickets(desk, query):
+        for view in found:
             count += 1
             if on_progress:
                 on_progress(1)

@@ -201,16 +201,69 @@ def test_updated(desk, corpus):
     })
 
 
-def test_sla(desk, corpus):
-    Ticket.update(sla_state="breached").where(Ticket.number == corpus["t1"]).execute()
-    Ticket.update(sla_state="at_risk").where(Ticket.number == corpus["t2"]).execute()
-    check(desk, corpus, {
-        "sla:breached": ["t1"],
-        "sla:at-risk": ["t2"],
-        "sla:at_risk": ["t2"],
-        "sla:breached,at-risk": ["t2", "t1"],
-        "sla:ok": ["t5", "t4", "t3"],
-    })
+def shown_states(desk, corpus) -> dict[str, list[str]]:
+    """What `ticket show` says of each corpus ticket's clocks right now, as the names sla: terms should find
+    (newest first): breached if a clock is; at risk if a clock is and none is breached; ok otherwise."""
+    from helpdesk import sla
+
+    out: dict[str, list[str]] = {"sla:breached": [], "sla:at-risk": [], "sla:ok": []}
+    for name, number in sorted(corpus.items(), key=lambda item: -item[1]):
+        clocks = sla.clocks(desk, number)
+        if any(c.breached for c in clocks):
+            out["sla:breached"].append(name)
+        elif any(c.at_risk for c in clocks):
+            out["sla:at-risk"].append(name)
+        else:
+            out["sla:ok"].append(name)
+    return out
+
+
+def test_sla_states_are_the_clocks_at_the_moment_of_the_query(desk, corpus):
+    # No sweep runs: the terms read the clocks' due and at-risk times, as `ticket show` does.
+    moments = []
+    for step in [dt.timedelta(0), dt.timedelta(minutes=1), dt.timedelta(hours=2), dt.timedelta(days=1),
+                 dt.timedelta(days=5)]:
+        desk.clock.advance(seconds=step.total_seconds())
+        expected = shown_states(desk, corpus)
+        moments.append(expected)
+        check(desk, corpus, {**expected, "sla:at_risk": expected["sla:at-risk"],
+                             "sla:breached,at-risk": sorted(expected["sla:breached"] + expected["sla:at-risk"],
+                                                            key=lambda n: -corpus[n])})
+    # The check above is not vacuous: tickets were found breached and ok (at risk: the next test).
+    assert any(m["sla:breached"] for m in moments) and any(m["sla:ok"] for m in moments)
+
+
+def test_sla_at_risk_then_breached_without_a_sweep(desk):
+    from helpdesk import sla
+
+    number = make(desk, "VPN down for the whole office", priority="P0")  # 15 min first response, 24x7
+    names = {"t": number}
+
+    def states():
+        return {term: [n for n in found(desk, names, term)] for term in ("sla:ok", "sla:at-risk", "sla:breached")}
+
+    assert states() == {"sla:ok": ["t"], "sla:at-risk": [], "sla:breached": []}
+    desk.clock.advance(minutes=12)  # 80% of 15 minutes
+    assert states() == {"sla:ok": [], "sla:at-risk": ["t"], "sla:breached": []}
+    desk.clock.advance(minutes=3)  # exactly due: `ticket show` calls it breached only once past it
+    assert not any(c.breached for c in sla.clocks(desk, number))
+    assert states()["sla:breached"] == []
+    desk.clock.advance(seconds=1)
+    assert any(c.breached for c in sla.clocks(desk, number))
+    assert states() == {"sla:ok": [], "sla:at-risk": [], "sla:breached": ["t"]}
+    # The sweep marks what the query already said; marked tickets stay found the same way.
+    report = sla.sweep(desk)
+    assert [b["ticket"] for b in report.breached] == [number]
+    assert states() == {"sla:ok": [], "sla:at-risk": [], "sla:breached": ["t"]}
+
+
+def test_sla_states_marked_by_a_sweep_count(desk, corpus):
+    # A state the sweep wrote stands even where the clocks alone would not say so (e.g. a clock since
+    # stopped): what was breached stays breached.
+    Ticket.update(sla_state="breached").where(Ticket.number == corpus["t5"]).execute()
+    Ticket.update(sla_state="at_risk").where(Ticket.number == corpus["t4"]).execute()
+    assert "t5" in found(desk, corpus, "sla:breached") and "t5" not in found(desk, corpus, "sla:ok")
+    assert "t4" in found(desk, corpus, "sla:at-risk") and "t4" not in found(desk, corpus, "sla:ok")
 
 
 def test_fields_with_coercion(desk, corpus):
@@ -370,3 +423,63 @@ def test_cli_list_with_query_and_bad_query(desk, cli):
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: query: ") and "colour:red" in lines[0]
+
+
+# ---------------------------------------------------------------- long queries: run, or refused by the limit
+
+
+def test_long_queries_run_up_to_the_limit_on_either_backend(desk, corpus):
+    from helpdesk import limits
+
+    # 88 terms overflowed SQLite's parser stack while each term nested one more AND.
+    assert found(desk, corpus, " ".join(["status:open"] * 88)) == ["t3", "t2", "t1"]
+    # The limit itself, every kind of term mixed (each kind builds its condition differently).
+    kinds = ["status:open", "priority:P0,P1", "tag:vpn,printer", "customer:alice@x.example,@y.example",
+             "assignee:tester,bob", "type:it_support,equipment_repair", "queue:it,repairs,none",
+             "org:Acme,Globex", "created:<30d", "field.serial_number:SN-1,none", "sla:ok,breached,at-risk",
+             "number:1,2,3,4,5", "in_status:<30d", "updated:>1m"]
+    terms = [kinds[i % len(kinds)] for i in range(limits.QUERY_TERMS_MAX)]
+    mixed = " ".join(terms)
+    assert len(mixed) <= limits.QUERY_CHARS_MAX
+    assert found(desk, corpus, mixed) == []  # t1 has no serial number field, t2 no `vpn`... all must hold
+    assert found(desk, corpus, " ".join(["tag:vpn,printer"] * 100)) == ["t2", "t1"]
+    assert found(desk, corpus, " ".join(["customer:alice@x.example,@y.example"] * 50)) == ["t2", "t1"]
+    assert found(desk, corpus, " ".join(["printer"] * 100)) == ["t2"]
+    # Terms of one kind that differ: each must hold (they are combined into one condition per kind).
+    assert found(desk, corpus, " ".join(f"tag:t{i},vpn" for i in range(90))) == ["t1"]
+    assert found(desk, corpus, " ".join(f"tag:t{i},vpn" for i in range(90)) + " tag:network,x") == ["t1"]
+    assert found(desk, corpus, " ".join(f"tag:t{i},vpn" for i in range(90)) + " tag:printer") == []
+    assert found(desk, corpus, " ".join(f"field.serial_number:SN-{i},SN-1" for i in range(60))) == ["t2"]
+    assert found(desk, corpus, " ".join(f"created:<{i + 1}d" for i in range(90))) == ["t5", "t4", "t3"]
+    # Terms of one kind that exclude each other find nothing (an empty IN list is valid SQL on both).
+    for text in ("status:open status:closed", "priority:P0 priority:P1", "type:none type:it_support",
+                 "assignee:none assignee:tester", "queue:it queue:repairs", "sla:ok sla:breached",
+                 "number:1 number:2", "org:Acme org:Globex", "number:" + "7" * 1990):
+        assert found(desk, corpus, text) == [], text
+    # Long comma lists within the character limit: one IN list each.
+    assert found(desk, corpus, "priority:" + ",".join(["P0", "P1"] * 330)) == ["t2", "t1"]
+    emails = ",".join(f"c{i}@x.example" for i in range(130)) + ",bob@y.example"
+    assert found(desk, corpus, "customer:" + emails) == ["t2"]
+
+
+def test_queries_beyond_the_limit_are_refused_clearly(desk):
+    make(desk, "something")
+    for count in (101, 500, 1_000, 10_000):
+        for term in ("status:open", "tag:vpn", "customer:a@x.example", "vpn", "P1"):
+            with pytest.raises(QueryError) as exc:
+                tickets.list_tickets(desk, " ".join([term] * count))
+            assert str(exc.value) in ("query: more than 100 terms", f"query: longer than 2,000 characters "
+                                      f"({(len(term) + 1) * count - 1:,})"), (term, count)
+
+
+def test_a_query_of_any_length_is_a_clear_cli_error(desk, cli):
+    make(desk, "something")
+    for count in (500, 10_000):
+        run = cli("ticket", "list", *(["status:open"] * count))
+        assert run.exit_code == 1, run.stderr
+        assert run.stderr.strip().splitlines() == [
+            f"error: query: longer than 2,000 characters ({12 * count - 1:,})"]
+    run = cli("ticket", "list", *(["P1"] * 101))
+    assert run.exit_code == 1 and run.stderr.strip() == "error: query: more than 100 terms"
+    run = cli("ticket", "list", "tag:" + "x" * 3000)
+    assert run.exit_code == 1 and "longer than 2,000 characters" in run.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import typer
 from typer.core import TyperGroup
@@ -23,6 +24,8 @@ def keep_example_lines(text: str | None) -> str | None:
     return "\n\n".join("\b\n" + part if part.lstrip().startswith("Example") else part
                        for part in text.split("\n\n"))
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class HelpdeskGroup(TyperGroup):
     """Turns the domain's expected errors into one line on stderr and the contract's exit code."""
@@ -38,6 +41,8 @@ class HelpdeskGroup(TyperGroup):
         return command
 
     def parse_args(self, ctx, args):
+        if ctx.parent is None:  # the whole command line, once
+            _check_arguments(args)
         try:
             return super().parse_args(ctx, args)
         except UsageError as exc:
@@ -64,6 +69,24 @@ class HelpdeskGroup(TyperGroup):
                       "(run with HELPDESK_DEBUG=1 for the traceback)")
                 code = 1
             raise typer.Exit(code) from None
+
+
+def _check_arguments(args: list[str]) -> None:
+    """Arguments that are not UTF-8 (Python hands their bytes over as lone surrogates) are a usage
+    error naming the argument, before any command could store or print them."""
+    for position, arg in enumerate(args, 1):
+        if not _SURROGATE.search(arg):
+            continue
+        try:
+            raw = arg.encode("utf-8", "surrogateescape")  # the bytes as they were given
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogatepass")
+        from helpdesk.limits import shown
+
+        option = args[position - 2] if position > 1 and args[position - 2].startswith("-") else None
+        what = f"argument {position}" + (f" (after {option})" if option and "=" not in option else "")
+        error(f"{what} is not valid UTF-8: {shown(raw.decode('utf-8', 'backslashreplace'))}")
+        raise typer.Exit(2)
 
 
 def _usage_exit(exc: UsageError):

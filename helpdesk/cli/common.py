@@ -151,5 +151,11 @@ class Progress:
 
 
 def read_stdin_text() -> str:
-    data = sys.stdin.read()
-    return data
+    """All of stdin as UTF-8, strictly: bytes that are not UTF-8 are an error naming the line and the
+    byte (`stdin line 3: not valid UTF-8 at byte 17`), never replaced or a traceback. The one way every
+    command reads text from stdin."""
+    from helpdesk.inputs import decode_utf8
+
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    return decode_utf8(data, "stdin")

@@ -12,7 +12,7 @@ import typer
 from helpdesk.cli.app_factory import make_app
 from helpdesk.cli.common import (
     CsvFlag, IfVersion, JsonFlag, NlFlag, RawFlag, echo, emit_one, emit_rows, error, fail, list_footer, open_desk,
-    output_format,
+    output_format, read_stdin_text,
 )
 
 app = make_app()
@@ -49,7 +49,8 @@ def create(
     json_: JsonFlag = False,
     nl: NlFlag = False,
 ) -> None:
-    """Create a ticket from flags, or many from JSON on stdin (one object, an array, or NDJSON).
+    """Create a ticket from flags, or many from JSON on stdin (one object, an array, or NDJSON): all or
+    nothing, every bad line is listed and then nothing is stored.
 
     Examples:
       helpdesk ticket create --title "VPN drops" --type it_support --priority P1 --customer ann@x.example
@@ -69,7 +70,7 @@ def create(
     if title is None:
         fail("a ticket needs --title (or '-' to read JSON from stdin)", ExitCode.USAGE)
     if body == "-":
-        body = sys.stdin.read()
+        body = read_stdin_text()
     with open_desk() as desk:
         inp = tickets.TicketInput(title=title, body=body or "", type=type_, priority=priority, customer=customer,
                                   fields=tickets.parse_field_args(field or []), key=key,
@@ -91,15 +92,17 @@ def create(
 
 def _read_json_records(text: str) -> list[tuple[str, object]]:
     """(where, value) pairs from one JSON document (object or array) or NDJSON; `where` names the
-    line (NDJSON) or the array item, for error messages."""
+    line (NDJSON) or the array item, for error messages. An NDJSON line that is not JSON gives its
+    error as the value, so every bad line is reported, not just the first."""
     from helpdesk.errors import InvalidInput
+    from helpdesk.inputs import load_json
 
     stripped = text.strip()
     if not stripped:
         raise InvalidInput("no JSON on stdin")
     if stripped[0] == "[":
         try:
-            doc = json.loads(stripped)
+            doc = load_json(stripped)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {exc.lineno}: not valid JSON: {exc.msg}") from None
         if not isinstance(doc, list):
@@ -107,36 +110,58 @@ def _read_json_records(text: str) -> list[tuple[str, object]]:
         return [(f"item {i + 1}", item) for i, item in enumerate(doc)]
     if stripped[0] == "{":
         try:
-            return [("line 1", json.loads(stripped))]
+            return [("line 1", load_json(stripped))]
         except json.JSONDecodeError:
             pass  # more than one object: NDJSON
-    out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+        except InvalidInput as exc:
+            raise InvalidInput(f"line 1: {exc}") from None
+    out: list[tuple[str, object]] = []
+    # Lines end at "\n" only: str.splitlines would also split at U+2028 and others, which JSON strings may hold.
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
-            out.append((f"line {lineno}", json.loads(line)))
+            out.append((f"line {lineno}", load_json(line)))
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {lineno}: not valid JSON: {exc.msg}") from None
+            out.append((f"line {lineno}", InvalidInput(f"not valid JSON: {exc.msg}")))
+        except InvalidInput as exc:
+            out.append((f"line {lineno}", exc))
     return out
+
+
+def _refuse_rows(errors: list[str], summary: str) -> None:
+    """Every refused row on a line of its own (the first 200), then what it means for the whole; exit 1."""
+    from helpdesk.errors import ExitCode
+
+    for err in errors[:200]:
+        error(err)
+    if len(errors) > 200:
+        error(f"... and {len(errors) - 200} more")
+    error(summary)
+    raise typer.Exit(int(ExitCode.FAILED))
 
 
 def _create_from_stdin(json_: bool, nl: bool) -> None:
     from helpdesk import tickets
     from helpdesk.errors import InvalidInput
 
-    records = _read_json_records(sys.stdin.read())
+    records = _read_json_records(read_stdin_text())
     with open_desk() as desk:
-        inputs = []
-        for where, raw in records:  # everything is checked before anything is stored
+        inputs, errors = [], []
+        for where, raw in records:  # every record is checked before anything is stored
             try:
+                if isinstance(raw, InvalidInput):
+                    raise raw
                 inp = tickets.parse_record(desk, raw)
                 if inp.channel == "cli":
                     inp.channel = "api"
-                checked = tickets.validate(desk, inp)
+                inputs.append(tickets.validate(desk, inp))
             except InvalidInput as exc:
-                raise InvalidInput(f"{where}: {exc}") from None
-            inputs.append(checked)
+                errors.append(f"{where}: {exc}")
+        if errors and len(records) == 1:
+            fail(errors[0])
+        if errors:
+            _refuse_rows(errors, f"{len(errors)} of {len(records)} tickets refused: nothing created")
         if len(inputs) == 1:
             view, created = tickets.intake(desk, inputs[0].inp)
             if json_ or nl:
@@ -156,7 +181,7 @@ def _create_from_stdin(json_: bool, nl: bool) -> None:
 
 
 def _bulk_intake(desk, inputs):
-    """Store checked tickets in short transactions, with a progress bar on a terminal."""
+    """Store checked tickets in one transaction (all or nothing), with a progress bar on a terminal."""
     from helpdesk import tickets
     from helpdesk.cli.common import Progress
 
@@ -406,7 +431,7 @@ def reply(
         echo(f"macro '{macro}' applied to #{_number(ticket)}")
         return
     if body == "-":
-        body = sys.stdin.read()
+        body = read_stdin_text()
     elif body is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
             from helpdesk import editor
@@ -417,7 +442,7 @@ def reply(
             if not body:
                 fail(f"nothing written: no {what} added")
         elif not sys.stdin.isatty():
-            body = sys.stdin.read()
+            body = read_stdin_text()
         else:
             fail("give --body TEXT or '-' to read stdin", ExitCode.USAGE)
     with open_desk() as desk:
@@ -639,13 +664,8 @@ def import_(
                                       format=format, delimiter=delimiter, allow_duplicates=allow_duplicates,
                                       on_progress=progress.advance)
     if report.errors:
-        for err in report.errors[:200]:
-            error(err)
-        if len(report.errors) > 200:
-            error(f"... and {len(report.errors) - 200} more")
-        error(f"{len(report.errors)} of {report.rows} rows refused: nothing imported"
-              if not report.restored else "the backup was not restored: nothing stored")
-        raise typer.Exit(int(ExitCode.FAILED))
+        _refuse_rows(report.errors, f"{len(report.errors)} of {report.rows} rows refused: nothing imported"
+                     if not report.restored else "the backup was not restored: nothing stored")
     for note in report.notes[:200]:
         echo(f"note: {note}", err=True)
     if json_:

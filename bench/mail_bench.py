@@ -853,7 +853,7 @@ class MailBench:
             ("helpdesk/mail/parse.py", "parse"): "parse (helpdesk.mail.parse.parse)",
             ("email/parser.py", "parsebytes"): "  of which stdlib MIME parse",
             ("helpdesk/mail/parse.py", "html_to_text"): "  of which HTML to text (inscriptis)",
-            ("helpdesk/mail/parse.py", "strip_reply"): "  of which strip_reply",
+            ("helpdesk/mail/quotes.py", "visible_text"): "  of which quote stripping (quotes.visible_text)",
             ("helpdesk/mail/parse.py", "_bounce_details"): "  of which _bounce_details",
             ("helpdesk/mail/intake.py", "apply"): "apply (database work)",
             ("helpdesk/mail/intake.py", "_is_duplicate"): "  of which duplicate checks",

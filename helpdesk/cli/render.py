@@ -48,7 +48,7 @@ def ticket_table(rows: list[TicketView]) -> None:
     out.print(table)
 
 
-def ticket(t: TicketView) -> None:
+def ticket(t: TicketView, full: bool = False) -> None:
     from rich.markup import escape
 
     out = console()
@@ -90,7 +90,11 @@ def ticket(t: TicketView) -> None:
         for e in t.conversation:
             label = {"reply": "reply", "note": "[yellow]note[/]", "inbound": "[cyan]customer[/]"}.get(e.kind, e.kind)
             out.print(f"  {_when(e.created_at)} {label} {escape(e.author or '')}")
-            out.print("    " + escape(e.body).replace("\n", "\n    "))
+            body = e.full_body if full and e.full_body is not None else e.body
+            out.print("    " + escape(body).replace("\n", "\n    "))
+            if e.hidden_lines and not full:
+                out.print(f"    [dim]({e.hidden_lines} quoted line{'s' if e.hidden_lines != 1 else ''} hidden: "
+                          f"ticket show {t.number} --full)[/]")
 
 
 def history(events: list[EventView]) -> None:

@@ -24,13 +24,13 @@ def _number(value: str) -> int:
     return parse_number(value)
 
 
-def _print_ticket(view, as_json: bool) -> None:
+def _print_ticket(view, as_json: bool, full: bool = False) -> None:
     if as_json:
         emit_one(view.to_dict())
     else:
         from helpdesk.cli import render
 
-        render.ticket(view)
+        render.ticket(view, full=full)
 
 
 @app.command()
@@ -210,16 +210,25 @@ def list_(
 
 
 @app.command()
-def show(ticket: TicketArg, json_: JsonFlag = False) -> None:
-    """One ticket with its type fields and conversation.
+def show(
+    ticket: TicketArg,
+    json_: JsonFlag = False,
+    full: Annotated[bool, typer.Option("--full", help="Show each mail whole, with the quoted history and "
+                                                      "signature its sender's client added.")] = False,
+) -> None:
+    """One ticket with its type fields and conversation. A customer's mail shows what they wrote; the
+    quoted history below it is hidden (the line under it says how much) and --full shows it. --json
+    carries both: "body" (what they wrote) and "full_body" (the whole mail).
 
-    Example: helpdesk ticket show 42 --json
+    Examples:
+      helpdesk ticket show 42
+      helpdesk ticket show 42 --full
     """
     from helpdesk import tickets
 
     with open_desk() as desk:
         view = tickets.get(desk, _number(ticket), conversation=True)
-    _print_ticket(view, json_)
+    _print_ticket(view, json_, full=full)
 
 
 @app.command()

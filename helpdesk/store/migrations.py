@@ -182,3 +182,10 @@ def migrate(db: pw.Database) -> list[str]:
             models.SchemaMigration.create(name=name)
             ran.append(name)
     return ran
+
+
+@migration("0015_conversation_full_body")
+def _conversation_full_body(db: pw.Database) -> None:
+    # A mail reply stored only the text left after quote stripping: what a wrong cut took was gone.
+    # The whole text is now kept beside it (entries stored before keep NULL: their whole text is lost).
+    add_column_if_missing(db, "conversation_entry", "full_body", pw.TextField(null=True))

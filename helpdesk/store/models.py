@@ -121,6 +121,9 @@ class ConversationEntry(BaseModel):
     body = pw.TextField(default="")
     message_id = pw.CharField(max_length=500, null=True, unique=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # A mail's whole text, quoted history and signature included; `body` is what its sender wrote (a
+    # view of it, helpdesk/mail/quotes.py). None: the body is all there is (agents' replies and notes).
+    full_body = pw.TextField(null=True)  # migration 0015
 
     class Meta:
         indexes = ((("ticket", "created_at"), False),)

@@ -37,7 +37,7 @@ import re
 
 # ---------------------------------------------------------------- what the lines look like
 
-QUOTED_RE = re.compile(r"^[ \t]{0,3}>")
+QUOTED_RE = re.compile(r"^\s*>")  # indented too: HTML conversions indent nested quotes
 # A line the HTML reading puts where a reply header was: a splitter no one can type by accident (a
 # private-use character; if a customer does type it, the worst is a hidden line, never a lost one).
 HTML_SPLITTER = "\ue000"
@@ -45,19 +45,21 @@ BLANK_RE = re.compile(r"^[\s\u00a0\u200b]*$")
 
 # Verbs ending an attribution, in the languages of the desk's customers (and a few neighbours).
 _WROTE = (r"wrote|writes|sent|a\s+écrit|a\s+ecrit|schrieb|escribió|escribio|escreveu|ha\s+scritto|schreef|"
-          r"geschreven|skrev|napisał\(a\)|napisała|napisał|napisal|pisze|nadesłał|kirjoitti|đã\s+viết|"
+          r"geschreven|geschrieben|skrev|napisał\(-?a\)|napisała|napisał|napisal|pisze|nadesłał|kirjoitti|đã\s+viết|"
           r"написал\(а\)|написала|написал|yazdı|írta|napsal\(a\)|napsal")
 _WROTE_RE = re.compile(rf"(?<!\w)(?:{_WROTE})(?!\w)", re.I)
 # How attributions start ("On", "Am", "Le", "El", "Il giorno", "Op", "Em", "No dia", "Den", "På",
 # "W dniu", "Dnia", "Dne", ...).
 _LEAD_RE = re.compile(r"^(?:On|Le|Am|El|Il(?:\s+giorno)?|Op|Em|No\s+dia|Den|På|W\s+dniu|Dnia|Dne|Vào|"
-                      r"Sent from Samsung)\s", re.I)
+                      r"W\s+(?:poniedziałek|wtorek|środę|czwartek|piątek|sobotę|niedzielę)|Sent from Samsung)[\s,]", re.I)
 # A date first, perhaps after a short weekday ("wt., 3 mar 2026", "tir. 3. mar.", "ti 3.3.2026").
 _STARTS_WITH_DATE_RE = re.compile(r"^(?:[^\W\d_]{1,4}\.?,?\s+)?\d")
 _DATE_RE = re.compile(r"\d{1,2}[:.]\d{2}|\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 # "---- John Smith wrote ----" (Android), "------On 12/29/1987 ..., Julius Caesar wrote-----".
 _DASHED_RE = re.compile(r"^\s*-{2,}.*(?:wrote|schrieb|a écrit|escribió|skrev|schreef)\s*:?\s*-{2,}\s*$", re.I)
 # "2014-10-17 11:28 GMT+03:00 Bob <bob@example.com>:", "2011/4/7 Nathan <support@example.com>" (old Gmail).
+# Apple Mail in Polish names the sender first: "Wiadomość napisana przez X <x> w dniu 02.03.2026, o godz. 09:14:".
+_POLISH_APPLE_RE = re.compile(r"^\s*Wiadomość napisana przez .{1,250} w dniu .{1,80}:\s*$")
 _DATE_EMAIL_RE = re.compile(r"^\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}\b.{0,150}@[^\s>]+>?\s*:?\s*$")
 _MAX_ATTRIBUTION = 400
 
@@ -80,9 +82,8 @@ _FORWARD_CORE = (
 _FORWARD_RE = re.compile(rf"^\s*{_FORWARD_CORE}\s*$", re.I)
 _FORWARD_ANYWHERE_RE = re.compile(_FORWARD_CORE, re.I)
 # "Fwd:", "FW:", "WG:" (Weitergeleitet), "TR:" (transféré), "RV:" (reenviado), "Doorst:", "VS:",
-# "VB:", "PD:", "I:" (inoltrato), "Enc:" (encaminhada) at the start of the subject, after any "Re:".
-_FORWARD_SUBJECT_RE = re.compile(r"^\s*(?:(?:re|aw|sv|vs|odp|r|rif)\s*:\s*)*"
-                                 r"(?:fwd?|wg|tr|rv|doorst|vs|vb|pd|i|enc|fw)\s*:", re.I)
+# "VB:", "PD:", "I:" (inoltrato), "Enc:" (encaminhada) starting the subject ("Re: Fwd:" is a reply).
+_FORWARD_SUBJECT_RE = re.compile(r"^\s*(?:fwd?|wg|tr|rv|doorst|vs|vb|pd|i|enc|fw)\s*:", re.I)
 
 # Header names of a quoted header block, by role, in English, German, French, Spanish, Dutch, Danish,
 # Swedish, Norwegian, Polish, Italian and Portuguese.
@@ -124,7 +125,7 @@ def _attribution_lines(lines: list[str], i: int) -> int:
     first = lines[i].strip()
     if not first or len(first) > 250 or QUOTED_RE.match(lines[i]):
         return 0
-    if _DASHED_RE.match(first) or _DATE_EMAIL_RE.match(first):
+    if _DASHED_RE.match(first) or _DATE_EMAIL_RE.match(first) or _POLISH_APPLE_RE.match(first):
         return 1
     if not (_LEAD_RE.match(first.lstrip("-").lstrip()) or _STARTS_WITH_DATE_RE.match(first.lstrip("-").lstrip())):
         return 0  # an attribution starts like one (see _is_attribution): most lines stop here
@@ -160,9 +161,12 @@ def _is_attribution(text: str) -> bool:
     # line is a greeting followed by an attribution, found from that next line.
     if not (_LEAD_RE.match(text) or _STARTS_WITH_DATE_RE.match(text)):
         return False
-    if not _DATE_RE.search(text) and "@" not in text:
-        return False
+    dated = bool(_DATE_RE.search(text)) or "@" in text
     verbs = list(_WROTE_RE.finditer(text))
+    if not dated:
+        # Without a date or an address only the short English form counts ("On Mon, Support wrote:"),
+        # the verb last: a sentence rarely ends that way.
+        return bool(_LEAD_RE.match(text) and len(text) <= 100 and re.search(r"\s(?:wrote|writes):$", text))
     if not verbs:
         # No verb: "26.06.2014, 14:41, "Alexander L" <abc@example.com>:" (Yandex, Mail.ru, old Gmail):
         # a date and a time first, an address last.
@@ -177,7 +181,7 @@ def _is_attribution(text: str) -> bool:
 
 def _header_block_lines(lines: list[str], i: int) -> int:
     """How many lines a quoted header block starting at line i spans ("From: / Sent: / To: /
-    Subject:"), or 0. Needs two different headers, one of them a sender or a date."""
+    Subject:"), or 0."""
     match = _HEADER_RE.match(lines[i])
     if not match or _ROLE.get(match.group("key").lower()) not in ("from", "date", "subject"):
         return 0
@@ -204,7 +208,9 @@ def _header_block_lines(lines: list[str], i: int) -> int:
             end = j + 1
         j += 1
     distinct = set(roles)
-    if len(distinct) >= 2 and distinct & {"from", "date"}:
+    # A sender and one more header, or a date and a recipient: "Date: 2 March / Subject: laptop" in a
+    # form someone filled in is not a mail header.
+    if len(distinct) >= 2 and ("from" in distinct or {"date", "to"} <= distinct):
         # A wrapped subject can leave one more line after the last header: it is part of the block.
         return end - i
     return 0
@@ -212,7 +218,7 @@ def _header_block_lines(lines: list[str], i: int) -> int:
 
 def _splitter_lines(lines: list[str], i: int) -> int:
     line = lines[i]
-    if line.strip() == HTML_SPLITTER:
+    if HTML_SPLITTER in line:
         return 1
     if _ORIGINAL_RE.match(line):
         return 1
@@ -384,12 +390,12 @@ def _finish(lines: list[str], *, whole: bool = False) -> str:
     """`whole`: nothing was quoted; otherwise a rule line left above the hidden quote goes too."""
     lines = [line.rstrip() for line in lines]
     lines = _drop_signature(lines)
-    while lines and (BLANK_RE.match(lines[-1]) or lines[-1].strip() == HTML_SPLITTER
+    while lines and (BLANK_RE.match(lines[-1]) or HTML_SPLITTER in lines[-1]
                      or (not whole and _RULE_RE.match(lines[-1]))):
         lines.pop()
     while lines and BLANK_RE.match(lines[0]):
         lines.pop(0)
-    text = "\n".join(line for line in lines if line.strip() != HTML_SPLITTER)
+    text = "\n".join(line for line in lines if HTML_SPLITTER not in line)
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
@@ -443,6 +449,7 @@ _CUT_XPATH = (
     " | //*[@id = 'mail-editor-reference-message-container']"
     " | //div[contains(translate(@style, ' ', ''), 'border-top:solid')]"
 )
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FORWARD_CONTAINER_XPATH = "ancestor-or-self::*[contains(@class, 'moz-forward-container')]"
 
 
@@ -456,6 +463,20 @@ def html_for_stripping(html: str) -> str:
         doc = lxml.html.document_fromstring(html)
     except Exception:  # empty or not HTML at all
         return html_to_text(html)
+    # Quotes first: what they hold (a quoted Outlook header, an attribution) is history already.
+    quotes = doc.xpath(_QUOTE_XPATH)
+    outermost = [q for q in quotes if not any(a in quotes for a in q.iterancestors())]
+    for el in outermost:
+        if el.xpath(_FORWARD_CONTAINER_XPATH) or _is_forward_text(_text_of(el)[:200]) or \
+                _is_forward_text(_text_before(el)):
+            continue
+        inner = html_to_text(lxml.html.tostring(el, encoding="unicode", with_tail=False))
+        replacement = etree.Element("pre")
+        # lxml takes no control characters in a text node (the whole text keeps them; this is a view).
+        inner = _NOT_XML_RE.sub("", inner)
+        replacement.text = "\n" + "\n".join("> " + line for line in inner.split("\n")) + "\n"
+        replacement.tail = _NOT_XML_RE.sub("", el.tail) if el.tail else el.tail
+        el.getparent().replace(el, replacement)
     for el in doc.xpath(_CUT_XPATH):
         if el.xpath(_FORWARD_CONTAINER_XPATH) or _is_forward_text(_text_of(el)[:200]):
             continue
@@ -480,17 +501,6 @@ def html_for_stripping(html: str) -> str:
             el.remove(child)
         el.text = "\n" + HTML_SPLITTER + "\n"
         el.tag = "pre"
-    quotes = doc.xpath(_QUOTE_XPATH)
-    outermost = [q for q in quotes if not any(a in quotes for a in q.iterancestors())]
-    for el in outermost:
-        if el.xpath(_FORWARD_CONTAINER_XPATH) or _is_forward_text(_text_of(el)[:200]) or \
-                _is_forward_text(_text_before(el)):
-            continue
-        inner = html_to_text(lxml.html.tostring(el, encoding="unicode", with_tail=False))
-        replacement = etree.Element("pre")
-        replacement.text = "\n" + "\n".join("> " + line for line in inner.split("\n")) + "\n"
-        replacement.tail = el.tail
-        el.getparent().replace(el, replacement)
     return html_to_text(lxml.html.tostring(doc, encoding="unicode"))
 
 

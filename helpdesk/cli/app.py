@@ -17,7 +17,7 @@ GROUPS = {
     "ticket": ("helpdesk.cli.ticket", "Create, find, move and answer tickets."),
     "db": ("helpdesk.cli.db", "The database: schema and migrations."),
     "agent": ("helpdesk.cli.agent", "The agents working the desk."),
-    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine."),
+    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine, outbox."),
     "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock."),
 }
 

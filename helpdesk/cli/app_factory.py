@@ -57,6 +57,6 @@ def _usage_exit(exc: UsageError):
 
 
 def make_app(**kwargs) -> typer.Typer:
-    return typer.Typer(cls=HelpdeskGroup, no_args_is_help=True, pretty_exceptions_enable=False,
-                       pretty_exceptions_show_locals=False, rich_markup_mode=None, add_completion=False,
-                       **kwargs)
+    kwargs.setdefault("no_args_is_help", True)  # a group that acts by itself (`mail outbox`) says False
+    return typer.Typer(cls=HelpdeskGroup, pretty_exceptions_enable=False, pretty_exceptions_show_locals=False,
+                       rich_markup_mode=None, add_completion=False, **kwargs)

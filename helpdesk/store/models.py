@@ -164,7 +164,8 @@ class Outbox(BaseModel):
     in_reply_to = pw.CharField(max_length=500, null=True)
     references = pw.TextField(default="")
     auto = pw.BooleanField(default=False)  # automatic mail carries Auto-Submitted: auto-replied
-    status = pw.CharField(max_length=12, default="queued", index=True)  # queued | sent | failed
+    # queued | sending (claimed until next_attempt_at, see mail/send.py) | sent | failed
+    status = pw.CharField(max_length=12, default="queued", index=True)
     attempts = pw.IntegerField(default=0)
     next_attempt_at = pw.DateTimeField(default=utcnow)
     last_error = pw.TextField(null=True)

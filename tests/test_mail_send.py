@@ -50,6 +50,20 @@ def outbox_rows():
     return list(Outbox.select().order_by(Outbox.id))
 
 
+def queue_a_reply(configured, mail_config: str) -> None:
+    """Configure the desk's mail (TOML), and leave one reply to a customer in the outbox."""
+    from helpdesk import tickets
+    from helpdesk.desk import open_desk
+
+    configured.write_config(configured.default_config() + "\n" + mail_config)
+    desk = open_desk()
+    try:
+        view, _ = tickets.intake(desk, tickets.TicketInput(title="Phone", customer="ann@globex.example"))
+        tickets.reply(desk, view.number, "We will call you.")
+    finally:
+        desk.close()
+
+
 def audit_actions(number: int) -> list[str]:
     from helpdesk.store.models import AuditEvent
 
@@ -262,18 +276,8 @@ def test_daemon_survives_an_imap_protocol_error(configured, imap, smtp, helpdesk
     """A server that refuses a command (here: the folder does not exist) is logged as one line; the
     daemon does not die, and the outbox still goes out in the same cycle. `--once` then exits 3, as
     `mail fetch` does."""
-    from helpdesk import tickets
-    from helpdesk.desk import open_desk
-
-    configured.write_config(configured.default_config() + "\n"
-                            + imap.config_toml().replace('imap_folder = "INBOX"', 'imap_folder = "NoSuchFolder"')
-                            + smtp.config_toml())
-    desk = open_desk()
-    try:
-        view, _ = tickets.intake(desk, tickets.TicketInput(title="Phone", customer="ann@globex.example"))
-        tickets.reply(desk, view.number, "We will call you.")
-    finally:
-        desk.close()
+    queue_a_reply(configured, imap.config_toml().replace('imap_folder = "INBOX"', 'imap_folder = "NoSuchFolder"')
+                  + smtp.config_toml())
     r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
     assert r.returncode == 3, r.stderr
     errors = [line for line in r.stderr.splitlines() if " ERROR " in line]
@@ -422,7 +426,8 @@ def test_mail_outbox_shows_why_and_retry_requeues_a_failed_mail(mdesk, imap, smt
 
     # Only a failed mail can be retried.
     r = cli("mail", "outbox", "retry", str(retrying["id"]))
-    assert r.exit_code == 1 and r.stderr.strip() == f"error: outbox mail {retrying['id']} is retrying, not failed: nothing to retry"
+    assert r.exit_code == 1
+    assert r.stderr.strip() == f"error: outbox mail {retrying['id']} is retrying, not failed: nothing to retry"
     r = cli("mail", "outbox", "retry", "99999")
     assert r.exit_code == 1 and "not found" in r.stderr
     del smtp.refuse["carl@globex.example"]
@@ -463,18 +468,9 @@ def test_daemon_once_exits_3_when_smtp_is_unreachable_after_fetching(smtp_down_d
 
 
 def test_daemon_once_exits_3_when_a_mailbox_is_unreachable_after_sending(configured, imap, smtp, helpdesk_bin):
-    from helpdesk import tickets
-    from helpdesk.desk import open_desk
     from mailservers import free_port
 
-    configured.write_config(configured.default_config() + "\n" + imap.config_toml(port=free_port())
-                            + smtp.config_toml())
-    desk = open_desk()
-    try:
-        view, _ = tickets.intake(desk, tickets.TicketInput(title="Phone", customer="ann@globex.example"))
-        tickets.reply(desk, view.number, "We will call you.")
-    finally:
-        desk.close()
+    queue_a_reply(configured, imap.config_toml(port=free_port()) + smtp.config_toml())
     r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
     assert r.returncode == 3, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error: mailbox support: IMAP 127.0.0.1")

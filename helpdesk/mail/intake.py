@@ -224,8 +224,8 @@ def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
         if not mail.from_addr:
             raise ParseError("no sender address")
         if not is_address(mail.from_addr):
-            raise ParseError(f"the sender {mail.from_addr[:MAX_ADDRESS]!r} is not an email address"
-                             + (f" (longer than {MAX_ADDRESS} characters)" if len(mail.from_addr) > MAX_ADDRESS else ""))
+            too_long = f" (longer than {MAX_ADDRESS} characters)" if len(mail.from_addr) > MAX_ADDRESS else ""
+            raise ParseError(f"the sender {mail.from_addr[:MAX_ADDRESS]!r} is not an email address{too_long}")
         number, how = thread(desk, mail)
         if number is not None:
             ticket = Ticket.get_by_id(number)

@@ -45,21 +45,22 @@ BLANK_RE = re.compile(r"^[\s\u00a0\u200b]*$")
 
 # Verbs ending an attribution, in the languages of the desk's customers (and a few neighbours).
 _WROTE = (r"wrote|writes|sent|a\s+écrit|a\s+ecrit|schrieb|escribió|escribio|escreveu|ha\s+scritto|schreef|"
-          r"geschreven|geschrieben|skrev|napisał\(-?a\)|napisała|napisał|napisal|pisze|nadesłał|kirjoitti|đã\s+viết|"
-          r"написал\(а\)|написала|написал|yazdı|írta|napsal\(a\)|napsal")
+          r"geschreven|geschrieben|skrev|napisał\(-?a\)|napisała|napisał|napisal|pisze|nadesłał|kirjoitti|"
+          r"đã\s+viết|написал\(а\)|написала|написал|yazdı|írta|napsal\(a\)|napsal")
 _WROTE_RE = re.compile(rf"(?<!\w)(?:{_WROTE})(?!\w)", re.I)
 # How attributions start ("On", "Am", "Le", "El", "Il giorno", "Op", "Em", "No dia", "Den", "På",
 # "W dniu", "Dnia", "Dne", ...).
 _LEAD_RE = re.compile(r"^(?:On|Le|Am|El|Il(?:\s+giorno)?|Op|Em|No\s+dia|Den|På|W\s+dniu|Dnia|Dne|Vào|"
-                      r"W\s+(?:poniedziałek|wtorek|środę|czwartek|piątek|sobotę|niedzielę)|Sent from Samsung)[\s,]", re.I)
+                      r"W\s+(?:poniedziałek|wtorek|środę|czwartek|piątek|sobotę|niedzielę)|"
+                      r"Sent from Samsung)[\s,]", re.I)
 # A date first, perhaps after a short weekday ("wt., 3 mar 2026", "tir. 3. mar.", "ti 3.3.2026").
 _STARTS_WITH_DATE_RE = re.compile(r"^(?:[^\W\d_]{1,4}\.?,?\s+)?\d")
 _DATE_RE = re.compile(r"\d{1,2}[:.]\d{2}|\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 # "---- John Smith wrote ----" (Android), "------On 12/29/1987 ..., Julius Caesar wrote-----".
 _DASHED_RE = re.compile(r"^\s*-{2,}.*(?:wrote|schrieb|a écrit|escribió|skrev|schreef)\s*:?\s*-{2,}\s*$", re.I)
-# "2014-10-17 11:28 GMT+03:00 Bob <bob@example.com>:", "2011/4/7 Nathan <support@example.com>" (old Gmail).
 # Apple Mail in Polish names the sender first: "Wiadomość napisana przez X <x> w dniu 02.03.2026, o godz. 09:14:".
 _POLISH_APPLE_RE = re.compile(r"^\s*Wiadomość napisana przez .{1,250} w dniu .{1,80}:\s*$")
+# "2014-10-17 11:28 GMT+03:00 Bob <bob@example.com>:", "2011/4/7 Nathan <support@example.com>" (old Gmail).
 _DATE_EMAIL_RE = re.compile(r"^\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}\b.{0,150}@[^\s>]+>?\s*:?\s*$")
 _MAX_ATTRIBUTION = 400
 
@@ -104,8 +105,9 @@ _RULE_RE = re.compile(r"^\s*(?:_{10,}|-{10,}|={10,})\s*$")  # Outlook's line abo
 _SIG_DASHES_RE = re.compile(r"^\s*--\s*$")
 _MAX_SIGNATURE_LINES = 12
 _MOBILE_RE = re.compile(
-    r"^\s*(?:Sent from my |Sent from (?=(?-i:[A-Z]))|Sent via |Sent with |Get Outlook for |Envoyé de mon |Envoyé depuis (?:mon )?|"
-    r"Von meinem |Gesendet von (?:meinem )?|Gesendet mit |Enviado desde (?:mi )?|Enviado do meu |Enviado de meu |"
+    r"^\s*(?:Sent from my |Sent from (?=(?-i:[A-Z]))|Sent via |Sent with |Get Outlook for |Envoyé de mon |"
+    r"Envoyé depuis (?:mon )?|Von meinem |Gesendet von (?:meinem )?|Gesendet mit |Enviado desde (?:mi )?|"
+    r"Enviado do meu |Enviado de meu |"
     r"Verzonden (?:vanaf|met) (?:mijn )?|Verstuurd vanaf (?:mijn )?|Sendt fra (?:min )?|Skickat från (?:min )?|"
     r"Wysłano z (?:mojego )?|Wysłane z (?:mojego )?|Inviato da(?:l mio)? |Inviato dal mio )"
     r"(?P<what>[^\n]{1,60}?)\s*(?:<[^>\s]+>)?\s*$", re.I)
@@ -246,7 +248,8 @@ def _split_run_on_attribution(lines: list[str]) -> list[str]:
         leads = list(re.finditer(r"(?<=\S)\s*-*\s*(?=\b(?:On|Le|Am|El|Op|Em|Den)\s)", line))
         for lead in leads[:3]:  # the attribution follows the reply text: one of the first "On"s
             rest = line[lead.end():]
-            if len(rest) <= _MAX_ATTRIBUTION and lead.start() > 0 and _is_attribution(rest) and not _is_attribution(line):
+            if len(rest) <= _MAX_ATTRIBUTION and lead.start() > 0 and _is_attribution(rest) \
+                    and not _is_attribution(line):
                 split = (line[:lead.start()], rest)
                 break
         if split:

@@ -242,8 +242,8 @@ def _send_due(desk) -> SendReport:
                 continue
             with desk.db.atomic():
                 # An interrupted earlier attempt keeps its note: the customer may have this mail twice.
-                Outbox.update(status="sent", sent_at=desk.now(), last_error=row.last_error if interrupted else None).where(
-                    Outbox.id == row.id).execute()
+                Outbox.update(status="sent", sent_at=desk.now(),
+                              last_error=row.last_error if interrupted else None).where(Outbox.id == row.id).execute()
             report.sent += 1
     finally:
         try:

@@ -852,7 +852,7 @@ class MailBench:
             ("imapclient/imapclient.py", "fetch"): "IMAP fetch (imapclient)",
             ("helpdesk/mail/parse.py", "parse"): "parse (helpdesk.mail.parse.parse)",
             ("email/parser.py", "parsebytes"): "  of which stdlib MIME parse",
-            ("helpdesk/mail/parse.py", "html_to_text"): "  of which HTML to text (inscriptis)",
+            ("helpdesk/mail/quotes.py", "html_text_and_reply"): "  of which HTML to text and its reply (quotes.py)",
             ("helpdesk/mail/quotes.py", "visible_text"): "  of which quote stripping (quotes.visible_text)",
             ("helpdesk/mail/parse.py", "_bounce_details"): "  of which _bounce_details",
             ("helpdesk/mail/intake.py", "apply"): "apply (database work)",

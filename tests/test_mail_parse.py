@@ -8,8 +8,9 @@ import email.policy
 import pytest
 
 from helpdesk.mail.parse import (
-    ParseError, automated_reason, decode_bytes, html_to_text, normalise_message_id, parse,
+    ParseError, automated_reason, decode_bytes, normalise_message_id, parse,
 )
+from helpdesk.mail.quotes import html_to_text
 from helpdesk.mail.quotes import visible_text as strip_reply
 
 

@@ -20,7 +20,6 @@ from email.utils import getaddresses, parseaddr
 
 from helpdesk.attachments import safe_filename
 from helpdesk.mail import quotes
-from helpdesk.mail.quotes import html_to_text
 
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 MAX_MESSAGE_ID = 500
@@ -302,9 +301,9 @@ def parse(raw: bytes) -> ParsedMail:
         reply_text = quotes.visible_text(text, subject=subject)
     elif htmls:
         # HTML only (webmail): its quotes are found in its structure, before it is flattened to text.
-        htmls = [h.replace("\x00", "") for h in htmls]
-        text = "\n\n".join(html_to_text(h) for h in htmls).replace("\r\n", "\n")
-        reply_text = "\n\n".join(v for v in (quotes.visible_text("", html=h, subject=subject) for h in htmls) if v)
+        converted = [quotes.html_text_and_reply(h.replace("\x00", ""), subject) for h in htmls]
+        text = "\n\n".join(whole for whole, _ in converted).replace("\r\n", "\n")
+        reply_text = "\n\n".join(reply for _, reply in converted if reply)
     else:
         reply_text = ""
 

@@ -259,6 +259,12 @@ def _split_run_on_attribution(lines: list[str]) -> list[str]:
     return out
 
 
+# What every splitter and forward line has: a colon, a leading dash, rule, star or digit, or an
+# attribution's first word (its colon may be on the next line). A quick test before the real ones.
+_MAYBE_SPLITTER_RE = re.compile(r":|^\s*(?:[-_=*\d]|[^\W\d_]{1,4}\.?,?\s+\d|(?:On|Le|Am|El|Il|Op|Em|No|Den|På|W|"
+                                r"Dnia|Dne|Vào|Sent|Wiadomość)\b)", re.I)
+
+
 def mark(lines: list[str]) -> str:
     """One marker per line: e (empty), m (quoted), s (splitter), f (forward), t (text)."""
     marks = []
@@ -269,6 +275,8 @@ def mark(lines: list[str]) -> str:
             marks.append("e")
         elif QUOTED_RE.match(line):
             marks.append("m")
+        elif not _MAYBE_SPLITTER_RE.search(line) and HTML_SPLITTER not in line:
+            marks.append("t")  # most lines: nothing a splitter or a forward line starts or ends with
         elif _FORWARD_RE.match(line):
             marks.append("f")
         else:
@@ -292,10 +300,9 @@ def is_forward_subject(subject: str) -> bool:
 def visible_text(text: str, *, html: str | None = None, subject: str = "") -> str:
     """The customer's own words in a reply (see the module docstring). `html` is used when there is
     no plain text (webmail): its quote structure is read before it is flattened."""
-    forward = is_forward_subject(subject)
     if not (text or "").strip() and html:
-        return _strip(html_for_stripping(html), forward=forward, structural=True)
-    return _strip(text or "", forward=forward)
+        return html_text_and_reply(html, subject)[1]
+    return _strip(text or "", forward=is_forward_subject(subject))
 
 
 def _strip(text: str, *, forward: bool = False, structural: bool = False) -> str:
@@ -427,21 +434,13 @@ def _drop_signature(lines: list[str]) -> list[str]:
 
 
 def html_to_text(html: str) -> str:
-    from inscriptis import get_text
-
-    try:
-        text = get_text(html)
-    except Exception:  # a broken document: strip tags roughly rather than lose the mail
-        text = re.sub(r"<[^>]+>", " ", html)
-    lines = [line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
+    """HTML as readable text (inscriptis), for a mail that has no plain-text part."""
+    return html_text_and_reply(html)[0]
 
 
 _QUOTE_XPATH = (
     "//blockquote"
     " | //div[contains(concat(' ', normalize-space(@class), ' '), ' gmail_quote ')]"
-    " | //*[contains(concat(' ', normalize-space(@class), ' '), ' yahoo_quoted ')]"
     " | //*[contains(@class, 'yahoo_quoted')]"
 )
 # Where Outlook and others put the quoted history without marking it: a splitter goes before them.
@@ -452,59 +451,101 @@ _CUT_XPATH = (
     " | //*[@id = 'mail-editor-reference-message-container']"
     " | //div[contains(translate(@style, ' ', ''), 'border-top:solid')]"
 )
-_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CITE_PREFIX_XPATH = "//*[contains(concat(' ', normalize-space(@class), ' '), ' moz-cite-prefix ')]"
 _FORWARD_CONTAINER_XPATH = "ancestor-or-self::*[contains(@class, 'moz-forward-container')]"
+# Marks put into the document's text before it is flattened: where a quote element opens and closes
+# (its lines become ">" lines), and HTML_SPLITTER where unmarked history starts. Private-use characters:
+# removed again from the whole text.
+QUOTE_OPEN, QUOTE_CLOSE = "\ue001", "\ue002"
+_MARKS_RE = re.compile("[\ue000-\ue002]")
+_NOT_XML_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def html_for_stripping(html: str) -> str:
-    """HTML as text, with its quotes as `>` lines and Outlook-style history behind a splitter line, for
-    `_strip`. Falls back to the plain conversion when the document cannot be read."""
+def html_text_and_reply(html: str, subject: str = "") -> tuple[str, str]:
+    """(the whole text, what the sender wrote) of an HTML body, from one parse and one conversion:
+    the quote elements and the start of unmarked history are marked in the document, the document is
+    flattened, and the marks become ">" lines and a splitter for `_strip` (and vanish from the whole
+    text)."""
+    marked = _marked_text(html)
+    whole = _tidy(_MARKS_RE.sub("", marked))
+    return whole, _strip(_quote_lines(marked), forward=is_forward_subject(subject), structural=True)
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _quote_lines(marked: str) -> str:
+    """The flattened text with each line inside a marked quote element prefixed "> "."""
+    out = []
+    depth = 0
+    for line in marked.split("\n"):
+        quoted = depth > 0 or QUOTE_OPEN in line
+        depth = max(0, depth + line.count(QUOTE_OPEN) - line.count(QUOTE_CLOSE))
+        line = line.replace(QUOTE_OPEN, "").replace(QUOTE_CLOSE, "")
+        out.append("> " + line.strip() if quoted and line.strip() else line)
+    return "\n".join(out)
+
+
+def _marked_text(html: str) -> str:
+    from inscriptis import get_text
+
     try:
         import lxml.html
-        from lxml import etree
+        from inscriptis.html_engine import Inscriptis
 
-        doc = lxml.html.document_fromstring(html)
-    except Exception:  # empty or not HTML at all
-        return html_to_text(html)
+        doc = lxml.html.document_fromstring(html.strip())
+    except Exception:  # empty, or not HTML at all
+        try:
+            return get_text(html)
+        except Exception:  # a broken document: strip tags roughly rather than lose the mail
+            return re.sub(r"<[^>]+>", " ", html)
+    _mark_quotes(doc)
+    try:
+        return Inscriptis(doc).get_text()
+    except Exception:
+        return re.sub(r"<[^>]+>", " ", html)
+
+
+def _prepend(el, mark: str) -> None:
+    el.text = mark + _NOT_XML_RE.sub("", el.text or "")
+
+
+def _mark_quotes(doc) -> None:
     # Quotes first: what they hold (a quoted Outlook header, an attribution) is history already.
     quotes = doc.xpath(_QUOTE_XPATH)
     outermost = [q for q in quotes if not any(a in quotes for a in q.iterancestors())]
+    inside = set()
     for el in outermost:
         if el.xpath(_FORWARD_CONTAINER_XPATH) or _is_forward_text(_text_of(el)[:200]) or \
                 _is_forward_text(_text_before(el)):
-            continue
-        inner = html_to_text(lxml.html.tostring(el, encoding="unicode", with_tail=False))
-        replacement = etree.Element("pre")
-        # lxml takes no control characters in a text node (the whole text keeps them; this is a view).
-        inner = _NOT_XML_RE.sub("", inner)
-        replacement.text = "\n" + "\n".join("> " + line for line in inner.split("\n")) + "\n"
-        replacement.tail = _NOT_XML_RE.sub("", el.tail) if el.tail else el.tail
-        el.getparent().replace(el, replacement)
+            continue  # a forward is content
+        _prepend(el, QUOTE_OPEN)
+        if len(el):
+            el[-1].tail = _NOT_XML_RE.sub("", el[-1].tail or "") + QUOTE_CLOSE
+        else:
+            el.text += QUOTE_CLOSE
+        inside.update(el.iter())
     for el in doc.xpath(_CUT_XPATH):
-        if el.xpath(_FORWARD_CONTAINER_XPATH) or _is_forward_text(_text_of(el)[:200]):
+        if el in inside or el.xpath(_FORWARD_CONTAINER_XPATH) or _is_forward_text(_text_of(el)[:200]):
             continue
         if el.tag == "div" and "border-top" in (el.get("style") or "").replace(" ", "") and \
                 not _HEADER_RE.match(_text_of(el).lstrip()):
             continue  # a bordered box that is not a reply header
-        marker = etree.Element("pre")
-        marker.text = "\n" + HTML_SPLITTER + "\n"
-        el.addprevious(marker)
+        _prepend(el, HTML_SPLITTER)
         break  # everything after the first one is history
     for el in doc.xpath("//hr"):
         # A rule right before "From: ... To: ..." (Hotmail, Windows Mail, AOL): the history starts there.
+        if el in inside:
+            continue
         after = " ".join(" ".join(t.split()) for t in el.xpath("following::text()")[:8]).strip()
         if _HEADER_RE.match(after) and not _is_forward_text(_text_before(el)):
-            marker = etree.Element("pre")
-            marker.text = "\n" + HTML_SPLITTER + "\n"
-            el.addprevious(marker)
+            el.tail = HTML_SPLITTER + _NOT_XML_RE.sub("", el.tail or "")
             break
-    for el in doc.xpath("//*[contains(concat(' ', normalize-space(@class), ' '), ' moz-cite-prefix ')]"):
-        # Thunderbird's attribution, in any language: a splitter (its quote follows as a blockquote).
-        for child in list(el):
-            el.remove(child)
-        el.text = "\n" + HTML_SPLITTER + "\n"
-        el.tag = "pre"
-    return html_to_text(lxml.html.tostring(doc, encoding="unicode"))
+    for el in doc.xpath(_CITE_PREFIX_XPATH):
+        if el not in inside:  # Thunderbird's attribution, in any language: a splitter
+            _prepend(el, HTML_SPLITTER)
 
 
 def _text_of(el) -> str:

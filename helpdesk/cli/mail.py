@@ -97,8 +97,10 @@ def quarantine_list(
         return
     if not rows:
         typer.echo("the quarantine is empty")
-    for r in rows:
-        typer.echo(f"{r['id']:>4}  {r['mailbox']}  {r['size']} bytes  {r['status']}  {r['error']}")
+    from helpdesk.sanitise import inert
+
+    for r in rows:  # the error quotes what the stranger sent (a sender, a header): shown inert
+        typer.echo(f"{r['id']:>4}  {r['mailbox']}  {r['size']} bytes  {r['status']}  {inert(r['error'], layout=False)}")
 
 
 @quarantine_app.command("retry")

@@ -165,3 +165,31 @@ def test_random_headers_never_raise(headers, body):
 @given(st.binary(max_size=400))
 def test_any_bytes_never_raise(raw):
     parses_or_refuses(raw)
+
+
+# ---------------------------------------------------------------- header blocks the stdlib gives up on
+
+
+def test_obsolete_space_before_the_colon_of_a_field_name():
+    # RFC 5322 section 4.5 (obs-optional): readers must accept "Subject  :". The stdlib ended the
+    # header block there, so From and Subject were lost and the mail was quarantined.
+    raw = (b"From  : Ann Lee <ann(comment)@globex(dept).example>\r\nTo    : IT <it@acme.example>\r\n"
+           b"Subject     : Printer on fire\r\nDate  : Mon, 2 Mar 2026 09:00:00 +0100\r\n\r\nPlease hurry.\r\n")
+    mail = parse(raw)
+    assert (mail.from_addr, mail.from_name, mail.subject) == ("ann@globex.example", "Ann Lee", "Printer on fire")
+    assert mail.to == ["it@acme.example"] and mail.text == "Please hurry."
+
+
+def test_a_stray_line_among_the_fields_is_skipped():
+    raw = (b"Received: from mx.globex.example\r\n  by mx.acme.example; Mon, 2 Mar 2026 09:00:00 +0100\r\n"
+           b"quite Delivered-To: it@acme.example\r\nFrom: Ann <ann@globex.example>\r\nSubject: VPN\r\n\r\n"
+           b"It drops.\r\n")
+    mail = parse(raw)
+    assert (mail.from_addr, mail.subject, mail.text) == ("ann@globex.example", "VPN", "It drops.")
+    assert mail.sha256 == __import__("hashlib").sha256(raw).hexdigest()  # the bytes as they came
+
+
+def test_a_body_without_a_blank_line_before_it_stays_the_body():
+    raw = b"From: Ann <ann@globex.example>\r\nSubject: VPN\r\nIt drops every hour.\r\nSince Monday.\r\n"
+    mail = parse(raw)
+    assert mail.subject == "VPN" and "It drops every hour." in mail.text and "Since Monday." in mail.text

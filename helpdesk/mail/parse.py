@@ -247,12 +247,41 @@ def _header(msg: Message, name: str) -> str:
     return str(value) if value is not None else ""
 
 
+_HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
+_FIELD_RE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:|[ \t]|From ")  # a field, a folded line, an mbox "From "
+_SPACED_NAME_RE = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.M)
+
+
+def repair_header_block(raw: bytes) -> bytes:
+    """Two things the stdlib parser ends the header block at, so that From and Subject below them are
+    lost: a field name followed by spaces before its colon (`Subject  : x`, RFC 5322's obsolete syntax,
+    which readers must accept) and a stray line between fields (`quite Delivered-To: x`). The first
+    is rewritten (`Subject: x`); the second is dropped when more fields follow it (else it is where the
+    body starts, as the stdlib reads it). The message's hash is taken from the bytes as they came."""
+    end = _HEADER_END_RE.search(raw)
+    block, rest = (raw[:end.start()], raw[end.start():]) if end else (raw, b"")
+    lines = block.splitlines(keepends=True)
+    if all(_FIELD_RE.match(line) for line in lines):
+        return raw
+    lines = [_SPACED_NAME_RE.sub(rb"\1:", line, count=1) for line in lines]
+    kept = []
+    for i, line in enumerate(lines):
+        if _FIELD_RE.match(line):
+            kept.append(line)
+        elif any(_FIELD_RE.match(later) and not later[:1] in b" \t" for later in lines[i + 1:]):
+            continue  # a stray line among the fields
+        else:
+            kept.extend(lines[i:])  # the body starts here (no blank line before it)
+            break
+    return b"".join(kept) + rest
+
+
 def parse(raw: bytes) -> ParsedMail:
     if not raw or not raw.strip():
         raise ParseError("empty message")
     sha = hashlib.sha256(raw).hexdigest()
     try:
-        msg: EmailMessage = email.message_from_bytes(raw, policy=POLICY)
+        msg: EmailMessage = email.message_from_bytes(repair_header_block(raw), policy=POLICY)
     except Exception as exc:  # pragma: no cover - the parser is very lenient
         raise ParseError(f"unreadable MIME: {exc}") from None
     headers = {k.lower() for k in msg.keys()}

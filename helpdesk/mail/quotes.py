@@ -129,7 +129,8 @@ def _attribution_lines(lines: list[str], i: int) -> int:
         return 0
     if _DASHED_RE.match(first) or _DATE_EMAIL_RE.match(first) or _POLISH_APPLE_RE.match(first):
         return 1
-    if not (_LEAD_RE.match(first.lstrip("-").lstrip()) or _STARTS_WITH_DATE_RE.match(first.lstrip("-").lstrip())):
+    start = first.lstrip("-").lstrip()
+    if not (_LEAD_RE.match(start) or _STARTS_WITH_DATE_RE.match(start)):
         return 0  # an attribution starts like one (see _is_attribution): most lines stop here
     if _LEAD_RE.match(first):
         # Polymail breaks its attribution over blank lines and ends it with "> wrote:".
@@ -239,7 +240,7 @@ def _split_run_on_attribution(lines: list[str]) -> list[str]:
     """"reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:" on one line: the reply and the
     attribution become two lines (a client that does not break the line before its quote)."""
     out = []
-    for idx, line in enumerate(lines):
+    for line in lines:
         if len(line) > 2 * _MAX_ATTRIBUTION or QUOTED_RE.match(line) or not line.rstrip().endswith(":") \
                 or not _WROTE_RE.search(line):
             out.append(line)

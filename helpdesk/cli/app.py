@@ -74,7 +74,9 @@ def daemon(
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between cycles.", min=1)] = 60.0,
 ) -> None:
-    """Fetch mail and deliver the outbox in a loop; logs to stderr, stops cleanly on SIGTERM.
+    """Fetch mail and deliver the outbox in a loop; logs to stderr, stops cleanly on SIGTERM. A step that
+    fails is logged and the loop goes on; with --once, one cycle, then exit 3 if a mailbox or the SMTP
+    server could not be reached (1 if another step failed).
 
     Example: helpdesk daemon --interval 30
     """

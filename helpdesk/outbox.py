@@ -167,6 +167,52 @@ def queue_acknowledgement(desk, ticket: Ticket, mail, *, new_ticket: bool = Fals
                            in_reply_to=mail.message_id, new_ticket=new_ticket)
 
 
+def state(row: Outbox) -> str:
+    """queued (never tried), retrying (tried, waiting for its next attempt), sending, sent or failed."""
+    if row.status == "queued" and row.attempts:
+        return "retrying"
+    return row.status
+
+
+def describe(row: Outbox) -> dict:
+    """One outbox row for people and scripts: its state, and why it is not delivered yet."""
+    from helpdesk.views import iso
+
+    return {"id": row.id, "state": state(row), "ticket": row.ticket_id, "kind": row.kind, "to": row.to_addr,
+            "subject": row.subject, "attempts": row.attempts,
+            # queued/retrying: when it is tried next; sending: when the sender's claim on it runs out
+            "next_attempt_at": iso(row.next_attempt_at) if row.status in ("queued", "sending") else None,
+            "last_error": row.last_error, "message_id": row.message_id, "created_at": iso(row.created_at),
+            "sent_at": iso(row.sent_at)}
+
+
+def pending(desk, *, include_sent: bool = False) -> list[dict]:
+    """The outbox, oldest first: mail not delivered yet and mail that failed, with why (sent mail too
+    with `include_sent`)."""
+    query = Outbox.select().order_by(Outbox.id)
+    if not include_sent:
+        query = query.where(Outbox.status != "sent")
+    return [describe(row) for row in query]
+
+
+def requeue(desk, outbox_id: int) -> dict:
+    """Queue a failed mail again (the address was fixed, the server is back): tried at the next send,
+    with a fresh set of attempts and the same Message-ID."""
+    from helpdesk.errors import InvalidInput, NotFound
+
+    with desk.db.atomic():
+        row = Outbox.get_or_none(Outbox.id == outbox_id)
+        if row is None:
+            raise NotFound(f"outbox mail {outbox_id} not found")
+        if row.status != "failed":
+            raise InvalidInput(f"outbox mail {outbox_id} is {state(row)}, not failed: nothing to retry")
+        Outbox.update(status="queued", attempts=0, next_attempt_at=desk.now()).where(Outbox.id == row.id).execute()
+        if row.ticket_id:
+            audit.record(desk, row.ticket_id, "mail_requeued", outbox=row.id, to=row.to_addr,
+                         error=(row.last_error or "")[:500])
+    return describe(Outbox.get_by_id(outbox_id))
+
+
 def queue_reply(desk, ticket: Ticket, entry: ConversationEntry) -> int | None:
     """Queue an agent's public reply to the ticket's customer; returns the outbox id, or None."""
     if ticket.customer_id is None:

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import peewee as pw
 
 from helpdesk import audit, limits, sla
+from helpdesk.addresses import is_address
 from helpdesk.config import FieldSpec, TicketType
 from helpdesk.errors import InvalidInput, NotFound, StaleVersion, UsageError
 from helpdesk.inputs import load_json
@@ -21,9 +22,8 @@ from helpdesk.store import bulk, extensions, search, sql
 from helpdesk.store.models import (
     PRIORITIES, Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag,
 )
-from helpdesk.views import EntryView, TicketView
+from helpdesk.views import EntryView, TicketView, hidden_line_count
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CHANNELS = ("cli", "email", "api", "agent", "import", "sample")
 INPUT_KEYS = {"title", "body", "description", "type", "priority", "customer", "customer_name", "organisation",
               "fields", "field", "key", "idempotency_key", "tags", "queue", "channel"}
@@ -271,7 +271,7 @@ def _check(desk, inp: TicketInput) -> _Checked:
     customer = None
     if inp.customer:
         customer = inp.customer.strip().lower()
-        if not EMAIL_RE.match(customer):
+        if not is_address(customer):
             raise InvalidInput(f"customer {limits.shown(inp.customer)} is not an email address")
     if inp.channel not in CHANNELS:
         raise InvalidInput(f"channel {limits.shown(inp.channel)} is not one of {', '.join(CHANNELS)}")
@@ -593,7 +593,8 @@ def entries(number: int) -> list[EntryView]:
     out = []
     for e in query.objects():
         out.append(EntryView(id=e.id, kind=e.kind, author=e.login or e.email, body=e.body,
-                             created_at=e.created_at, message_id=e.message_id))
+                             created_at=e.created_at, message_id=e.message_id, full_body=e.full_body,
+                             hidden_lines=hidden_line_count(e.full_body, e.body)))
     return out
 
 
@@ -784,7 +785,7 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
         if customer is not None:
             email = customer.strip().lower()
             limits.check_text("customer", email, limits.EMAIL_MAX)
-            if not EMAIL_RE.match(email):
+            if not is_address(email):
                 raise InvalidInput(f"customer {limits.shown(customer)} is not an email address")
             cid = _customer_ids(desk, [_Checked(TicketInput(title="", customer=email), None, {}, "", None, email)])[email]
             if cid != ticket.customer_id:
@@ -863,6 +864,10 @@ def reply(desk, number: int, body: str, *, note: bool = False, expected_version:
         if ticket.status == "closed" and not note:
             raise InvalidInput(f"ticket #{number} is closed: a public reply would reopen nothing; add a note "
                                f"or create a follow-up: helpdesk ticket create --follow-up {number} --title ...")
+        if ticket.customer_id is None and not note:
+            raise InvalidInput(f"ticket #{number} has no customer: a public reply cannot be mailed to anyone; "
+                               f"add an internal note (--note), or set the customer first "
+                               f"(ticket update {number} --customer EMAIL)")
         agent = Agent.get_or_none(Agent.login == desk.actor)
         now = desk.now()
         kind = "note" if note else "reply"

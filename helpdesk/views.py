@@ -33,9 +33,19 @@ class EntryView:
     body: str
     created_at: dt.datetime
     message_id: str | None = None
+    full_body: str | None = None  # a mail's whole text (quoted history included); None: the body is all
+    hidden_lines: int = 0  # non-blank lines of full_body the body leaves out
 
     def to_dict(self) -> dict:
         return _plain(asdict(self))
+
+
+def hidden_line_count(full: str | None, shown: str) -> int:
+    """How many non-blank lines of a mail's whole text its shown text leaves out."""
+    if not full:
+        return 0
+    return max(0, sum(1 for line in full.splitlines() if line.strip())
+               - sum(1 for line in shown.splitlines() if line.strip()))
 
 
 @dataclass

@@ -182,8 +182,13 @@ class SmtpSink:
     messages: list = field(default_factory=list)
     refuse: dict = field(default_factory=dict)  # address -> (code, text)
     controller: object = None
+    # Set `hold` and DATA keeps the mail but does not answer until it is cleared: a sender can be
+    # stopped in the middle of its SMTP conversation. `in_data` is set when a mail has arrived so.
+    hold: threading.Event = field(default_factory=threading.Event)
+    in_data: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
+        self.hold.clear()
         if self.controller is not None:
             self.controller.stop()
 
@@ -211,7 +216,13 @@ def start_smtp() -> SmtpSink:
             return "250 OK"
 
         async def handle_DATA(self, server, session, envelope):
+            import asyncio
+
             sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+            if sink.hold.is_set():
+                sink.in_data.set()
+                while sink.hold.is_set():
+                    await asyncio.sleep(0.05)
             return "250 Message accepted"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port)

@@ -116,3 +116,60 @@ def test_an_unknown_holiday_country_is_reported_when_checked():
     cal = parse_calendar("bad", {"hours": {"mon": "09:00-17:00"}, "holiday_country": "XX"}, "UTC")
     with pytest.raises(ConfigError, match="no holiday calendar for XX"):
         cal.check()
+
+
+# ---------------------------------------------------------------- spans that start or end inside a DST change
+# Europe/Berlin: on Sun 29 Mar 2026 the clocks jump from 02:00 to 03:00 (a gap); on Sun 25 Oct 2026 they
+# go back from 03:00 to 02:00 (02:00-03:00 happens twice). Business time is real elapsed time between the
+# span's two ends; an end the clock skips is read with the offset before the change (it lands an hour
+# later: 02:30 is 03:30 summer time), an end the clock shows twice is its first occurrence (summer time).
+
+SPRING, FALL = dt.date(2026, 3, 29), dt.date(2026, 10, 25)
+
+
+def night(span: str):
+    return parse_calendar("night", {"timezone": "Europe/Berlin", "hours": {"sun": span}}, "UTC")
+
+
+def utc(day: int, month: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, minute)
+
+
+@pytest.mark.parametrize("span,start,end,hours", [
+    ("02:30-06:00", utc(29, 3, 1, 30), utc(29, 3, 4), 2.5),   # starts in the gap: at 03:30 CEST
+    ("00:00-02:30", utc(28, 3, 23), utc(29, 3, 1, 30), 2.5),  # ends in the gap: at 03:30 CEST, as long as written
+    ("02:15-02:45", utc(29, 3, 1, 15), utc(29, 3, 1, 45), 0.5),  # inside the gap: 03:15-03:45 CEST
+    ("01:00-04:00", utc(29, 3, 0), utc(29, 3, 2), 2.0),       # across the gap: the hour that never was is not worked
+])
+def test_a_span_with_an_end_in_the_spring_gap(span, start, end, hours):
+    cal = night(span)
+    assert cal.intervals(SPRING) == [(start, end)]
+    assert cal.between(utc(28, 3, 0), utc(30, 3, 0)) == dt.timedelta(hours=hours)
+    assert cal.add(utc(28, 3, 0), hours * 60) == end
+
+
+@pytest.mark.parametrize("span,start,end,hours", [
+    ("02:30-06:00", utc(25, 10, 0, 30), utc(25, 10, 5), 4.5),  # starts in the repeated hour: its first pass
+    ("00:00-02:30", utc(24, 10, 22), utc(25, 10, 0, 30), 2.5),  # ends at the first 02:30: as long as written
+    ("02:15-02:45", utc(25, 10, 0, 15), utc(25, 10, 0, 45), 0.5),  # inside it: the first pass only
+    ("01:00-04:00", utc(24, 10, 23), utc(25, 10, 3), 4.0),     # across it: the repeated hour is worked twice
+])
+def test_a_span_with_an_end_in_the_autumn_overlap(span, start, end, hours):
+    cal = night(span)
+    assert cal.intervals(FALL) == [(start, end)]
+    assert cal.between(utc(24, 10, 0), utc(26, 10, 0)) == dt.timedelta(hours=hours)
+    assert cal.add(utc(24, 10, 0), hours * 60) == end
+
+
+NIGHT_SHIFT = parse_calendar("nights", {"timezone": "Europe/Berlin", "hours": {
+    "mon-sun": ["00:00-02:30", "02:45-03:15", "22:00-24:00"]}}, "UTC")
+dst_moments = st.sampled_from([utc(28, 3, 20), utc(29, 3, 0, 30), utc(29, 3, 1, 10), utc(24, 10, 21),
+                               utc(25, 10, 0, 10), utc(25, 10, 0, 50), utc(25, 10, 1, 20)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=st.one_of(dst_moments, moments), mins=st.integers(min_value=1, max_value=60 * 30))
+def test_spans_touching_dst_changes_add_and_measure_alike(start, mins):
+    due = NIGHT_SHIFT.add(start, mins)
+    assert due > start and NIGHT_SHIFT.between(start, due) == dt.timedelta(minutes=mins)
+    assert NIGHT_SHIFT.add(NIGHT_SHIFT.add(start, mins // 2), mins - mins // 2) == due

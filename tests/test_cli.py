@@ -507,9 +507,12 @@ def test_reply_queues_mail_for_the_customer_and_notes_do_not(cli, desk):
     assert mail[0].body == "Please reconnect and try again."
     assert f"[#{with_customer}]" in mail[0].subject
     assert mail[0].ticket_id == with_customer
-    # a reply on a ticket without a customer is stored but mails nobody
-    ok(cli("ticket", "reply", str(without), "--body", "done"))
+    # a public reply on a ticket without a customer could be mailed to nobody: refused, nothing stored
+    error = one_error(cli("ticket", "reply", str(without), "--body", "done"), 1)
+    assert f"#{without} has no customer" in error and "--note" in error
     assert Outbox.select().count() == 1
+    assert ConversationEntry.select().where(ConversationEntry.ticket == without).count() == 0
+    assert show(cli, without)["first_response_at"] is None and actions(cli, without)[-1] == "created"
     doc = show(cli, with_customer)
     assert [(e["kind"], e["body"]) for e in doc["conversation"]] == [
         ("note", "checked the logs"), ("reply", "Please reconnect and try again.")]

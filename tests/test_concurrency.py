@@ -115,7 +115,7 @@ def race(home, commands: list[list[str]], *, envs: list[dict] | None = None) -> 
 
 def test_a_stale_expected_version_is_refused(desk):
     for move in ("update", "status", "reply", "transfer", "return", "reopen"):
-        number = make(desk, type="it_support")
+        number = make(desk, type="it_support", customer="ann@globex.example")  # a reply is mailed to her
         lifecycle.assign(desk, number, "tester")
         if move == "reopen":
             lifecycle.change_status(desk, number, "resolved")

@@ -406,8 +406,9 @@ def _conversation(desk, number):
 
 
 def test_merge_moves_conversation_and_tags_and_closes_source(desk):
-    source = new_ticket(desk, title="VPN drops every hour", body="since Monday", tags=["vpn", "network"])
-    target = new_ticket(desk, title="VPN unstable", tags=["network", "urgent"])
+    source = new_ticket(desk, title="VPN drops every hour", body="since Monday", tags=["vpn", "network"],
+                        customer="ann@globex.example")
+    target = new_ticket(desk, title="VPN unstable", tags=["network", "urgent"], customer="bob@globex.example")
     tickets.reply(desk, source, "Have you tried reconnecting zanzibar?")
     tickets.reply(desk, source, "internal: vendor case 77", note=True)
     tickets.reply(desk, target, "Looking into it")
@@ -455,7 +456,7 @@ def test_merge_of_a_resolved_source_keeps_its_resolution_time(desk):
 
 
 def test_merge_refusals_change_nothing(desk):
-    a = new_ticket(desk, title="a", tags=["x"])
+    a = new_ticket(desk, title="a", tags=["x"], customer="ann@globex.example")
     b = new_ticket(desk, title="b", tags=["y"])
     closed = ticket_in(desk, "closed", title="closed")
     tickets.reply(desk, a, "hello")

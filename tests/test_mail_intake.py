@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import run_subprocess
+from conftest import BACKEND, run_subprocess
 
 OUR = "support@desk.example"
 
@@ -304,6 +304,33 @@ def test_busy_mailbox_is_skipped(mdesk, imap, helpdesk_bin):
         assert report["skipped"] and report["fetched"] == 0
     assert tickets() == []
     assert fetch(mdesk).outcomes == {"new_ticket": 1}
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="advisory locks are PostgreSQL's")
+def test_desks_in_two_schemas_do_not_share_mailbox_locks(mdesk):
+    """Advisory locks belong to the whole database: another desk (schema) on the same database holding
+    its mailbox "support" must not make this desk skip its own "support"."""
+    import psycopg2
+
+    from conftest import PG_URL
+    from helpdesk.mail.locks import _key, mailbox_lock
+    from helpdesk.store.db import parse_url
+
+    params = dict(parse_url(PG_URL).params)
+    other = psycopg2.connect(dbname=params.pop("database"), **params)  # another process, in effect
+    other.autocommit = True
+    try:
+        with other.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (_key("another_desk", "support"),))
+            assert cur.fetchone()[0]
+            with mailbox_lock(mdesk, "support") as held:
+                assert held
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (_key(mdesk.url.schema, "support"),))
+            assert cur.fetchone()[0]
+            with mailbox_lock(mdesk, "support") as held:
+                assert not held  # still one fetcher per mailbox of one desk
+    finally:
+        other.close()
 
 
 # ---------------------------------------------------------------- automated mail and bounces

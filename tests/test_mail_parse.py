@@ -8,8 +8,10 @@ import email.policy
 import pytest
 
 from helpdesk.mail.parse import (
-    ParseError, automated_reason, decode_bytes, html_to_text, normalise_message_id, parse, strip_reply,
+    ParseError, automated_reason, decode_bytes, normalise_message_id, parse,
 )
+from helpdesk.mail.quotes import html_to_text
+from helpdesk.mail.quotes import visible_text as strip_reply
 
 
 def msg(headers: str, body: str = "Hello.") -> bytes:
@@ -28,9 +30,9 @@ def test_strip_reply_quoted_history():
     assert strip_reply(text) == "Thanks, that fixed it."
 
 
-def test_strip_reply_bottom_posting_keeps_own_lines():
+def test_strip_reply_inline_answers_keep_their_questions():
     text = "> Did you restart it?\nYes, twice.\n> And the cable?\nAlso checked."
-    assert strip_reply(text) == "Yes, twice.\nAlso checked."
+    assert strip_reply(text) == text
 
 
 @pytest.mark.parametrize("header", [
@@ -40,8 +42,9 @@ def test_strip_reply_bottom_posting_keeps_own_lines():
     "-----Original Message-----",
 ])
 def test_strip_reply_cuts_at_reply_header(header):
-    text = f"It works now.\n\n{header}\n> old text\nold text unquoted"
-    assert strip_reply(text) == "It works now."
+    # The history quoted with ">", or not at all (Outlook): either way hidden.
+    assert strip_reply(f"It works now.\n\n{header}\n> old text\n> more old text") == "It works now."
+    assert strip_reply(f"It works now.\n\n{header}\nold text unquoted\n\nmore") == "It works now."
 
 
 def test_strip_reply_outlook_header_block():
@@ -65,9 +68,9 @@ def test_strip_reply_signature(sig):
     assert strip_reply(f"Please call me back.\n\n{sig}") == "Please call me back."
 
 
-def test_strip_reply_never_returns_nothing():
-    text = "> only quoted\n> lines"
-    assert strip_reply(text) == text
+def test_strip_reply_of_nothing_but_a_quote_shows_nothing():
+    # Nothing of the sender's own: nothing shown (the whole mail is kept beside it, `show --full`).
+    assert strip_reply("> only quoted\n> lines") == ""
 
 
 # ---------------------------------------------------------------- decode_bytes

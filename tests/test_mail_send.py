@@ -50,6 +50,20 @@ def outbox_rows():
     return list(Outbox.select().order_by(Outbox.id))
 
 
+def queue_a_reply(configured, mail_config: str) -> None:
+    """Configure the desk's mail (TOML), and leave one reply to a customer in the outbox."""
+    from helpdesk import tickets
+    from helpdesk.desk import open_desk
+
+    configured.write_config(configured.default_config() + "\n" + mail_config)
+    desk = open_desk()
+    try:
+        view, _ = tickets.intake(desk, tickets.TicketInput(title="Phone", customer="ann@globex.example"))
+        tickets.reply(desk, view.number, "We will call you.")
+    finally:
+        desk.close()
+
+
 def audit_actions(number: int) -> list[str]:
     from helpdesk.store.models import AuditEvent
 
@@ -260,23 +274,15 @@ def test_daemon_stops_cleanly_on_sigterm(mail_desk, imap, smtp, helpdesk_bin):
 
 def test_daemon_survives_an_imap_protocol_error(configured, imap, smtp, helpdesk_bin):
     """A server that refuses a command (here: the folder does not exist) is logged as one line; the
-    daemon does not die, and the outbox still goes out in the same cycle."""
-    from helpdesk import tickets
-    from helpdesk.desk import open_desk
-
-    configured.write_config(configured.default_config() + "\n"
-                            + imap.config_toml().replace('imap_folder = "INBOX"', 'imap_folder = "NoSuchFolder"')
-                            + smtp.config_toml())
-    desk = open_desk()
-    try:
-        view, _ = tickets.intake(desk, tickets.TicketInput(title="Phone", customer="ann@globex.example"))
-        tickets.reply(desk, view.number, "We will call you.")
-    finally:
-        desk.close()
+    daemon does not die, and the outbox still goes out in the same cycle. `--once` then exits 3, as
+    `mail fetch` does."""
+    queue_a_reply(configured, imap.config_toml().replace('imap_folder = "INBOX"', 'imap_folder = "NoSuchFolder"')
+                  + smtp.config_toml())
     r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 3, r.stderr
     errors = [line for line in r.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and "NoSuchFolder" in errors[0]
+    assert r.stderr.strip().splitlines()[-1].startswith("error: mailbox support: ") and "NoSuchFolder" in r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert len(smtp.wait_for(1)) == 1
     r = run_subprocess(helpdesk_bin + ["mail", "fetch"])
@@ -319,3 +325,182 @@ def test_busy_outbox_is_skipped(mdesk, imap, smtp, cli):
         assert r.exit_code == 0 and "skipped" in r.stdout
     assert smtp.messages == [] and outbox_rows()[0].status == "queued"
     assert cli("mail", "send", "--json").json()["sent"] == 1
+
+
+# ---------------------------------------------------------------- at least once, never lost
+
+
+def test_a_sender_killed_while_sending_leaves_the_mail_to_be_sent_again(mail_desk, desk, imap, smtp, helpdesk_bin):
+    """kill -9 of the daemon in the middle of an SMTP conversation: the row was marked "sending" and
+    committed first, so it is neither lost nor marked sent; once its lease runs out it goes out again
+    with the same Message-ID (the server may have it twice: at least once, documented)."""
+    import os
+
+    from helpdesk import outbox, tickets
+    from helpdesk.clock import utcnow
+    from helpdesk.mail import send
+    from helpdesk.store.models import Outbox
+
+    view, _ = tickets.intake(desk, tickets.TicketInput(title="VPN", customer="ann@globex.example"))
+    tickets.reply(desk, view.number, "Please reconnect.")
+    [row] = outbox_rows()
+    smtp.hold.set()  # the server takes the mail but does not answer DATA
+    proc = subprocess.Popen(helpdesk_bin + ["daemon", "--interval", "60"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert smtp.in_data.wait(30), "the daemon did not reach DATA"
+        claimed = Outbox.get_by_id(row.id)
+        assert (claimed.status, claimed.attempts) == ("sending", 1)
+        proc.kill()  # SIGKILL: no cleanup of any kind
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        smtp.hold.clear()
+    assert len(smtp.messages) == 1
+    assert Outbox.get_by_id(row.id).status == "sending"
+    listed = [r for r in outbox.pending(desk) if r["id"] == row.id][0]
+    assert listed["state"] == "sending" and listed["next_attempt_at"]
+    # Another sender leaves it alone while the claim holds ...
+    desk.clock.current = utcnow()
+    assert send.send_outbox(desk).sent == 0 and len(smtp.messages) == 1
+    # ... and sends it again once the claim has run out: same Message-ID, counted as a second attempt.
+    desk.clock.advance(seconds=send.SENDING_LEASE.total_seconds() + 1)
+    assert send.send_outbox(desk).sent == 1
+    first, second = (parsed(raw) for _, _, raw in smtp.wait_for(2))
+    assert first["Message-ID"] == second["Message-ID"] == row.message_id
+    done = Outbox.get_by_id(row.id)
+    assert (done.status, done.attempts) == ("sent", 2) and "twice" in done.last_error
+
+
+def test_a_mail_that_keeps_killing_its_sender_is_given_up(mdesk, smtp):
+    from helpdesk import tickets
+    from helpdesk.mail import send
+    from helpdesk.store.models import Outbox
+
+    view, _ = tickets.intake(mdesk, tickets.TicketInput(title="VPN", customer="ann@globex.example"))
+    tickets.reply(mdesk, view.number, "Please reconnect.")
+    [row] = outbox_rows()
+    # As if MAX_ATTEMPTS senders had died while sending it.
+    Outbox.update(status="sending", attempts=send.MAX_ATTEMPTS, next_attempt_at=mdesk.now()).where(
+        Outbox.id == row.id).execute()
+    report = send.send_outbox(mdesk)
+    assert (report.sent, report.failed) == (0, 1) and smtp.messages == []
+    failed = Outbox.get_by_id(row.id)
+    assert failed.status == "failed" and failed.last_error.startswith("gave up after")
+    assert "mail_failed" in audit_actions(view.number)
+
+
+# ---------------------------------------------------------------- mail outbox
+
+
+def test_mail_outbox_shows_why_and_retry_requeues_a_failed_mail(mdesk, imap, smtp, cli):
+    from helpdesk import tickets
+    from helpdesk.mail import send
+    from helpdesk.store.models import Outbox
+
+    assert cli("mail", "outbox").stdout.strip() == "the outbox is empty: every mail was sent"
+    ok_ticket = ticket_by_mail(mdesk, imap, sender="ann@globex.example")
+    busy = ticket_by_mail(mdesk, imap, sender="bob@globex.example", subject="Phone")
+    gone = ticket_by_mail(mdesk, imap, sender="carl@globex.example", subject="Badge")
+    tickets.reply(mdesk, ok_ticket, "Done.")
+    smtp.refuse["bob@globex.example"] = (451, "4.3.0 try again later")
+    smtp.refuse["carl@globex.example"] = (550, "5.1.1 no such user")
+    report = send.send_outbox(mdesk)
+    assert (report.sent, report.retry, report.failed) == (2, 1, 1)
+    tickets.reply(mdesk, ok_ticket, "One more thing.")  # queued, never tried
+
+    rows = cli("mail", "outbox", "--json").json()
+    by_to = {(r["to"], r["kind"]): r for r in rows}
+    assert [r["state"] for r in rows] == ["retrying", "failed", "queued"]
+    retrying = by_to[("bob@globex.example", "ack")]
+    assert retrying["attempts"] == 1 and "451" in retrying["last_error"] and retrying["next_attempt_at"]
+    failed = by_to[("carl@globex.example", "ack")]
+    assert failed["attempts"] == 1 and failed["last_error"].startswith("550") and failed["next_attempt_at"] is None
+    assert by_to[("ann@globex.example", "reply")]["attempts"] == 0
+    assert len(cli("mail", "outbox", "--all", "--json").json()) == 5  # and the two sent
+    text = cli("mail", "outbox")
+    assert text.exit_code == 0
+    assert "retrying" in text.stdout and "why: 550 5.1.1 no such user" in text.stdout and f"#{gone}" in text.stdout
+
+    # Only a failed mail can be retried.
+    r = cli("mail", "outbox", "retry", str(retrying["id"]))
+    assert r.exit_code == 1
+    assert r.stderr.strip() == f"error: outbox mail {retrying['id']} is retrying, not failed: nothing to retry"
+    r = cli("mail", "outbox", "retry", "99999")
+    assert r.exit_code == 1 and "not found" in r.stderr
+    del smtp.refuse["carl@globex.example"]
+    r = cli("mail", "outbox", "retry", str(failed["id"]))
+    assert r.exit_code == 0 and r.stdout.strip() == f"outbox mail {failed['id']} to carl@globex.example queued again"
+    row = Outbox.get_by_id(failed["id"])
+    assert (row.status, row.attempts) == ("queued", 0) and "mail_requeued" in audit_actions(gone)
+    from helpdesk.clock import utcnow
+
+    mdesk.clock.current = utcnow()  # the CLI queued it on the real clock
+    assert send.send_outbox(mdesk).sent >= 2  # the retried acknowledgement and the new reply (bob may be due too)
+    assert Outbox.get_by_id(failed["id"]).status == "sent"
+    assert busy  # still waiting for its backoff
+
+
+def test_outbox_listing_shows_hostile_text_inert(mdesk, cli):
+    from helpdesk import tickets
+
+    view, _ = tickets.intake(mdesk, tickets.TicketInput(title="Invoice \x1b]0;pwned\x07 [/]oops",
+                                                       customer="ann@globex.example"))
+    tickets.reply(mdesk, view.number, "ok")
+    out = cli("mail", "outbox").stdout
+    assert "\x1b" not in out and "\x07" not in out and "[/]oops" in out
+
+
+# ---------------------------------------------------------------- daemon --once: exit 3 when a server is away
+
+
+def test_daemon_once_exits_3_when_smtp_is_unreachable_after_fetching(smtp_down_desk, imap, helpdesk_bin):
+    imap.append(mail(message_id="<once1@globex.example>"))
+    r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
+    assert r.returncode == 3, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: outbox: SMTP 127.0.0.1:") and "cannot connect" in last
+    assert "Traceback" not in r.stderr
+    status = run_subprocess(helpdesk_bin + ["mail", "status", "--json"])
+    assert '"new_ticket": 1' in status.stdout  # the mailbox was still fetched
+
+
+def test_daemon_once_exits_3_when_a_mailbox_is_unreachable_after_sending(configured, imap, smtp, helpdesk_bin):
+    from mailservers import free_port
+
+    queue_a_reply(configured, imap.config_toml(port=free_port()) + smtp.config_toml())
+    r = run_subprocess(helpdesk_bin + ["daemon", "--once"])
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: mailbox support: IMAP 127.0.0.1")
+    assert len(smtp.wait_for(1)) == 1  # the outbox still went out
+
+
+def test_the_long_running_daemon_keeps_going_while_smtp_is_down(smtp_down_desk, desk, imap, helpdesk_bin):
+    import os
+
+    from helpdesk.store.models import MailMessage
+
+    ticket_by_mail(desk, imap)  # an acknowledgement to send
+    proc = subprocess.Popen(helpdesk_bin + ["daemon", "--interval", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        time.sleep(1.5)  # the first cycle fails to reach the SMTP server
+        assert proc.poll() is None
+        imap.append(mail(subject="Second request", message_id="<later@globex.example>"))
+        deadline = time.time() + 20
+        while time.time() < deadline and not MailMessage.select().where(
+                MailMessage.message_id == "<later@globex.example>").exists():
+            time.sleep(0.2)  # later cycles still fetch
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert MailMessage.select().where(MailMessage.message_id == "<later@globex.example>").exists()
+    assert any(" ERROR " in line and "outbox: SMTP" in line for line in err.splitlines())
+    assert "daemon stopped" in err and "Traceback" not in err

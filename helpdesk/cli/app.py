@@ -19,7 +19,7 @@ GROUPS = {
                                       "Example: helpdesk ticket list status:open assignee:me"),
     "db": ("helpdesk.cli.db", "The database: schema and migrations.\n\nExample: helpdesk db migrate"),
     "agent": ("helpdesk.cli.agent", "The agents working the desk.\n\nExample: helpdesk agent list"),
-    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine.\n\n"
+    "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine, outbox.\n\n"
                                   "Example: helpdesk mail status --json"),
     "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock.\n\nExample: helpdesk sla check"),
 }
@@ -89,7 +89,9 @@ def daemon(
     once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between cycles.", min=1)] = 60.0,
 ) -> None:
-    """Fetch mail and deliver the outbox in a loop; logs to stderr, stops cleanly on SIGTERM.
+    """Fetch mail and deliver the outbox in a loop; logs to stderr, stops cleanly on SIGTERM. A step that
+    fails is logged and the loop goes on; with --once, one cycle, then exit 3 if a mailbox or the SMTP
+    server could not be reached (1 if another step failed).
 
     Example: helpdesk daemon --interval 30
     """

@@ -103,6 +103,6 @@ HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}  # subcommands inherit th
 
 def make_app(**kwargs) -> typer.Typer:
     kwargs.setdefault("add_completion", False)
-    return typer.Typer(cls=HelpdeskGroup, no_args_is_help=True, pretty_exceptions_enable=False,
-                       pretty_exceptions_show_locals=False, rich_markup_mode=None, context_settings=HELP_OPTIONS,
-                       **kwargs)
+    kwargs.setdefault("no_args_is_help", True)  # a group that acts by itself (`mail outbox`) says False
+    return typer.Typer(cls=HelpdeskGroup, pretty_exceptions_enable=False, pretty_exceptions_show_locals=False,
+                       rich_markup_mode=None, context_settings=HELP_OPTIONS, **kwargs)

@@ -100,7 +100,7 @@ def quarantine_list(
         return
     if not rows:
         echo("the quarantine is empty")
-    for r in rows:
+    for r in rows:  # the error quotes what the stranger sent (a sender, a header): echo shows it inert
         echo(f"{r['id']:>4}  {r['mailbox']}  {r['size']} bytes  {r['status']}  {r['error']}")
 
 
@@ -118,3 +118,64 @@ def quarantine_retry(
         outcome = intake.quarantine_retry(desk, quarantine_id)
     echo(f"quarantined mail {quarantine_id}: {outcome.outcome.replace('_', ' ')}"
                + (f" #{outcome.ticket}" if outcome.ticket else ""))
+
+
+outbox_app = make_app(no_args_is_help=False)
+app.add_typer(outbox_app, name="outbox")  # its help is the docstring below, examples included
+
+
+@outbox_app.callback(invoke_without_command=True)
+def outbox(
+    ctx: typer.Context,
+    json_: JsonFlag = False,
+    all_: Annotated[bool, typer.Option("--all", help="Include mail already sent.")] = False,
+) -> None:
+    """Mail not delivered yet: queued, sending, retrying (with its last error and next attempt) and
+    failed (with why). Retry a failed one with `helpdesk mail outbox retry ID`.
+
+    \b
+    Examples:
+      helpdesk mail outbox
+      helpdesk mail outbox --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from helpdesk import outbox as outbox_mod
+
+    with open_desk() as desk:
+        rows = outbox_mod.pending(desk, include_sent=all_)
+    if json_:
+        emit_rows(rows, "json", [])
+        return
+    if not rows:
+        echo("the outbox is empty: every mail was sent")
+        return
+    for r in rows:
+        when = {"queued": "next try", "retrying": "next try", "sending": "claimed until"}.get(r["state"])
+        echo(f"{r['id']:>5}  {r['state']:<8}  {r['to']}  {r['subject']}"
+             + (f"  (ticket #{r['ticket']})" if r["ticket"] else "")
+             + f"  attempts {r['attempts']}"
+             + (f"  {when} {r['next_attempt_at']}" if when and r["next_attempt_at"] else "")
+             + (f"  sent {r['sent_at']}" if r["sent_at"] else ""))
+        if r["last_error"]:
+            echo(f"       why: {r['last_error']}")
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    outbox_id: Annotated[int, typer.Argument(help="The outbox id (see helpdesk mail outbox).", metavar="ID")],
+    json_: JsonFlag = False,
+) -> None:
+    """Queue a failed mail again (after fixing the address or the server): it goes out at the next
+    `mail send` or daemon cycle, with the same Message-ID.
+
+    Example: helpdesk mail outbox retry 12
+    """
+    from helpdesk import outbox as outbox_mod
+
+    with open_desk() as desk:
+        row = outbox_mod.requeue(desk, outbox_id)
+    if json_:
+        emit_one(row)
+        return
+    echo(f"outbox mail {outbox_id} to {row['to']} queued again")

@@ -222,7 +222,7 @@ def _field_text(value) -> str:
 # ---------------------------------------------------------------- one ticket
 
 
-def ticket(t: TicketView, *, local: Local | None = None) -> None:
+def ticket(t: TicketView, *, local: Local | None = None, full: bool = False) -> None:
     out = console()
     local = local or Local()
 
@@ -270,7 +270,11 @@ def ticket(t: TicketView, *, local: Local | None = None) -> None:
             label = {"reply": ("reply", ""), "note": ("note", "yellow"),
                      "inbound": ("customer", "cyan")}.get(e.kind, (inert(e.kind), ""))
             line(f"  {local.when(e.created_at, zone=True)} ", label, " ", plain(e.author or ""))
-            out.print(_indented(e.body, "    "))
+            body = e.full_body if full and e.full_body is not None else e.body
+            out.print(_indented(body, "    "))
+            if e.hidden_lines and not full:
+                out.print(Text(f"    ({e.hidden_lines} quoted line{'s' if e.hidden_lines != 1 else ''} hidden: "
+                               f"ticket show {t.number} --full)", style="dim"))
 
 
 def _indented(text: str, prefix: str) -> Text:

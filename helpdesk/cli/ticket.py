@@ -253,10 +253,19 @@ def list_(
 
 
 @app.command()
-def show(ticket: TicketArg, json_: JsonFlag = False) -> None:
-    """One ticket with its type fields and conversation.
+def show(
+    ticket: TicketArg,
+    json_: JsonFlag = False,
+    full: Annotated[bool, typer.Option("--full", help="Show each mail whole, with the quoted history and "
+                                                      "signature its sender's client added.")] = False,
+) -> None:
+    """One ticket with its type fields and conversation. A customer's mail shows what they wrote; the
+    quoted history below it is hidden (the line under it says how much) and --full shows it. --json
+    carries both: "body" (what they wrote) and "full_body" (the whole mail).
 
-    Example: helpdesk ticket show 42 --json
+    Examples:
+      helpdesk ticket show 42
+      helpdesk ticket show 42 --full
     """
     from helpdesk import tickets
 
@@ -265,7 +274,7 @@ def show(ticket: TicketArg, json_: JsonFlag = False) -> None:
         if not json_:
             from helpdesk.cli import render
 
-            render.ticket(view, local=render.Local.of(desk, sla_targets=True))
+            render.ticket(view, local=render.Local.of(desk, sla_targets=True), full=full)
             return
     emit_one(view.to_dict())
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import peewee as pw
 
 from helpdesk import attachments, audit, lifecycle, outbox, sla, tickets
+from helpdesk.addresses import is_address
 from helpdesk.config import MailboxSpec
+from helpdesk.limits import EMAIL_MAX as MAX_ADDRESS
 from helpdesk.mail.parse import ParsedMail, ParseError, parse
 from helpdesk.store import sql
 from helpdesk.store.db import database
@@ -26,7 +28,6 @@ from helpdesk.store.models import (
 
 SUBJECT_TAG_RE = re.compile(r"\[#(\d{1,10})\]")
 UNDELIVERABLE_FOR = dt.timedelta(days=7)
-MAX_ADDRESS = 320  # the columns holding addresses (Customer, TicketContact, Outbox, UndeliverableAddress)
 OUTCOMES = ("new_ticket", "reply", "duplicate", "automated", "bounce", "quarantined")
 
 
@@ -220,10 +221,11 @@ def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
                 audit.record(desk, number, "automated_mail_ignored", reason=mail.automated,
                              message_id=mail.message_id)
             return Outcome("automated", number, detail)
-        if not mail.from_addr or "@" not in mail.from_addr:
+        if not mail.from_addr:
             raise ParseError("no sender address")
-        if len(mail.from_addr) > MAX_ADDRESS:
-            raise ParseError(f"the sender address is longer than {MAX_ADDRESS} characters")
+        if not is_address(mail.from_addr):
+            too_long = f" (longer than {MAX_ADDRESS} characters)" if len(mail.from_addr) > MAX_ADDRESS else ""
+            raise ParseError(f"the sender {mail.from_addr[:MAX_ADDRESS]!r} is not an email address{too_long}")
         number, how = thread(desk, mail)
         if number is not None:
             ticket = Ticket.get_by_id(number)
@@ -273,7 +275,7 @@ def _new_ticket(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail, paren
         audit.record(desk, number, "follow_up_of", parent=parent)
     ours = our_addresses(desk)
     contacts = [a for a in dict.fromkeys(mail.cc + mail.to)
-                if a not in ours and a != mail.from_addr and len(a) <= MAX_ADDRESS]
+                if a not in ours and a != mail.from_addr and is_address(a)]
     if contacts:
         sql.execute(desk.db, 'INSERT INTO "ticket_contact" ("ticket_id", "email", "role") VALUES '
                     + ", ".join(["(?, ?, ?)"] * len(contacts)) + " ON CONFLICT DO NOTHING",
@@ -290,12 +292,14 @@ def _add_reply(desk, ticket: Ticket, mail: ParsedMail) -> None:
                               ' (SELECT "id" FROM "agent" WHERE "email" = ? LIMIT 1)', (mail.from_addr, mail.from_addr))
     if customer is not None:
         agent = None
-    body = mail.reply_text or mail.text or "(empty message)"
+    # What the customer wrote is shown; the whole mail is kept with it (`ticket show --full`), so a
+    # quote cut in the wrong place hides text but never loses it.
+    body = mail.reply_text if mail.text else "(empty message)"
     entry_id = sql.insert(desk.db, "conversation_entry",
-                          ("ticket_id", "kind", "author_agent_id", "author_customer_id", "body", "message_id",
-                           "created_at"),
-                          (ticket.number, "inbound", agent, customer, body, mail.message_id, desk.now()),
-                          returning="id")
+                          ("ticket_id", "kind", "author_agent_id", "author_customer_id", "body", "full_body",
+                           "message_id", "created_at"),
+                          (ticket.number, "inbound", agent, customer, body, mail.text or None, mail.message_id,
+                           desk.now()), returning="id")
     _store_attachments(desk, ticket.number, entry_id, mail)
     audit.record(desk, ticket.number, "customer_replied", entry=entry_id, sender=mail.from_addr,
                  message_id=mail.message_id)

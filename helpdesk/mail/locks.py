@@ -14,16 +14,19 @@ from contextlib import contextmanager
 from helpdesk.store.db import is_postgres
 
 
-def _key(name: str) -> int:
-    # A stable signed 64-bit key per mailbox for pg_try_advisory_lock.
-    return int.from_bytes(hashlib.sha256(f"helpdesk-mailbox:{name}".encode()).digest()[:8], "big", signed=True)
+def _key(schema: str, name: str) -> int:
+    # A stable signed 64-bit key per desk and mailbox for pg_try_advisory_lock. Advisory locks are
+    # shared by the whole database: two desks in two schemas, each with a mailbox "support", must not
+    # skip each other's fetches (or outboxes).
+    return int.from_bytes(hashlib.sha256(f"helpdesk-mailbox:{schema}:{name}".encode()).digest()[:8], "big",
+                          signed=True)
 
 
 @contextmanager
 def mailbox_lock(desk, name: str):
     """Yields True if this process holds the mailbox, False if another one does (skip it)."""
     if is_postgres(desk.db):
-        key = _key(name)
+        key = _key(desk.url.schema or "public", name)
         got = desk.db.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
         try:
             yield bool(got)

@@ -9,6 +9,7 @@ automated mail and bounces.
 from __future__ import annotations
 
 import email
+import email.headerregistry
 import email.policy
 import functools
 import hashlib
@@ -18,6 +19,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 
 from helpdesk.attachments import safe_filename
+from helpdesk.mail import quotes
 
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")
 MAX_MESSAGE_ID = 500
@@ -32,10 +34,23 @@ class _CachedHeaderFactory:
 
     def __init__(self, registry):
         self.registry = registry
-        self._parse = functools.lru_cache(maxsize=4096)(registry)
+        self._parse = functools.lru_cache(maxsize=4096)(self._parse_header)
+        self._unstructured = email.headerregistry.HeaderRegistry(use_default_map=False)
 
     def __call__(self, name: str, value: str):
         return self._parse(name, value)
+
+    def _parse_header(self, name: str, value: str):
+        try:
+            return self.registry(name, value)
+        except Exception:
+            # The stdlib's structured parsers raise on some malformed values (`From: "` is an
+            # IndexError, `From: <` too): such a header is read as plain text, like any unknown one,
+            # and the caller's own lenient parsing (parseaddr, the Message-ID pattern) takes it from there.
+            try:
+                return self._unstructured(name, value)
+            except Exception:
+                return self._unstructured(name, value.encode("ascii", "replace").decode("ascii"))
 
     def __getitem__(self, name: str):  # the policy asks the registry for a header's class (max_count)
         return self.registry[name]
@@ -71,7 +86,7 @@ class ParsedMail:
     references: list[str]
     date: str | None
     text: str  # the whole body as text
-    reply_text: str  # the new part of a reply: quoted history and signature cut
+    reply_text: str  # what the sender wrote: quoted history and signature hidden (quotes.py)
     attachments: list[MailAttachment] = field(default_factory=list)
     automated: str | None = None  # why we think no person wrote it (never auto-answer)
     bounce: bool = False
@@ -125,7 +140,7 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     if declared:
         try:
             return data.decode(declared)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # unknown, wrong, or not a name at all (a NUL inside)
             pass
     for fallback in ("utf-8", "cp1252"):
         try:
@@ -133,55 +148,6 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")
-
-
-def html_to_text(html: str) -> str:
-    from inscriptis import get_text
-
-    try:
-        text = get_text(html)
-    except Exception:  # a broken document: strip tags roughly rather than lose the mail
-        text = re.sub(r"<[^>]+>", " ", html)
-    lines = [line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-REPLY_HEADER_RES = [
-    re.compile(r"^\s*On .{1,200}(wrote|writes):\s*$", re.I),
-    re.compile(r"^\s*Am .{1,200} schrieb .{0,200}:\s*$", re.I),
-    re.compile(r"^\s*Le .{1,200} a écrit\s*:\s*$", re.I),
-    re.compile(r"^\s*El .{1,200} escribió:\s*$", re.I),
-    re.compile(r"^\s*-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine)\s*-{2,}\s*$", re.I),
-    re.compile(r"^\s*_{10,}\s*$"),  # Outlook's rule above the quoted header block
-    re.compile(r"^\s*(From|Von|De):\s.+$", re.I),  # an Outlook header block at the start of the history
-]
-SIGNATURE_RE = re.compile(r"^(-- ?|--|Sent from my .+|Von meinem .+ gesendet)$", re.I)
-
-
-def strip_reply(text: str) -> str:
-    """The new part of a reply: cut at the quoted history or the signature."""
-    lines = text.splitlines()
-    cut = len(lines)
-    for i, line in enumerate(lines):
-        if any(r.match(line) for r in REPLY_HEADER_RES):
-            # An Outlook "From:" line only counts when more header lines follow it.
-            if line.lstrip().lower().startswith(("from:", "von:", "de:")):
-                following = " ".join(lines[i + 1:i + 4]).lower()
-                if not any(k in following for k in ("sent:", "gesendet:", "to:", "an:", "date:", "subject:")):
-                    continue
-            cut = i
-            break
-        if SIGNATURE_RE.match(line.rstrip()):
-            cut = i
-            break
-    kept = lines[:cut]
-    # Trailing quoted lines (bottom posting keeps them above; top posting puts them below).
-    while kept and (kept[-1].startswith(">") or not kept[-1].strip()):
-        kept.pop()
-    # Inline quotes of a bottom-posted reply: keep the person's own lines only.
-    own = [line for line in kept if not line.startswith(">")]
-    result = "\n".join(own).strip()
-    return result or text.strip()
 
 
 # ---------------------------------------------------------------- automation and bounces
@@ -219,18 +185,17 @@ def _bounce_details(msg: Message) -> tuple[bool, list[str], list[str]]:
     for part in msg.walk():
         ctype = part.get_content_type()
         if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
-            payload = part.get_payload()
-            if isinstance(payload, list) and payload:
-                inner = payload[0]
-                ids += message_ids(inner.get("Message-ID"))
+            if part.is_multipart():  # a parsed message/rfc822: its headers
+                inner = part.get_payload()
+                if inner:
+                    ids += message_ids(inner[0].get("Message-ID"))
             else:
-                raw = payload if isinstance(payload, str) else (part.get_payload(decode=True) or b"").decode(
-                    "utf-8", "replace")
+                raw = (_payload_bytes(part) or b"").decode("utf-8", "replace")
                 match = re.search(r"^Message-ID:\s*(<[^>]+>)", raw, re.I | re.M)
                 if match:
                     ids.append(match.group(1).lower())
         elif ctype == "message/delivery-status":
-            for block in part.get_payload() if isinstance(part.get_payload(), list) else []:
+            for block in part.get_payload() if part.is_multipart() else []:
                 for key in ("Final-Recipient", "Original-Recipient"):
                     value = block.get(key)
                     if value and ";" in str(value):
@@ -246,11 +211,28 @@ def _bounce_details(msg: Message) -> tuple[bool, list[str], list[str]]:
 # ---------------------------------------------------------------- the whole message
 
 
+def _payload_bytes(part: Message) -> bytes | None:
+    """A leaf part's content, transfer-decoded; as it came when the stdlib cannot decode it (8-bit text
+    under a charset name Python refuses raises ValueError there). None for a multipart."""
+    if part.is_multipart():
+        return None
+    try:
+        return part.get_payload(decode=True)
+    except Exception:
+        raw = part._payload  # the text the parser stored (get_payload() would decode it again)
+        # The parser keeps undecodable bytes as surrogates: this gives the original bytes back.
+        return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
+
+
 def _part_text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if payload is None:
-        payload = str(part.get_payload()).encode("utf-8", "replace")
-    return decode_bytes(payload, part.get_content_charset())
+    return decode_bytes(_payload_bytes(part) or b"", _charset(part))
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:  # a charset parameter the stdlib cannot read: guessed from the bytes instead
+        return None
 
 
 def _header(msg: Message, name: str) -> str:
@@ -265,12 +247,41 @@ def _header(msg: Message, name: str) -> str:
     return str(value) if value is not None else ""
 
 
+_HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
+_FIELD_RE = re.compile(rb"[\x21-\x39\x3b-\x7e]+:|[ \t]|From ")  # a field, a folded line, an mbox "From "
+_SPACED_NAME_RE = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:", re.M)
+
+
+def repair_header_block(raw: bytes) -> bytes:
+    """Two things the stdlib parser ends the header block at, so that From and Subject below them are
+    lost: a field name followed by spaces before its colon (`Subject  : x`, RFC 5322's obsolete syntax,
+    which readers must accept) and a stray line between fields (`quite Delivered-To: x`). The first
+    is rewritten (`Subject: x`); the second is dropped when more fields follow it (else it is where the
+    body starts, as the stdlib reads it). The message's hash is taken from the bytes as they came."""
+    end = _HEADER_END_RE.search(raw)
+    block, rest = (raw[:end.start()], raw[end.start():]) if end else (raw, b"")
+    lines = block.splitlines(keepends=True)
+    if all(_FIELD_RE.match(line) for line in lines):
+        return raw
+    lines = [_SPACED_NAME_RE.sub(rb"\1:", line, count=1) for line in lines]
+    kept = []
+    for i, line in enumerate(lines):
+        if _FIELD_RE.match(line):
+            kept.append(line)
+        elif any(_FIELD_RE.match(later) and not later[:1] in b" \t" for later in lines[i + 1:]):
+            continue  # a stray line among the fields
+        else:
+            kept.extend(lines[i:])  # the body starts here (no blank line before it)
+            break
+    return b"".join(kept) + rest
+
+
 def parse(raw: bytes) -> ParsedMail:
     if not raw or not raw.strip():
         raise ParseError("empty message")
     sha = hashlib.sha256(raw).hexdigest()
     try:
-        msg: EmailMessage = email.message_from_bytes(raw, policy=POLICY)
+        msg: EmailMessage = email.message_from_bytes(repair_header_block(raw), policy=POLICY)
     except Exception as exc:  # pragma: no cover - the parser is very lenient
         raise ParseError(f"unreadable MIME: {exc}") from None
     headers = {k.lower() for k in msg.keys()}
@@ -302,7 +313,7 @@ def parse(raw: bytes) -> ParsedMail:
         elif disposition != "attachment" and not filename and ctype == "text/html":
             htmls.append(_part_text(part))
         else:
-            data = part.get_payload(decode=True)
+            data = _payload_bytes(part)
             if data is None:
                 continue
             cid = part.get("Content-ID")
@@ -313,13 +324,19 @@ def parse(raw: bytes) -> ParsedMail:
                 filename=safe_filename(filename, default=default + ext), content_type=ctype, data=data,
                 inline=disposition == "inline" or (disposition == "" and cid is not None),
                 content_id=normalise_message_id(str(cid)) if cid else None))
-    text = "\n\n".join(t.strip() for t in texts if t.strip())
-    if not text and htmls:
-        text = "\n\n".join(html_to_text(h) for h in htmls)
-    text = text.replace("\r\n", "\n").replace("\x00", "")
+    subject = " ".join(_header(msg, "Subject").split())
+    text = "\n\n".join(t.strip() for t in texts if t.strip()).replace("\r\n", "\n").replace("\x00", "")
+    if text:
+        reply_text = quotes.visible_text(text, subject=subject)
+    elif htmls:
+        # HTML only (webmail): its quotes are found in its structure, before it is flattened to text.
+        converted = [quotes.html_text_and_reply(h.replace("\x00", ""), subject) for h in htmls]
+        text = "\n\n".join(whole for whole, _ in converted).replace("\r\n", "\n")
+        reply_text = "\n\n".join(reply for _, reply in converted if reply)
+    else:
+        reply_text = ""
 
     is_bounce, bounced_ids, bounced_rcpts = _bounce_details(msg)
-    subject = " ".join(_header(msg, "Subject").split())
     return ParsedMail(
         message_id=normalise_message_id(_header(msg, "Message-ID")),
         sha256=sha,
@@ -333,7 +350,7 @@ def parse(raw: bytes) -> ParsedMail:
         references=message_ids(_header(msg, "References")),
         date=_header(msg, "Date") or None,
         text=text,
-        reply_text=strip_reply(text) if text else "",
+        reply_text=reply_text,
         attachments=attachments,
         automated=automated_reason(msg, from_addr, return_path),
         bounce=is_bounce,

@@ -3,6 +3,11 @@ mail client threads the conversation and their answers come back to the right ti
 
 A temporary failure is retried with exponential backoff; a permanent one (5xx, or too many attempts)
 marks the mail failed and leaves a note on the ticket, so an agent sees the customer did not get it.
+
+Delivery is at least once: each row is marked "sending" and committed before its SMTP conversation,
+and marked sent after it. A sender killed in between leaves the row "sending"; it goes out again (same
+Message-ID, so clients that deduplicate show it once) when its lease is over. A second copy is possible
+only for a kill inside that window; a lost mail is not.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ MAX_ATTEMPTS = 8
 BASE_BACKOFF = dt.timedelta(minutes=1)
 MAX_BACKOFF = dt.timedelta(hours=6)
 SMTP_TIMEOUT = 30
+# How long a row marked "sending" belongs to the sender that marked it. Far longer than one SMTP
+# conversation can take (a few timeouts of SMTP_TIMEOUT), so only a sender that died leaves one behind.
+SENDING_LEASE = dt.timedelta(minutes=10)
 
 
 @dataclass
@@ -93,8 +101,10 @@ def connect(desk) -> smtplib.SMTP:
         raise ServiceUnavailable(f"{where}: cannot connect: {exc}") from None
 
 
-def _permanent(desk, row: Outbox, error: str) -> None:
-    Outbox.update(status="failed", attempts=Outbox.attempts + 1, last_error=error[:2000]).where(
+def _permanent(desk, row: Outbox, error: str, *, claimed: bool = True) -> None:
+    """The mail failed for good: marked failed, with a note and an audit event on its ticket. `claimed`:
+    this attempt was counted when the row was claimed."""
+    Outbox.update(status="failed", attempts=Outbox.attempts + (0 if claimed else 1), last_error=error[:2000]).where(
         Outbox.id == row.id).execute()
     if row.ticket_id:
         ConversationEntry.create(ticket=row.ticket_id, kind="note", created_at=desk.now(),
@@ -103,14 +113,15 @@ def _permanent(desk, row: Outbox, error: str) -> None:
         audit.record(desk, row.ticket_id, "mail_failed", outbox=row.id, to=row.to_addr, error=error[:500])
 
 
-def _retry_later(desk, row: Outbox, error: str) -> bool:
-    attempts = row.attempts + 1
+def _retry_later(desk, row: Outbox, error: str, *, claimed: bool = True) -> bool:
+    """A temporary failure: queued again after a backoff, or failed for good after MAX_ATTEMPTS."""
+    attempts = row.attempts if claimed else row.attempts + 1
     if attempts >= MAX_ATTEMPTS:
-        _permanent(desk, row, f"gave up after {attempts} attempts: {error}")
+        _permanent(desk, row, f"gave up after {attempts} attempts: {error}", claimed=claimed)
         return False
     delay = min(BASE_BACKOFF * (2 ** (attempts - 1)), MAX_BACKOFF)
-    Outbox.update(attempts=attempts, last_error=error[:2000], next_attempt_at=desk.now() + delay).where(
-        Outbox.id == row.id).execute()
+    Outbox.update(status="queued", attempts=attempts, last_error=error[:2000],
+                  next_attempt_at=desk.now() + delay).where(Outbox.id == row.id).execute()
     return True
 
 
@@ -123,8 +134,27 @@ def _count_retry(report: SendReport, retried: bool) -> None:
 
 
 def due(desk, limit: int = 500) -> list[Outbox]:
-    return list(Outbox.select().where((Outbox.status == "queued") & (Outbox.next_attempt_at <= desk.now()))
+    """Mail to try now: queued and due, or left "sending" by a sender that stopped (its lease is over)."""
+    return list(Outbox.select().where(Outbox.status.in_(("queued", "sending")) & (Outbox.next_attempt_at <= desk.now()))
                 .order_by(Outbox.id).limit(limit))
+
+
+def _claim(desk, row: Outbox) -> Outbox | None:
+    """Mark the row as being sent, and commit, before it goes out: a sender killed during the SMTP
+    conversation leaves it "sending", and it is tried again once SENDING_LEASE is over (the customer may
+    then get it twice, with the same Message-ID; never not at all). Counts the attempt. None: someone
+    else changed the row since it was read."""
+    interrupted = row.status == "sending"
+    changes = {"status": "sending", "attempts": Outbox.attempts + 1, "next_attempt_at": desk.now() + SENDING_LEASE}
+    if interrupted:
+        changes["last_error"] = ("the sender stopped while delivering it (killed?): sent again with the same "
+                                 "Message-ID, so the customer may get it twice")
+    with desk.db.atomic():
+        claimed = Outbox.update(**changes).where(
+            (Outbox.id == row.id) & (Outbox.status == row.status) & (Outbox.attempts == row.attempts)).execute()
+    if not claimed:
+        return None
+    return Outbox.get_by_id(row.id)
 
 
 OUTBOX_LOCK = "(outbox)"  # the lock senders share (locks.py), in the namespace of the mailbox locks
@@ -134,13 +164,18 @@ def send_outbox(desk) -> SendReport:
     """Deliver what is due, once. Exit 3 (ServiceUnavailable) if the SMTP server cannot be reached.
 
     One sender at a time (the daemon and a cron `mail send`, two hosts on one PostgreSQL): two would
-    read the same due rows and deliver each mail twice."""
+    read the same due rows and deliver each mail twice. Delivery is at least once: see `_claim`."""
     from helpdesk.mail.locks import mailbox_lock
 
     with mailbox_lock(desk, OUTBOX_LOCK) as held:
         if not held:
             return SendReport(skipped="another sender is delivering the outbox")
         return _send_due(desk)
+
+
+def _smtp_error(exc: smtplib.SMTPResponseException) -> str:
+    text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+    return f"{exc.smtp_code} {text}"
 
 
 def _send_due(desk) -> SendReport:
@@ -153,10 +188,20 @@ def _send_due(desk) -> SendReport:
     except ServiceUnavailable as exc:
         with desk.db.atomic():
             for row in rows:
-                _retry_later(desk, row, str(exc))
+                _retry_later(desk, row, str(exc), claimed=False)
         raise
     try:
         for row in rows:
+            if row.attempts >= MAX_ATTEMPTS:  # left "sending" again and again: it is not going out
+                with desk.db.atomic():
+                    _permanent(desk, row, f"gave up after {row.attempts} attempts: {row.last_error or ''}".strip(),
+                               claimed=False)
+                report.failed += 1
+                continue
+            interrupted = row.status == "sending"
+            row = _claim(desk, row)
+            if row is None:
+                continue
             try:
                 client.send_message(build_message(desk, row), from_addr=sender_address(desk), to_addrs=[row.to_addr])
             except smtplib.SMTPRecipientsRefused as exc:
@@ -171,7 +216,7 @@ def _send_due(desk) -> SendReport:
                 report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
                 continue
             except smtplib.SMTPResponseException as exc:
-                error = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+                error = _smtp_error(exc)
                 with desk.db.atomic():
                     if exc.smtp_code >= 500:
                         _permanent(desk, row, error)
@@ -195,8 +240,10 @@ def _send_due(desk) -> SendReport:
                 report.failed += 1
                 report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
                 continue
-            Outbox.update(status="sent", sent_at=desk.now(), attempts=Outbox.attempts + 1, last_error=None).where(
-                Outbox.id == row.id).execute()
+            with desk.db.atomic():
+                # An interrupted earlier attempt keeps its note: the customer may have this mail twice.
+                Outbox.update(status="sent", sent_at=desk.now(),
+                              last_error=row.last_error if interrupted else None).where(Outbox.id == row.id).execute()
             report.sent += 1
     finally:
         try:

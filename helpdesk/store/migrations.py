@@ -189,3 +189,8 @@ def _agent_role(db: pw.Database) -> None:
     # Roles admin, lead, agent replace the admin flag (kept in step with the role for older readers).
     add_column_if_missing(db, "agent", "role", pw.CharField(max_length=20, default="agent"))
     db.execute_sql("UPDATE agent SET role = 'admin' WHERE is_admin")
+@migration("0015_conversation_full_body")
+def _conversation_full_body(db: pw.Database) -> None:
+    # A mail reply stored only the text left after quote stripping: what a wrong cut took was gone.
+    # The whole text is now kept beside it (entries stored before keep NULL: their whole text is lost).
+    add_column_if_missing(db, "conversation_entry", "full_body", pw.TextField(null=True))

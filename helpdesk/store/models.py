@@ -122,6 +122,9 @@ class ConversationEntry(BaseModel):
     body = pw.TextField(default="")
     message_id = pw.CharField(max_length=500, null=True, unique=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # A mail's whole text, quoted history and signature included; `body` is what its sender wrote (a
+    # view of it, helpdesk/mail/quotes.py). None: the body is all there is (agents' replies and notes).
+    full_body = pw.TextField(null=True)  # migration 0015
 
     class Meta:
         indexes = ((("ticket", "created_at"), False),)
@@ -162,7 +165,8 @@ class Outbox(BaseModel):
     in_reply_to = pw.CharField(max_length=500, null=True)
     references = pw.TextField(default="")
     auto = pw.BooleanField(default=False)  # automatic mail carries Auto-Submitted: auto-replied
-    status = pw.CharField(max_length=12, default="queued", index=True)  # queued | sent | failed
+    # queued | sending (claimed until next_attempt_at, see mail/send.py) | sent | failed
+    status = pw.CharField(max_length=12, default="queued", index=True)
     attempts = pw.IntegerField(default=0)
     next_attempt_at = pw.DateTimeField(default=utcnow)
     last_error = pw.TextField(null=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from helpdesk import audit, limits
+from helpdesk.addresses import is_address
 from helpdesk.errors import InvalidInput, NotFound, PermissionDenied
 from helpdesk.sanitise import inert
 from helpdesk.store.models import OPEN_STATES, Agent, Ticket
@@ -125,6 +126,8 @@ def view(agent: Agent, open_tickets: int = 0) -> AgentView:
 def _check_person(name: str | None, email: str | None) -> None:
     limits.check_text("agent's name", name, limits.PERSON_NAME_MAX)
     limits.check_text("agent's email", email, limits.EMAIL_MAX)
+    if email and not is_address(email):  # notifications are mailed to it
+        raise InvalidInput(f"agent's email {limits.shown(email)} is not an email address")
 
 
 def _check_shift(desk, shift: str | None) -> None:

@@ -20,6 +20,8 @@ def _csv_value(value: Any) -> Any:
         return json_dumps(value, sort_keys=True)
     if value is None:
         return ""
+    if isinstance(value, bool):  # as `ticket import` reads them back
+        return "true" if value else "false"
     return value
 
 

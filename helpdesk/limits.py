@@ -31,6 +31,7 @@ FIELD_TEXT_MAX = 10_000  # characters of one text field of a ticket type
 REASON_MAX = 2_000  # a --reason kept in the history
 RULE_NAME_MAX = 95  # a rule acts as `rule:NAME` in the history (an actor holds 100 characters)
 TAGS_PER_TICKET = 50
+RATING_COMMENT_MAX = 4_000  # a comment given with a score (a mail reply's is cut to it, an agent's refused)
 ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024  # one attached file (the size of the largest mail a mailbox takes)
 
 # Input from outside: the query language (CLI, TUI filter bar, saved views, rules) and JSON documents.

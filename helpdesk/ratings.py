@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from helpdesk import limits
 from helpdesk.errors import InvalidInput
 
 SCORE_RE = re.compile(r"^\s*([1-5])(?:\s*(?:/\s*5|stars?|of 5))?\s*(?:[-:,.!]\s*)?(.*)$", re.I | re.S)
@@ -72,7 +73,10 @@ def record(desk, number: int, score: int, comment: str = "", *, via: str = "emai
 
     if not isinstance(score, int) or not 1 <= score <= 5:
         raise InvalidInput(f"a rating is a whole number from 1 to 5, not {score!r}")
-    comment = (comment or "").strip()[:4000]
+    comment = (comment or "").strip()
+    if via == "email":  # the rest of a long mail reply stays in the conversation
+        comment = comment[:limits.RATING_COMMENT_MAX]
+    limits.check_text("rating comment", comment, limits.RATING_COMMENT_MAX)
     with desk.db.atomic():
         ticket = tickets.fetch(number)
         Rating.delete().where(Rating.ticket == number).execute()

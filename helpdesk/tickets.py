@@ -846,7 +846,7 @@ def agent_row(desk, login: str) -> Agent:
     name = desk.actor if login == "me" else login
     agent = Agent.get_or_none(Agent.login == name)
     if agent is None:
-        raise NotFound(f"agent '{name}' not found" + (" (the acting agent: set HELPDESK_AGENT or [me] agent)"
+        raise NotFound(f"agent {limits.shown(name)} not found" + (" (the acting agent: set HELPDESK_AGENT or [me] agent)"
                                                      if login == "me" else ""))
     return agent
 

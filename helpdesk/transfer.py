@@ -20,6 +20,7 @@ from helpdesk import audit, sla, tickets
 from helpdesk.formats import emit_rows
 from helpdesk.errors import InvalidInput
 from helpdesk.inputs import decode_utf8, load_json
+from helpdesk.sanitise import FORMULA_START
 from helpdesk.store.models import STATES, Agent, AuditEvent, Ticket
 
 # Columns an export writes that an import accepts and ignores (they describe the old system's state).
@@ -89,6 +90,14 @@ def sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
+def csv_cell_value(cell: str) -> str:
+    """A CSV cell's value: the apostrophe our CSV export puts before a cell a spreadsheet would run as a
+    formula (`'=SUM(A1)`, `'-5 degrees`) is taken off again, so an export imports back as it was."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
+        return cell[1:]
+    return cell
+
+
 def read_rows(source: Path | IO[bytes], format: str | None = None,
               delimiter: str | None = None) -> Iterator[tuple[str, Any]]:
     """(where, row) pairs; `where` is the line (or array item) for error messages. A CSV file's
@@ -116,7 +125,7 @@ def read_rows(source: Path | IO[bytes], format: str | None = None,
                     if len(cells) > len(header):
                         yield f"line {start}", {"__extra__": cells[len(header):]}
                     else:
-                        yield f"line {start}", dict(zip(header, cells))
+                        yield f"line {start}", dict(zip(header, (csv_cell_value(c) for c in cells)))
                 start = reader.line_num + 1
         except csv.Error as exc:  # e.g. a cell over the size limit: the file cannot be read on
             raise InvalidInput(f"line {reader.line_num}: not readable as {format.upper()}: {exc}") from None
@@ -351,8 +360,8 @@ def _backup_batch(desk, batch: list, with_bytes: bool) -> Iterator[dict]:
     for e in entries:
         by_number[e.ticket_id]["conversation"].append({
             "id": e.id, "kind": e.kind, "author_agent": agents.get(e.author_agent_id),
-            "author_customer": customers.get(e.author_customer_id), "body": e.body, "message_id": e.message_id,
-            "created_at": stamp(e.created_at)})
+            "author_customer": customers.get(e.author_customer_id), "body": e.body, "full_body": e.full_body,
+            "message_id": e.message_id, "created_at": stamp(e.created_at)})
     for a in Attachment.select().where(Attachment.ticket.in_(numbers)).order_by(Attachment.id):
         path = attachments.blob_path(a.sha256)
         data = base64.b64encode(path.read_bytes()).decode("ascii") if with_bytes and path.exists() else None
@@ -579,7 +588,7 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
             into.customers.setdefault(author, ("", None))
         into.entries.append({"id": entry_id, "ticket": number, "kind": entry.choice("kind", ENTRY_KINDS),
                              "author_agent": agent, "author_customer": author, "body": entry.text("body") or "",
-                             "message_id": message_id, "created_at": entry.time("created_at", required=True)})
+                             "full_body": entry.text("full_body"), "message_id": message_id, "created_at": entry.time("created_at", required=True)})
     for att in doc.objects("attachments"):
         att_id = att.integer("id", required=True, minimum=1)
         _unique(seen["attachments"], att_id, f"attachment {att_id}")
@@ -748,11 +757,12 @@ def _write_backup(desk, into: _Backup, links: list[tuple[int, int | None, int | 
         model = extensions.extension_model(type_name, extensions.stored_fields(records[type_name]))
         names = sorted({k for row in ext_rows for k in row})
         bulk.insert_rows(model, names, [tuple(row.get(k) for k in names) for row in ext_rows])
-    entry_columns = ("id", "ticket", "kind", "author_agent", "author_customer", "body", "message_id", "created_at")
+    entry_columns = ("id", "ticket", "kind", "author_agent", "author_customer", "body", "full_body", "message_id",
+                     "created_at")
     bulk.insert_rows(ConversationEntry, entry_columns, [
         (e["id"], e["ticket"], e["kind"], agents.get(e["author_agent"]) if e["author_agent"] else None,
-         customers.get(e["author_customer"]) if e["author_customer"] else None, e["body"], e["message_id"],
-         e["created_at"]) for e in sorted(into.entries, key=lambda e: e["id"])])
+         customers.get(e["author_customer"]) if e["author_customer"] else None, e["body"], e["full_body"],
+         e["message_id"], e["created_at"]) for e in sorted(into.entries, key=lambda e: e["id"])])
     bulk.insert_rows(Attachment, ("id", "ticket", "entry", "filename", "content_type", "size", "sha256", "created_at"),
                      sorted(into.attachments))
     bulk.insert_rows(TicketContact, ("ticket", "email", "role"), into.contacts)

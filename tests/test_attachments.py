@@ -95,6 +95,9 @@ def test_the_same_file_attached_twice_is_listed_once(cli, ticket, tmp_path):
         "vpn.log", "other-name.log"]
     assert [a["filename"] for a in ok(cli("ticket", "show", ticket, "--json")).json()["attachments"]] == [
         "vpn.log", "other-name.log"]
+    # `show` numbers them as `attachment save` takes them
+    shown = ok(cli("ticket", "show", ticket)).stdout
+    assert "  1: vpn.log (" in shown and "  2: other-name.log (" in shown
 
 
 def test_attach_from_stdin_with_a_name(cli, ticket):

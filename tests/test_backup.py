@@ -93,7 +93,9 @@ def stock(cli, desk, tmp_path) -> dict[str, int]:
                                  cc="dora@globex.example", attachment=("jam.log", b"E-0203 tray 2\n")), 1)
     assert outcome.outcome == "new_ticket"
     printer = outcome.ticket
-    assert receive(desk, mail(f"Re: [#{pump}] Pump leaking", "Tuesday works, thank you."), 2).outcome == "reply"
+    assert receive(desk, mail(f"Re: [#{pump}] Pump leaking",
+                              "Tuesday works, thank you.\n\nOn Mon, 2 Mar 2026 at 10:00, Acme IT wrote:\n"
+                              "> When may our technician come?\n"), 2).outcome == "reply"
     # merged, resolved, rated, closed, followed up
     ok(cli("ticket", "merge", str(scanner), str(invoice)))
     ok(cli("ticket", "assign", str(invoice), "carol", "--force"))
@@ -142,6 +144,9 @@ def test_a_backup_restores_into_an_empty_desk_exactly(cli, desk, databases, tmp_
     assert [e["kind"] for e in pump["conversation"]] == ["reply", "note", "inbound"]
     assert pump["conversation"][0]["message_id"] and pump["conversation"][2]["author_customer"] == "ann@globex.example"
     assert pump["conversation"][0]["author_agent"] == "tester"
+    # a customer's mail: what they wrote, and the whole mail with the quote it carried
+    assert pump["conversation"][2]["body"] == "Tuesday works, thank you."
+    assert "> When may our technician come?" in pump["conversation"][2]["full_body"]
     assert pump["mail"][0]["entry"] == pump["conversation"][0]["id"]  # the reply queued for the customer
     assert pump["attachments"][0]["filename"] == "photo.jpg" and pump["attachments"][0]["size"] == 2048
     assert pump["fields"]["under_warranty"] is False and pump["organisation"] == "Globex"

@@ -445,8 +445,9 @@ KEPT = ("title", "type", "priority", "status", "assignee", "customer", "organisa
         "fields", "idempotency_key", "created_at", "queue")
 
 
-@pytest.mark.parametrize("fmt,suffix", [("csv", "csv"), ("json", "json"), ("nl", "ndjson")])
-def test_export_import_round_trip_into_a_fresh_desk(cli, switch_database, tmp_path, fmt, suffix):
+@pytest.mark.parametrize("fmt,suffix,raw", [("csv", "csv", False), ("csv", "csv", True), ("json", "json", False),
+                                            ("nl", "ndjson", False)])
+def test_export_import_round_trip_into_a_fresh_desk(cli, switch_database, tmp_path, fmt, suffix, raw):
     ok(cli("agent", "add", "bob", "--skill", "repair"))
     rows = [
         {"title": "Pump leaking", "type": "equipment_repair", "priority": "P1", "customer": "ann@a.example",
@@ -459,6 +460,7 @@ def test_export_import_round_trip_into_a_fresh_desk(cli, switch_database, tmp_pa
          "fields": {"severity": "medium", "compensation_offered": 12.5}},
         {"title": "Kaffeemaschine kaputt – Büro 3", "priority": "P0", "organisation": "Globex",
          "customer": "jo@globex.example", "body": "=SUM(A1:A2), 'quoted'"},
+        {"title": "-5 degrees in the server room", "body": "@ops +1 'as is'", "tags": ["hvac"]},
     ]
     ok(cli("ticket", "create", "-", input="\n".join(json.dumps(r) for r in rows)))
     numbers = {t["title"]: t["number"] for t in ok(cli("ticket", "list", "--json")).json()}
@@ -468,8 +470,11 @@ def test_export_import_round_trip_into_a_fresh_desk(cli, switch_database, tmp_pa
     original = by_title(cli)
 
     exported = tmp_path / f"desk.{suffix}"
-    # --raw: a CSV meant to be read back keeps "=SUM(...)" as it is (for a spreadsheet it gets a "'")
-    ok(cli("export", "--format", fmt, "--output", str(exported), *(["--raw"] if fmt == "csv" else [])))
+    # A spreadsheet-safe CSV puts "'" before "=SUM(...)" and "-5 degrees"; the import takes it off again
+    # (--raw writes the cells as stored): either way the tickets come back as they were.
+    ok(cli("export", "--format", fmt, "--output", str(exported), *(["--raw"] if raw else [])))
+    if fmt == "csv":
+        assert ("'-5 degrees" in exported.read_text()) != raw
 
     switch_database()
     assert ok(cli("ticket", "list", "--json")).json() == []  # really a fresh desk

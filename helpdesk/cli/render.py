@@ -263,7 +263,7 @@ def ticket(t: TicketView, *, local: Local | None = None, full: bool = False) -> 
     if t.attachments:
         heading("attachments")
         for a in t.attachments:
-            line(f"  {a['id']}: ", plain(a["filename"]), " (", plain(a["content_type"]), f", {a['size']:,} bytes)")
+            line(f"  {a['index']}: ", plain(a["filename"]), " (", plain(a["content_type"]), f", {a['size']:,} bytes)")
     if t.conversation:
         heading("conversation")
         for e in t.conversation:

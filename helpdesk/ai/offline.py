@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -299,7 +300,7 @@ class OfflineModel:
                                     idf=stored[f"idf{i}"].astype(np.float32))
                          for i, p in enumerate(meta["parts"])]
                 coef, intercept = stored["coef"].astype(np.float32), stored["intercept"].astype(np.float32)
-        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFormatError(f"the stored offline classifier is damaged ({type(exc).__name__})") from None
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
             raise ModelFormatError("the stored offline classifier is not of this helpdesk's format")

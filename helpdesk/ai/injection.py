@@ -29,6 +29,7 @@ _LOOKALIKES = str.maketrans({
 })
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
                        "!": "i", "|": "l"})
+_LEET_L = str.maketrans({"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})  # a11 = all
 
 # Override phrases, written for the squashed form (letters and digits only, accents stripped).
 _OVERRIDE = [
@@ -137,7 +138,7 @@ def detect(text: str) -> InjectionVerdict:
     """How likely `text` tries to instruct the model: flagged at a score of `FLAG_SCORE`."""
     words, disguised = normalise(text or "")
     squashed = _squash(words)
-    variants = [squashed, squashed.translate(_LEET), _squash(words.translate(_LEET))]
+    variants = [squashed, squashed.translate(_LEET), _squash(words.translate(_LEET)), squashed.translate(_LEET_L)]
     hidden = [_squash(normalise(d)[0]) for d in _decoded_base64(text or "")]
 
     score = 0.0

@@ -9,7 +9,8 @@ said about it is kept at level "low": shown to agents, never offered or applied 
 from __future__ import annotations
 
 from helpdesk.ai import injection, language, sentiment
-from helpdesk.ai.labels import at_least, check_level
+from helpdesk.ai.labels import at_least, check_level, level_rank
+from helpdesk.ai.ollama_client import CONFIDENCE
 from helpdesk.ai.result import Classification, Suggestion
 from helpdesk.errors import HelpdeskError
 from helpdesk.sanitise import inert
@@ -21,8 +22,6 @@ def classify_text(text: str, *, categories: tuple[str, ...] = (), assistant=None
     """Suggestions for `text`. `assistant` is an OllamaAssistant or None; `category_model` and
     `priority_model` are trained OfflineModels or None; a field with nothing at `minimum_level` or above
     is None, and `notes` say why a source was not used."""
-    from helpdesk.ai.ollama_client import CONFIDENCE
-
     check_level(minimum_level)
     notes: list[str] = []
     verdict = injection.detect(text)
@@ -65,6 +64,4 @@ def classify_text(text: str, *, categories: tuple[str, ...] = (), assistant=None
 
 def min_level(a: str, b: str) -> str:
     """The lower of two levels: the model's priority is never more than medium on its own word."""
-    from helpdesk.ai.labels import level_rank
-
     return a if level_rank(a) <= level_rank(b) else b

@@ -19,6 +19,7 @@ from helpdesk.ai.offline import (
     level_order,
     train,
 )
+from helpdesk.errors import InvalidInput
 
 BASELINE = "tfidf+logistic-regression"
 BASELINE_C = (1.0, 10.0, 100.0)  # tuned on the training texts by the same validation as the model
@@ -76,8 +77,6 @@ def evaluate(train_rows: list[tuple[str, str]], test_rows: list[tuple[str, str]]
     what is offered at `minimum_level` or above (coverage and accuracy); the feature set training chose;
     and the same accuracy, macro-F1 and recall for the baseline. Test texts whose label the training
     data lacks (or had too few of) count as wrong, and are listed."""
-    from helpdesk.errors import InvalidInput
-
     if not test_rows:
         raise InvalidInput("no test texts to evaluate on")
     check_history(train_rows, min_per_label)

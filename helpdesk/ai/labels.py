@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from helpdesk.errors import InvalidInput
+
 PRIORITIES = ("P0", "P1", "P2", "P3")
 SENTIMENTS = ("very_negative", "negative", "neutral", "positive", "very_positive")
 SOURCES = ("llm", "offline", "rule")
@@ -22,8 +24,6 @@ def at_least(level: str, minimum: str) -> bool:
 
 
 def check_level(level: str) -> str:
-    from helpdesk.errors import InvalidInput
-
     if level not in LEVELS:
         raise InvalidInput(f"confidence level must be one of {', '.join(LEVELS)}, not {level!r}")
     return level

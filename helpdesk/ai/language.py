@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from helpdesk.ai.result import Suggestion
+from helpdesk.errors import ConfigError
 
 # ISO 639-1 codes: the languages of Europe's and the world's larger desks that py3langid knows.
 DEFAULT_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "no", "fi", "cs", "tr", "ru",
@@ -22,8 +23,6 @@ HIGH, MEDIUM = 0.9, 0.6
 def _identifier(languages: tuple[str, ...]):
     # Lazy: py3langid loads numpy and unpacks its model (~1 s); only language identification needs it.
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    from helpdesk.errors import ConfigError
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     unknown = sorted(set(languages) - set(identifier.labels))

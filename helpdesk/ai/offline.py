@@ -22,6 +22,7 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 
+from helpdesk.ai.embeddings import embed_offline
 from helpdesk.ai.labels import LEVELS, at_least
 from helpdesk.ai.result import Suggestion
 from helpdesk.errors import HelpdeskError, InvalidInput
@@ -114,8 +115,6 @@ def feature_matrix(parts: list[_TfidfPart], embeddings: bool, texts: list[str]):
 
     blocks = [part.transform(texts) for part in parts]
     if embeddings:
-        from helpdesk.ai.embeddings import embed_offline
-
         blocks.append(sparse.csr_matrix(embed_offline(texts) * EMBEDDING_WEIGHT))
     return sparse.hstack(blocks, format="csr", dtype="float32")
 
@@ -331,8 +330,6 @@ def train(rows: list[tuple[str, str]], *, min_per_label: int = MIN_PER_LABEL,
     tfidf = feature_matrix(parts, False, texts)
     matrices = {"tfidf": tfidf}
     if "tfidf+embeddings" in feature_sets:
-        from helpdesk.ai.embeddings import embed_offline
-
         dense = sparse.csr_matrix(embed_offline(texts) * EMBEDDING_WEIGHT)
         matrices["tfidf+embeddings"] = sparse.hstack([tfidf, dense], format="csr", dtype="float32")
 
@@ -354,7 +351,7 @@ def train(rows: list[tuple[str, str]], *, min_per_label: int = MIN_PER_LABEL,
     cuts = _level_cuts(probabilities.max(axis=1), probabilities.argmax(axis=1) == truth)
 
     final = _svm().fit(matrices[chosen], y)
-    import sklearn
+    import sklearn  # lazy: loaded by now; its version goes into the model's record
 
     info = {"trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "texts": len(texts),
             "label_counts": {label: int((y == i).sum()) for i, label in enumerate(kept)},

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from helpdesk.ai.embeddings import MAX_CHARS, normalise_rows
+from helpdesk.ai.prompt import labels_model, messages
 from helpdesk.errors import HelpdeskError, ServiceUnavailable
 from helpdesk.sanitise import inert
 
@@ -102,8 +104,6 @@ class OllamaAssistant:
     def classify(self, text: str, categories: tuple[str, ...]) -> ModelLabels:
         """Category, priority, sentiment and the model's confidence for `text`, validated against the label
         sets; an answer outside them is asked once more, then OllamaAnswerInvalid."""
-        from helpdesk.ai.prompt import labels_model, messages
-
         answer_model = labels_model(tuple(categories))
         schema = answer_model.model_json_schema()
         options = {"temperature": 0, "num_ctx": self.num_ctx}
@@ -129,8 +129,6 @@ class OllamaAssistant:
 
     def embed(self, texts: list[str]):
         """L2-normalised float32 vectors of `texts` from the embedding model (POST /api/embed)."""
-        from helpdesk.ai.embeddings import MAX_CHARS, normalise_rows
-
         response = self._call("embedding", self.embed_model, lambda c: c.embed(
             model=self.embed_model, input=[t[:MAX_CHARS] for t in texts], truncate=True,
             keep_alive=self.keep_alive))

@@ -8,6 +8,7 @@ import json
 import secrets
 
 from helpdesk.ai.labels import LEVELS, PRIORITIES, SENTIMENTS
+from helpdesk.errors import ConfigError
 from helpdesk.sanitise import inert
 
 MAX_TEXT_CHARS = 6_000  # ~2,000 tokens: leaves room in a 4,096-token context for the prompt and answer
@@ -37,8 +38,6 @@ def labels_model(categories: tuple[str, ...]):
     from pydantic import ConfigDict, create_model
 
     if not categories:
-        from helpdesk.errors import ConfigError
-
         raise ConfigError("the model needs at least one category to choose from")
     return create_model(
         "TicketLabels", __config__=ConfigDict(extra="forbid"),

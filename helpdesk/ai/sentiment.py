@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from helpdesk.ai.labels import SENTIMENTS
 from helpdesk.ai.result import Suggestion
 
 # Phrases first (matched on the normalised text, longest first), then single words and word stems.
@@ -115,8 +116,6 @@ def score(text: str) -> tuple[float, int]:
 
 def classify(text: str) -> Suggestion:
     """very_negative .. very_positive, with a confidence from the distance to the nearest cut point."""
-    from helpdesk.ai.labels import SENTIMENTS
-
     value, cues = score(text)
     index = sum(value > cut for cut in CUTS)
     distance = min(abs(value - cut) for cut in CUTS)

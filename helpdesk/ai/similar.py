@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from helpdesk.ai.embeddings import matrix_from_bytes, normalise_rows
+
 
 @dataclass(frozen=True)
 class Neighbour:
@@ -19,8 +21,6 @@ class VectorIndex:
     def __init__(self, keys, matrix):
         import numpy as np  # lazy: numpy only where vectors are compared
 
-        from helpdesk.ai.embeddings import normalise_rows
-
         self.keys = np.asarray(keys, dtype=np.int64)
         self.matrix = normalise_rows(matrix)
         if self.matrix.ndim != 2 or len(self.keys) != self.matrix.shape[0]:
@@ -29,8 +29,6 @@ class VectorIndex:
     @classmethod
     def from_blobs(cls, rows: list[tuple[int, bytes]], dim: int) -> "VectorIndex":
         """From (key, to_bytes(vector)) pairs, as the store keeps them."""
-        from helpdesk.ai.embeddings import matrix_from_bytes
-
         return cls([key for key, _ in rows], matrix_from_bytes([blob for _, blob in rows], dim))
 
     def __len__(self) -> int:
@@ -39,8 +37,6 @@ class VectorIndex:
     def search(self, query, k: int = 10, *, exclude: set[int] | frozenset[int] = frozenset()) -> list[Neighbour]:
         """The k rows most similar to `query` (best first), leaving out the keys in `exclude`."""
         import numpy as np  # lazy: see __init__
-
-        from helpdesk.ai.embeddings import normalise_rows
 
         if not len(self.keys) or k <= 0:
             return []

@@ -10,7 +10,8 @@ this widget keeps nothing but pages of rows it was asked to show:
   whose row differs are drawn anew;
 - the header (click a column to sort) and the status line ("N of M") stay fixed; cursor, multi-select
   (space, shift+arrows), sort by key or click;
-- every cell is stored text made inert (`text.line_text`), never markup.
+- every cell is stored text made inert by the one sanitiser and drawn as a plain segment: no markup
+  parser ever sees it (a title `[/]` or `[link=...]` shows as written).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from __future__ import annotations
 import threading
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events, on, work
 from textual.cache import LRUCache
 from textual.geometry import Region, Size, clamp
@@ -32,7 +33,6 @@ from textual.worker import Worker, get_current_worker
 from helpdesk.tui import keys
 from helpdesk.tui.rows import COLUMNS, DEFAULT_COLUMNS, Column, Row, RowSource
 from helpdesk.tui.core import inert
-from helpdesk.tui.text import line_text
 
 GAP = 1  # cells between columns
 SLA_CLASSES = {"ok": "queue-table--sla-ok", "at_risk": "queue-table--sla-at-risk",
@@ -56,11 +56,17 @@ class _SourceChanged(Message, bubble=False):
         self.ids = ids
 
 
-def _cell(text: Text, width: int, right: bool, style: Style | None) -> Segment:
-    """One cell: `text` cut to `width` cells (an ellipsis shows the cut: never silently) and padded."""
-    text.truncate(width, overflow="ellipsis")
-    text.align("right" if right else "left", width)
-    return Segment(text.plain, style)
+def fit(text: str, width: int, right: bool = False) -> str:
+    """`text` in exactly `width` cells: cut with an ellipsis (a cut is never silent), else padded.
+    The common all-ASCII cell is measured by its length; anything else by rich's cell widths (wide
+    characters, combining marks)."""
+    length = len(text) if text.isascii() else cell_len(text)
+    if length > width:
+        if width <= 0:
+            return ""
+        return (text[:width - 1] if text.isascii() else set_cell_size(text, width - 1)) + "…"
+    padding = " " * (width - length)
+    return padding + text if right else text + padding
 
 
 class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -156,6 +162,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._stale: set[int] = set()  # pages shown as they were, read again
         self._lines: LRUCache[tuple, Strip] = LRUCache(self.LINE_CACHE)
         self._layouts: dict[int, list[tuple[Column, int, int]]] = {}
+        self._styles: dict[str, Style] = {}  # component styles, until the theme or CSS changes
+        self._base_style: Style | None = None
         self._generation = 0  # bumped by a sort or a new source: older pages are dropped on arrival
         self._sort: tuple[str, bool] | None = None
         self._applied_sort: tuple[str, bool] | None = None  # what the source has; under _source_lock
@@ -164,6 +172,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._asked: tuple[int, frozenset[int], bool] = (-1, frozenset(), False)  # what the worker reads
         self._stop_listening = None
         self._request_pending = False
+        self._running = False  # between mount and unmount
         self.label = ""  # the view's name, first on the status line
         self.failed: Exception | None = None  # the last read failed with this (until one succeeds)
         self.cursor = 0
@@ -217,9 +226,11 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
     def on_mount(self) -> None:
         super().on_mount()
         self._stop_listening = self._source.on_change(self._changed_elsewhere)
-        self._request()
+        self._running = True
+        self._request()  # now, not after the first paint: the first rows may make it into that paint
 
     def on_unmount(self) -> None:
+        self._running = False
         if self._stop_listening is not None:
             self._stop_listening()
             self._stop_listening = None
@@ -239,7 +250,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._applied_sort = None
         self._reset(keep_count=False)
         self.selected.clear()
-        self._stop_listening = source.on_change(self._changed_elsewhere) if self.is_mounted else None
+        self._stop_listening = source.on_change(self._changed_elsewhere) if self._running else None
         self._request()
 
     def reload(self) -> None:
@@ -279,7 +290,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Start a worker for the pages on screen that are missing or stale (and the count), unless the
         running one is already reading them."""
         self._request_pending = False
-        if not self.is_mounted:
+        if not self._running:
             return
         want = [p for p in self._wanted_pages() if p not in self._pages or p in self._stale]
         want_count = self._count_stale or self._count is None
@@ -369,6 +380,14 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()  # colours come from the theme
+        self._styles.clear()
+        self._base_style = None
+
+    def _component_style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name)
+        return style
 
     def on_resize(self, event: events.Resize) -> None:
         self._layouts.clear()
@@ -404,6 +423,10 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         if height:
             self.refresh(Region(0, height - 1, self.scrollable_content_region.width, 1))
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base_style = self.rich_style  # once a paint, not once a line: it walks the CSS
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width, height = self.scrollable_content_region.size
         if y == 0:
@@ -412,7 +435,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             return self._status_line(width)
         index = self.scroll_offset.y + y - 1
         if self._count is not None and index >= self._count:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style or self.rich_style)
         row = self.row_at(index)
         if row is None:
             if not self._request_pending and self._count != 0:
@@ -429,8 +452,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         key = ("header", width, self.scroll_offset.x, self._sort)
         strip = self._lines.get(key)
         if strip is None:
-            header = self.get_component_rich_style("queue-table--header")
-            sorted_style = self.get_component_rich_style("queue-table--sorted")
+            header = self._component_style("queue-table--header")
+            sorted_style = self._component_style("queue-table--sorted")
             segments = []
             for column, _, w in self._layout(width):
                 label = column.label
@@ -439,16 +462,16 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
                     arrow = "▼" if self._sort[1] else "▲"
                     label = f"{label} {arrow}" if len(label) + 2 <= w else f"{label[:w - 1]}{arrow}"
                     style = sorted_style
-                segments += [_cell(Text(label), w, column.right, style), Segment(" " * GAP, header)]
+                segments += [Segment(fit(label, w, column.right), style), Segment(" " * GAP, header)]
             strip = self._lines[key] = self._cut(segments, width, header)
         return strip
 
     def _row_style(self, index: int, row: Row | None) -> Style:
-        style = self.rich_style
+        style = self._base_style or self.rich_style
         if row is not None and row.id in self.selected:
-            style += self.get_component_rich_style("queue-table--selected")
+            style += self._component_style("queue-table--selected")
         if index == self.cursor:
-            style += self.get_component_rich_style("queue-table--cursor")
+            style += self._component_style("queue-table--cursor")
         return style
 
     def _row_line(self, index: int, row: Row, width: int) -> Strip:
@@ -457,21 +480,30 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         strip = self._lines.get(key)
         if strip is None:
             self.lines_rendered += 1
-            segments = []
+            # Runs of cells without a style of their own become one segment (fewer segments to crop and
+            # style); every cell is stored text made inert, never parsed as markup.
+            segments: list[Segment] = []
+            plain: list[str] = []
             for column, _, w in self._layout(width):
-                cell_style: Style | None = None
+                cell = fit(inert(column.cell(row), layout=False), w, column.right)
                 if column.id == "sla" and row.sla_state in SLA_CLASSES:
-                    cell_style = self.get_component_rich_style(SLA_CLASSES[row.sla_state])
-                segments += [_cell(line_text(column.cell(row)), w, column.right, cell_style), Segment(" " * GAP)]
+                    if plain:
+                        segments.append(Segment("".join(plain)))
+                        plain = []
+                    segments.append(Segment(cell, self._component_style(SLA_CLASSES[row.sla_state])))
+                    plain.append(" " * GAP)
+                else:
+                    plain += [cell, " " * GAP]
+            segments.append(Segment("".join(plain)))
             strip = self._lines[key] = self._cut(segments, width, self._row_style(index, row))
         return strip
 
     def _placeholder_line(self, index: int, width: int) -> Strip:
-        style = self._row_style(index, None) + self.get_component_rich_style("queue-table--placeholder")
+        style = self._row_style(index, None) + self._component_style("queue-table--placeholder")
         return Strip([Segment("  ···".ljust(width), style)], width)
 
     def _status_line(self, width: int) -> Strip:
-        style = self.get_component_rich_style("queue-table--status")
+        style = self._component_style("queue-table--status")
         parts = [inert(self.label, layout=False)] if self.label else []
         if self._count is None:
             parts.append("… of …")
@@ -488,7 +520,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             parts.append("cannot read, retrying…")
         elif self.fetching:
             parts.append("loading…")
-        return Strip([_cell(Text(" " + " · ".join(parts)), width, False, style)], width)
+        return Strip([Segment(fit(" " + " · ".join(parts), width), style)], width)
 
     # ------------------------------------------------------------ cursor and selection
 

@@ -272,6 +272,26 @@ async def test_rows_that_come_and_go_change_the_count(million):
         assert screen_lines(table)[11].strip() == ""
 
 
+async def test_the_cursor_stays_on_its_ticket_when_rows_come_above_it(million):
+    rows = list(million[:500])
+    source = MemoryRowSource(rows)
+    app = QueueApp(source)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.table
+        await pilot.press("down", "down", "down")
+        assert table.cursor_row.number == 4
+        newcomers = [Row(id=1_000_000 + i, number=1_000_000 + i, priority="P0", status="new", title=f"Outage {i}")
+                     for i in range(3)]
+        rows[0:0] = newcomers  # three new tickets at the top, as another agent's view would show them
+        source.replace(0, newcomers[0])
+        await settle(pilot)
+        assert table.count == 503
+        assert table.cursor == 6 and table.cursor_row.number == 4
+        assert [r.title for r in table.visible_rows()[:3]] == ["Outage 0", "Outage 1", "Outage 2"]
+        assert status(table) == "7 of 503"
+
+
 HOSTILE = ("[/]", "[link=http://evil.example]click me[/link]", "\x1b]0;owned\x07Title", "\x1b[2Jwiped",
            "\u202eevil\u202c reversed", "C1 \x9b31m red", "[bold red]not bold[/]", "tab\there\nnewline",
            "\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\")

@@ -166,7 +166,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._base_style: Style | None = None
         self._generation = 0  # bumped by a sort or a new source: older pages are dropped on arrival
         self._sort: tuple[str, bool] | None = None
-        self._applied_sort: tuple[str, bool] | None = None  # what the source has; under _source_lock
+        self._applied: tuple[RowSource, tuple[str, bool]] | None = None  # the sort a source has; under _source_lock
         self._source_lock = threading.Lock()  # the source sees one call at a time
         self._worker: Worker | None = None
         self._asked: tuple[int, frozenset[int], bool] = (-1, frozenset(), False)  # what the worker reads
@@ -176,6 +176,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.label = ""  # the view's name, first on the status line
         self.failed: Exception | None = None  # the last read failed with this (until one succeeds)
         self.cursor = 0
+        self._follow: int | None = None  # the id of the row the cursor was on when the source changed
         self.selected: set[int] = set()
         self.lines_rendered = 0  # row lines drawn anew (not from the cache): tests and the bench read it
 
@@ -246,8 +247,6 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._source = source
         self.label = label
         self._sort = None
-        with self._source_lock:
-            self._applied_sort = None
         self._reset(keep_count=False)
         self.selected.clear()
         self._stop_listening = source.on_change(self._changed_elsewhere) if self._running else None
@@ -300,11 +299,12 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         if self.fetching and generation == self._generation and set(want) <= asked and asked_count >= want_count:
             return
         self._asked = (self._generation, frozenset(want), want_count)
-        self._worker = self._fetch(self._generation, self._sort, want, want_count)
+        self._worker = self._fetch(self._source, self._generation, self._sort, want, want_count)
         self._refresh_status()
 
     @work(thread=True, exclusive=True, group="queue-table-pages", exit_on_error=False)
-    def _fetch(self, generation: int, sort: tuple[str, bool] | None, pages: list[int], want_count: bool) -> None:
+    def _fetch(self, source: RowSource, generation: int, sort: tuple[str, bool] | None, pages: list[int],
+               want_count: bool) -> None:
         # The first page on screen comes first (the first paint), then the count (it may take longer on a
         # big desk), then the rest; each is posted as soon as it is read.
         worker = get_current_worker()
@@ -314,14 +314,14 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
                 with self._source_lock:
                     if worker.is_cancelled:
                         return
-                    if sort is not None and self._applied_sort != sort:
-                        self._source.sort_by(*sort)
-                        self._applied_sort = sort
+                    if sort is not None and not (self._applied and self._applied[0] is source
+                                                 and self._applied[1] == sort):
+                        source.sort_by(*sort)
+                        self._applied = (source, sort)
                     if page is None:
-                        loaded = _PageLoaded(generation, self._source.count(), None, None)
+                        loaded = _PageLoaded(generation, source.count(), None, None)
                     else:
-                        loaded = _PageLoaded(generation, None, page,
-                                             self._source.page(page * self.PAGE_SIZE, self.PAGE_SIZE))
+                        loaded = _PageLoaded(generation, None, page, source.page(page * self.PAGE_SIZE, self.PAGE_SIZE))
                 self.post_message(loaded)
         except Exception as error:  # the source's failure is the app's to show, not a crash
             self.post_message(self.LoadFailed(self, error))
@@ -351,8 +351,14 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._pages.discard(message.page)  # Textual's LRUCache.set keeps an existing key's value
             self._pages[message.page] = message.rows
             self._stale.discard(message.page)
+            first = message.page * self.PAGE_SIZE
+            if self._follow is not None and self._follow in {r.id for r in message.rows}:
+                # the ticket under the cursor moved (rows came or went above it): the cursor goes with it
+                index = first + next(k for k, r in enumerate(message.rows) if r.id == self._follow)
+                self._follow = None
+                if index != self.cursor:
+                    self.move_cursor(index)
             if not redraw_all:
-                first = message.page * self.PAGE_SIZE
                 length = max(len(message.rows), len(old) if old else 0)
                 for offset in range(length):
                     before = old[offset] if old and offset < len(old) else None
@@ -368,7 +374,10 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
     @on(_SourceChanged)
     def _source_changed(self, message: _SourceChanged) -> None:
         # Rows may have changed, moved, come or gone: read the count and the pages on screen again;
-        # what arrives is compared with what is shown, and only rows that differ are drawn.
+        # what arrives is compared with what is shown, and only rows that differ are drawn. The ids
+        # alone cannot say which positions changed (a changed row may move, a new one push others down).
+        row = self.cursor_row
+        self._follow = row.id if row is not None else None
         self.reload()
 
     def _update_virtual_size(self) -> None:

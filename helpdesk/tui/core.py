@@ -1,0 +1,9 @@
+"""What the TUI uses of the rest of helpdesk, imported here and only here: the one sanitiser and the
+editor's `compose`. When these move (to `helpdesk.core`), this file is the only one that changes."""
+
+from __future__ import annotations
+
+from helpdesk.editor import EditorFailed, Runner, compose, run_editor
+from helpdesk.sanitise import inert, is_inert
+
+__all__ = ["EditorFailed", "Runner", "compose", "inert", "is_inert", "run_editor"]

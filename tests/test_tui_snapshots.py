@@ -1,0 +1,70 @@
+"""SVG snapshots of the TUI at a fixed size (pytest-textual-snapshot): the queue over a million rows in
+both themes, the help screen and the command palette. Update after a deliberate change of look with
+`pytest tests/test_tui_snapshots.py --snapshot-update`, and look at the SVGs before committing them."""
+
+from __future__ import annotations
+
+from helpdesk.tui.app import HelpdeskApp
+from helpdesk.tui.memory import MemoryRowSource, SyntheticRows
+from helpdesk.tui.settings import SavedView, TuiSettings
+
+SIZE = (140, 34)
+MILLION = SyntheticRows(1_000_000)
+VIEWS = (SavedView("My open", "assignee:me status:open"), SavedView("Breached [/]", "sla:breached"))
+
+
+def rows_for(query: str) -> MemoryRowSource:
+    return MemoryRowSource(MILLION)
+
+
+async def loaded(pilot) -> None:
+    """The rows on screen read, and no cursor blinking: the same picture every run."""
+    for _ in range(50):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if not pilot.app.queue.fetching and all(r is not None for r in pilot.app.queue.visible_rows()):
+            break
+    for widget in pilot.app.screen.query("*"):
+        if hasattr(widget, "cursor_blink"):
+            widget.cursor_blink = False
+
+
+async def select_some(pilot) -> None:
+    await loaded(pilot)
+    await pilot.press("down", "space", "down", "down", "shift+down", "shift+down")
+    await loaded(pilot)
+
+
+def test_queue(snap_compare):
+    assert snap_compare(HelpdeskApp(rows_for), terminal_size=SIZE, run_before=select_some)
+
+
+def test_queue_light_theme_sorted(snap_compare):
+    async def sorted_by_sla(pilot) -> None:
+        await loaded(pilot)
+        pilot.app.queue.sort_by("sla")
+        await loaded(pilot)
+
+    app = HelpdeskApp(rows_for, settings=TuiSettings(theme="light"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=sorted_by_sla)
+
+
+def test_help_screen(snap_compare):
+    async def open_help(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("f1")
+        await loaded(pilot)
+
+    assert snap_compare(HelpdeskApp(rows_for, settings=TuiSettings(keys={"sort": "o"})), terminal_size=SIZE,
+                        run_before=open_help)
+
+
+def test_command_palette(snap_compare):
+    async def open_palette(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("ctrl+p", *"view")
+        await pilot.pause(0.3)
+        await loaded(pilot)
+
+    assert snap_compare(HelpdeskApp(rows_for, settings=TuiSettings(views=VIEWS)), terminal_size=SIZE,
+                        run_before=open_palette)

@@ -133,7 +133,7 @@ def private_root(label: str) -> Path:
     return root
 
 
-def tls_conf(ca: TestCA, server: Issued, imaps_port: int, *, require_client_cert: bool = False) -> str:
+def tls_conf(server: Issued, imaps_port: int) -> str:
     """Configuration appended to the test Dovecot's: TLS with the test CA's certificate, IMAPS on
     `imaps_port`, STARTTLS on the plain port (plain-text logins stay allowed on loopback)."""
     os.chmod(server.key, 0o600)
@@ -149,15 +149,13 @@ service imap-login {{
   }}
 }}
 """
-    if require_client_cert:
-        conf += f"ssl_ca = <{ca.cert_file}\nssl_verify_client_cert = yes\nauth_ssl_require_client_cert = yes\n"
     return conf
 
 
-def start_tls_dovecot(label: str, ca: TestCA, server_cert: Issued, **kwargs) -> tuple[Dovecot, int]:
+def start_tls_dovecot(label: str, server_cert: Issued) -> tuple[Dovecot, int]:
     """A Dovecot with TLS: (server, imaps_port); its `port` speaks STARTTLS."""
     imaps_port = free_port()
-    server = start_dovecot(private_root(label), tls_conf(ca, server_cert, imaps_port, **kwargs))
+    server = start_dovecot(private_root(label), tls_conf(server_cert, imaps_port))
     return server, imaps_port
 
 
@@ -475,7 +473,8 @@ class OAuthStandIn:
         try:
             issuer = jwt.decode(assertion, options={"verify_signature": False})["iss"]
             key = self.service_accounts[issuer]
-            claims = jwt.decode(assertion, key, algorithms=["RS256"], audience=self.google_token_uri)
+            # google-auth addresses the assertion to Google's token endpoint whatever the key file says.
+            claims = jwt.decode(assertion, key, algorithms=["RS256"], audience="https://oauth2.googleapis.com/token")
         except (KeyError, jwt.PyJWTError) as exc:
             raise OAuthError("invalid_grant", f"Invalid JWT Signature. ({exc.__class__.__name__})") from None
         user = claims.get("sub") or issuer
@@ -588,7 +587,15 @@ username_attribute = username
 active_attribute = active
 active_value = true
 """)
+    # Refused tokens are the point of some tests: no failure delay, and no penalty slowing the address down
+    # after failures (up to 15 s a login; a socket no process may open turns it off, as Dovecot documents).
     return f"""
+auth_failure_delay = 0
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 auth_mechanisms = plain login xoauth2 oauthbearer
 passdb {{
   driver = oauth2
@@ -623,7 +630,8 @@ class AuthSmtp:
 
 
 def start_auth_smtp(*, standin: OAuthStandIn | None = None, certificate: Issued | None = None,
-                    implicit_tls: bool = False) -> AuthSmtp:
+                    implicit_tls: bool = False, client_ca: Path | None = None) -> AuthSmtp:
+    """`client_ca`: the TLS handshake requires a client certificate signed by that CA."""
     import ssl
 
     from aiosmtpd.controller import Controller
@@ -662,6 +670,9 @@ def start_auth_smtp(*, standin: OAuthStandIn | None = None, certificate: Issued 
     if certificate is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(certificate.cert), str(certificate.key))
+        if client_ca is not None:
+            context.load_verify_locations(str(client_ca))
+            context.verify_mode = ssl.CERT_REQUIRED
         if not implicit_tls:
             kwargs["tls_context"] = context
     controller = Controller(Handler(), hostname="127.0.0.1", port=server.port,

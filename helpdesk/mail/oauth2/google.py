@@ -103,11 +103,15 @@ class GoogleProvider(TokenProvider):
             stored = self.tokens.read()
             if not stored or stored.get("provider") != self.provider or not stored.get("authorized_user"):
                 raise LoginRequired(self.mailbox, "not signed in to Google yet")
-            info = {**stored["authorized_user"], "token_uri": self.token_uri}
             try:
-                credentials = google.oauth2.credentials.Credentials.from_authorized_user_info(info)
-            except ValueError:
+                stored_credentials = google.oauth2.credentials.Credentials.from_authorized_user_info(
+                    stored["authorized_user"])
+            except (ValueError, TypeError, AttributeError):
                 raise LoginRequired(self.mailbox, "the stored Google sign-in is incomplete") from None
+            # from_authorized_user_info always sets Google's token URI: ours is the configured one (the copy
+            # that changes it forgets the expiry).
+            credentials = stored_credentials.with_token_uri(self.token_uri)
+            credentials.expiry = stored_credentials.expiry
             token = self._token(credentials) if credentials.token else None
             if force or token is None or self._due(token):
                 self._refresh(credentials, person=True)

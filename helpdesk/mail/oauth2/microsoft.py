@@ -107,7 +107,10 @@ class MicrosoftProvider(TokenProvider):
             if not stored or stored.get("provider") != self.provider or not stored.get("msal_cache"):
                 raise LoginRequired(self.mailbox, "not signed in to Microsoft yet")
             cache = msal.SerializableTokenCache()
-            cache.deserialize(stored["msal_cache"])
+            try:
+                cache.deserialize(stored["msal_cache"])
+            except (ValueError, TypeError, AttributeError):
+                raise LoginRequired(self.mailbox, "the stored Microsoft sign-in is damaged") from None
             app = self._application(cache)
             accounts = app.get_accounts()
             account = next((a for a in accounts if a.get("home_account_id") == stored.get("home_account_id")),
@@ -116,7 +119,7 @@ class MicrosoftProvider(TokenProvider):
                 raise LoginRequired(self.mailbox, "the stored Microsoft sign-in holds no account")
             result = app.acquire_token_silent_with_error(list(self.scopes), account, force_refresh=force)
             token = self._result(result, person=True)
-            if not force and self._due(token):  # msal's cached token is within our margin: renew it now
+            if result.get("token_source") == "cache" and self._due(token):  # msal kept it, our margin says renew
                 token = self._result(app.acquire_token_silent_with_error(list(self.scopes), account,
                                                                          force_refresh=True), person=True)
             if cache.has_state_changed:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import threading
 import time
 
@@ -118,7 +119,8 @@ def private(path) -> bool:
 # ---------------------------------------------------------------- Microsoft (msal)
 
 
-def test_microsoft_device_sign_in_is_kept_and_reused(standin, ca, tokens, capsys):
+def test_microsoft_device_sign_in_is_kept_and_reused(standin, ca, tokens, capsys, caplog):
+    caplog.set_level(logging.DEBUG)  # msal, requests and urllib3 log at DEBUG: none of it may hold a token
     provider = microsoft(standin, ca, tokens)
     assert provider.needs_login and provider.flow == "device"
     person = Person(standin, ca)
@@ -141,6 +143,9 @@ def test_microsoft_device_sign_in_is_kept_and_reused(standin, ca, tokens, capsys
     status = again.status()
     assert status["logged_in"] and status["account"] == USER and status["flow"] == "device"
     assert token.token not in capsys.readouterr().out + repr(token) + str(status)
+    assert_token_hidden(token.token, caplog.text)
+    [refresh] = json.loads(json.loads(stored.read_text())["msal_cache"])["RefreshToken"].values()
+    assert refresh["secret"] not in caplog.text + capsys.readouterr().out
 
 
 def test_microsoft_renews_before_expiry(standin, ca, tokens):
@@ -346,6 +351,18 @@ def test_command_failures_are_one_line_without_secrets(tmp_path):
         make_provider("command", mailbox="support", user=USER, command="  ")
     with pytest.raises(ConfigError, match="must be one of microsoft, google, command"):
         make_provider("yahoo", mailbox="support", user=USER)
+
+
+def test_providers_load_their_libraries_only_when_used():
+    from conftest import ROOT, run_subprocess
+
+    code = ("import json, sys\n"
+            "import helpdesk.mail.oauth2, helpdesk.mail.idle, helpdesk.mail.tls\n"
+            "print(json.dumps(sorted(sys.modules)))\n")
+    result = run_subprocess([sys.executable, "-c", code], env={"PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    assert not loaded & {"msal", "google.auth", "google_auth_oauthlib", "requests", "cryptography"}
 
 
 # ---------------------------------------------------------------- the token file

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from mailservers import DOVECOT, PASSWORD, USER, Dovecot, free_port, start_dovecot
+from mailservers import DOVECOT, USER, Dovecot, free_port, start_dovecot
 
 # ---------------------------------------------------------------- a test CA
 

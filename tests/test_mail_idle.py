@@ -12,8 +12,8 @@ import pytest
 
 from helpdesk.mail import tls
 from helpdesk.mail.idle import CONNECTED, NEW_MAIL, POLLED, MailboxWatcher
-from mailauth_servers import (PASSWORD, USER, kick, kill_imap, private_root, restart_dovecot, start_dovecot,
-                              stop_hard)
+from mailauth_servers import kick, kill_imap, private_root, restart_dovecot, stop_hard
+from mailservers import PASSWORD, USER, start_dovecot
 
 MAIL = b"From: customer@example.com\r\nSubject: printer\r\n\r\nIt jams again.\r\n"
 # The capabilities Dovecot announces after login, less IDLE.

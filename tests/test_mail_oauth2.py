@@ -22,7 +22,8 @@ from helpdesk.errors import ConfigError, ServiceUnavailable
 from helpdesk.mail import tls
 from helpdesk.mail.oauth2 import (AccessToken, LoginRequired, TokenFile, imap_login, make_provider, smtp_login,
                                   xoauth2_string)
-from mailauth_servers import (PASSWORD, USER, OAuthStandIn, TestCA, start_auth_smtp, start_oauth2_dovecot)
+from mailauth_servers import OAuthStandIn, TestCA, start_auth_smtp, start_oauth2_dovecot
+from mailservers import PASSWORD, USER
 
 PUBLIC_CLIENT = "desk-public-client"
 APP_CLIENT, APP_SECRET = "desk-daemon", "app-secret-for-tests"
@@ -325,7 +326,8 @@ def test_command_failures_are_one_line_without_secrets(tmp_path):
         with pytest.raises(ServiceUnavailable) as caught:
             provider.access_token()
         text = str(caught.value)
-        assert caught.value.exit_code == 3 and "\n" not in text and text.startswith("mailbox support: the token command")
+        assert caught.value.exit_code == 3 and "\n" not in text
+        assert text.startswith("mailbox support: the token command")
         return text
 
     assert error_of("echo starting >&2; echo 'refresh token expired: run oama authorize' >&2; exit 4") == (
@@ -438,6 +440,13 @@ def test_bad_or_expired_token_fails_cleanly(standin, ca, oauth_dovecot, caplog, 
         assert_token_hidden(token, caplog.text, capsys.readouterr().out, oauth_dovecot)
 
 
+def log_in_and_out(server, provider) -> None:
+    """One IMAP session of `provider`'s mailbox on `server`, logged in with XOAUTH2."""
+    client = tls.open_imap("127.0.0.1", server.port, mode="none")
+    imap_login(client, provider, where="IMAP test (support)")
+    client.logout()
+
+
 def test_token_revoked_early_is_renewed_once(standin, ca, oauth_dovecot, tokens):
     # The access token is revoked before it expires (an administrator's action); the grant still holds:
     # the refused login renews the token and the second attempt succeeds.
@@ -446,9 +455,7 @@ def test_token_revoked_early_is_renewed_once(standin, ca, oauth_dovecot, tokens)
     old = provider.access_token()
     standin.revoke_access_tokens(USER)
     before = standin.count("refresh_token")
-    client = tls.open_imap("127.0.0.1", oauth_dovecot.port, mode="none")
-    imap_login(client, provider, where="IMAP test (support)")
-    client.logout()
+    log_in_and_out(oauth_dovecot, provider)
     assert standin.count("refresh_token") == before + 1
     assert provider.access_token() != old
 
@@ -460,16 +467,12 @@ def test_refresh_happens_before_expiry_against_dovecot(standin, ca, oauth_doveco
     provider.invalidate()
     first = provider.access_token()
     for _ in range(2):  # two logins well within the token's life: the same token, no renewal
-        client = tls.open_imap("127.0.0.1", oauth_dovecot.port, mode="none")
-        imap_login(client, provider, where="IMAP test (support)")
-        client.logout()
+        log_in_and_out(oauth_dovecot, provider)
     assert provider.access_token() == first
     before = standin.count("refresh_token")
     time.sleep(max(0.0, first.expires_at - 2 - time.time()) + 0.1)  # into the margin, not past expiry
     assert standin.valid_user(first.token) == USER  # the old token still works...
-    client = tls.open_imap("127.0.0.1", oauth_dovecot.port, mode="none")
-    imap_login(client, provider, where="IMAP test (support)")  # ...yet a new one is used
-    client.logout()
+    log_in_and_out(oauth_dovecot, provider)  # ...yet a new one is used
     assert standin.count("refresh_token") == before + 1
     assert provider.access_token().token != first.token
 

@@ -11,7 +11,8 @@ import pytest
 
 from helpdesk.errors import ConfigError, ServiceUnavailable
 from helpdesk.mail import tls
-from mailauth_servers import PASSWORD, USER, TestCA, start_auth_smtp, start_tls_dovecot
+from mailauth_servers import TestCA, start_auth_smtp, start_tls_dovecot
+from mailservers import PASSWORD, USER
 
 
 @pytest.fixture(scope="module")

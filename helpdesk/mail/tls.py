@@ -106,6 +106,30 @@ def _check_mode(mode: str) -> None:
         raise ConfigError(f"tls = {mode!r}: must be one of {', '.join(MODES)}")
 
 
+def _opened(where: str, host: str, connect, errors: tuple[type[BaseException], ...]):
+    """`connect(keep)` opens a client and passes it to `keep` as soon as it exists; any failure closes it
+    and becomes one ServiceUnavailable line: TLS failures with their reason, `errors` as "cannot connect"."""
+    kept = []
+
+    def keep(client):
+        kept.append(client)
+        return client
+
+    try:
+        return connect(keep)
+    except BaseException as exc:
+        for client in kept:
+            try:
+                client.shutdown() if hasattr(client, "shutdown") else client.close()
+            except Exception:  # already broken: nothing left to close cleanly
+                pass
+        if isinstance(exc, ssl.SSLError):
+            raise failure(where, host, exc) from None
+        if isinstance(exc, errors) and not isinstance(exc, ServiceUnavailable):
+            raise ServiceUnavailable(f"{where}: cannot connect: {_first_line(exc)}") from None
+        raise
+
+
 def open_imap(host: str, port: int, *, mode: str, context: ssl.SSLContext | None = None, timeout: float = 30,
               where: str | None = None):
     """An IMAPClient connected (not logged in) with `mode` ssl, starttls or none. `context` defaults to
@@ -117,33 +141,18 @@ def open_imap(host: str, port: int, *, mode: str, context: ssl.SSLContext | None
     where = where or f"IMAP {host}:{port}"
     if mode != "none" and context is None:
         context = client_context()
-    client = None
-    try:
-        client = IMAPClient(host, port=port, ssl=mode == "ssl", ssl_context=context if mode == "ssl" else None,
-                            timeout=timeout)
+
+    def connect(keep):
+        client = keep(IMAPClient(host, port=port, ssl=mode == "ssl", ssl_context=context if mode == "ssl" else None,
+                                 timeout=timeout))
         if mode == "starttls":
             if not client.has_capability("STARTTLS"):
                 raise ServiceUnavailable(f"{where}: the server does not offer STARTTLS; refusing to log in "
                                          "without TLS")
             client.starttls(context)
         return client
-    except ServiceUnavailable:
-        _close_imap(client)
-        raise
-    except ssl.SSLError as exc:
-        _close_imap(client)
-        raise failure(where, host, exc) from None
-    except (IMAPClientError, OSError) as exc:  # socket errors and timeouts are OSErrors
-        _close_imap(client)
-        raise ServiceUnavailable(f"{where}: cannot connect: {_first_line(exc)}") from None
 
-
-def _close_imap(client) -> None:
-    if client is not None:
-        try:
-            client.shutdown()
-        except Exception:  # already broken: nothing left to close cleanly
-            pass
+    return _opened(where, host, connect, (IMAPClientError, OSError))  # socket errors and timeouts are OSErrors
 
 
 def open_smtp(host: str, port: int, *, mode: str, context: ssl.SSLContext | None = None, timeout: float = 30,
@@ -154,35 +163,18 @@ def open_smtp(host: str, port: int, *, mode: str, context: ssl.SSLContext | None
     where = where or f"SMTP {host}:{port}"
     if mode != "none" and context is None:
         context = client_context()
-    client = None
-    try:
+
+    def connect(keep):
         if mode == "ssl":
-            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
-            if mode == "starttls":
-                client.ehlo()
-                if not client.has_extn("starttls"):
-                    raise ServiceUnavailable(f"{where}: the server does not offer STARTTLS; refusing to send "
-                                             "without TLS")
-                client.starttls(context=context)
-                client.ehlo()
+            return keep(smtplib.SMTP_SSL(host, port, timeout=timeout, context=context))
+        client = keep(smtplib.SMTP(host, port, timeout=timeout))
+        if mode == "starttls":
+            client.ehlo()
+            if not client.has_extn("starttls"):
+                raise ServiceUnavailable(f"{where}: the server does not offer STARTTLS; refusing to send "
+                                         "without TLS")
+            client.starttls(context=context)
+            client.ehlo()
         return client
-    except ServiceUnavailable:
-        _close_smtp(client)
-        raise
-    except ssl.SSLError as exc:
-        _close_smtp(client)
-        raise failure(where, host, exc) from None
-    except (smtplib.SMTPException, OSError) as exc:
-        _close_smtp(client)
-        raise ServiceUnavailable(f"{where}: cannot connect: {_first_line(exc)}") from None
 
-
-def _close_smtp(client) -> None:
-    if client is not None:
-        try:
-            client.close()
-        except Exception:  # already broken
-            pass
-
+    return _opened(where, host, connect, (smtplib.SMTPException, OSError))

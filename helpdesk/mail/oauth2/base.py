@@ -69,6 +69,9 @@ class TokenProvider:
     provider = ""  # "microsoft", "google", "command"
     flow = ""  # how it signs in: "device", "browser", "client_credentials", "service_account", "command"
     needs_login = False  # a person must run `helpdesk mail login` once before it works
+    title = ""  # the provider's name for people: "Microsoft", "Google"
+    grant_key = ""  # what a stored person's grant holds under this key in the token file
+    tokens: TokenFile | None = None  # where a person's grant is kept
 
     def __init__(self, *, mailbox: str, user: str, margin: float = REFRESH_MARGIN,
                  clock: Callable[[], float] = time.time):
@@ -112,11 +115,27 @@ class TokenProvider:
         return self.user
 
     def status(self) -> dict:
-        """How this mailbox authenticates, for `mail status`; reads no network."""
+        """How this mailbox authenticates, for `mail status`; reads no network. For a person's grant:
+        whether one is stored, for which account, and when its access token expires."""
         cached = self._cached
-        return {"auth": "oauth2", "provider": self.provider, "flow": self.flow, "user": self.user,
-                "logged_in": True, "account": None,
-                "expires_at": cached.expires_at if cached else None}
+        state = {"auth": "oauth2", "provider": self.provider, "flow": self.flow, "user": self.user,
+                 "logged_in": True, "account": None, "expires_at": cached.expires_at if cached else None}
+        if self.needs_login and self.tokens is not None:
+            stored = self.tokens.read() or {}
+            signed_in = self._holds_grant(stored)
+            state.update(logged_in=signed_in, account=stored.get("account") if signed_in else None,
+                         expires_at=state["expires_at"] or (stored.get("expires_at") if signed_in else None))
+        return state
+
+    def _holds_grant(self, stored: dict | None) -> bool:
+        return bool(stored) and stored.get("provider") == self.provider and bool(stored.get(self.grant_key))
+
+    def _stored_grant(self) -> dict:
+        """The person's stored grant (call it holding `self.tokens.locked()`); LoginRequired if there is none."""
+        stored = self.tokens.read()
+        if not self._holds_grant(stored):
+            raise LoginRequired(self.mailbox, f"not signed in to {self.title} yet")
+        return stored
 
 
 # ---------------------------------------------------------------- the token file

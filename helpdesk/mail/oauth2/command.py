@@ -65,9 +65,6 @@ class CommandProvider(TokenProvider):
             raise ServiceUnavailable(f"{where} printed something that is not an access token on its first line")
         return AccessToken(lines[0], None)
 
-    def status(self) -> dict:
-        return {**super().status(), "expires_at": None}
-
 
 def _last_line(data: bytes) -> str:
     lines = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]

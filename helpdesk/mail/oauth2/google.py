@@ -42,6 +42,8 @@ SCOPES = ("https://mail.google.com/",)  # the one scope Gmail's IMAP and SMTP ac
 
 class GoogleProvider(TokenProvider):
     provider = "google"
+    title = "Google"
+    grant_key = "authorized_user"
 
     def __init__(self, *, mailbox: str, user: str, client_id: str | None = None, client_secret: str | None = None,
                  service_account_file: str | Path | None = None, token_dir: str | Path | None = None,
@@ -100,9 +102,7 @@ class GoogleProvider(TokenProvider):
         if self.flow == "service_account":
             return self._fetch_service_account()
         with self.tokens.locked():
-            stored = self.tokens.read()
-            if not stored or stored.get("provider") != self.provider or not stored.get("authorized_user"):
-                raise LoginRequired(self.mailbox, "not signed in to Google yet")
+            stored = self._stored_grant()
             try:
                 stored_credentials = google.oauth2.credentials.Credentials.from_authorized_user_info(
                     stored["authorized_user"])
@@ -167,8 +167,10 @@ class GoogleProvider(TokenProvider):
             flow.fetch_token(code=answer.get("code", ""), timeout=self.timeout,
                              verify=str(self.ca_file) if self.ca_file else None)
         except Exception as exc:  # requests-oauthlib raises oauthlib's errors and requests' alike
-            reason = transport.network_reason(exc) if isinstance(exc, requests.RequestException) else first_line(getattr(exc, "description", "")
-                                                                                  or exc)
+            if isinstance(exc, requests.RequestException):
+                reason = transport.network_reason(exc)
+            else:
+                reason = first_line(getattr(exc, "description", "") or exc)
             raise ServiceUnavailable(f"{self._where()}: the code could not be exchanged: {reason}") from None
         credentials = flow.credentials
         if not credentials.refresh_token:
@@ -179,15 +181,6 @@ class GoogleProvider(TokenProvider):
         with self._lock:
             self._cached = self._token(credentials)
         return self.user
-
-    def status(self) -> dict:
-        state = super().status()
-        if self.flow == "browser":
-            stored = self.tokens.read() or {}
-            signed_in = stored.get("provider") == self.provider and bool(stored.get("authorized_user"))
-            state.update(logged_in=signed_in, account=stored.get("account") if signed_in else None,
-                         expires_at=state["expires_at"] or (stored.get("expires_at") if signed_in else None))
-        return state
 
 
 class _RedirectReceiver:

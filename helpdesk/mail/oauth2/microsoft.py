@@ -36,6 +36,8 @@ _GRANT_GONE = {"invalid_grant", "interaction_required", "consent_required", "log
 
 class MicrosoftProvider(TokenProvider):
     provider = "microsoft"
+    title = "Microsoft"
+    grant_key = "msal_cache"
 
     def __init__(self, *, mailbox: str, user: str, client_id: str, tenant: str | None = None,
                  authority: str = DEFAULT_AUTHORITY, client_secret: str | None = None,
@@ -103,9 +105,7 @@ class MicrosoftProvider(TokenProvider):
 
     def _renew_person(self, force: bool) -> AccessToken:
         with self.tokens.locked():
-            stored = self.tokens.read()
-            if not stored or stored.get("provider") != self.provider or not stored.get("msal_cache"):
-                raise LoginRequired(self.mailbox, "not signed in to Microsoft yet")
+            stored = self._stored_grant()
             cache = msal.SerializableTokenCache()
             try:
                 cache.deserialize(stored["msal_cache"])
@@ -163,13 +163,3 @@ class MicrosoftProvider(TokenProvider):
         with self._lock:
             self._cached = token
         return account.get("username") or claims.get("preferred_username") or ""
-
-    def status(self) -> dict:
-        state = super().status()
-        if self.flow == "device":
-            stored = self.tokens.read() or {}
-            signed_in = stored.get("provider") == self.provider and bool(stored.get("msal_cache"))
-            state.update(logged_in=signed_in, account=stored.get("account") if signed_in else None,
-                         expires_at=state["expires_at"] or (stored.get("expires_at") if signed_in else None))
-        return state
-

@@ -15,7 +15,7 @@ What it does (see bench/README.md):
     creation times spread over two years; then the queries are timed once before ANALYZE (as a desk
     that never ran ANALYZE sees them) and, after ANALYZE, for the report;
  4. p50/p95 of the queue query `status:open priority:P0,P1` and of full-text searches (limit 50),
-    in-process through helpdesk.tickets.list_tickets, and once each through the CLI;
+    in-process through helpdesk.domain.tickets.list_tickets, and once each through the CLI;
  5. CLI cold start: median wall time of `helpdesk ticket list --json --limit 50` vs `python -c pass`;
  6. a table of the figures next to the targets, plus the database size; the query plans
     (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE) unless --no-explain. Results also go to bench/out/*.json.
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from helpdesk import sample  # noqa: E402  (the shipped text corpora and random_ticket)
+from helpdesk.domain import sample  # noqa: E402  (the shipped text corpora and random_ticket)
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -659,12 +659,12 @@ class Bench:
         for key in [k for k in os.environ if k.startswith("HELPDESK_")]:
             del os.environ[key]
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("HELPDESK_") or k == "NO_COLOR"})
-        from helpdesk.desk import open_desk
+        from helpdesk.domain.desk import open_desk
 
         return open_desk()
 
     def time_query(self, desk, query: str, runs: int) -> dict:
-        from helpdesk.tickets import list_tickets
+        from helpdesk.domain.tickets import list_tickets
 
         for _ in range(3):  # warm the cache and the statement cache
             found = list_tickets(desk, query, limit=50)
@@ -678,7 +678,7 @@ class Bench:
                 "p95_ms": round(percentile(times, 95), 2), "min_ms": round(times[0], 2), "max_ms": round(times[-1], 2)}
 
     def matches(self, desk, query: str) -> int:
-        from helpdesk import query as query_mod
+        from helpdesk.domain import query as query_mod
         from helpdesk.store.models import Ticket
 
         return query_mod.find(desk, query_mod.parse(query))[0].count()
@@ -703,7 +703,7 @@ class Bench:
 
     def explain(self) -> dict:
         """The SQL list_tickets runs for each query and its plan."""
-        from helpdesk import query as query_mod
+        from helpdesk.domain import query as query_mod
         from helpdesk.store.models import Ticket
 
         desk = self.open_desk()

@@ -58,7 +58,7 @@ from desk_bench import (  # noqa: E402  (the desk benchmark's text generator and
     LAST, SENTENCES_COMMON, SENTENCES_COMPLAINT, SENTENCES_IT, SENTENCES_REPAIR, TextGen, code_state, helpdesk_cmd,
     human_bytes, log,
 )
-from helpdesk import sample  # noqa: E402
+from helpdesk.domain import sample  # noqa: E402
 from mailservers import start_dovecot  # noqa: E402  (the test suite's Dovecot)
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -769,7 +769,7 @@ class MailBench:
         for key in [k for k in os.environ if k.startswith("HELPDESK_")]:
             del os.environ[key]
         os.environ.update({k: v for k, v in env.items() if k.startswith("HELPDESK_") or k == "NO_COLOR"})
-        from helpdesk.desk import open_desk
+        from helpdesk.domain.desk import open_desk
 
         return open_desk()
 
@@ -778,7 +778,7 @@ class MailBench:
         shares that cProfile's per-call overhead does not distort)."""
         from imapclient import IMAPClient
 
-        from helpdesk import audit, lifecycle, outbox, tickets
+        from helpdesk.domain import audit, lifecycle, outbox, tickets
         from helpdesk.mail import fetch as fetch_mod
         from helpdesk.mail import intake
         from helpdesk.store import search
@@ -859,8 +859,8 @@ class MailBench:
             ("helpdesk/mail/intake.py", "_is_duplicate"): "  of which duplicate checks",
             ("helpdesk/mail/intake.py", "thread"): "  of which threading",
             ("helpdesk/mail/intake.py", "_new_ticket"): "  of which new ticket",
-            ("helpdesk/tickets.py", "intake_many"): "    of which tickets.intake_many",
-            ("helpdesk/outbox.py", "queue_acknowledgement"): "    of which the acknowledgement (outbox)",
+            ("helpdesk/domain/tickets.py", "intake_many"): "    of which tickets.intake_many",
+            ("helpdesk/domain/outbox.py", "queue_acknowledgement"): "    of which the acknowledgement (outbox)",
             ("helpdesk/mail/intake.py", "_store_attachments"): "    of which attachments",
             ("helpdesk/mail/intake.py", "_add_reply"): "  of which reply",
             ("helpdesk/mail/intake.py", "_bounce"): "  of which bounce",

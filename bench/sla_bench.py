@@ -10,17 +10,17 @@ What it does, per backend (see bench/README.md):
     section (an office calendar with public holidays, a late-shift calendar, the built-in 24x7 one,
     policies by priority, type and organisation), two time rules and queue leads; on PostgreSQL a schema
     of its own (?schema=bench_sla_xxx), dropped at the end; `helpdesk init`;
- 2. N open tickets (mixed priorities, types, organisations) through helpdesk.tickets.intake_bulk, in-process
+ 2. N open tickets (mixed priorities, types, organisations) through helpdesk.domain.tickets.intake_bulk, in-process
     on a FixedClock, in arrival waves over a Monday (05:00-13:00 UTC), so every clock starts at a known time;
     then a realistic spread of states by direct SQL (benchmark only): new, assigned, in progress, a few
     pending (their clocks paused), some first responses already given (those clocks stopped);
  3. the clock moves to the moment when --crossing-share (default 20 %) of the clocks have crossed their
-    at-risk share (some of them breached too), and `helpdesk.sla.sweep` is timed: the first sweep does
+    at-risk share (some of them breached too), and `helpdesk.domain.sla.sweep` is timed: the first sweep does
     the real work (every crossing: an event, escalations), a second one at the same moment finds
     nothing, a third one a minute later is the steady state of a daemon sweeping every minute;
-    then `helpdesk.automation.run_time_rules`, twice;
+    then `helpdesk.domain.automation.run_time_rules`, twice;
  4. routing: 50 agents with varied skills, queues, capacities, shifts and starting loads, 1,000 new
-    tickets, `helpdesk.assignment.auto_assign` for each (total and per ticket);
+    tickets, `helpdesk.domain.routing.auto_assign` for each (total and per ticket);
  5. a table of the figures next to the targets (sweep over 100,000 open tickets <= 1 s on both
     databases), plus digests of everything the sweep and the routing wrote (compare them between two
     runs of different code: equal digests, same behaviour). Results also go to bench/out/.
@@ -302,9 +302,9 @@ class Bench:
         for key in [k for k in os.environ if k.startswith("HELPDESK_")]:
             del os.environ[key]
         os.environ.update({k: v for k, v in self.env.items() if k.startswith("HELPDESK_") or k == "NO_COLOR"})
-        from helpdesk import agents
-        from helpdesk.clock import FixedClock
-        from helpdesk.desk import open_desk
+        from helpdesk.domain import agents
+        from helpdesk.core.clock import FixedClock
+        from helpdesk.domain.desk import open_desk
 
         self.clock = FixedClock(FIRST_WAVE - dt.timedelta(days=1))
         self.desk = open_desk(clock=self.clock)
@@ -316,7 +316,7 @@ class Bench:
             f"init {time.perf_counter() - t0:.1f}s")
 
     def ticket_input(self, rng: random.Random, channel: str):
-        from helpdesk import sample
+        from helpdesk.domain import sample
 
         t = sample.random_ticket(rng, channel=channel)
         if rng.random() < 0.08:  # walk-ins and phone calls typed in by an agent: no customer, no organisation
@@ -324,7 +324,7 @@ class Bench:
         return t
 
     def create_backlog(self) -> None:
-        from helpdesk import tickets
+        from helpdesk.domain import tickets
 
         rng = random.Random(self.args.seed + 1)
         inputs = [self.ticket_input(rng, rng.choice(["email", "email", "api", "cli"])) for _ in range(self.n)]
@@ -418,7 +418,7 @@ class Bench:
     # ---------------------------------------------------------------- the measurements
 
     def sweeps(self) -> None:
-        from helpdesk import sla
+        from helpdesk.domain import sla
 
         audit_before = self.sql("SELECT COALESCE(MAX(id), 0) FROM audit_event")[0][0]
         outbox_before = self.sql("SELECT COALESCE(MAX(id), 0) FROM outbox")[0][0]
@@ -475,7 +475,7 @@ class Bench:
         return out
 
     def time_rules(self) -> None:
-        from helpdesk import automation
+        from helpdesk.domain import automation
 
         fired, wall, cpu = self.timed("time rules", lambda: automation.run_time_rules(self.desk))
         per_rule: dict[str, int] = {}
@@ -489,8 +489,8 @@ class Bench:
         log(f"[{self.backend}] time rules 2: {wall2 * 1000:.1f} ms, {len(fired2)} fired")
 
     def routing(self) -> None:
-        from helpdesk import agents, assignment, tickets
-        from helpdesk.errors import IllegalTransition
+        from helpdesk.domain import agents, routing as assignment, tickets
+        from helpdesk.core.errors import IllegalTransition
         from helpdesk.store.db import refresh_statistics
 
         rng = random.Random(self.args.seed + 3)

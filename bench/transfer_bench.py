@@ -5,7 +5,7 @@
     .venv/bin/python bench/transfer_bench.py --tickets 5000 --backend sqlite
 
 Per backend: a fresh desk (temp HELPDESK_HOME, the shipped config; on PostgreSQL a schema of its own,
-dropped at the end) with N tickets of the sample types (helpdesk.tickets.intake_bulk, in-process), a
+dropped at the end) with N tickets of the sample types (helpdesk.domain.tickets.intake_bulk, in-process), a
 public reply on 30 % of them, a note on 20 %, an attachment on 5 %, a third resolved. Then, timed, in
 process: `transfer.export` as CSV and as JSON (the backup), `transfer.restore` of that backup into a
 second, empty database of the same backend, `transfer.export_sqlite`. The restored desk is exported
@@ -58,7 +58,7 @@ def database_url(backend: str, home: Path, pg_url: str, schemas: list[str], name
 
 
 def open_desk_at(url: str):
-    from helpdesk.desk import create, open_desk
+    from helpdesk.domain.desk import create, open_desk
 
     os.environ["HELPDESK_DATABASE_URL"] = url
     create()  # as `helpdesk init`: the acting agent (bench) becomes the desk's admin
@@ -66,7 +66,7 @@ def open_desk_at(url: str):
 
 
 def build(desk, tickets_count: int, seed: int) -> None:
-    from helpdesk import agents, attachments, lifecycle, sample, tickets
+    from helpdesk.domain import agents, attachments, lifecycle, sample, tickets
 
     rng = random.Random(seed)
     for login, name, skills, queues, capacity in sample.AGENTS:
@@ -97,7 +97,7 @@ def timed(what: str, fn):
 
 
 def run_backend(backend: str, args) -> dict:
-    from helpdesk import transfer
+    from helpdesk.domain import import_export as transfer
 
     home = Path(tempfile.mkdtemp(prefix="hd-transfer-bench-"))
     schemas: list[str] = []
@@ -122,7 +122,7 @@ def run_backend(backend: str, args) -> dict:
         desk.close()
         target = open_desk_at(database_url(backend, home, args.pg_url, schemas, "restored.db"))
         for login in ("alice", "bob", "carol", "dave"):
-            from helpdesk import agents
+            from helpdesk.domain import agents
 
             agents.add(target, login)
         rows = list(transfer.read_rows(json_path))

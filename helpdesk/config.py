@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helpdesk.errors import ConfigError
-from helpdesk.limits import IDENTIFIER_RE, NAME_MAX, NAME_RE, ORGANISATION_MAX
+from helpdesk.core.errors import ConfigError
+from helpdesk.core.limits import IDENTIFIER_RE, NAME_MAX, NAME_RE, ORGANISATION_MAX
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
 TLS_MODES = ("ssl", "starttls", "none")
@@ -308,11 +308,11 @@ def parse(data: dict, source: Path | None = None) -> Config:
     _expect("ratings", "enabled", ratings.get("enabled", True), bool)
     if "sla" in data or "calendar" in data:
         # Checked at start, so a bad policy is an error now, not in the middle of a sweep.
-        from helpdesk.sla import parse_settings
+        from helpdesk.domain.sla import parse_settings
 
         parse_settings(data, desk.get("timezone", "UTC"), queue_names)
     if "rule" in data or "macro" in data:
-        from helpdesk.automation import parse as parse_automation
+        from helpdesk.domain.automation import parse as parse_automation
 
         parse_automation(data, queue_names, {t.name: t for t in types})
 
@@ -365,12 +365,12 @@ def parse_organisations(raw: list) -> tuple[OrganisationSpec, ...]:
 
 def load(path: Path | None = None) -> Config:
     """Read the desk's config file; a missing file is an empty desk (defaults everywhere)."""
-    from helpdesk import locations
+    from helpdesk.core import locations
 
     path = path or locations.config_file()
     if not path.exists():
         return parse({}, None)
-    from helpdesk.inputs import decode_utf8
+    from helpdesk.core.inputs import decode_utf8
 
     try:
         data = tomllib.loads(decode_utf8(path.read_bytes(), f"config: {path}"))

@@ -96,7 +96,7 @@ def home(tmp_path, monkeypatch) -> Home:
 def make_desk() -> None:
     """Create the desk where the environment points, as `helpdesk init` does (the acting agent, `tester`,
     becomes its admin)."""
-    from helpdesk.desk import create
+    from helpdesk.domain.desk import create
 
     create()
 
@@ -113,9 +113,9 @@ def configured(home) -> Home:
 @pytest.fixture
 def desk(configured):
     """An open desk with the shipped config and the acting agent `tester` registered (an admin)."""
-    from helpdesk import agents
-    from helpdesk.clock import FixedClock
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import agents
+    from helpdesk.core.clock import FixedClock
+    from helpdesk.domain.desk import open_desk
 
     import datetime as dt
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from helpdesk.addresses import is_address
+from helpdesk.core.addresses import is_address
 
 VALID = [
     "ann@globex.example", "root@localhost", "nagios@mon", "postgres@db-01", "ann.lee+it@globex.example",
@@ -56,7 +56,7 @@ def raw_mail(sender: str, subject: str = "DISK FULL on db-01") -> bytes:
 
 
 def test_mail_from_local_domains_and_quoted_local_parts_becomes_tickets(mail_desk, desk, imap, smtp):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
     from helpdesk.mail import fetch, send
     from helpdesk.store.models import QuarantinedMail, Ticket
 

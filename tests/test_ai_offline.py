@@ -14,7 +14,7 @@ import pytest
 from helpdesk.ai.evaluation import evaluate
 from helpdesk.ai.labelled import read_labelled_csv
 from helpdesk.ai.offline import MAGIC, FORMAT_VERSION, ModelFormatError, NotEnoughHistory, OfflineModel, train
-from helpdesk.errors import InvalidInput
+from helpdesk.core.errors import InvalidInput
 from conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "ai"

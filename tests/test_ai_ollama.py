@@ -15,7 +15,7 @@ from helpdesk.ai.labelled import read_labelled_csv
 from helpdesk.ai.labels import LEVELS, PRIORITIES, SENTIMENTS
 from helpdesk.ai.offline import train
 from helpdesk.ai.ollama_client import OllamaAnswerInvalid, OllamaAssistant, OllamaUnavailable
-from helpdesk.errors import ExitCode
+from helpdesk.core.errors import ExitCode
 from conftest import ROOT
 from ollama_standin import OllamaStandin
 

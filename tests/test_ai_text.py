@@ -160,7 +160,7 @@ def test_similar_tickets_by_offline_embeddings():
 
 
 def test_helpdesk_ai_imports_nothing_of_helpdesk_but_errors_sanitise_and_limits():
-    allowed = ("helpdesk.errors", "helpdesk.sanitise", "helpdesk.limits", "helpdesk.ai")
+    allowed = ("helpdesk.core.errors", "helpdesk.core.sanitise", "helpdesk.core.limits", "helpdesk.ai")
     files = sorted((ROOT / "helpdesk" / "ai").glob("*.py"))
     assert len(files) >= 10
     offences = [f"{f.name}:{line} imports {mod}" for f in files for line, mod in imported_names(f)
@@ -188,7 +188,7 @@ def test_importing_helpdesk_ai_loads_no_heavy_package():
 def test_a_failure_in_a_fresh_process_is_one_line_not_a_traceback(tmp_path):
     # what a front end will do: catch HelpdeskError and print its message
     script = ("from helpdesk.ai.offline import train\n"
-              "from helpdesk.errors import HelpdeskError\n"
+              "from helpdesk.core.errors import HelpdeskError\n"
               "try:\n    train([('printer jam', 'printing')] * 3)\n"
               "except HelpdeskError as exc:\n    print(exc)\n")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import Run
 
-from helpdesk.limits import ATTACHMENT_MAX_BYTES
+from helpdesk.core.limits import ATTACHMENT_MAX_BYTES
 
 
 def ok(run: Run) -> Run:
@@ -122,8 +122,8 @@ def test_non_regular_files_are_refused(cli, ticket, tmp_path):
 
 
 def test_attachments_have_a_size_limit(cli, desk, ticket, tmp_path):
-    from helpdesk import attachments
-    from helpdesk.errors import InvalidInput
+    from helpdesk.domain import attachments
+    from helpdesk.core.errors import InvalidInput
 
     big = tmp_path / "big.iso"
     with big.open("wb") as fh:  # sparse: nothing is read, the size alone refuses it
@@ -138,7 +138,7 @@ def test_attachments_have_a_size_limit(cli, desk, ticket, tmp_path):
 
 def test_a_hostile_stored_name_never_decides_the_path(cli, desk, ticket, tmp_path, monkeypatch):
     # Names stored by other ways in (a restored backup, mail from an older version) are kept as they came.
-    from helpdesk import attachments
+    from helpdesk.domain import attachments
     from helpdesk.store.models import Attachment
 
     digest = attachments.store_bytes(b"payload")
@@ -157,7 +157,7 @@ def test_a_hostile_stored_name_never_decides_the_path(cli, desk, ticket, tmp_pat
 
 
 def test_damaged_store_is_an_error_not_a_file(cli, desk, ticket, tmp_path):
-    from helpdesk import attachments
+    from helpdesk.domain import attachments
 
     log = tmp_path / "vpn.log"
     log.write_bytes(b"original")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from helpdesk import audit, automation, lifecycle, tickets
+from helpdesk.domain import audit, automation, lifecycle, tickets
 from helpdesk.store.models import Outbox, Ticket
 
 RULES = '''
@@ -73,9 +73,9 @@ START = dt.datetime(2026, 3, 2, 9, 0)
 
 @pytest.fixture
 def auto_desk(configured):
-    from helpdesk import agents
-    from helpdesk.clock import FixedClock
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import agents
+    from helpdesk.core.clock import FixedClock
+    from helpdesk.domain.desk import open_desk
 
     configured.write_config(configured.default_config() + RULES)
     d = open_desk(clock=FixedClock(START))
@@ -158,7 +158,7 @@ def test_time_rules_remind_resolve_and_close_each_once(auto_desk):
 
 
 def test_unassigned_escalation(auto_desk):
-    from helpdesk import agents
+    from helpdesk.domain import agents
 
     agents.add(auto_desk, "lead", email="lead@desk.example")
     number = new(auto_desk, priority="P0")
@@ -214,9 +214,9 @@ do = [{ add_tag = "answered" }, { assign = "auto" }]
 
 @pytest.fixture
 def more_desk(configured):
-    from helpdesk import agents
-    from helpdesk.clock import FixedClock
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import agents
+    from helpdesk.core.clock import FixedClock
+    from helpdesk.domain.desk import open_desk
 
     configured.write_config(configured.default_config() + MORE_RULES)
     d = open_desk(clock=FixedClock(START))
@@ -226,7 +226,7 @@ def more_desk(configured):
 
 
 def test_sla_breached_rule_sets_queue_and_field(more_desk):
-    from helpdesk import sla
+    from helpdesk.domain import sla
 
     number = new(more_desk, "Late parcel", type="complaint", priority="P0", fields={"severity": "low"})
     more_desk.clock.advance(minutes=20)  # the default P0 first response is 15 minutes (24x7)
@@ -237,7 +237,7 @@ def test_sla_breached_rule_sets_queue_and_field(more_desk):
 
 
 def test_customer_replied_rule_runs_on_mail(more_desk):
-    from helpdesk import agents
+    from helpdesk.domain import agents
     from helpdesk.config import MailboxSpec
     from helpdesk.mail import intake
 

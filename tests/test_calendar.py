@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpdesk.calendar import ALWAYS, parse_calendar
-from helpdesk.errors import ConfigError
+from helpdesk.domain.calendar import ALWAYS, parse_calendar
+from helpdesk.core.errors import ConfigError
 
 BERLIN = parse_calendar("office", {
     "timezone": "Europe/Berlin",

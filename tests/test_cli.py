@@ -17,7 +17,7 @@ import typer.main
 
 from conftest import Run, run_subprocess
 from helpdesk.store.models import Agent, ConversationEntry, Outbox, Ticket
-from helpdesk.views import LIST_COLUMNS
+from helpdesk.core.views import LIST_COLUMNS
 
 
 # ---------------------------------------------------------------- helpers
@@ -115,7 +115,7 @@ def test_locate_prints_the_paths_in_use(cli, configured):
 
 def older_desk(name: str = "0014_agent_role") -> None:
     """Turn the test's desk back into one made before migration `name` (which adds agent.role)."""
-    from helpdesk.desk import open_desk
+    from helpdesk.domain.desk import open_desk
 
     desk = open_desk()
     desk.db.execute_sql("DELETE FROM schema_migration WHERE name = " + desk.db.param, (name,))

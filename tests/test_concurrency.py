@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import BACKEND, PG_URL, reopen, run_subprocess
-from helpdesk import audit, lifecycle, tickets
-from helpdesk.desk import open_desk
-from helpdesk.errors import StaleVersion
+from helpdesk.domain import audit, lifecycle, tickets
+from helpdesk.domain.desk import open_desk
+from helpdesk.core.errors import StaleVersion
 from helpdesk.store.db import database
 from helpdesk.store.models import Ticket
 
@@ -138,7 +138,7 @@ def test_a_stale_expected_version_is_refused(desk):
 
 
 def test_assign_with_a_stale_version_is_refused(desk):
-    from helpdesk import agents
+    from helpdesk.domain import agents
 
     agents.add(desk, "bob")
     number = make(desk)
@@ -152,7 +152,7 @@ def test_assign_with_a_stale_version_is_refused(desk):
 
 def test_a_writer_between_read_and_write_is_caught(desk):
     """Two desks, two connections: what one read is stale once the other committed a change."""
-    from helpdesk import agents
+    from helpdesk.domain import agents
 
     number = make(desk)
     agents.add(desk, "other")
@@ -265,8 +265,8 @@ def test_same_idempotency_key_at_once_makes_one_ticket(desk, home, helpdesk_bin)
 DRIVER = r"""
 import sys, time
 from pathlib import Path
-from helpdesk import tickets
-from helpdesk.desk import open_desk
+from helpdesk.domain import tickets
+from helpdesk.domain.desk import open_desk
 
 worker, count, gate = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 desk = open_desk()

@@ -275,7 +275,7 @@ def test_a_desk_whose_folder_is_not_writable(home, open_dir, helpdesk_bin, monke
 def test_opening_waits_for_a_busy_database(home, monkeypatch, tmp_path):
     """A desk not (yet) in WAL mode while another process writes: switching it to WAL fails at once
     without waiting, so opening retries for the busy timeout rather than fail."""
-    from helpdesk.desk import open_desk
+    from helpdesk.domain.desk import open_desk
 
     path = tmp_path / "busy.db"
     monkeypatch.setenv("HELPDESK_DATABASE_URL", f"sqlite:///{path}")
@@ -299,7 +299,7 @@ def test_opening_waits_for_a_busy_database(home, monkeypatch, tmp_path):
 
 
 def test_may_by_role():
-    from helpdesk.agents import ACTIONS, Actor, may
+    from helpdesk.domain.agents import ACTIONS, Actor, may
 
     grants = {role: {a for a in ACTIONS if may(Actor("x", role), a)} for role in ("admin", "lead", "agent", "system")}
     assert grants == {"admin": {"work", "manage_agents"}, "lead": {"work"}, "agent": {"work"},
@@ -346,7 +346,7 @@ def test_an_unknown_agent_is_refused_by_every_command(cli, desk, monkeypatch, co
 def test_the_desks_machinery_acts_as_the_system(configured, imap, smtp, cli, monkeypatch, helpdesk_bin):
     """Cron or a service account runs the daemon's work (mail fetch and send, the SLA sweep) without
     being an agent; what it does is recorded as the system's."""
-    from helpdesk.desk import SYSTEM_DAEMON, open_desk
+    from helpdesk.domain.desk import SYSTEM_DAEMON, open_desk
     from test_mail_intake import mail
 
     # A folder of its own: the shared Dovecot's INBOX UIDs stay as other tests expect them.

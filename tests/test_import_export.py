@@ -11,7 +11,7 @@ import pytest
 
 from conftest import BACKEND, PG_URL, Run, _drop_schema, make_desk
 from helpdesk.store.models import AuditEvent, Ticket
-from helpdesk.transfer import EXPORT_COLUMNS
+from helpdesk.domain.import_export import EXPORT_COLUMNS
 
 
 # ---------------------------------------------------------------- helpers

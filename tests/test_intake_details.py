@@ -76,8 +76,8 @@ def test_a_follow_up_needs_a_finished_ticket(cli, desk):
 
 @pytest.fixture
 def org_desk(configured):
-    from helpdesk import agents
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import agents
+    from helpdesk.domain.desk import open_desk
 
     configured.write_config(configured.default_config() + ORGS)
     desk = open_desk()

@@ -19,8 +19,8 @@ from conftest import ROOT, run_subprocess
 
 PACKAGE = ROOT / "helpdesk"
 
-STORE_FORBIDDEN = ("helpdesk.cli", "helpdesk.tui", "helpdesk.tickets", "helpdesk.lifecycle", "helpdesk.assignment",
-                   "helpdesk.transfer", "helpdesk.sample", "helpdesk.agents")
+STORE_FORBIDDEN = ("helpdesk.cli", "helpdesk.tui", "helpdesk.domain.tickets", "helpdesk.domain.lifecycle", "helpdesk.domain.routing",
+                   "helpdesk.domain.import_export", "helpdesk.domain.sample", "helpdesk.domain.agents")
 FRONT_ENDS = ("helpdesk.cli", "helpdesk.tui")
 
 
@@ -76,17 +76,17 @@ def python_files(*, exclude: tuple[str, ...] = ()) -> list[Path]:
 def test_the_scanner_sees_every_kind_of_import():
     source = (
         "import os, helpdesk.cli.app\n"
-        "from helpdesk import tickets as t\n"
+        "from helpdesk.domain import tickets as t\n"
         "from . import models\n"
-        "from ..lifecycle import change_status\n"
+        "from ..domain.lifecycle import change_status\n"
         "def f():\n"
-        "    from helpdesk.transfer import export\n"
+        "    from helpdesk.domain.import_export import export\n"
         "    import importlib; importlib.import_module('textual.app')\n"
     )
     # as if it were a module of the store (the file is never written)
     names = {m for _, m in imported_names(PACKAGE / "store" / "probe.py", source)}
-    assert {"os", "helpdesk.cli.app", "helpdesk.tickets", "helpdesk.store.models", "helpdesk.lifecycle",
-            "helpdesk.transfer", "textual.app"} <= names
+    assert {"os", "helpdesk.cli.app", "helpdesk.domain.tickets", "helpdesk.store.models", "helpdesk.domain.lifecycle",
+            "helpdesk.domain.import_export", "textual.app"} <= names
     assert is_within("helpdesk.cli.app", STORE_FORBIDDEN) and not is_within("helpdesk.client", STORE_FORBIDDEN)
 
 
@@ -112,8 +112,8 @@ def test_nothing_outside_the_tui_imports_textual():
 def test_domain_modules_do_not_import_front_ends():
     files = python_files(exclude=FRONT_ENDS)
     names = {module_name(f) for f in files}
-    assert {"helpdesk.tickets", "helpdesk.lifecycle", "helpdesk.query", "helpdesk.transfer",
-            "helpdesk.assignment", "helpdesk.agents", "helpdesk.store.models"} <= names
+    assert {"helpdesk.domain.tickets", "helpdesk.domain.lifecycle", "helpdesk.domain.query", "helpdesk.domain.import_export",
+            "helpdesk.domain.routing", "helpdesk.domain.agents", "helpdesk.store.models"} <= names
     offences = [f"{f.relative_to(ROOT)}:{line} imports {mod}"
                 for f in files for line, mod in imported_names(f)
                 if is_within(mod, FRONT_ENDS + ("typer", "textual"))]
@@ -165,7 +165,7 @@ def test_ticket_list_json_loads_neither_textual_nor_rich(tmp_path, configured):
     proc, code, modules = loaded_modules(tmp_path, ["ticket", "list", "--json"])
     assert code == 0, proc.stderr
     assert [t["title"] for t in json.loads(proc.stdout)] == ["VPN drops"]
-    assert "helpdesk.cli.ticket" in modules and "helpdesk.tickets" in modules  # it really ran
+    assert "helpdesk.cli.ticket" in modules and "helpdesk.domain.tickets" in modules  # it really ran
     assert heavy(modules) == []
 
 
@@ -194,9 +194,12 @@ def test_domain_imports_load_no_front_end(tmp_path):
 
     import helpdesk
 
-    domain = sorted(f"helpdesk.{m.name}" for m in pkgutil.iter_modules(helpdesk.__path__) if not m.ispkg)
+    domain = sorted(f"helpdesk.{m.name}" for m in pkgutil.iter_modules(helpdesk.__path__) if not m.ispkg
+                    and m.name != "daemon")
+    for package in ("core", "domain"):
+        domain += sorted(f"helpdesk.{package}.{m.name}" for m in pkgutil.iter_modules([str(PACKAGE / package)]))
     domain += sorted(f"helpdesk.store.{m.name}" for m in pkgutil.iter_modules([str(PACKAGE / "store")]))
-    assert {"helpdesk.tickets", "helpdesk.lifecycle", "helpdesk.query", "helpdesk.transfer"} <= set(domain)
+    assert {"helpdesk.domain.tickets", "helpdesk.domain.lifecycle", "helpdesk.domain.query", "helpdesk.domain.import_export"} <= set(domain)
     script = ("import importlib, json, sys\n"
               f"for name in {domain!r}:\n"
               "    importlib.import_module(name)\n"

@@ -8,9 +8,9 @@ import itertools
 
 import pytest
 
-from helpdesk import agents, assignment, audit, lifecycle, tickets, transfer
-from helpdesk.errors import IllegalTransition, InvalidInput, NotFound
-from helpdesk.lifecycle import NEEDS_ASSIGNEE, TRANSITIONS
+from helpdesk.domain import agents, routing as assignment, audit, lifecycle, tickets, import_export as transfer
+from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound
+from helpdesk.domain.lifecycle import NEEDS_ASSIGNEE, TRANSITIONS
 from helpdesk.store.models import STATES, ConversationEntry, Ticket
 
 LEGAL = [(a, b) for a, targets in TRANSITIONS.items() for b in targets]

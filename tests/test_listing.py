@@ -63,7 +63,7 @@ def test_sort_by_each_key_ascending_and_descending(cli, queue):
 
 
 def test_sort_by_sla_due_puts_tickets_without_a_running_clock_last(cli, queue):
-    from helpdesk import sla
+    from helpdesk.domain import sla
     from helpdesk.store.models import Ticket
 
     due = ok(cli("ticket", "list", "--json", "--sort", "due", "--limit", "0"))
@@ -73,7 +73,7 @@ def test_sort_by_sla_due_puts_tickets_without_a_running_clock_last(cli, queue):
     # the running ones by their nearest due time: P0 (15 min) before P1 (2 h) before P2 / P3
     running = order[:-2]
     assert set(running[:2]) == {queue["Mail server down"], queue["Second P0 outage"]}
-    from helpdesk.desk import open_desk
+    from helpdesk.domain.desk import open_desk
 
     desk = open_desk()
     try:
@@ -119,7 +119,7 @@ def test_footer_says_how_many_match_when_the_page_is_short(cli, queue):
 
 
 def test_count_matches_the_list_and_stops_at_its_cap(cli, queue, desk):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     reopen(desk)
     for query in ("", "status:open", "priority:P0,P1", "outage", "type:it_support status:open", "number:1,2,99"):
@@ -240,7 +240,7 @@ def test_sla_times_in_the_desk_zone_and_targets_in_words(cli, configured, monkey
 
 def test_overdue_clocks_say_by_how_much(cli, desk):
     # the desk fixture's clock is months behind the real one the CLI runs on: every clock is overdue
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     view, _ = tickets.intake(desk, tickets.TicketInput(title="Old outage", priority="P0"))
     text = ok(cli("ticket", "show", str(view.number))).stdout

@@ -265,7 +265,7 @@ def test_processed_folder_move(mdesk, imap):
 
 
 def test_two_concurrent_fetchers(mail_desk, imap, helpdesk_bin):
-    from helpdesk.desk import open_desk
+    from helpdesk.domain.desk import open_desk
 
     count = 40
     for i in range(count):
@@ -375,7 +375,7 @@ def bounce(original_id: str, recipient: str = "ann@globex.example", mid: str | N
 
 
 def test_bounce_attaches_to_ticket_and_marks_address(mdesk, imap, smtp):
-    from helpdesk import outbox
+    from helpdesk.domain import outbox
     from helpdesk.mail import intake, send
     from helpdesk.store.models import Outbox
 
@@ -402,7 +402,7 @@ def test_bounce_attaches_to_ticket_and_marks_address(mdesk, imap, smtp):
 
 
 def test_bounce_matching_nothing_is_recorded_and_ignored(mdesk, imap):
-    from helpdesk import outbox
+    from helpdesk.domain import outbox
     from helpdesk.mail import intake
     from helpdesk.store.models import UndeliverableAddress
 
@@ -468,7 +468,8 @@ MULTIPART = ("From: =?utf-8?q?J=C3=BCrgen?= <juergen@globex.example>\r\nTo: supp
 
 
 def test_rfc2047_2231_attachments_hostile_names_and_inline_image(mdesk, imap):
-    from helpdesk import attachments, locations
+    from helpdesk.domain import attachments
+    from helpdesk.core import locations
 
     imap.append(MULTIPART.format(mid="att1").encode())
     assert fetch(mdesk).outcomes == {"new_ticket": 1}
@@ -539,7 +540,7 @@ def test_oversize_mail_quarantined_then_retried(configured, imap, smtp, cli):
 
 
 def test_garbage_quarantined_and_next_mail_ingested(mdesk, imap, cli):
-    from helpdesk import attachments
+    from helpdesk.domain import attachments
     from helpdesk.store.models import QuarantinedMail
 
     garbage = bytes(range(128, 256)) * 4 + b"\r\n\x89PNG\x1a junk \xff\xfe\r\n"  # no header line at all
@@ -624,7 +625,7 @@ def private_dovecot():
 
 
 def test_processed_folder_without_move_copies_flags_and_expunges(configured, private_dovecot, smtp):
-    from helpdesk.desk import open_desk
+    from helpdesk.domain.desk import open_desk
 
     # The capabilities Dovecot announces after login, less MOVE.
     server = private_dovecot("imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT "
@@ -704,7 +705,7 @@ def test_two_autoresponders_cannot_loop(mdesk, imap):
 
 
 def test_customer_reply_moves_pending_to_in_progress(mdesk, imap):
-    from helpdesk import agents, lifecycle
+    from helpdesk.domain import agents, lifecycle
 
     imap.append(mail())
     fetch(mdesk)
@@ -720,7 +721,7 @@ def test_customer_reply_moves_pending_to_in_progress(mdesk, imap):
 
 
 def test_customer_reply_to_resolved_reopens(mdesk, imap):
-    from helpdesk import lifecycle
+    from helpdesk.domain import lifecycle
 
     imap.append(mail())
     fetch(mdesk)
@@ -732,7 +733,7 @@ def test_customer_reply_to_resolved_reopens(mdesk, imap):
 
 
 def test_reply_to_closed_ticket_opens_linked_ticket(mdesk, imap):
-    from helpdesk import lifecycle
+    from helpdesk.domain import lifecycle
 
     imap.append(mail(message_id="<orig@globex.example>"))
     fetch(mdesk)

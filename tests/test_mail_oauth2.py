@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.mail import tls
 from helpdesk.mail.oauth2 import (AccessToken, LoginRequired, TokenFile, imap_login, make_provider, smtp_login,
                                   xoauth2_string)

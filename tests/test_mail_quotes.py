@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpdesk.mail import parse, quotes
-from helpdesk.views import hidden_line_count
+from helpdesk.core.views import hidden_line_count
 
 FIXTURES = Path(__file__).parent / "quote_fixtures"
 CASES = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".txt", ".html", ".eml"))

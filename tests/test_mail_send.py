@@ -52,8 +52,8 @@ def outbox_rows():
 
 def queue_a_reply(configured, mail_config: str) -> None:
     """Configure the desk's mail (TOML), and leave one reply to a customer in the outbox."""
-    from helpdesk import tickets
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import tickets
+    from helpdesk.domain.desk import open_desk
 
     configured.write_config(configured.default_config() + "\n" + mail_config)
     desk = open_desk()
@@ -74,7 +74,7 @@ def audit_actions(number: int) -> list[str]:
 
 
 def test_outbox_delivered_with_thread_headers(mdesk, imap, smtp):
-    from helpdesk import outbox, tickets
+    from helpdesk.domain import outbox, tickets
     from helpdesk.mail import send
 
     number = ticket_by_mail(mdesk, imap, message_id="<Q1@globex.example>")
@@ -107,7 +107,7 @@ def test_outbox_delivered_with_thread_headers(mdesk, imap, smtp):
 
 
 def test_a_mail_that_cannot_be_built_fails_alone_and_the_rest_goes_out(mdesk, imap, smtp):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
     from helpdesk.mail import send
     from helpdesk.store.models import Outbox
 
@@ -123,7 +123,7 @@ def test_a_mail_that_cannot_be_built_fails_alone_and_the_rest_goes_out(mdesk, im
 
 
 def test_a_title_with_line_breaks_makes_a_one_line_subject(mdesk):
-    from helpdesk import outbox, tickets
+    from helpdesk.domain import outbox, tickets
 
     view, _ = tickets.intake(mdesk, tickets.TicketInput(title="Printer\nis on fire", customer="ann@x.example"))
     assert outbox.subject_for(tickets.fetch(view.number)) == f"[#{view.number}] Printer is on fire"
@@ -158,7 +158,7 @@ def test_temporary_refusal_retried_with_backoff(mdesk, imap, smtp):
 
 
 def test_permanent_refusal_fails_visibly_on_the_ticket(mdesk, imap, smtp):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
     from helpdesk.mail import send
 
     number = ticket_by_mail(mdesk, imap)
@@ -229,9 +229,9 @@ def test_daemon_once_runs_fetch_and_send(mail_desk, imap, smtp, helpdesk_bin):
 
 
 def test_daemon_cycle_keeps_sending_when_imap_is_down(configured, imap, smtp):
-    from helpdesk import tickets
-    from helpdesk.desk import open_desk
-    from helpdesk.mail import daemon
+    from helpdesk.domain import tickets
+    from helpdesk.domain.desk import open_desk
+    from helpdesk import daemon
     from mailservers import free_port
 
     configured.write_config(configured.default_config() + "\n" + imap.config_toml(port=free_port())
@@ -290,8 +290,8 @@ def test_daemon_survives_an_imap_protocol_error(configured, imap, smtp, helpdesk
 
 
 def test_two_concurrent_senders_deliver_each_mail_once(configured, imap, smtp, helpdesk_bin):
-    from helpdesk import tickets
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import tickets
+    from helpdesk.domain.desk import open_desk
 
     configured.write_config(configured.default_config() + "\n" + imap.config_toml() + smtp.config_toml())
     count = 30
@@ -336,8 +336,8 @@ def test_a_sender_killed_while_sending_leaves_the_mail_to_be_sent_again(mail_des
     with the same Message-ID (the server may have it twice: at least once, documented)."""
     import os
 
-    from helpdesk import outbox, tickets
-    from helpdesk.clock import utcnow
+    from helpdesk.domain import outbox, tickets
+    from helpdesk.core.clock import utcnow
     from helpdesk.mail import send
     from helpdesk.store.models import Outbox
 
@@ -375,7 +375,7 @@ def test_a_sender_killed_while_sending_leaves_the_mail_to_be_sent_again(mail_des
 
 
 def test_a_mail_that_keeps_killing_its_sender_is_given_up(mdesk, smtp):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
     from helpdesk.mail import send
     from helpdesk.store.models import Outbox
 
@@ -396,7 +396,7 @@ def test_a_mail_that_keeps_killing_its_sender_is_given_up(mdesk, smtp):
 
 
 def test_mail_outbox_shows_why_and_retry_requeues_a_failed_mail(mdesk, imap, smtp, cli):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
     from helpdesk.mail import send
     from helpdesk.store.models import Outbox
 
@@ -435,7 +435,7 @@ def test_mail_outbox_shows_why_and_retry_requeues_a_failed_mail(mdesk, imap, smt
     assert r.exit_code == 0 and r.stdout.strip() == f"outbox mail {failed['id']} to carl@globex.example queued again"
     row = Outbox.get_by_id(failed["id"])
     assert (row.status, row.attempts) == ("queued", 0) and "mail_requeued" in audit_actions(gone)
-    from helpdesk.clock import utcnow
+    from helpdesk.core.clock import utcnow
 
     mdesk.clock.current = utcnow()  # the CLI queued it on the real clock
     assert send.send_outbox(mdesk).sent >= 2  # the retried acknowledgement and the new reply (bob may be due too)
@@ -444,7 +444,7 @@ def test_mail_outbox_shows_why_and_retry_requeues_a_failed_mail(mdesk, imap, smt
 
 
 def test_outbox_listing_shows_hostile_text_inert(mdesk, cli):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     view, _ = tickets.intake(mdesk, tickets.TicketInput(title="Invoice \x1b]0;pwned\x07 [/]oops",
                                                        customer="ann@globex.example"))

@@ -9,7 +9,7 @@ import smtplib
 
 import pytest
 
-from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.mail import tls
 from mailauth_servers import TestCA, start_auth_smtp, start_tls_dovecot
 from mailservers import PASSWORD, USER

@@ -11,7 +11,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from helpdesk.sanitise import inert
+from helpdesk.core.sanitise import inert
 from test_cli import create, ok, one_error
 
 # The escape payloads the issue measured, each named for what it would do to a terminal.
@@ -312,7 +312,7 @@ tls = "none"
 def test_log_formatter_keeps_tracebacks_readable():
     import logging
 
-    from helpdesk.sanitise import InertLogFormatter
+    from helpdesk.core.sanitise import InertLogFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -342,7 +342,7 @@ def test_front_ends_print_only_through_the_sanitiser():
     from conftest import ROOT
 
     offences = []
-    for path in sorted((ROOT / "helpdesk" / "cli").glob("*.py")) + [ROOT / "helpdesk" / "formats.py"]:
+    for path in sorted((ROOT / "helpdesk" / "cli").glob("*.py")) + [ROOT / "helpdesk" / "core" / "formats.py"]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):

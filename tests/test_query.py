@@ -10,8 +10,8 @@ import datetime as dt
 
 import pytest
 
-from helpdesk import agents, lifecycle, query, tickets
-from helpdesk.errors import InvalidInput, QueryError
+from helpdesk.domain import agents, lifecycle, query, tickets
+from helpdesk.core.errors import InvalidInput, QueryError
 from helpdesk.store.models import Ticket
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, 0)  # the desk fixture's clock
@@ -204,7 +204,7 @@ def test_updated(desk, corpus):
 def shown_states(desk, corpus) -> dict[str, list[str]]:
     """What `ticket show` says of each corpus ticket's clocks right now, as the names sla: terms should find
     (newest first): breached if a clock is; at risk if a clock is and none is breached; ok otherwise."""
-    from helpdesk import sla
+    from helpdesk.domain import sla
 
     out: dict[str, list[str]] = {"sla:breached": [], "sla:at-risk": [], "sla:ok": []}
     for name, number in sorted(corpus.items(), key=lambda item: -item[1]):
@@ -234,7 +234,7 @@ def test_sla_states_are_the_clocks_at_the_moment_of_the_query(desk, corpus):
 
 
 def test_sla_at_risk_then_breached_without_a_sweep(desk):
-    from helpdesk import sla
+    from helpdesk.domain import sla
 
     number = make(desk, "VPN down for the whole office", priority="P0")  # 15 min first response, 24x7
     names = {"t": number}
@@ -429,7 +429,7 @@ def test_cli_list_with_query_and_bad_query(desk, cli):
 
 
 def test_long_queries_run_up_to_the_limit_on_either_backend(desk, corpus):
-    from helpdesk import limits
+    from helpdesk.core import limits
 
     # 88 terms overflowed SQLite's parser stack while each term nested one more AND.
     assert found(desk, corpus, " ".join(["status:open"] * 88)) == ["t3", "t2", "t1"]

@@ -7,7 +7,7 @@ import email.policy
 
 import pytest
 
-from helpdesk import ratings
+from helpdesk.domain import ratings
 from helpdesk.store.models import Outbox
 
 

@@ -8,7 +8,7 @@ import unicodedata
 
 from hypothesis import given, strategies as st
 
-from helpdesk.sanitise import csv_cell, inert, is_inert, json_dumps, visible_form
+from helpdesk.core.sanitise import csv_cell, inert, is_inert, json_dumps, visible_form
 
 # Any code point, surrogates included (undecodable bytes arrive as lone surrogates).
 ANY_TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF))

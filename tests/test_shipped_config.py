@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from helpdesk import sla
+from helpdesk.domain import sla
 
 
 def test_init_sample_with_the_shipped_config(home, cli):
@@ -25,8 +25,8 @@ def test_init_sample_with_the_shipped_config(home, cli):
 
 def test_shipped_policies_and_calendar(home, cli):
     home.write_config(home.shipped_config())
-    from helpdesk.clock import FixedClock
-    from helpdesk.desk import open_desk
+    from helpdesk.core.clock import FixedClock
+    from helpdesk.domain.desk import open_desk
 
     desk = open_desk(clock=FixedClock(dt.datetime(2026, 12, 23, 14, 0)))
     try:
@@ -55,9 +55,9 @@ SHIPPED_TYPES = [  # type, its fields, its queue, that queue's lead, the agent w
 @pytest.fixture
 def shipped_desk(home):
     from conftest import make_desk
-    from helpdesk import agents, sample
-    from helpdesk.clock import FixedClock
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import agents, sample
+    from helpdesk.core.clock import FixedClock
+    from helpdesk.domain.desk import open_desk
 
     home.write_config(home.shipped_config())
     make_desk()
@@ -73,7 +73,7 @@ def shipped_desk(home):
 @pytest.mark.parametrize("type_name,fields,queue,lead,worker", SHIPPED_TYPES)
 def test_a_breach_of_each_shipped_type_stays_in_its_queue_and_tells_its_lead(shipped_desk, type_name, fields,
                                                                               queue, lead, worker):
-    from helpdesk import automation, lifecycle, tickets
+    from helpdesk.domain import automation, lifecycle, tickets
     from helpdesk.store.models import Outbox
 
     desk = shipped_desk

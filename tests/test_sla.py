@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from helpdesk import audit, lifecycle, sla, tickets
-from helpdesk.errors import ConfigError
+from helpdesk.domain import audit, lifecycle, sla, tickets
+from helpdesk.core.errors import ConfigError
 from helpdesk.store.models import Outbox, SlaClock, Ticket
 
 SLA_CONFIG = '''
@@ -50,9 +50,9 @@ MONDAY_9 = dt.datetime(2026, 3, 2, 8, 0)  # 09:00 in Berlin (CET)
 
 @pytest.fixture
 def sla_desk(configured):
-    from helpdesk import agents
-    from helpdesk.clock import FixedClock
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import agents
+    from helpdesk.core.clock import FixedClock
+    from helpdesk.domain.desk import open_desk
 
     text = configured.default_config().replace('lead = "carol"', 'lead = "lead"')
     configured.write_config(text + SLA_CONFIG)
@@ -190,7 +190,7 @@ def test_agents_get_one_digest_per_sweep_not_a_mail_per_ticket(sla_desk):
     assert mails[0].subject == "SLA: 5 tickets need attention"
     assert all(f"Ticket #{n} (P2, assigned): the first response clock is at risk." in mails[0].body
                for n in numbers)
-    from helpdesk import outbox
+    from helpdesk.domain import outbox
 
     assert outbox.ticket_from_message_id(mails[0].message_id, sla_desk) is None  # answers start no thread
 
@@ -320,7 +320,7 @@ def test_defaults_without_an_sla_section(desk):
 
 
 def test_routing_skips_agents_off_shift(sla_desk, cli):
-    from helpdesk import agents, assignment
+    from helpdesk.domain import agents, routing as assignment
 
     agents.update(sla_desk, "tester", skills=[])
     agents.add(sla_desk, "early", skills=["it"], shift="office")
@@ -338,8 +338,8 @@ def test_routing_skips_agents_off_shift(sla_desk, cli):
 
 
 def test_claims_respect_skills_unless_forced(sla_desk):
-    from helpdesk import agents
-    from helpdesk.errors import IllegalTransition
+    from helpdesk.domain import agents
+    from helpdesk.core.errors import IllegalTransition
 
     agents.add(sla_desk, "carol", skills=["care"])
     number = tickets.intake(sla_desk, tickets.TicketInput(title="Pump", type="equipment_repair",
@@ -351,9 +351,9 @@ def test_claims_respect_skills_unless_forced(sla_desk):
 
 
 def test_intake_routes_when_the_queue_auto_assigns(configured):
-    from helpdesk import agents
-    from helpdesk.clock import FixedClock
-    from helpdesk.desk import open_desk
+    from helpdesk.domain import agents
+    from helpdesk.core.clock import FixedClock
+    from helpdesk.domain.desk import open_desk
 
     text = configured.default_config().replace('name = "repairs"\n', 'name = "repairs"\nauto_assign = true\n')
     configured.write_config(text)

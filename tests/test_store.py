@@ -6,11 +6,11 @@ import peewee as pw
 import pytest
 
 from conftest import BACKEND
-from helpdesk import attachments, audit, lifecycle, tickets
+from helpdesk.domain import attachments, audit, lifecycle, tickets
 from helpdesk.store import migrations
 from helpdesk.store.db import parse_url
 from helpdesk.store.models import AuditEvent, SchemaMigration
-from helpdesk.errors import ConfigError
+from helpdesk.core.errors import ConfigError
 
 
 def test_migrations_apply_once_and_are_recorded(desk):

@@ -96,7 +96,7 @@ def reply_in_terminal(helpdesk_bin, number, editor, log, *extra, **env) -> tuple
 
 
 def test_reply_without_a_body_on_a_terminal_opens_the_editor(desk, helpdesk_bin, editor, tmp_path):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     view, _ = tickets.intake(desk, tickets.TicketInput(title="Printer offline", customer="ann@x.example"))
     log = tmp_path / "editor.log"
@@ -118,7 +118,7 @@ def test_reply_without_a_body_on_a_terminal_opens_the_editor(desk, helpdesk_bin,
 
 
 def test_visual_wins_over_editor(desk, helpdesk_bin, editor, tmp_path):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     view, _ = tickets.intake(desk, tickets.TicketInput(title="VPN"))
     log = tmp_path / "editor.log"
@@ -138,7 +138,7 @@ def test_visual_wins_over_editor(desk, helpdesk_bin, editor, tmp_path):
     ("bad-quoting", {"EDITOR": "vim 'unclosed"}, "$EDITOR cannot be read as a command"),
 ])
 def test_an_empty_or_failed_edit_stores_nothing(desk, helpdesk_bin, editor, tmp_path, case, env, message):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     view, _ = tickets.intake(desk, tickets.TicketInput(title="VPN", customer="ann@x.example"))
     before = (ConversationEntry.select().count(), Outbox.select().count(), Ticket.get_by_id(view.number).version)
@@ -154,7 +154,7 @@ def test_an_empty_or_failed_edit_stores_nothing(desk, helpdesk_bin, editor, tmp_
 
 def test_compose_hands_the_draft_to_any_runner(tmp_path):
     """The runner is the TUI's seam: it gets the draft's path and edits the file however it likes."""
-    from helpdesk import editor as editor_mod
+    from helpdesk.core import editor as editor_mod
 
     seen = []
 
@@ -169,7 +169,7 @@ def test_compose_hands_the_draft_to_any_runner(tmp_path):
     def bad_bytes(path: str) -> None:
         Path(path).write_bytes(b"caf\xe9")
 
-    from helpdesk.errors import InvalidInput
+    from helpdesk.core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="not UTF-8"):
         editor_mod.compose("", runner=bad_bytes)
@@ -179,7 +179,7 @@ def test_compose_hands_the_draft_to_any_runner(tmp_path):
 
 
 def test_no_color_turns_off_every_style_on_a_terminal(desk, helpdesk_bin):
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     for priority in ("P0", "P3"):
         tickets.intake(desk, tickets.TicketInput(title=f"Styled {priority}", priority=priority))

@@ -12,7 +12,7 @@ import pexpect
 import pytest
 
 from conftest import ROOT
-from helpdesk.editor import SCISSORS, EditorFailed
+from helpdesk.core.editor import SCISSORS, EditorFailed
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.memory import MemoryRowSource, SyntheticRows
 

@@ -10,7 +10,7 @@ import sys
 from conftest import ROOT, run_subprocess
 
 TUI = ROOT / "helpdesk" / "tui"
-ALLOWED_OUTSIDE = {"helpdesk.sanitise", "helpdesk.editor"}
+ALLOWED_OUTSIDE = {"helpdesk.core.sanitise", "helpdesk.core.editor"}
 
 
 def helpdesk_imports(path) -> set[str]:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from helpdesk import tickets
-from helpdesk.errors import ConfigError, InvalidInput
+from helpdesk.domain import tickets
+from helpdesk.core.errors import ConfigError, InvalidInput
 from helpdesk.store import extensions
 
 NEW_TYPE = '''

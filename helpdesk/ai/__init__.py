@@ -15,5 +15,5 @@
 
 Importing this package (and its modules) is cheap: numpy, scikit-learn, ollama and the models load inside
 the functions that need them, so CLI commands that do not use AI never pay for them. This package imports
-nothing of helpdesk but `helpdesk.errors`, `helpdesk.sanitise` and `helpdesk.limits`.
+nothing of helpdesk but `helpdesk.core.errors`, `helpdesk.core.sanitise` and `helpdesk.core.limits`.
 """

@@ -12,8 +12,8 @@ from helpdesk.ai import injection, language, sentiment
 from helpdesk.ai.labels import at_least, check_level, level_rank
 from helpdesk.ai.ollama_client import CONFIDENCE
 from helpdesk.ai.result import Classification, Suggestion
-from helpdesk.errors import HelpdeskError
-from helpdesk.sanitise import inert
+from helpdesk.core.errors import HelpdeskError
+from helpdesk.core.sanitise import inert
 
 
 def classify_text(text: str, *, categories: tuple[str, ...] = (), assistant=None, category_model=None,

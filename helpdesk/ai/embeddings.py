@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from helpdesk.errors import HelpdeskError
+from helpdesk.core.errors import HelpdeskError
 
 OFFLINE_MODEL = "wordllama-l2_supercat-256"
 OFFLINE_DIM = 256

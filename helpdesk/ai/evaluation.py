@@ -19,7 +19,7 @@ from helpdesk.ai.offline import (
     level_order,
     train,
 )
-from helpdesk.errors import InvalidInput
+from helpdesk.core.errors import InvalidInput
 
 BASELINE = "tfidf+logistic-regression"
 BASELINE_C = (1.0, 10.0, 100.0)  # tuned on the training texts by the same validation as the model

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from helpdesk.errors import InvalidInput
-from helpdesk.limits import BODY_MAX
-from helpdesk.sanitise import inert
+from helpdesk.core.errors import InvalidInput
+from helpdesk.core.limits import BODY_MAX
+from helpdesk.core.sanitise import inert
 
 LABEL_COLUMNS = ("label", "category")  # "category": public intent sets name the column so
 

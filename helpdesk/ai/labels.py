@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpdesk.errors import InvalidInput
+from helpdesk.core.errors import InvalidInput
 
 PRIORITIES = ("P0", "P1", "P2", "P3")
 SENTIMENTS = ("very_negative", "negative", "neutral", "positive", "very_positive")

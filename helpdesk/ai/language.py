@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 from helpdesk.ai.result import Suggestion
-from helpdesk.errors import ConfigError
+from helpdesk.core.errors import ConfigError
 
 # ISO 639-1 codes: the languages of Europe's and the world's larger desks that py3langid knows.
 DEFAULT_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "no", "fi", "cs", "tr", "ru",

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from helpdesk.ai.embeddings import embed_offline
 from helpdesk.ai.labels import LEVELS, at_least
 from helpdesk.ai.result import Suggestion
-from helpdesk.errors import HelpdeskError, InvalidInput
+from helpdesk.core.errors import HelpdeskError, InvalidInput
 
 FORMAT = "helpdesk-offline-classifier"
 FORMAT_VERSION = 1

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from helpdesk.ai.embeddings import MAX_CHARS, normalise_rows
 from helpdesk.ai.prompt import labels_model, messages
-from helpdesk.errors import HelpdeskError, ServiceUnavailable
-from helpdesk.sanitise import inert
+from helpdesk.core.errors import HelpdeskError, ServiceUnavailable
+from helpdesk.core.sanitise import inert
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_CONNECT_TIMEOUT = 3.0

@@ -8,8 +8,8 @@ import json
 import secrets
 
 from helpdesk.ai.labels import LEVELS, PRIORITIES, SENTIMENTS
-from helpdesk.errors import ConfigError
-from helpdesk.sanitise import inert
+from helpdesk.core.errors import ConfigError
+from helpdesk.core.sanitise import inert
 
 MAX_TEXT_CHARS = 6_000  # ~2,000 tokens: leaves room in a 4,096-token context for the prompt and answer
 

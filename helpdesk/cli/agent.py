@@ -30,7 +30,7 @@ def add(
 
     Example: helpdesk agent add bob --name "Bob Keller" --skill it --skill repair --queue it --role lead
     """
-    from helpdesk import agents
+    from helpdesk.domain import agents
 
     with open_desk() as desk:
         view = agents.add(desk, login, name=name, email=email, skills=skill or [], queues=queue or [],
@@ -54,7 +54,7 @@ def update(
 
     Example: helpdesk agent update bob --role lead --capacity 10
     """
-    from helpdesk import agents
+    from helpdesk.domain import agents
 
     with open_desk() as desk:
         target = desk.actor if login == "me" else login
@@ -69,7 +69,7 @@ def list_(json_: JsonFlag = False, nl: NlFlag = False, csv_: CsvFlag = False) ->
 
     Example: helpdesk agent list --json
     """
-    from helpdesk import agents
+    from helpdesk.domain import agents
 
     fmt = output_format(json_, nl, csv_)
     with open_desk() as desk:
@@ -77,7 +77,7 @@ def list_(json_: JsonFlag = False, nl: NlFlag = False, csv_: CsvFlag = False) ->
     if fmt != "text":
         emit_rows((a.to_dict() for a in found), fmt, COLUMNS)
         return
-    from helpdesk.sanitise import inert
+    from helpdesk.core.sanitise import inert
 
     for a in found:
         login, name, skills = (inert(text, layout=False) for text in (a.login, a.name, " ".join(a.skills)))

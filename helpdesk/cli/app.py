@@ -72,7 +72,7 @@ def init(
 
     Example: HELPDESK_AGENT=ann helpdesk init --sample
     """
-    from helpdesk import desk as desk_mod
+    from helpdesk.domain import desk as desk_mod
 
     made = desk_mod.create(sample=sample)
     for line in made.warnings:
@@ -98,10 +98,10 @@ def daemon(
     import logging
 
     from helpdesk.cli.common import open_desk
-    from helpdesk.desk import SYSTEM_DAEMON
-    from helpdesk.mail import daemon as daemon_mod
+    from helpdesk.domain.desk import SYSTEM_DAEMON
+    from helpdesk import daemon as daemon_mod
 
-    from helpdesk.sanitise import InertLogFormatter
+    from helpdesk.core.sanitise import InertLogFormatter
 
     handler = logging.StreamHandler(sys.stderr)  # log messages quote mail subjects and addresses: inert
     handler.setFormatter(InertLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -115,9 +115,10 @@ def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths a
 
     Example: helpdesk locate
     """
-    from helpdesk import config, locations
+    from helpdesk import config
+    from helpdesk.core import locations
     from helpdesk.cli.common import emit_one
-    from helpdesk.desk import database_url
+    from helpdesk.domain.desk import database_url
 
     cfg = config.load()
     paths = {
@@ -154,9 +155,10 @@ def export(
       helpdesk export --format json -o backup.json
       helpdesk export --format sqlite -o desk.db && datasette desk.db
     """
-    from helpdesk import files, tickets, transfer
+    from helpdesk.core import files
+    from helpdesk.domain import tickets, import_export as transfer
     from helpdesk.cli.common import Progress, fail, open_desk
-    from helpdesk.errors import ExitCode
+    from helpdesk.core.errors import ExitCode
 
     if format not in ("csv", "json", "nl", "sqlite"):
         fail(f"--format must be csv, json, nl or sqlite, not '{format}'", ExitCode.USAGE)

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Iterable
 
 import typer
 
-from helpdesk.errors import ExitCode, HelpdeskError
-from helpdesk.formats import emit_rows  # noqa: F401 - shared by every listing command
-from helpdesk.sanitise import inert, json_dumps
+from helpdesk.core.errors import ExitCode, HelpdeskError
+from helpdesk.core.formats import emit_rows  # noqa: F401 - shared by every listing command
+from helpdesk.core.sanitise import inert, json_dumps
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (an array for lists).")]
 NlFlag = Annotated[bool, typer.Option("--nl", help="Print newline-delimited JSON, one object per line.")]
@@ -64,8 +64,8 @@ def handle_errors(exc: BaseException) -> int | None:
 @contextmanager
 def open_desk(migrate: bool = True, actor: str | None = None):
     """The desk for one command, closed when it is done. The acting agent must be registered and active,
-    unless `actor` names the system (the desk's own machinery: helpdesk.desk.SYSTEM_*)."""
-    from helpdesk.desk import open_desk as _open
+    unless `actor` names the system (the desk's own machinery: helpdesk.domain.desk.SYSTEM_*)."""
+    from helpdesk.domain.desk import open_desk as _open
 
     desk = _open(migrate=migrate, actor=actor)
     for line in desk.warnings:
@@ -157,7 +157,7 @@ def read_stdin_text() -> str:
     """All of stdin as UTF-8, strictly: bytes that are not UTF-8 are an error naming the line and the
     byte (`stdin line 3: not valid UTF-8 at byte 17`), never replaced or a traceback. The one way every
     command reads text from stdin."""
-    from helpdesk.inputs import decode_utf8
+    from helpdesk.core.inputs import decode_utf8
 
     stream = getattr(sys.stdin, "buffer", None)
     data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")

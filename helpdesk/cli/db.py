@@ -18,7 +18,7 @@ def migrate(json_: Annotated[bool, typer.Option("--json", help="Print what was d
     Example: helpdesk db migrate
     """
     from helpdesk.cli.common import echo, emit_one, open_desk
-    from helpdesk.desk import SYSTEM_MIGRATE, prepare
+    from helpdesk.domain.desk import SYSTEM_MIGRATE, prepare
 
     with open_desk(migrate=False, actor=SYSTEM_MIGRATE) as desk:
         applied, changes = prepare(desk, force=True)

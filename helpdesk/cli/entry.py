@@ -15,7 +15,7 @@ def _skip_postgres_driver() -> None:
     tells Python it is absent. Only the console script does this: it opens exactly one database."""
     try:
         from helpdesk import config
-        from helpdesk.desk import database_url
+        from helpdesk.domain.desk import database_url
 
         if database_url(config.load()).backend == "sqlite":
             for driver in ("psycopg2", "psycopg"):

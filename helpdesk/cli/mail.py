@@ -19,7 +19,7 @@ def fetch(json_: JsonFlag = False) -> None:
 
     Example: helpdesk mail fetch --json
     """
-    from helpdesk.desk import SYSTEM_DAEMON
+    from helpdesk.domain.desk import SYSTEM_DAEMON
     from helpdesk.mail import fetch as fetch_mod
 
     with open_desk(actor=SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
@@ -43,7 +43,7 @@ def send(json_: JsonFlag = False) -> None:
 
     Example: helpdesk mail send
     """
-    from helpdesk.desk import SYSTEM_DAEMON
+    from helpdesk.domain.desk import SYSTEM_DAEMON
     from helpdesk.mail import send as send_mod
 
     with open_desk(actor=SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
@@ -140,7 +140,7 @@ def outbox(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from helpdesk import outbox as outbox_mod
+    from helpdesk.domain import outbox as outbox_mod
 
     with open_desk() as desk:
         rows = outbox_mod.pending(desk, include_sent=all_)
@@ -171,7 +171,7 @@ def outbox_retry(
 
     Example: helpdesk mail outbox retry 12
     """
-    from helpdesk import outbox as outbox_mod
+    from helpdesk.domain import outbox as outbox_mod
 
     with open_desk() as desk:
         row = outbox_mod.requeue(desk, outbox_id)

@@ -15,8 +15,8 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from helpdesk.cli.common import console
-from helpdesk.sanitise import inert, json_dumps
-from helpdesk.views import EventView, TicketView
+from helpdesk.core.sanitise import inert, json_dumps
+from helpdesk.core.views import EventView, TicketView
 
 PRIORITY_STYLE = {"P0": "bold red", "P1": "red", "P2": "yellow", "P3": "dim"}
 STATUS_STYLE = {"new": "bold cyan", "assigned": "cyan", "in_progress": "green", "pending": "magenta",
@@ -44,7 +44,7 @@ class Local:
     def of(cls, desk, *, sla_targets: bool = False) -> "Local":
         days: dict[str, float] = {}
         if sla_targets:
-            from helpdesk import sla
+            from helpdesk.domain import sla
 
             settings = sla.settings(desk)
             days = {name: settings.business_day_hours * 60 for name, cal in settings.calendars.items()
@@ -53,7 +53,7 @@ class Local:
 
     def moment(self, value) -> dt.datetime | None:
         """A stored time (naive UTC, or an ISO string from a view's dict) in the desk's zone."""
-        from helpdesk.calendar import Calendar
+        from helpdesk.domain.calendar import Calendar
 
         if value is None or value == "":
             return None

@@ -14,8 +14,8 @@ def check(json_: JsonFlag = False) -> None:
 
     Example: helpdesk sla check --json
     """
-    from helpdesk import automation, sla
-    from helpdesk.desk import SYSTEM_DAEMON
+    from helpdesk.domain import automation, sla
+    from helpdesk.domain.desk import SYSTEM_DAEMON
 
     with open_desk(actor=SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
         sla.check_calendars(desk)

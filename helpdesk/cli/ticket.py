@@ -25,7 +25,7 @@ FOOTER_COUNT_CAP = 10_000
 
 
 def _number(value: str) -> int:
-    from helpdesk.tickets import parse_number
+    from helpdesk.domain.tickets import parse_number
 
     return parse_number(value)
 
@@ -57,8 +57,8 @@ def create(
       helpdesk ticket create --follow-up 42 --title "VPN drops again"
       cat tickets.ndjson | helpdesk ticket create --json -
     """
-    from helpdesk import tickets
-    from helpdesk.errors import ExitCode, InvalidInput
+    from helpdesk.domain import tickets
+    from helpdesk.core.errors import ExitCode, InvalidInput
 
     if source not in (None, "-"):
         fail(f"unexpected argument '{source}': use '-' to read JSON from stdin, or --title", ExitCode.USAGE)
@@ -76,7 +76,7 @@ def create(
                                   fields=tickets.parse_field_args(field or []), key=key,
                                   tags=tickets.normalise_tags(tag or []), queue=queue, channel="cli")
         if follow_up is not None:
-            from helpdesk import lifecycle
+            from helpdesk.domain import lifecycle
 
             view, created = lifecycle.create_follow_up(desk, _number(follow_up), inp)
         else:
@@ -94,8 +94,8 @@ def _read_json_records(text: str) -> list[tuple[str, object]]:
     """(where, value) pairs from one JSON document (object or array) or NDJSON; `where` names the
     line (NDJSON) or the array item, for error messages. An NDJSON line that is not JSON gives its
     error as the value, so every bad line is reported, not just the first."""
-    from helpdesk.errors import InvalidInput
-    from helpdesk.inputs import load_json
+    from helpdesk.core.errors import InvalidInput
+    from helpdesk.core.inputs import load_json
 
     stripped = text.strip()
     if not stripped:
@@ -131,7 +131,7 @@ def _read_json_records(text: str) -> list[tuple[str, object]]:
 
 def _refuse_rows(errors: list[str], summary: str) -> None:
     """Every refused row on a line of its own (the first 200), then what it means for the whole; exit 1."""
-    from helpdesk.errors import ExitCode
+    from helpdesk.core.errors import ExitCode
 
     for err in errors[:200]:
         error(err)
@@ -142,8 +142,8 @@ def _refuse_rows(errors: list[str], summary: str) -> None:
 
 
 def _create_from_stdin(json_: bool, nl: bool) -> None:
-    from helpdesk import tickets
-    from helpdesk.errors import InvalidInput
+    from helpdesk.domain import tickets
+    from helpdesk.core.errors import InvalidInput
 
     records = _read_json_records(read_stdin_text())
     with open_desk() as desk:
@@ -182,7 +182,7 @@ def _create_from_stdin(json_: bool, nl: bool) -> None:
 
 def _bulk_intake(desk, inputs):
     """Store checked tickets in one transaction (all or nothing), with a progress bar on a terminal."""
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
     from helpdesk.cli.common import Progress
 
     with Progress("creating tickets", total=len(inputs)) as progress:
@@ -211,9 +211,9 @@ def list_(
       helpdesk ticket list status:open --sort due
       helpdesk ticket list 'assignee:me "paper jam"' --json
     """
-    from helpdesk import tickets
-    from helpdesk.errors import ExitCode
-    from helpdesk.views import LIST_COLUMNS
+    from helpdesk.domain import tickets
+    from helpdesk.core.errors import ExitCode
+    from helpdesk.core.views import LIST_COLUMNS
 
     fmt = output_format(json_, nl, csv_)
     if limit < 0:
@@ -226,7 +226,7 @@ def list_(
         if page is not None and len(found) == page:
             total = tickets.count_tickets(desk, text, cap=FOOTER_COUNT_CAP)
         if fmt == "text":
-            from helpdesk import sla
+            from helpdesk.domain import sla
             from helpdesk.cli import render
 
             local = render.Local.of(desk)
@@ -267,7 +267,7 @@ def show(
       helpdesk ticket show 42
       helpdesk ticket show 42 --full
     """
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     with open_desk() as desk:
         view = tickets.get(desk, _number(ticket), conversation=True)
@@ -297,7 +297,7 @@ def update(
 
     Example: helpdesk ticket update 42 --priority P1 --field fault_code=E17 --tag onsite
     """
-    from helpdesk import tickets
+    from helpdesk.domain import tickets
 
     with open_desk() as desk:
         view = tickets.update(desk, _number(ticket), title=title, priority=priority, type=type_,
@@ -319,8 +319,8 @@ def assign(
 
     Examples: helpdesk ticket assign 42 me; helpdesk ticket assign 42 --auto
     """
-    from helpdesk import assignment, lifecycle
-    from helpdesk.errors import ExitCode
+    from helpdesk.domain import routing as assignment, lifecycle
+    from helpdesk.core.errors import ExitCode
 
     if bool(agent) == auto:
         fail("name an agent or use --auto (not both)", ExitCode.USAGE)
@@ -345,7 +345,7 @@ def status(
 
     Example: helpdesk ticket status 42 pending --reason "waiting for the log files"
     """
-    from helpdesk import lifecycle
+    from helpdesk.domain import lifecycle
 
     with open_desk() as desk:
         view = lifecycle.change_status(desk, _number(ticket), state, reason=reason, expected_version=if_version)
@@ -364,8 +364,8 @@ def transfer(
 
     Examples: helpdesk ticket transfer 42 bob; helpdesk ticket transfer 42 --queue repairs
     """
-    from helpdesk import lifecycle
-    from helpdesk.errors import ExitCode
+    from helpdesk.domain import lifecycle
+    from helpdesk.core.errors import ExitCode
 
     if bool(agent) == bool(queue):
         fail("name an agent or a --queue", ExitCode.USAGE)
@@ -387,7 +387,7 @@ def return_(
 
     Example: helpdesk ticket return 42 --reason "not my area"
     """
-    from helpdesk import lifecycle
+    from helpdesk.domain import lifecycle
 
     with open_desk() as desk:
         view = lifecycle.return_to_queue(desk, _number(ticket), reason=reason, expected_version=if_version)
@@ -404,7 +404,7 @@ def reopen(
 
     Example: helpdesk ticket reopen 42 --reason "still broken"
     """
-    from helpdesk import lifecycle
+    from helpdesk.domain import lifecycle
 
     with open_desk() as desk:
         view = lifecycle.reopen(desk, _number(ticket), reason=reason, expected_version=if_version)
@@ -427,13 +427,13 @@ def reply(
       helpdesk ticket reply 42 --body "Fixed, please try again."
       helpdesk ticket reply 42 --note --body "Vendor case 1234 opened"
     """
-    from helpdesk import tickets
-    from helpdesk.errors import ExitCode
+    from helpdesk.domain import tickets
+    from helpdesk.core.errors import ExitCode
 
     if macro is not None:
         if body is not None or note:
             fail("--macro sends the macro's own text: no --body or --note with it", ExitCode.USAGE)
-        from helpdesk import automation
+        from helpdesk.domain import automation
 
         with open_desk() as desk:
             automation.apply_macro(desk, _number(ticket), macro)
@@ -443,7 +443,7 @@ def reply(
         body = read_stdin_text()
     elif body is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            from helpdesk import editor
+            from helpdesk.core import editor
 
             what = "note" if note else "reply"
             body = editor.compose(f"Write your {what} to #{_number(ticket)} above this line; everything from it "
@@ -472,7 +472,7 @@ def merge(
 
     Example: helpdesk ticket merge 43 42
     """
-    from helpdesk import lifecycle
+    from helpdesk.domain import lifecycle
 
     with open_desk() as desk:
         view = lifecycle.merge(desk, _number(source), _number(target), reason=reason)
@@ -489,7 +489,7 @@ def rate(
 
     Example: helpdesk ticket rate 42 5 --comment "quick and friendly"
     """
-    from helpdesk import ratings
+    from helpdesk.domain import ratings
 
     with open_desk() as desk:
         view = ratings.record(desk, _number(ticket), score, comment or "", via="agent")
@@ -516,9 +516,11 @@ def attach(
     """
     import mimetypes
 
-    from helpdesk import attachments, files as files_mod
-    from helpdesk.errors import ExitCode
-    from helpdesk.limits import ATTACHMENT_MAX_BYTES
+    from helpdesk.domain import attachments
+
+    from helpdesk.core import files as files_mod
+    from helpdesk.core.errors import ExitCode
+    from helpdesk.core.limits import ATTACHMENT_MAX_BYTES
 
     if name is not None and len(files) > 1:
         fail("--name names one file: attach several files one by one to rename them", ExitCode.USAGE)
@@ -559,7 +561,7 @@ def attachment_list(ticket: TicketArg, json_: JsonFlag = False) -> None:
 
     Example: helpdesk ticket attachment list 42
     """
-    from helpdesk import attachments, tickets
+    from helpdesk.domain import attachments, tickets
 
     with open_desk():
         number = _number(ticket)
@@ -595,7 +597,8 @@ def attachment_save(
       helpdesk ticket attachment save 42 screenshot.png -o /tmp/
       helpdesk ticket attachment save 42 vpn.log -o - | less
     """
-    from helpdesk import attachments, files as files_mod
+    from helpdesk.domain import attachments
+    from helpdesk.core import files as files_mod
 
     with open_desk():
         found = attachments.find(_number(ticket), which)
@@ -617,7 +620,7 @@ def history(ticket: TicketArg, json_: JsonFlag = False, nl: NlFlag = False) -> N
 
     Example: helpdesk ticket history 42 --json
     """
-    from helpdesk import audit, tickets
+    from helpdesk.domain import audit, tickets
 
     with open_desk() as desk:
         number = _number(ticket)
@@ -657,8 +660,8 @@ def import_(
       helpdesk ticket import excel-export.csv --delimiter ';'
       helpdesk ticket import backup.json
     """
-    from helpdesk import transfer
-    from helpdesk.errors import ExitCode
+    from helpdesk.domain import import_export as transfer
+    from helpdesk.core.errors import ExitCode
 
     if delimiter is not None:
         delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)

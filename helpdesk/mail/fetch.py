@@ -18,7 +18,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from helpdesk.config import MailboxSpec
-from helpdesk.errors import ServiceUnavailable
+from helpdesk.core.errors import ServiceUnavailable
 from helpdesk.mail import intake
 from helpdesk.mail.locks import mailbox_lock
 from helpdesk.store.models import MailboxState, MailMessage
@@ -184,7 +184,7 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
 
 def fetch_all(desk) -> list[FetchReport]:
     if not desk.config.mailboxes:
-        from helpdesk.errors import ConfigError
+        from helpdesk.core.errors import ConfigError
 
         raise ConfigError("no [[mailbox]] configured (see config.toml)")
     return [fetch_mailbox(desk, mailbox) for mailbox in desk.config.mailboxes]

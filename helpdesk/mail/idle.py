@@ -26,7 +26,7 @@ from typing import Callable
 
 from imapclient.exceptions import IMAPClientError
 
-from helpdesk.errors import HelpdeskError
+from helpdesk.core.errors import HelpdeskError
 from helpdesk.mail.oauth2.base import LoginRequired
 
 log = logging.getLogger("helpdesk.mail.idle")

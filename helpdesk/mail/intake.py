@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from helpdesk import attachments, audit, lifecycle, outbox, sla, tickets
-from helpdesk.addresses import is_address
+from helpdesk.domain import attachments, audit, lifecycle, outbox, sla, tickets
+from helpdesk.core.addresses import is_address
 from helpdesk.config import MailboxSpec
-from helpdesk.limits import EMAIL_MAX as MAX_ADDRESS
+from helpdesk.core.limits import EMAIL_MAX as MAX_ADDRESS
 from helpdesk.mail.parse import ParsedMail, ParseError, parse
 from helpdesk.store import sql
 from helpdesk.store.db import database
@@ -234,7 +234,7 @@ def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
                 detail = f"reply to closed #{number}: new ticket #{new}"
                 _record(desk, src, mail, mail.sha256, "new_ticket", new, detail)
                 return Outcome("new_ticket", new, detail)
-            from helpdesk import ratings
+            from helpdesk.domain import ratings
 
             score = ratings.parse_score(mail.reply_text) if ticket.status == "resolved" else None
             if score and ratings.awaiting(number):
@@ -309,7 +309,7 @@ def _add_reply(desk, ticket: Ticket, mail: ParsedMail) -> None:
     else:
         tickets.write(desk, ticket, None)
         sla.start_next_update(desk, ticket.number, ticket)  # the row just written: priority, type, status
-    from helpdesk import automation
+    from helpdesk.domain import automation
 
     automation.emit(desk, "customer_replied", ticket.number)
     from helpdesk.store import search
@@ -366,7 +366,7 @@ def quarantine_list(desk, *, include_released: bool = False) -> list[dict]:
 def quarantine_retry(desk, quarantine_id: int) -> Outcome:
     """Process a quarantined mail again (after a fix or a raised limit); the size limit is not applied:
     retrying is the operator's decision."""
-    from helpdesk.errors import InvalidInput, NotFound
+    from helpdesk.core.errors import InvalidInput, NotFound
 
     q = QuarantinedMail.get_or_none(QuarantinedMail.id == quarantine_id)
     if q is None:

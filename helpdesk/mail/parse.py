@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 
-from helpdesk.attachments import safe_filename
+from helpdesk.domain.attachments import safe_filename
 from helpdesk.mail import quotes
 
 MESSAGE_ID_RE = re.compile(r"<[^<>\s]+>")

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-from helpdesk import audit
-from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.domain import audit
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.store.models import ConversationEntry, Outbox
 
 MAX_ATTEMPTS = 8

@@ -17,7 +17,7 @@ import smtplib
 import ssl
 from pathlib import Path
 
-from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 
 MODES = ("ssl", "starttls", "none")
 

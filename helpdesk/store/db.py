@@ -5,7 +5,7 @@ the TUI and the CLI can write to one file at once. PostgreSQL is reached by URL;
 `?schema=NAME` puts the desk in its own schema (tests use one schema each).
 
 Opening never creates anything: a missing file, database or schema is no desk (`helpdesk init`
-creates one, see `helpdesk.desk.create`).
+creates one, see `helpdesk.domain.desk.create`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import peewee as pw
 
-from helpdesk.errors import HelpdeskError, NoDesk, ServiceUnavailable
+from helpdesk.core.errors import HelpdeskError, NoDesk, ServiceUnavailable
 from helpdesk.store.urls import DatabaseUrl, parse_url  # noqa: F401 - part of this module's interface
 
 # Every model binds to this proxy; `connect()` points it at the real database.

@@ -13,7 +13,7 @@ from typing import Iterable
 import peewee as pw
 
 from helpdesk.config import FieldSpec, TicketType
-from helpdesk.errors import ConfigError
+from helpdesk.core.errors import ConfigError
 from helpdesk.store.db import database, is_postgres
 from helpdesk.store.models import Setting, Ticket, TicketTypeRecord
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from helpdesk.clock import utcnow
+from helpdesk.core.clock import utcnow
 from helpdesk.store.db import database
 
 STATES = ("new", "assigned", "in_progress", "pending", "resolved", "closed")

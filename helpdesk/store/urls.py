@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from helpdesk.errors import ConfigError
+from helpdesk.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ editor's `compose`. When these move (to `helpdesk.core`), this file is the only 
 
 from __future__ import annotations
 
-from helpdesk.editor import EditorFailed, Runner, compose, run_editor
-from helpdesk.sanitise import inert, is_inert
+from helpdesk.core.editor import EditorFailed, Runner, compose, run_editor
+from helpdesk.core.sanitise import inert, is_inert
 
 __all__ = ["EditorFailed", "Runner", "compose", "inert", "is_inert", "run_editor"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpdesk.errors import ConfigError
+from helpdesk.core.errors import ConfigError
 from helpdesk.mail.oauth2.base import REFRESH_MARGIN, AccessToken, LoginRequired, TokenFile, TokenProvider
 from helpdesk.mail.oauth2.command import CommandProvider
 from helpdesk.mail.oauth2.xoauth2 import imap_login, smtp_login, xoauth2_string

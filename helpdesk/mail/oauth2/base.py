@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Callable, NamedTuple
 
-from helpdesk.errors import ServiceUnavailable
-from helpdesk.locations import FILE_MODE, create_private_file, make_private_dirs
+from helpdesk.core.errors import ServiceUnavailable
+from helpdesk.core.locations import FILE_MODE, create_private_file, make_private_dirs
 
 # Renew this long before the access token expires: longer than one fetch or send takes, so a token
 # handed out is never refused mid-connection (msal uses the same five minutes).

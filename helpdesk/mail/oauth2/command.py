@@ -16,7 +16,7 @@ import re
 import signal
 import subprocess
 
-from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.mail.oauth2.base import AccessToken, TokenProvider, first_line
 
 COMMAND_TIMEOUT = 30.0

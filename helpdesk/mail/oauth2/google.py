@@ -30,7 +30,7 @@ import google.oauth2.service_account
 import requests
 from google_auth_oauthlib.flow import Flow
 
-from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.mail.oauth2 import transport
 from helpdesk.mail.oauth2.base import (HTTP_TIMEOUT, AccessToken, LoginRequired, ShowFn, TokenFile, TokenProvider,
                                        first_line)

@@ -19,7 +19,7 @@ from pathlib import Path
 import msal
 import requests
 
-from helpdesk.errors import ConfigError, ServiceUnavailable
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.mail.oauth2.base import (HTTP_TIMEOUT, AccessToken, LoginRequired, ShowFn, TokenFile, TokenProvider,
                                        first_line)
 from helpdesk.mail.oauth2 import transport

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import smtplib
 
-from helpdesk.errors import ServiceUnavailable
+from helpdesk.core.errors import ServiceUnavailable
 from helpdesk.mail.oauth2.base import AccessToken, TokenProvider, first_line
 
 

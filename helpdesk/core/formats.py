@@ -10,7 +10,7 @@ import csv
 import sys
 from typing import Any, Iterable
 
-from helpdesk.sanitise import csv_cell, json_dumps
+from helpdesk.core.sanitise import csv_cell, json_dumps
 
 
 def _csv_value(value: Any) -> Any:

@@ -10,8 +10,8 @@ import json
 import re
 from typing import Any
 
-from helpdesk.errors import InvalidInput
-from helpdesk.limits import JSON_DEPTH_MAX
+from helpdesk.core.errors import InvalidInput
+from helpdesk.core.limits import JSON_DEPTH_MAX
 
 _BOM = "\ufeff"
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)

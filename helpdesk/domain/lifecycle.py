@@ -7,11 +7,13 @@ moves too.
 
 from __future__ import annotations
 
-from helpdesk import audit, limits, sla, tickets
-from helpdesk.errors import IllegalTransition, InvalidInput, NotFound
+from helpdesk.domain import audit, sla, tickets
+
+from helpdesk.core import limits
+from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound
 from helpdesk.store import search
 from helpdesk.store.models import OPEN_STATES, STATES, Agent, ConversationEntry, Queue, Ticket, TicketTag
-from helpdesk.views import TicketView
+from helpdesk.core.views import TicketView
 
 # status -> the statuses it may move to with `ticket status`
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -80,10 +82,10 @@ def _move(desk, ticket: Ticket, new: str, *, reason: str | None = None,
     audit.record(desk, ticket.number, action_for(old, new), **data)
     sla.on_status_change(desk, ticket.number, old, new)  # after the move's event: cause, then effect
     if new == "resolved":
-        from helpdesk import ratings
+        from helpdesk.domain import ratings
 
         ratings.request(desk, ticket)
-    from helpdesk import automation
+    from helpdesk.domain import automation
 
     automation.emit(desk, "status_changed", ticket.number)
 
@@ -102,13 +104,13 @@ def assign(desk, number: int, login: str, *, expected_version: int | None = None
             raise IllegalTransition(f"ticket #{number} is already assigned to {agent.login}")
         if not force:
             # Claiming and transfers follow the routing rules: skills, queue, shift and capacity.
-            from helpdesk.assignment import ineligible
+            from helpdesk.domain.routing import ineligible
 
             why = ineligible(desk, ticket, agent)
             if why:
                 raise IllegalTransition(f"{why}: use --force to assign anyway")
         previous = Agent.get_by_id(ticket.assignee_id).login if ticket.assignee_id else None
-        from helpdesk.assignment import mark_assigned
+        from helpdesk.domain.routing import mark_assigned
 
         mark_assigned(agent.id)
         if ticket.status == "new":

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 
-from helpdesk.errors import QueryError
-from helpdesk.limits import QUERY_CHARS_MAX, QUERY_TERMS_MAX, shown
+from helpdesk.core.errors import QueryError
+from helpdesk.core.limits import QUERY_CHARS_MAX, QUERY_TERMS_MAX, shown
 from helpdesk.store import extensions, search, sql
 from helpdesk.store.models import (
     OPEN_STATES, PRIORITIES, STATES, Agent, Customer, Organisation, Queue, Ticket, TicketTag,
@@ -111,7 +111,7 @@ def _since(desk, term: Term) -> pw.Expression:
 
 def check_static(query: Query) -> None:
     """Check what can be checked without a database (rules are validated at start)."""
-    from helpdesk.clock import FixedClock
+    from helpdesk.core.clock import FixedClock
 
     class _NoDesk:
         clock = FixedClock()
@@ -139,7 +139,7 @@ def check_static(query: Query) -> None:
 def _field_condition(desk, terms: list[Term], type_names: set[str] | None) -> pw.Expression:
     """Every `field.NAME:` term of one field: one subquery per type that has the field, each term a
     condition of it."""
-    from helpdesk.tickets import coerce_field
+    from helpdesk.domain.tickets import coerce_field
 
     name = terms[0].key[len("field."):]
     records = extensions.type_records(desk)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import random
 
-from helpdesk import agents, lifecycle, tickets
-from helpdesk.tickets import TicketInput
+from helpdesk.domain import agents, lifecycle, tickets
+from helpdesk.domain.tickets import TicketInput
 
 AGENTS = [
     # login, name, skills, queues, capacity

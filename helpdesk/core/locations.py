@@ -53,7 +53,7 @@ def attachments_dir() -> Path:
 
 def default_config_source() -> Path:
     """The shipped default configuration: inside the wheel, or `config/` in a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the helpdesk package (this file is in helpdesk/core)
     for candidate in (here / "_config" / "helpdesk.toml", here.parent / "config" / "helpdesk.toml"):
         if candidate.exists():
             return candidate

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpdesk import audit, limits
-from helpdesk.addresses import is_address
-from helpdesk.errors import InvalidInput, NotFound, PermissionDenied
-from helpdesk.sanitise import inert
+from helpdesk.domain import audit
+
+from helpdesk.core import limits
+from helpdesk.core.addresses import is_address
+from helpdesk.core.errors import InvalidInput, NotFound, PermissionDenied
+from helpdesk.core.sanitise import inert
 from helpdesk.store.models import OPEN_STATES, Agent, Ticket
 
 ROLES = ("admin", "lead", "agent")
@@ -132,7 +134,7 @@ def _check_person(name: str | None, email: str | None) -> None:
 
 def _check_shift(desk, shift: str | None) -> None:
     if shift:
-        from helpdesk import sla
+        from helpdesk.domain import sla
 
         if shift not in sla.settings(desk).calendars:
             raise InvalidInput(f"unknown shift calendar '{shift}' (define [calendar.{shift}] in the config)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from helpdesk.errors import InvalidInput
+from helpdesk.core.errors import InvalidInput
 
 # Names people type and scripts match on: agent logins, tags, queue and type names. A safe character set,
 # so a name never carries a control character, a space or markup into a table or a history line. ASCII

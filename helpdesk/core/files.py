@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
-from helpdesk.errors import InvalidInput
+from helpdesk.core.errors import InvalidInput
 
 
 def _kind(mode: int) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from helpdesk import limits
-from helpdesk.errors import InvalidInput
+from helpdesk.core import limits
+from helpdesk.core.errors import InvalidInput
 
 SCORE_RE = re.compile(r"^\s*([1-5])(?:\s*(?:/\s*5|stars?|of 5))?\s*(?:[-:,.!]\s*)?(.*)$", re.I | re.S)
 NEGATIVE = (1, 2)
@@ -33,7 +33,7 @@ def enabled(desk) -> bool:
 
 def request(desk, ticket) -> int | None:
     """Ask the customer of a just-resolved ticket for a score (an automatic mail, rate-capped)."""
-    from helpdesk import outbox
+    from helpdesk.domain import outbox
     from helpdesk.store.models import Customer
 
     if not enabled(desk) or not ticket.customer_id:
@@ -68,7 +68,7 @@ def awaiting(number: int) -> bool:
 
 def record(desk, number: int, score: int, comment: str = "", *, via: str = "email") -> RatingView:
     """Store a score (replacing an earlier one); 1-2 raise the negative-feedback alert."""
-    from helpdesk import audit, outbox, tickets
+    from helpdesk.domain import audit, outbox, tickets
     from helpdesk.store.models import Agent, ConversationEntry, Queue, Rating, Ticket
 
     if not isinstance(score, int) or not 1 <= score <= 5:

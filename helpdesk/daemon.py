@@ -14,7 +14,7 @@ import threading
 
 import peewee as pw
 
-from helpdesk.errors import HelpdeskError, ServiceUnavailable
+from helpdesk.core.errors import HelpdeskError, ServiceUnavailable
 
 log = logging.getLogger("helpdesk.daemon")
 
@@ -43,9 +43,9 @@ def cycle(desk) -> dict:
             except HelpdeskError as exc:
                 _failed(summary, f"fetch:{mailbox.name}", f"mailbox {mailbox.name}", exc)
     try:
-        from helpdesk import sla
+        from helpdesk.domain import sla
 
-        from helpdesk import automation
+        from helpdesk.domain import automation
 
         swept = sla.sweep(desk)
         fired = automation.run_time_rules(desk)
@@ -75,7 +75,7 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
         log.info("signal %s: stopping after this step", signal.Signals(signum).name)
         stop.set()
 
-    from helpdesk import sla
+    from helpdesk.domain import sla
 
     sla.check_calendars(desk)  # a bad holiday country stops the daemon at start, not mid-sweep
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from helpdesk.calendar import ALWAYS, Calendar, parse_calendar
-from helpdesk.errors import ConfigError
+from helpdesk.domain.calendar import ALWAYS, Calendar, parse_calendar
+from helpdesk.core.errors import ConfigError
 
 KINDS = ("first_response", "next_update", "resolution")
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|bd)\s*$")
@@ -194,7 +194,7 @@ class ClockView:
     calendar: str = ""  # the business calendar its time counts on
 
     def to_dict(self) -> dict:
-        from helpdesk.views import _plain
+        from helpdesk.core.views import _plain
 
         return _plain(asdict(self))
 
@@ -260,7 +260,7 @@ def _clocks(number: int, kinds=KINDS):
 
 
 def _event(desk, clock, action: str, **data) -> None:
-    from helpdesk import audit
+    from helpdesk.domain import audit
 
     audit.record(desk, clock.ticket_id, action, clock=clock.kind, policy=clock.policy, **data)
 
@@ -347,7 +347,7 @@ def start_next_update(desk, number: int, ticket=None) -> None:
                     + ' WHERE "id" = ?', (*values, existing))
     else:
         sql.insert(desk.db, "sla_clock", ("ticket_id", "kind") + _NEXT_UPDATE_COLUMNS, (number, "next_update", *values))
-    from helpdesk import audit
+    from helpdesk.domain import audit
 
     audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
 
@@ -484,7 +484,7 @@ def sweep(desk) -> SweepReport:
     Each crossing writes one audit event, which also says what its escalation did; agents get one mail
     per sweep listing their tickets (a digest), not one per crossing, so a sweep that catches up after an
     outage neither floods their mailboxes nor the audit trail."""
-    from helpdesk import automation
+    from helpdesk.domain import automation
     from helpdesk.store import sql as plain
 
     now = desk.now()
@@ -540,13 +540,13 @@ class _Events:
         key = (action, *key)
         text = self.encoded.get(key)
         if text is None:
-            from helpdesk import audit
+            from helpdesk.domain import audit
 
             text = self.encoded[key] = audit.encode(data())
         self.rows.append((ticket, action, text))
 
     def write(self) -> None:
-        from helpdesk import audit
+        from helpdesk.domain import audit
 
         if self.rows:
             audit.record_encoded(self.desk, self.rows)
@@ -685,7 +685,7 @@ class Escalations:
         """Why no automatic mail may go to this (lowercased) address (bounced, hourly cap), asked once per sweep:
         the sweep sends each agent one mail at most."""
         if address not in self.refused:
-            from helpdesk import outbox
+            from helpdesk.domain import outbox
 
             self.refused[address] = outbox.auto_mail_allowed(self.desk, address)
         return self.refused[address]
@@ -731,7 +731,7 @@ class Escalations:
 
     def flush(self) -> None:
         """Write the events and ticket changes kept so far (tickets with the same changes together)."""
-        from helpdesk.errors import StaleVersion
+        from helpdesk.core.errors import StaleVersion
         from helpdesk.store import sql as plain
         from helpdesk.store.models import Ticket
 
@@ -775,7 +775,7 @@ class Escalations:
 
     def finish(self) -> None:
         """Write everything out and queue the agents' mails."""
-        from helpdesk import outbox
+        from helpdesk.domain import outbox
         from helpdesk.store.models import Ticket
 
         self.flush()

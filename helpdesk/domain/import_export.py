@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from helpdesk import audit, sla, tickets
-from helpdesk.formats import emit_rows
-from helpdesk.errors import InvalidInput
-from helpdesk.inputs import decode_utf8, load_json
-from helpdesk.sanitise import FORMULA_START
+from helpdesk.domain import audit, sla, tickets
+from helpdesk.core.formats import emit_rows
+from helpdesk.core.errors import InvalidInput
+from helpdesk.core.inputs import decode_utf8, load_json
+from helpdesk.core.sanitise import FORMULA_START
 from helpdesk.store.models import STATES, Agent, AuditEvent, Ticket
 
 # Columns an export writes that an import accepts and ignores (they describe the old system's state).
@@ -338,7 +338,7 @@ def _backup_batch(desk, batch: list, with_bytes: bool) -> Iterator[dict]:
     """Backup rows of a batch of ticket views: every detail read with one query per table."""
     import base64
 
-    from helpdesk import attachments
+    from helpdesk.domain import attachments
     from helpdesk.store.models import (
         Attachment, ConversationEntry, Customer, Outbox, Rating, RuleRun, SlaClock, TicketContact,
     )
@@ -523,9 +523,9 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
     import base64
     import binascii
 
-    from helpdesk import limits
+    from helpdesk.core import limits
     from helpdesk.store.models import ENTRY_KINDS, PRIORITIES
-    from helpdesk.sla import KINDS
+    from helpdesk.domain.sla import KINDS
 
     number = doc.integer("number", required=True, minimum=1)
     if number > 2**31 - 1:
@@ -658,7 +658,7 @@ def restore(desk, rows: list[tuple[str, Any]], *, dry_run: bool = False) -> Impo
 
     Attachment bytes come from the file (base64); an attachment without them must already be in this
     desk's attachment store. Agents named in the backup (assignees, authors) must exist on this desk."""
-    from helpdesk import attachments
+    from helpdesk.domain import attachments
     from helpdesk.store.models import Outbox
 
     report = ImportReport(dry_run=dry_run, restored=True)
@@ -732,7 +732,7 @@ def _write_backup(desk, into: _Backup, links: list[tuple[int, int | None, int | 
         customers.update(Customer.select(Customer.email, Customer.id).where(Customer.email.in_(part)).tuples())
     new = [e for e in emails if e not in customers]
     if new:
-        from helpdesk import organisations
+        from helpdesk.domain import organisations
 
         org_of = {e: into.customers[e][1] or organisations.for_address(desk, e) for e in new}
         org_ids = tickets.organisation_ids(o for o in org_of.values() if o)

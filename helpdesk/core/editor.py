@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from helpdesk.errors import HelpdeskError, InvalidInput
+from helpdesk.core.errors import HelpdeskError, InvalidInput
 
 # Everything from this line down is instructions, dropped when the text comes back (git's scissors):
 # a reply may itself hold lines starting with '#'.

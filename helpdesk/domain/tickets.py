@@ -13,16 +13,18 @@ from typing import Any, Iterable
 
 import peewee as pw
 
-from helpdesk import audit, limits, sla
-from helpdesk.addresses import is_address
+from helpdesk.domain import audit, sla
+
+from helpdesk.core import limits
+from helpdesk.core.addresses import is_address
 from helpdesk.config import FieldSpec, TicketType
-from helpdesk.errors import InvalidInput, NotFound, StaleVersion, UsageError
-from helpdesk.inputs import load_json
+from helpdesk.core.errors import InvalidInput, NotFound, StaleVersion, UsageError
+from helpdesk.core.inputs import load_json
 from helpdesk.store import bulk, extensions, search, sql
 from helpdesk.store.models import (
     PRIORITIES, Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag,
 )
-from helpdesk.views import EntryView, TicketView, hidden_line_count
+from helpdesk.core.views import EntryView, TicketView, hidden_line_count
 
 CHANNELS = ("cli", "email", "api", "agent", "import", "sample")
 INPUT_KEYS = {"title", "body", "description", "type", "priority", "customer", "customer_name", "organisation",
@@ -303,7 +305,7 @@ def _customer_ids(desk, checked: list[_Checked]) -> dict[str, int]:
         ids.update(sql.rows(db, f'SELECT "email", "id" FROM "customer" WHERE "email" IN ({sql.marks(len(part))})', part))
     missing = [e for e in emails if e not in ids]
     if missing:
-        from helpdesk import organisations
+        from helpdesk.domain import organisations
 
         # A new customer: the organisation the input names, else the one owning their mail domain.
         org_of = {e: wanted[e].inp.organisation or organisations.for_address(desk, e) for e in missing}
@@ -362,7 +364,7 @@ def intake_many(desk, inputs: list[TicketInput | _Checked]) -> list[IntakeResult
 def _created_events(desk, results: list[IntakeResult]) -> list[IntakeResult]:
     """After new tickets are stored (same transaction): routing for queues that auto-assign, then the
     `created` rules."""
-    from helpdesk import automation
+    from helpdesk.domain import automation
 
     auto_queues = {q.name for q in desk.config.queues if q.auto_assign}
     if auto_queues:
@@ -373,8 +375,8 @@ def _created_events(desk, results: list[IntakeResult]) -> list[IntakeResult]:
 
 
 def _route_new(desk, numbers: list[int], auto_queues: set[str]) -> None:
-    from helpdesk import assignment
-    from helpdesk.errors import IllegalTransition
+    from helpdesk.domain import routing as assignment
+    from helpdesk.core.errors import IllegalTransition
 
     if not numbers:
         return
@@ -572,12 +574,12 @@ def _extension_values(desk, tickets: list[Ticket]) -> dict[int, dict]:
 def get(desk, number: int, *, conversation: bool = False) -> TicketView:
     view = views(desk, [fetch(number)])[0]
     if conversation:
-        from helpdesk import attachments
+        from helpdesk.domain import attachments
 
         view.conversation = entries(number)
         view.attachments = [a.to_dict() for a in attachments.list_for(number)]
         view.sla = [c.to_dict() for c in sla.clocks(desk, number)]
-        from helpdesk import ratings
+        from helpdesk.domain import ratings
 
         rating = ratings.get(number)
         view.rating = rating.to_dict() if rating else None
@@ -601,7 +603,7 @@ def entries(number: int) -> list[EntryView]:
 def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int = 0,
                  with_fields: bool = False, sort: str | None = None) -> list[TicketView]:
     """Tickets matching a query in the query language, newest first (or in `sort` order)."""
-    from helpdesk import query as query_mod
+    from helpdesk.domain import query as query_mod
     from helpdesk.store.db import is_postgres
 
     parsed = query_mod.parse(query)
@@ -668,7 +670,7 @@ def _sorted_views(desk, select: pw.ModelSelect, limit: int | None, offset: int,
 def count_tickets(desk, query: str = "", *, cap: int | None = None) -> int:
     """How many tickets match (the same conditions as `list_tickets`); with `cap`, counting stops
     after cap + 1 matches, so a footer on a huge desk costs a bounded scan."""
-    from helpdesk import query as query_mod
+    from helpdesk.domain import query as query_mod
 
     select, _ = query_mod.find(desk, query_mod.parse(query))
     select = select.select(Ticket.number)
@@ -680,7 +682,7 @@ def count_tickets(desk, query: str = "", *, cap: int | None = None) -> int:
 def iter_tickets(desk, query: str = "", *, batch: int = 1000, with_fields: bool = True):
     """Every matching ticket, newest first, in batches (exports of any size). A bad query fails here,
     at the call, not at the first ticket asked for (an export has written nothing yet)."""
-    from helpdesk import query as query_mod
+    from helpdesk.domain import query as query_mod
 
     parsed = query_mod.parse(query)
     query_mod.find(desk, parsed)
@@ -688,7 +690,7 @@ def iter_tickets(desk, query: str = "", *, batch: int = 1000, with_fields: bool 
 
 
 def _batches(desk, parsed, batch: int, with_fields: bool):
-    from helpdesk import query as query_mod
+    from helpdesk.domain import query as query_mod
 
     last = None
     while True:
@@ -834,7 +836,7 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
         audit.record(desk, number, "updated", **diff)
         if "priority" in changes or "type" in changes:
             sla.on_priority_change(desk, number)
-        from helpdesk import automation
+        from helpdesk.domain import automation
 
         automation.emit(desk, "updated", number)
         if "title" in changes:
@@ -853,7 +855,7 @@ def agent_row(desk, login: str) -> Agent:
 
 def reply(desk, number: int, body: str, *, note: bool = False, expected_version: int | None = None) -> EntryView:
     """An agent's public reply (queued in the outbox for the customer) or internal note."""
-    from helpdesk import outbox
+    from helpdesk.domain import outbox
 
     body = (body or "").strip()
     if not body:

@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpdesk import config as config_mod
-from helpdesk import locations
-from helpdesk.clock import SystemClock
+from helpdesk.core import locations
+from helpdesk.core.clock import SystemClock
 from helpdesk.config import Config
-from helpdesk.errors import HelpdeskError, InvalidInput, NoDesk
-from helpdesk.sanitise import inert
+from helpdesk.core.errors import HelpdeskError, InvalidInput, NoDesk
+from helpdesk.core.sanitise import inert
 from helpdesk.store.urls import DatabaseUrl, parse_url
 
 if TYPE_CHECKING:
     import peewee as pw
 
-    from helpdesk.agents import AgentView
+    from helpdesk.domain.agents import AgentView
 
 # The desk's own machinery acts under these names (agents.is_system): no agent login contains ':'.
 SYSTEM_DAEMON = "system:daemon"  # daemon, mail fetch / send, the SLA sweep: cron needs no agent
@@ -90,7 +90,7 @@ class Desk:
 def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
     """Open the existing desk: connect, apply pending migrations, bring extension tables in line with the
     types, and check who acts: a registered, active agent, unless `actor` names the system."""
-    from helpdesk import agents
+    from helpdesk.domain import agents
     from helpdesk.store.db import has_desk, open_database
 
     cfg = cfg if cfg is not None else config_mod.load()
@@ -172,7 +172,7 @@ def create(*, sample: bool = False) -> Created:
     acting login as admin only if the desk has no admin yet. A failure leaves nothing behind: the database
     work is one transaction, and every file and folder this call made is removed again.
     """
-    from helpdesk import sample as sample_mod
+    from helpdesk.domain import sample as sample_mod
     from helpdesk.store.db import create_schema, has_desk, open_database, table_count, use_wal
 
     config_path = locations.config_file()
@@ -258,7 +258,7 @@ def _remove(made: list[Path], tmp_config: Path | None) -> None:
 
 
 def _check_first_login(login: str, source: str) -> None:
-    from helpdesk import limits
+    from helpdesk.core import limits
 
     if not login:
         raise InvalidInput("cannot tell who you are: set HELPDESK_AGENT to your agent login "
@@ -273,7 +273,7 @@ def _check_first_login(login: str, source: str) -> None:
 def _first_admin(desk: Desk, login: str, source: str) -> AgentView:
     """The acting login, made the desk's admin if it has none; on a desk with an admin, init acts as the
     acting agent like any command (an unknown login is refused)."""
-    from helpdesk import agents
+    from helpdesk.domain import agents
     from helpdesk.store.models import Agent
 
     if not Agent.select().where((Agent.role == "admin") & Agent.active).exists():
@@ -303,7 +303,7 @@ def prepare(desk: Desk, *, force: bool = False) -> tuple[list[str], list[str]]:
 
 def ensure_message_id_secret(desk: Desk) -> bytes:
     """The key our Message-IDs are signed with: made once per database, cached on the desk."""
-    from helpdesk import outbox
+    from helpdesk.domain import outbox
 
     # Outside any transaction (made and autocommitted only in a new database): safe to cache at once.
     desk.message_id_secret = outbox.desk_secret(desk)

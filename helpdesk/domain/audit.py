@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from helpdesk.store.models import AuditEvent
-from helpdesk.views import EventView
+from helpdesk.core.views import EventView
 
 
 def _json_default(value: Any) -> str:

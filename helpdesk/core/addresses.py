@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from helpdesk.limits import EMAIL_MAX
+from helpdesk.core.limits import EMAIL_MAX
 
 # RFC 5322 atext; any non-ASCII character is refused or allowed below, by its Unicode category.
 _ATEXT = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from peewee import fn
 
-from helpdesk import lifecycle, tickets
-from helpdesk.errors import IllegalTransition
+from helpdesk.domain import lifecycle, tickets
+from helpdesk.core.errors import IllegalTransition
 from helpdesk.store.models import OPEN_STATES, Agent, Queue, Ticket
-from helpdesk.views import TicketView
+from helpdesk.core.views import TicketView
 
 PRIORITY_WEIGHT = {"P0": 4, "P1": 3, "P2": 2, "P3": 1}
 
@@ -70,7 +70,7 @@ class _Needs:
             return f"agent '{agent.login}' does not work queue {queue}"
         if agent.shift:
             if agent.shift not in self._on_shift:
-                from helpdesk import sla
+                from helpdesk.domain import sla
 
                 self._on_shift[agent.shift] = sla.settings(self.desk).calendar(agent.shift).is_open(self.desk.now())
             if not self._on_shift[agent.shift]:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from helpdesk.errors import ConfigError, HelpdeskError
-from helpdesk.limits import NAME_RE, RULE_NAME_MAX
+from helpdesk.core.errors import ConfigError, HelpdeskError
+from helpdesk.core.limits import NAME_RE, RULE_NAME_MAX
 
 EVENTS = ("created", "updated", "customer_replied", "status_changed", "sla_at_risk", "sla_breached", "time")
 ACTIONS = ("set_priority", "set_queue", "set_field", "assign", "add_tag", "note", "reply", "status", "escalate")
@@ -57,7 +57,7 @@ class Automation:
 
 
 def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
-    from helpdesk import query as query_mod
+    from helpdesk.domain import query as query_mod
     from helpdesk.store.models import STATES
 
     macros: dict[str, Macro] = {}
@@ -157,7 +157,7 @@ def emit_many(desk, event: str, numbers: list[int]) -> list[tuple[str, int]]:
     """`emit` for a batch of tickets (a bulk intake): each rule's condition is asked once for the whole
     batch, then the rule runs on the tickets it matches, rules in their order; returns (rule, ticket)
     for each firing."""
-    from helpdesk import query as query_mod
+    from helpdesk.domain import query as query_mod
     from helpdesk.store.models import Ticket
 
     if getattr(desk, "_rules_muted", False):
@@ -185,7 +185,7 @@ _CLAIM = ('INSERT INTO "rule_run" ("rule", "ticket_id", "anchor", "fired_at") VA
 
 def run_time_rules(desk) -> list[dict]:
     """Time rules over every matching ticket, each once per ticket and state."""
-    from helpdesk import query as query_mod
+    from helpdesk.domain import query as query_mod
     from peewee import fn
 
     from helpdesk.store import sql
@@ -222,7 +222,7 @@ def run_time_rules(desk) -> list[dict]:
 
 
 def _run(desk, rule: Rule, number: int, auto: Automation) -> None:
-    from helpdesk import audit
+    from helpdesk.domain import audit
 
     with _as_rule(desk, rule):
         audit.record(desk, number, "rule_fired", rule=rule.name, on=rule.on)
@@ -239,7 +239,7 @@ def apply_macro(desk, number: int, name: str) -> str:
     auto = settings(desk)
     macro = auto.macros.get(name)
     if macro is None:
-        from helpdesk.errors import NotFound
+        from helpdesk.core.errors import NotFound
 
         known = ", ".join(sorted(auto.macros)) or "none configured"
         raise NotFound(f"macro '{name}' not found (macros: {known})")
@@ -249,7 +249,7 @@ def apply_macro(desk, number: int, name: str) -> str:
 
 
 def _apply_macro(desk, number: int, macro: Macro) -> None:
-    from helpdesk import lifecycle, tickets
+    from helpdesk.domain import lifecycle, tickets
     from helpdesk.store.models import Customer, Ticket
 
     ticket = tickets.fetch(number)  # a missing ticket is a clear error, not a traceback
@@ -264,7 +264,7 @@ def _apply_macro(desk, number: int, macro: Macro) -> None:
 
 
 def _act(desk, number: int, kind: str, value: Any, auto: Automation) -> None:
-    from helpdesk import assignment, lifecycle, sla, tickets
+    from helpdesk.domain import routing as assignment, lifecycle, sla, tickets
     from helpdesk.store.models import Ticket
 
     if kind == "set_priority":

@@ -24,7 +24,12 @@ def _key(schema: str, name: str) -> int:
 
 @contextmanager
 def mailbox_lock(desk, name: str):
-    """Yields True if this process holds the mailbox, False if another one does (skip it)."""
+    """Yields True if this process holds the mailbox, False if another one does (skip it).
+
+    What runs under it talks to a mail server, so it must not run inside a write transaction: the
+    database's write lock (row locks on PostgreSQL) would be held for as long as a slow server takes."""
+    if desk.db.in_transaction():
+        raise RuntimeError(f"mail for {name!r} must not be fetched or sent inside a database transaction")
     if is_postgres(desk.db):
         key = _key(desk.url.schema or "public", name)
         got = desk.db.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]

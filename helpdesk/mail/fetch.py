@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from helpdesk.config import MailboxSpec
 from helpdesk.core.errors import ServiceUnavailable
+from helpdesk.domain import inbound
 from helpdesk.mail import intake
 from helpdesk.mail.locks import mailbox_lock
-from helpdesk.store.models import MailboxState, MailMessage
 
 FETCH_BATCH = 200
 IMAP_TIMEOUT = 30
@@ -88,11 +88,6 @@ def _dispose(client, mailbox: MailboxSpec, uids: list[int]) -> None:
         client.add_flags(uids, [b"\\Seen"])
 
 
-def _mark_disposed(src_rows: list[int]) -> None:
-    if src_rows:
-        MailMessage.update(disposed=True).where(MailMessage.id.in_(src_rows)).execute()
-
-
 def fetch_mailbox(desk, mailbox: MailboxSpec, *, crash_after_commit: bool = False) -> FetchReport:
     """One pass over one mailbox. `crash_after_commit` exists for the crash-recovery test only."""
     report = FetchReport(mailbox=mailbox.name)
@@ -127,30 +122,20 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
     info = client.select_folder(folder)
     uidvalidity = int(info[b"UIDVALIDITY"])
     report.uidvalidity = uidvalidity
-    state = MailboxState.get_or_none((MailboxState.mailbox == mailbox.name) & (MailboxState.folder == folder))
-    if state is None:
-        state = MailboxState.create(mailbox=mailbox.name, folder=folder, uidvalidity=uidvalidity, last_uid=0,
-                                    updated_at=desk.now())
-    elif state.uidvalidity != uidvalidity:
-        # The server renumbered the folder: every UID we know is meaningless. Rescan from the start;
-        # Message-ID and hash deduplication keep what we already have from being created again.
-        MailboxState.update(uidvalidity=uidvalidity, last_uid=0, updated_at=desk.now()).where(
-            MailboxState.id == state.id).execute()
-        state.uidvalidity, state.last_uid = uidvalidity, 0
-        report.rescanned = True
+    # A changed UIDVALIDITY: the server renumbered the folder, every UID we know is meaningless. The
+    # folder is scanned from the start; Message-ID and hash deduplication create nothing twice.
+    last_uid, report.rescanned = inbound.mailbox_position(desk, mailbox.name, folder, uidvalidity)
 
     # Messages committed by an earlier run that crashed before flagging/moving them.
-    leftover = list(MailMessage.select(MailMessage.id, MailMessage.uid).where(
-        (MailMessage.mailbox == mailbox.name) & (MailMessage.folder == folder)
-        & (MailMessage.uidvalidity == uidvalidity) & (MailMessage.disposed == False)).tuples())  # noqa: E712
+    leftover = inbound.undisposed(desk, mailbox.name, folder, uidvalidity)
     if leftover:
         present = set(client.search(["UID", ",".join(str(u) for _, u in leftover)]))
         _dispose(client, mailbox, sorted(u for _, u in leftover if u in present))
-        _mark_disposed([i for i, _ in leftover])
+        inbound.mark_disposed(desk, [i for i, _ in leftover])
 
     # `UID n:*` always returns the last message, even when its UID is below n: filter.
-    uids = sorted(u for u in client.search(["UID", f"{state.last_uid + 1}:*"]) if u > state.last_uid)
-    last = state.last_uid
+    uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+    last = last_uid
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start:start + FETCH_BATCH]
         data = client.fetch(batch, [b"BODY.PEEK[]"])
@@ -172,13 +157,7 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
             done_uids.append(uid)  # its record exists: process() committed it (or found it from a crashed run)
             last = max(last, uid)
         _dispose(client, mailbox, done_uids)
-        with desk.db.atomic():
-            if done_uids:  # the records of this batch, by their unique (mailbox, folder, UIDVALIDITY, UID)
-                MailMessage.update(disposed=True).where(
-                    (MailMessage.mailbox == mailbox.name) & (MailMessage.folder == folder)
-                    & (MailMessage.uidvalidity == uidvalidity) & MailMessage.uid.in_(done_uids)).execute()
-            MailboxState.update(last_uid=last, updated_at=desk.now()).where(
-                (MailboxState.mailbox == mailbox.name) & (MailboxState.folder == folder)).execute()
+        inbound.batch_done(desk, mailbox.name, folder, uidvalidity, done_uids, last)
     report.last_uid = last
 
 
@@ -192,23 +171,4 @@ def fetch_all(desk) -> list[FetchReport]:
 
 def status(desk) -> list[dict]:
     """Per mailbox: where intake stands and how every fetched message ended."""
-    from peewee import fn
-
-    out = []
-    names = [m.name for m in desk.config.mailboxes]
-    known = {r[0] for r in MailboxState.select(MailboxState.mailbox).distinct().tuples()}
-    for name in names + sorted(known - set(names)):
-        states = list(MailboxState.select().where(MailboxState.mailbox == name))
-        counts = dict(MailMessage.select(MailMessage.outcome, fn.COUNT(MailMessage.id))
-                      .where(MailMessage.mailbox == name).group_by(MailMessage.outcome).tuples())
-        outcomes = {k: counts.get(k, 0) for k in intake.OUTCOMES}
-        out.append({
-            "mailbox": name,
-            "configured": name in names,
-            "folders": [{"folder": s.folder, "uidvalidity": s.uidvalidity, "last_uid": s.last_uid,
-                         "updated_at": s.updated_at.isoformat() + "Z"} for s in states],
-            "last_uid": max((s.last_uid for s in states), default=0),
-            "fetched": sum(outcomes.values()),
-            "outcomes": outcomes,
-        })
-    return out
+    return inbound.intake_status(desk, [m.name for m in desk.config.mailboxes], intake.OUTCOMES)

@@ -12,6 +12,7 @@ import os
 from contextlib import contextmanager
 
 from helpdesk.store.db import is_postgres
+from helpdesk.store.mail_queries import advisory_unlock, try_advisory_lock
 
 
 def _key(schema: str, name: str) -> int:
@@ -32,12 +33,12 @@ def mailbox_lock(desk, name: str):
         raise RuntimeError(f"mail for {name!r} must not be fetched or sent inside a database transaction")
     if is_postgres(desk.db):
         key = _key(desk.url.schema or "public", name)
-        got = desk.db.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+        got = try_advisory_lock(desk.db, key)
         try:
-            yield bool(got)
+            yield got
         finally:
             if got:
-                desk.db.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+                advisory_unlock(desk.db, key)
         return
     import fcntl
 

@@ -20,17 +20,13 @@ from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-from helpdesk.domain import audit
 from helpdesk.core.errors import ConfigError, ServiceUnavailable
-from helpdesk.store.models import ConversationEntry, Outbox
+from helpdesk.domain import delivery
+from helpdesk.domain.delivery import (  # noqa: F401 - the retry policy, part of this module's interface
+    BASE_BACKOFF, MAX_ATTEMPTS, MAX_BACKOFF, SENDING_LEASE,
+)
 
-MAX_ATTEMPTS = 8
-BASE_BACKOFF = dt.timedelta(minutes=1)
-MAX_BACKOFF = dt.timedelta(hours=6)
 SMTP_TIMEOUT = 30
-# How long a row marked "sending" belongs to the sender that marked it. Far longer than one SMTP
-# conversation can take (a few timeouts of SMTP_TIMEOUT), so only a sender that died leaves one behind.
-SENDING_LEASE = dt.timedelta(minutes=10)
 
 
 @dataclass
@@ -53,7 +49,7 @@ def sender_address(desk) -> str:
     return "helpdesk@localhost"
 
 
-def build_message(desk, row: Outbox) -> EmailMessage:
+def build_message(desk, row) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = formataddr((desk.config.desk_name, sender_address(desk)))
     msg["To"] = row.to_addr
@@ -101,30 +97,6 @@ def connect(desk) -> smtplib.SMTP:
         raise ServiceUnavailable(f"{where}: cannot connect: {exc}") from None
 
 
-def _permanent(desk, row: Outbox, error: str, *, claimed: bool = True) -> None:
-    """The mail failed for good: marked failed, with a note and an audit event on its ticket. `claimed`:
-    this attempt was counted when the row was claimed."""
-    Outbox.update(status="failed", attempts=Outbox.attempts + (0 if claimed else 1), last_error=error[:2000]).where(
-        Outbox.id == row.id).execute()
-    if row.ticket_id:
-        ConversationEntry.create(ticket=row.ticket_id, kind="note", created_at=desk.now(),
-                                 body=f"Mail to {row.to_addr} could not be delivered: {error}\n"
-                                      f"Subject: {row.subject}")
-        audit.record(desk, row.ticket_id, "mail_failed", outbox=row.id, to=row.to_addr, error=error[:500])
-
-
-def _retry_later(desk, row: Outbox, error: str, *, claimed: bool = True) -> bool:
-    """A temporary failure: queued again after a backoff, or failed for good after MAX_ATTEMPTS."""
-    attempts = row.attempts if claimed else row.attempts + 1
-    if attempts >= MAX_ATTEMPTS:
-        _permanent(desk, row, f"gave up after {attempts} attempts: {error}", claimed=claimed)
-        return False
-    delay = min(BASE_BACKOFF * (2 ** (attempts - 1)), MAX_BACKOFF)
-    Outbox.update(status="queued", attempts=attempts, last_error=error[:2000],
-                  next_attempt_at=desk.now() + delay).where(Outbox.id == row.id).execute()
-    return True
-
-
 def _count_retry(report: SendReport, retried: bool) -> None:
     """A temporary failure is a retry, unless it was the last attempt: then the mail failed for good."""
     if retried:
@@ -133,28 +105,9 @@ def _count_retry(report: SendReport, retried: bool) -> None:
         report.failed += 1
 
 
-def due(desk, limit: int = 500) -> list[Outbox]:
+def due(desk, limit: int = 500) -> list:
     """Mail to try now: queued and due, or left "sending" by a sender that stopped (its lease is over)."""
-    return list(Outbox.select().where(Outbox.status.in_(("queued", "sending")) & (Outbox.next_attempt_at <= desk.now()))
-                .order_by(Outbox.id).limit(limit))
-
-
-def _claim(desk, row: Outbox) -> Outbox | None:
-    """Mark the row as being sent, and commit, before it goes out: a sender killed during the SMTP
-    conversation leaves it "sending", and it is tried again once SENDING_LEASE is over (the customer may
-    then get it twice, with the same Message-ID; never not at all). Counts the attempt. None: someone
-    else changed the row since it was read."""
-    interrupted = row.status == "sending"
-    changes = {"status": "sending", "attempts": Outbox.attempts + 1, "next_attempt_at": desk.now() + SENDING_LEASE}
-    if interrupted:
-        changes["last_error"] = ("the sender stopped while delivering it (killed?): sent again with the same "
-                                 "Message-ID, so the customer may get it twice")
-    with desk.db.atomic():
-        claimed = Outbox.update(**changes).where(
-            (Outbox.id == row.id) & (Outbox.status == row.status) & (Outbox.attempts == row.attempts)).execute()
-    if not claimed:
-        return None
-    return Outbox.get_by_id(row.id)
+    return delivery.due(desk, limit)
 
 
 OUTBOX_LOCK = "(outbox)"  # the lock senders share (locks.py), in the namespace of the mailbox locks
@@ -164,7 +117,7 @@ def send_outbox(desk) -> SendReport:
     """Deliver what is due, once. Exit 3 (ServiceUnavailable) if the SMTP server cannot be reached.
 
     One sender at a time (the daemon and a cron `mail send`, two hosts on one PostgreSQL): two would
-    read the same due rows and deliver each mail twice. Delivery is at least once: see `_claim`."""
+    read the same due rows and deliver each mail twice. Delivery is at least once: see `delivery.claim`."""
     from helpdesk.mail.locks import mailbox_lock
 
     with mailbox_lock(desk, OUTBOX_LOCK) as held:
@@ -186,20 +139,17 @@ def _send_due(desk) -> SendReport:
     try:
         client = connect(desk)
     except ServiceUnavailable as exc:
-        with desk.db.atomic():
-            for row in rows:
-                _retry_later(desk, row, str(exc), claimed=False)
+        delivery.all_retry_later(desk, rows, str(exc))
         raise
     try:
         for row in rows:
             if row.attempts >= MAX_ATTEMPTS:  # left "sending" again and again: it is not going out
-                with desk.db.atomic():
-                    _permanent(desk, row, f"gave up after {row.attempts} attempts: {row.last_error or ''}".strip(),
-                               claimed=False)
+                delivery.failed(desk, row, f"gave up after {row.attempts} attempts: {row.last_error or ''}".strip(),
+                                claimed=False)
                 report.failed += 1
                 continue
             interrupted = row.status == "sending"
-            row = _claim(desk, row)
+            row = delivery.claim(desk, row)
             if row is None:
                 continue
             try:
@@ -207,43 +157,36 @@ def _send_due(desk) -> SendReport:
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = next(iter(exc.recipients.values()))
                 error = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-                with desk.db.atomic():
-                    if code >= 500:
-                        _permanent(desk, row, error)
-                        report.failed += 1
-                    else:
-                        _count_retry(report, _retry_later(desk, row, error))
+                if code >= 500:
+                    delivery.failed(desk, row, error)
+                    report.failed += 1
+                else:
+                    _count_retry(report, delivery.retry_later(desk, row, error))
                 report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
                 continue
             except smtplib.SMTPResponseException as exc:
                 error = _smtp_error(exc)
-                with desk.db.atomic():
-                    if exc.smtp_code >= 500:
-                        _permanent(desk, row, error)
-                        report.failed += 1
-                    else:
-                        _count_retry(report, _retry_later(desk, row, error))
+                if exc.smtp_code >= 500:
+                    delivery.failed(desk, row, error)
+                    report.failed += 1
+                else:
+                    _count_retry(report, delivery.retry_later(desk, row, error))
                 report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
                 continue
             except (smtplib.SMTPServerDisconnected, socket.error, OSError) as exc:
-                with desk.db.atomic():
-                    retried = _retry_later(desk, row, f"connection lost: {exc}")
-                _count_retry(report, retried)
+                _count_retry(report, delivery.retry_later(desk, row, f"connection lost: {exc}"))
                 report.errors.append(f"outbox {row.id}: connection lost: {exc}")
                 break
             except (ValueError, smtplib.SMTPException) as exc:
                 # This mail cannot be built or sent as it is (a header Python refuses, an address the
                 # server cannot take): it fails alone, the rest of the outbox still goes.
                 error = f"cannot send: {exc}"
-                with desk.db.atomic():
-                    _permanent(desk, row, error)
+                delivery.failed(desk, row, error)
                 report.failed += 1
                 report.errors.append(f"outbox {row.id} to {row.to_addr}: {error}")
                 continue
-            with desk.db.atomic():
-                # An interrupted earlier attempt keeps its note: the customer may have this mail twice.
-                Outbox.update(status="sent", sent_at=desk.now(),
-                              last_error=row.last_error if interrupted else None).where(Outbox.id == row.id).execute()
+            # An interrupted earlier attempt keeps its note: the customer may have this mail twice.
+            delivery.sent(desk, row, keep_note=interrupted)
             report.sent += 1
     finally:
         try:

@@ -260,3 +260,22 @@ def test_sqlite_change_log_polls_cheaply_and_survives_its_restart(desk, home, mo
     notify.publish(desk, [8])
     changes, token = notify.changes_since(desk, token)
     assert changes.everything and 8 in changes.tickets
+
+
+def test_mail_fetched_by_the_intake_is_announced(mail_desk, desk, imap, home):
+    """The intake commits message by message outside any unit of work: it announces what it changed."""
+    from helpdesk.mail import fetch
+    from helpdesk.store import notify
+    from helpdesk.store.models import Ticket
+
+    raw = (b"From: Ann <ann@globex.example>\r\nTo: support@desk.example\r\nSubject: Printer\r\n"
+           b"Message-ID: <announce@globex.example>\r\n\r\nIt is jammed.\r\n")
+    with notify.listen(home.url) as listener:
+        imap.append(raw)
+        report = fetch.fetch_mailbox(desk, desk.config.mailboxes[0])
+        assert report.outcomes == {"new_ticket": 1}
+        number = Ticket.select().order_by(Ticket.number.desc()).first().number
+        assert listener.poll(5) == notify.Changes(frozenset({number}))
+        imap.append(raw)  # the same mail again: a duplicate changes no ticket, and says nothing
+        assert fetch.fetch_mailbox(desk, desk.config.mailboxes[0]).outcomes == {"duplicate": 1}
+        assert not listener.poll(0.5)

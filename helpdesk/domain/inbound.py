@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import peewee as pw
@@ -17,7 +18,10 @@ import peewee as pw
 from helpdesk.core.addresses import is_address
 from helpdesk.domain import attachments, audit, lifecycle, outbox, sla, tickets
 from helpdesk.store import mail_queries as q
+from helpdesk.store import notify
 from helpdesk.store.models import Ticket
+
+log = logging.getLogger("helpdesk.mail")
 
 UNDELIVERABLE_FOR = dt.timedelta(days=7)
 # What the database refuses in a value (too long, out of range, a constraint): the message's fault.
@@ -216,6 +220,18 @@ def record_bounce(desk, number: int, mail, max_address: int) -> list[str]:
     entry = q.insert_note(number, body.strip(), mail.message_id, desk.now())
     audit.record(desk, number, "mail_bounced", recipients=failed, entry=entry)
     return failed
+
+
+def announce(desk, numbers) -> None:
+    """After the commit: tell listeners (the TUI) which tickets the mail changed. The intake commits
+    message by message outside any unit of work, so it announces its own changes."""
+    numbers = [n for n in numbers if n is not None]
+    if not numbers or desk.db.in_transaction():
+        return  # nothing changed, or not committed yet: whoever holds the transaction announces
+    try:
+        notify.publish(desk, numbers)
+    except Exception as exc:  # a listener missing one refresh must not stop the intake
+        log.warning("change notification for tickets %s not sent: %s", numbers, exc)
 
 
 # ---------------------------------------------------------------- quarantine

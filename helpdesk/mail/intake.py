@@ -92,7 +92,7 @@ def process(desk, mailbox: MailboxSpec, src: Source, raw: bytes) -> Outcome:
     except Exception as exc:  # any parser failure must not block the mail behind it
         return quarantine(desk, src, raw, f"cannot parse: {exc.__class__.__name__}: {exc}")
     try:
-        return apply(desk, mailbox, src, mail)
+        outcome = apply(desk, mailbox, src, mail)
     except ParseError as exc:
         return quarantine(desk, src, raw, str(exc))
     except tickets.InvalidInput as exc:
@@ -102,6 +102,9 @@ def process(desk, mailbox: MailboxSpec, src: Source, raw: bytes) -> Outcome:
         # the mail behind it. A lost connection still aborts the run.
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         return quarantine(desk, src, raw, f"refused by the database: {text}")
+    if not outcome.already:
+        inbound.announce(desk, [outcome.ticket])
+    return outcome
 
 
 def apply(desk, mailbox: MailboxSpec, src: Source, mail: ParsedMail) -> Outcome:
@@ -206,4 +209,5 @@ def quarantine_retry(desk, quarantine_id: int) -> Outcome:
         except (ParseError, tickets.InvalidInput) as exc:
             raise InvalidInput(f"quarantined mail {quarantine_id} still refused: {exc}") from None
         inbound.release(desk, q.id, src, outcome.ticket, outcome.outcome)
+    inbound.announce(desk, [outcome.ticket])
     return outcome

@@ -115,6 +115,22 @@ def test_a_failed_inner_unit_drops_its_writes_and_effects_the_outer_one_commits(
     assert Ticket.get_or_none(Ticket.number == dropped) is None and title_of(kept) == "Kept"
 
 
+def test_an_effect_may_open_a_unit_of_its_own(desk):
+    """A mail sent after the commit records that it went out: in a new transaction, with its own effects."""
+    from helpdesk.services.work import unit
+
+    seen = []
+
+    def record_it():
+        with unit(desk) as second:
+            number = new_ticket(desk, "Recorded")
+            second.after_commit(lambda: seen.append(title_of(number)))
+
+    with unit(desk) as first:
+        first.after_commit(record_it)
+    assert seen == ["Recorded"] and first.failures == []
+
+
 def test_a_unit_inside_a_foreign_transaction_is_refused(desk):
     from helpdesk.services.work import unit
 

@@ -31,11 +31,6 @@ class Outcome:
     already: bool = False  # this source was processed before (a crash between commit and flag)
 
 
-def ticket_for_message_id(message_id: str, desk=None) -> int | None:
-    """The ticket a stored (or our own signed) Message-ID belongs to."""
-    return inbound.ticket_for_message_id(desk, message_id)
-
-
 def thread(desk, mail: ParsedMail) -> tuple[int | None, str]:
     """(ticket, how) this mail belongs to, or (None, reason) for a new ticket."""
     for mid in mail.thread_ids:

@@ -16,7 +16,8 @@ from helpdesk.core import limits
 from helpdesk.core.addresses import is_address
 from helpdesk.core.errors import InvalidInput, NotFound, PermissionDenied
 from helpdesk.core.sanitise import inert
-from helpdesk.store.models import OPEN_STATES, Agent, Ticket
+from helpdesk.core.vocabulary import OPEN_STATES, resolve_login
+from helpdesk.store.models import Agent, Ticket
 
 ROLES = ("admin", "lead", "agent")
 SYSTEM = "system"  # the role of the desk's own machinery
@@ -240,7 +241,7 @@ def open_counts() -> dict[int, int]:
 
 
 def get(desk, login: str) -> AgentView:
-    name = desk.actor if login == "me" else login
+    name = resolve_login(login, desk.actor)
     agent = Agent.get_or_none(Agent.login == name)
     if agent is None:
         raise NotFound(f"agent '{name}' not found")

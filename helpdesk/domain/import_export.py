@@ -21,7 +21,8 @@ from helpdesk.core.formats import emit_rows
 from helpdesk.core.errors import InvalidInput
 from helpdesk.core.inputs import decode_utf8, load_json
 from helpdesk.core.sanitise import FORMULA_START
-from helpdesk.store.models import STATES, Agent, AuditEvent, Ticket
+from helpdesk.core.vocabulary import CHANNELS, ENTRY_KINDS, PRIORITIES, SLA_KINDS as KINDS, STATES
+from helpdesk.store.models import Agent, AuditEvent, Ticket
 
 # Columns an export writes that an import accepts and ignores (they describe the old system's state).
 READ_ONLY_COLUMNS = {"number", "updated_at", "first_response_at", "resolved_at", "closed_at", "version",
@@ -524,8 +525,6 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
     import binascii
 
     from helpdesk.core import limits
-    from helpdesk.store.models import ENTRY_KINDS, PRIORITIES
-    from helpdesk.domain.sla import KINDS
 
     number = doc.integer("number", required=True, minimum=1)
     if number > 2**31 - 1:
@@ -558,7 +557,7 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
         "number": number, "title": title, "description": doc.text("description") or "",
         "type": ttype.name if ttype else None, "status": doc.choice("status", STATES),
         "priority": doc.choice("priority", PRIORITIES), "queue": queue, "assignee": assignee,
-        "customer": customer, "channel": doc.choice("channel", tickets.CHANNELS),
+        "customer": customer, "channel": doc.choice("channel", CHANNELS),
         "idempotency_key": key, "created_at": created, "updated_at": doc.time("updated_at") or created,
         "status_changed_at": doc.time("status_changed_at"), "first_response_at": doc.time("first_response_at"),
         "resolved_at": doc.time("resolved_at"), "closed_at": doc.time("closed_at"),

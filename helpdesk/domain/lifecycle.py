@@ -12,7 +12,8 @@ from helpdesk.domain import audit, sla, tickets
 from helpdesk.core import limits
 from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound
 from helpdesk.store import search
-from helpdesk.store.models import OPEN_STATES, STATES, Agent, ConversationEntry, Queue, Ticket, TicketTag
+from helpdesk.core.vocabulary import SLA_KINDS, check_status
+from helpdesk.store.models import Agent, ConversationEntry, Queue, Ticket, TicketTag
 from helpdesk.core.views import TicketView
 
 # status -> the statuses it may move to with `ticket status`
@@ -25,12 +26,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": (),
 }
 NEEDS_ASSIGNEE = ("assigned", "in_progress", "pending")
-
-
-def check_status(name: str) -> str:
-    if name not in STATES:
-        raise InvalidInput(f"unknown status {limits.shown(name)} (statuses: {', '.join(STATES)})")
-    return name
 
 
 def action_for(old: str, new: str) -> str:
@@ -193,7 +188,7 @@ def merge(desk, source: int, target: int, *, reason: str | None = None) -> Ticke
         now = desk.now()
         tickets.write(desk, src, None, status="closed", closed_at=now, merged_into=target,
                       resolved_at=src.resolved_at or now)
-        sla.stop(desk, source, sla.KINDS)
+        sla.stop(desk, source, SLA_KINDS)
         tickets.write(desk, dst, None)
         audit.record(desk, source, "merged", into=target, **({"reason": reason} if reason else {}))
         audit.record(desk, target, "merged_from", source=source, entries=moved)

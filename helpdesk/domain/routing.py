@@ -11,7 +11,8 @@ from peewee import fn
 
 from helpdesk.domain import lifecycle, tickets
 from helpdesk.core.errors import IllegalTransition
-from helpdesk.store.models import OPEN_STATES, Agent, Queue, Ticket
+from helpdesk.core.vocabulary import OPEN_STATES
+from helpdesk.store.models import Agent, Queue, Ticket
 from helpdesk.core.views import TicketView
 
 PRIORITY_WEIGHT = {"P0": 4, "P1": 3, "P2": 2, "P3": 1}
@@ -72,7 +73,7 @@ class _Needs:
             if agent.shift not in self._on_shift:
                 from helpdesk.domain import sla
 
-                self._on_shift[agent.shift] = sla.settings(self.desk).calendar(agent.shift).is_open(self.desk.now())
+                self._on_shift[agent.shift] = sla.calendar_of(sla.settings(self.desk), agent.shift).is_open(self.desk.now())
             if not self._on_shift[agent.shift]:
                 return f"agent '{agent.login}' is off shift ({agent.shift})"
         return None

@@ -10,171 +10,34 @@ stop is an audit event, so a clock can be explained minute by minute.
 from __future__ import annotations
 
 import datetime as dt
-import re
+import threading
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from helpdesk.domain.calendar import ALWAYS, Calendar, parse_calendar
-from helpdesk.core.errors import ConfigError
+from helpdesk.config.sla import (  # noqa: F401 - part of this module's interface
+    DEFAULT_POLICIES, Policy, SlaSettings, parse_duration, parse_settings,
+)
+from helpdesk.core.vocabulary import SLA_ACTIONS as ACTIONS, SLA_KINDS
+from helpdesk.domain import calendar
+from helpdesk.domain.calendar import Calendar
 
-KINDS = ("first_response", "next_update", "resolution")
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|bd)\s*$")
-ACTIONS = ("notify", "raise_priority")  # plus "queue:NAME"
-DEFAULT_POLICIES = [
-    # name, priority, first response, resolution, calendar
-    ("P0", "P0", "15m", "4h", "24x7"),
-    ("P1", "P1", "2h", "1bd", None),
-    ("P2", "P2", "24h", "3bd", None),
-    ("P3", "P3", "3bd", "7bd", None),
-]
-
-
-@dataclass(frozen=True)
-class Policy:
-    name: str
-    priority: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-    organisations: tuple[str, ...] = ()
-    targets: dict = field(default_factory=dict)  # kind -> minutes of business time
-    calendar: str = "default"
-    on_at_risk: tuple[str, ...] = ("notify",)
-    on_breach: tuple[str, ...] = ("notify",)
-
-    def matches(self, priority: str, type_: str | None, organisation: str | None) -> bool:
-        return ((not self.priority or priority in self.priority)
-                and (not self.types or type_ in self.types)
-                and (not self.organisations or organisation in self.organisations))
-
-    @property
-    def specificity(self) -> int:
-        return bool(self.organisations) * 4 + bool(self.types) * 2 + bool(self.priority)
-
-
-@dataclass(frozen=True)
-class SlaSettings:
-    at_risk: float = 0.8
-    business_day_hours: float = 8.0
-    calendars: dict = field(default_factory=dict)
-    policies: tuple[Policy, ...] = ()
-    # (calendar, start, target, used) -> (due, risk): tickets created or retargeted together share them.
-    schedules: dict = field(default_factory=dict, compare=False, repr=False)
-
-    def calendar(self, name: str) -> Calendar:
-        return self.calendars.get(name) or ALWAYS
-
-    def policy_for(self, priority: str, type_: str | None, organisation: str | None) -> Policy | None:
-        matching = [p for p in self.policies if p.matches(priority, type_, organisation)]
-        if not matching:
-            return None
-        # The most specific policy wins (organisation > type > priority); ties: the first listed.
-        return max(matching, key=lambda p: (p.specificity, -self.policies.index(p)))
-
-
-def parse_duration(text: Any, where: str, *, business_day_hours: float, always_open: bool) -> int:
-    """"15m", "2h", "3d" (24 h of business time), "2bd" (business days) -> minutes."""
-    match = DURATION_RE.match(str(text))
-    if not match:
-        raise ConfigError(f"config: {where}: '{text}' is not a duration like 15m, 4h, 3d or 2bd")
-    value, unit = float(match.group(1)), match.group(2)
-    minutes = {"m": 1, "min": 1, "h": 60, "d": 24 * 60,
-               "bd": 24 * 60 if always_open else business_day_hours * 60}[unit] * value
-    if minutes <= 0:
-        raise ConfigError(f"config: {where}: a target must be longer than zero")
-    return int(round(minutes))
-
-
-def parse_settings(raw: dict, default_timezone: str, queue_names: set[str]) -> SlaSettings:
-    sla = raw.get("sla", {})
-    if not isinstance(sla, dict):
-        raise ConfigError("config: [sla] must be a table")
-    allowed = {"at_risk", "business_day_hours", "calendar", "policy"}
-    for key in sla:
-        if key not in allowed:
-            raise ConfigError(f"config: unknown key '{key}' in [sla] (allowed: {', '.join(sorted(allowed))})")
-    at_risk = sla.get("at_risk", 0.8)
-    if not isinstance(at_risk, (int, float)) or not 0 < at_risk < 1:
-        raise ConfigError(f"config: [sla] at_risk must be a share between 0 and 1, not {at_risk!r}")
-    day_hours = sla.get("business_day_hours", 8)
-    if not isinstance(day_hours, (int, float)) or not 0 < day_hours <= 24:
-        raise ConfigError(f"config: [sla] business_day_hours must be 1..24, not {day_hours!r}")
-
-    calendars: dict[str, Calendar] = {"24x7": ALWAYS}
-    raw_calendars = raw.get("calendar", {})
-    if not isinstance(raw_calendars, dict):
-        raise ConfigError("config: [calendar.NAME] tables expected")
-    for name, table in raw_calendars.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"config: [calendar.{name}] must be a table")
-        calendars[name] = parse_calendar(name, table, default_timezone)
-    default_calendar = sla.get("calendar") or ("default" if "default" in calendars else "24x7")
-    if default_calendar not in calendars:
-        raise ConfigError(f"config: [sla] calendar '{default_calendar}' is not defined ([calendar.{default_calendar}])")
-
-    raw_policies = sla.get("policy")
-    if raw_policies is None:
-        raw_policies = [{"name": n, "priority": [p], "first_response": fr, "resolution": res,
-                         **({"calendar": cal} if cal else {})} for n, p, fr, res, cal in DEFAULT_POLICIES]
-    policies = []
-    for i, rp in enumerate(raw_policies):
-        where = f"sla.policy[{i}]"
-        allowed = {"name", "priority", "type", "organisation", "calendar", "first_response", "next_update",
-                   "resolution", "on_at_risk", "on_breach"}
-        for key in rp:
-            if key not in allowed:
-                raise ConfigError(f"config: unknown key '{key}' in [[{where}]] (allowed: {', '.join(sorted(allowed))})")
-        name = rp.get("name") or f"policy {i + 1}"
-        cal_name = rp.get("calendar", default_calendar)
-        if cal_name not in calendars:
-            raise ConfigError(f"config: SLA policy '{name}' names unknown calendar '{cal_name}'")
-        always = calendars[cal_name].always_open
-        targets = {}
-        for kind in KINDS:
-            if rp.get(kind) is not None:
-                targets[kind] = parse_duration(rp[kind], f"SLA policy '{name}' {kind}",
-                                               business_day_hours=day_hours, always_open=always)
-        if not targets:
-            raise ConfigError(f"config: SLA policy '{name}' sets no target (first_response, next_update, resolution)")
-
-        def listed(key: str) -> tuple[str, ...]:
-            value = rp.get(key, [])
-            value = [value] if isinstance(value, str) else value
-            if not isinstance(value, list):
-                raise ConfigError(f"config: SLA policy '{name}' {key} must be a list")
-            return tuple(str(v) for v in value)
-
-        priorities = tuple(p.upper() for p in listed("priority"))
-        for p in priorities:
-            if p not in ("P0", "P1", "P2", "P3"):
-                raise ConfigError(f"config: SLA policy '{name}' priority '{p}' is not P0..P3")
-        actions = {}
-        for key in ("on_at_risk", "on_breach"):
-            value = listed(key) if key in rp else ("notify",)
-            for action in value:
-                if action not in ACTIONS and not (action.startswith("queue:") and action[6:] in queue_names):
-                    raise ConfigError(f"config: SLA policy '{name}' {key}: unknown action '{action}' "
-                                      f"(notify, raise_priority, queue:NAME of a configured queue)")
-            actions[key] = value
-        policies.append(Policy(name=name, priority=priorities, types=listed("type"),
-                               organisations=listed("organisation"), targets=targets, calendar=cal_name,
-                               on_at_risk=actions["on_at_risk"], on_breach=actions["on_breach"]))
-    return SlaSettings(at_risk=float(at_risk), business_day_hours=float(day_hours), calendars=calendars,
-                       policies=tuple(policies))
-
-
-@lru_cache(maxsize=8)
-def _settings_for(config_id: int, config) -> SlaSettings:
-    return parse_settings(config.raw, config.timezone, {q.name for q in config.queues})
+KINDS = SLA_KINDS
 
 
 def settings(desk) -> SlaSettings:
-    return _settings_for(id(desk.config), desk.config)
+    """The desk's SLA policies and calendars (parsed once, with its configuration)."""
+    return desk.config.sla
+
+
+def calendar_of(sla: SlaSettings, name: str) -> Calendar:
+    """The named business calendar (24x7 if none has that name), ready to compute with."""
+    return calendar.of(sla.calendar(name))
 
 
 def check_calendars(desk) -> None:
     """Load every calendar's public holidays now: a bad holiday country fails the daemon's start."""
-    for cal in settings(desk).calendars.values():
-        cal.check(desk.now().year)
+    for spec in settings(desk).calendars.values():
+        calendar.of(spec).check(desk.now().year)
 
 
 # ---------------------------------------------------------------- clocks
@@ -206,15 +69,23 @@ def _used(clock, cal: Calendar, now: dt.datetime) -> dt.timedelta:
     return used
 
 
+# (calendar, at-risk share, start, target, used) -> (due, risk): tickets created or retargeted together
+# share them. Shared by every thread: a lock keeps the clearing and filling apart.
+_schedules: dict[tuple, tuple[dt.datetime, dt.datetime]] = {}
+_schedules_lock = threading.Lock()
+
+
 def _schedule(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_minutes: int,
               used: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
     """When the clock is due and at risk (business time on `cal`, counting from `start`)."""
-    key = (id(cal), start, target_minutes, used)
-    found = sla.schedules.get(key)
+    key = (cal, sla.at_risk, start, target_minutes, used)
+    found = _schedules.get(key)
     if found is None:
-        if len(sla.schedules) > 10_000:
-            sla.schedules.clear()
-        found = sla.schedules[key] = _due_and_risk(sla, cal, start, target_minutes, used)
+        found = _due_and_risk(sla, cal, start, target_minutes, used)
+        with _schedules_lock:
+            if len(_schedules) > 10_000:
+                _schedules.clear()
+            _schedules[key] = found
     return found
 
 
@@ -240,7 +111,7 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
         policy = sla.policy_for(priority, type_, org)
         if policy is None:
             continue
-        cal = sla.calendar(policy.calendar)
+        cal = calendar_of(sla, policy.calendar)
         for kind in ("first_response", "resolution"):
             target = policy.targets.get(kind)
             if target is None:
@@ -274,7 +145,7 @@ def pause(desk, number: int) -> None:
     for clock in _clocks(number):
         if clock.state != "running":
             continue
-        used = _used(clock, sla.calendar(clock.calendar), now)
+        used = _used(clock, calendar_of(sla, clock.calendar), now)
         sql.update_row(SlaClock, clock.id, state="paused", used_seconds=int(used.total_seconds()), started_at=None,
                        due_at=None, risk_at=None)
         _event(desk, clock, "sla_paused", used_minutes=round(used.total_seconds() / 60, 1))
@@ -291,7 +162,7 @@ def resume(desk, number: int, kinds=KINDS) -> None:
             continue
         if clock.state == "stopped" and clock.kind != "resolution":
             continue
-        cal = sla.calendar(clock.calendar)
+        cal = calendar_of(sla, clock.calendar)
         used = dt.timedelta(seconds=clock.used_seconds)
         due, risk = _schedule(sla, cal, now, clock.target_minutes, used)
         sql.update_row(SlaClock, clock.id, state="running", started_at=now, due_at=due, risk_at=risk, stopped_at=None)
@@ -306,7 +177,7 @@ def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
     for clock in _clocks(number, kinds):
         if clock.state == "stopped":
             continue
-        used = _used(clock, sla.calendar(clock.calendar), now)
+        used = _used(clock, calendar_of(sla, clock.calendar), now)
         sql.update_row(SlaClock, clock.id, state="stopped", used_seconds=int(used.total_seconds()), started_at=None,
                        due_at=None, risk_at=None, stopped_at=now)
         met = used.total_seconds() <= clock.target_minutes * 60
@@ -336,7 +207,7 @@ def start_next_update(desk, number: int, ticket=None) -> None:
     if policy is None or "next_update" not in policy.targets:
         return
     target = policy.targets["next_update"]
-    cal = sla.calendar(policy.calendar)
+    cal = calendar_of(sla, policy.calendar)
     due, risk = _schedule(sla, cal, now, target, dt.timedelta())
     state = "paused" if ticket.status == "pending" else "running"
     running = state == "running"
@@ -385,14 +256,14 @@ def on_priority_change(desk, number: int) -> None:
     policy = sla.policy_for(ticket.priority, ticket.type, _organisation(ticket))
     if policy is None:
         return
-    cal = sla.calendar(policy.calendar)
+    cal = calendar_of(sla, policy.calendar)
     for clock in _clocks(number):
         target = policy.targets.get(clock.kind)
         if clock.state == "stopped" or target is None or (clock.policy == policy.name and clock.target_minutes == target):
             continue
         values = {"policy": policy.name, "calendar": policy.calendar, "target_minutes": target}
         if clock.state == "running":
-            used = _used(clock, sla.calendar(clock.calendar), now)
+            used = _used(clock, calendar_of(sla, clock.calendar), now)
             due, risk = _schedule(sla, cal, now, target, used)
             values.update(used_seconds=int(used.total_seconds()), started_at=now, due_at=due, risk_at=risk)
         sql.update_row(SlaClock, clock.id, **values)
@@ -407,7 +278,7 @@ def clocks(desk, number: int) -> list[ClockView]:
     sla, now = settings(desk), desk.now()
     out = []
     for clock in sorted(_clocks(number), key=lambda c: KINDS.index(c.kind)):
-        used = _used(clock, sla.calendar(clock.calendar), now)
+        used = _used(clock, calendar_of(sla, clock.calendar), now)
         used_min = used.total_seconds() / 60
         out.append(ClockView(
             kind=clock.kind, policy=clock.policy, state=clock.state, target_minutes=clock.target_minutes,

@@ -21,12 +21,12 @@ from helpdesk.config import FieldSpec, TicketType
 from helpdesk.core.errors import InvalidInput, NotFound, StaleVersion, UsageError
 from helpdesk.core.inputs import load_json
 from helpdesk.store import bulk, extensions, search, sql
+from helpdesk.core.vocabulary import CHANNELS, ME, check_priority, resolve_login
 from helpdesk.store.models import (
-    PRIORITIES, Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag,
+    Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag,
 )
 from helpdesk.core.views import EntryView, TicketView, hidden_line_count
 
-CHANNELS = ("cli", "email", "api", "agent", "import", "sample")
 INPUT_KEYS = {"title", "body", "description", "type", "priority", "customer", "customer_name", "organisation",
               "fields", "field", "key", "idempotency_key", "tags", "queue", "channel"}
 CHUNK = 500
@@ -264,9 +264,7 @@ def _check(desk, inp: TicketInput) -> _Checked:
     if len(inp.tags) > limits.TAGS_PER_TICKET:
         raise InvalidInput(f"more than {limits.TAGS_PER_TICKET} tags")
     ttype = ticket_type(desk, inp.type)
-    priority = (inp.priority or desk.config.default_priority).upper()
-    if priority not in PRIORITIES:
-        raise InvalidInput(f"priority {limits.shown(inp.priority)} is not one of {', '.join(PRIORITIES)}")
+    priority = check_priority(inp.priority or desk.config.default_priority)
     queue = inp.queue or (ttype.queue if ttype else None) or desk.config.default_queue
     if queue and desk.config.queue(queue) is None:
         raise InvalidInput(f"unknown queue {limits.shown(queue)}")
@@ -764,9 +762,7 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
                 changes["title"] = title
                 diff["title"] = [ticket.title, title]
         if priority is not None:
-            priority = priority.upper()
-            if priority not in PRIORITIES:
-                raise InvalidInput(f"priority {limits.shown(priority)} is not one of {', '.join(PRIORITIES)}")
+            priority = check_priority(priority.upper())
             if priority != ticket.priority:
                 changes["priority"] = priority
                 diff["priority"] = [ticket.priority, priority]
@@ -845,11 +841,11 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
 
 def agent_row(desk, login: str) -> Agent:
     """The agent a login names; `me` is the acting agent."""
-    name = desk.actor if login == "me" else login
+    name = resolve_login(login, desk.actor)
     agent = Agent.get_or_none(Agent.login == name)
     if agent is None:
         raise NotFound(f"agent {limits.shown(name)} not found" + (" (the acting agent: set HELPDESK_AGENT or [me] agent)"
-                                                     if login == "me" else ""))
+                                                     if login == ME else ""))
     return agent
 
 

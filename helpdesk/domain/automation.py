@@ -25,8 +25,14 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
+from peewee import fn
+
 from helpdesk.config.automation import ACTIONS, EVENTS, Automation, Macro, Rule  # noqa: F401 - this module's interface
-from helpdesk.core.errors import HelpdeskError
+from helpdesk.core.errors import HelpdeskError, NotFound
+from helpdesk.domain import audit, lifecycle, query as query_mod, routing, sla, tickets
+from helpdesk.store import sql
+from helpdesk.store.db import is_postgres
+from helpdesk.store.models import Customer, RuleRun, Ticket
 
 
 def settings(desk) -> Automation:
@@ -54,9 +60,6 @@ def emit_many(desk, event: str, numbers: list[int]) -> list[tuple[str, int]]:
     """`emit` for a batch of tickets (a bulk intake): each rule's condition is asked once for the whole
     batch, then the rule runs on the tickets it matches, rules in their order; returns (rule, ticket)
     for each firing."""
-    from helpdesk.domain import query as query_mod
-    from helpdesk.store.models import Ticket
-
     if getattr(desk, "_rules_muted", False):
         return []
     auto = settings(desk)
@@ -82,14 +85,6 @@ _CLAIM = ('INSERT INTO "rule_run" ("rule", "ticket_id", "anchor", "fired_at") VA
 
 def run_time_rules(desk) -> list[dict]:
     """Time rules over every matching ticket, each once per ticket and state."""
-    from helpdesk.domain import query as query_mod
-    from peewee import fn
-
-    from helpdesk.store import sql
-    from helpdesk.store.models import RuleRun, Ticket
-
-    from helpdesk.store.db import is_postgres
-
     auto = settings(desk)
     postgres = is_postgres(desk.db)
     report = []
@@ -119,8 +114,6 @@ def run_time_rules(desk) -> list[dict]:
 
 
 def _run(desk, rule: Rule, number: int, auto: Automation) -> None:
-    from helpdesk.domain import audit
-
     with _as_rule(desk, rule):
         audit.record(desk, number, "rule_fired", rule=rule.name, on=rule.on)
         for kind, value in rule.do:
@@ -136,8 +129,6 @@ def apply_macro(desk, number: int, name: str) -> str:
     auto = settings(desk)
     macro = auto.macros.get(name)
     if macro is None:
-        from helpdesk.core.errors import NotFound
-
         known = ", ".join(sorted(auto.macros)) or "none configured"
         raise NotFound(f"macro '{name}' not found (macros: {known})")
     with desk.db.atomic():
@@ -146,9 +137,6 @@ def apply_macro(desk, number: int, name: str) -> str:
 
 
 def _apply_macro(desk, number: int, macro: Macro) -> None:
-    from helpdesk.domain import lifecycle, tickets
-    from helpdesk.store.models import Customer, Ticket
-
     ticket = tickets.fetch(number)  # a missing ticket is a clear error, not a traceback
     body = macro.body
     if "{" in body:
@@ -161,9 +149,6 @@ def _apply_macro(desk, number: int, macro: Macro) -> None:
 
 
 def _act(desk, number: int, kind: str, value: Any, auto: Automation) -> None:
-    from helpdesk.domain import routing as assignment, lifecycle, sla, tickets
-    from helpdesk.store.models import Ticket
-
     if kind == "set_priority":
         tickets.apply_update(desk, number, priority=value)
     elif kind == "set_queue":
@@ -174,7 +159,7 @@ def _act(desk, number: int, kind: str, value: Any, auto: Automation) -> None:
         tickets.apply_update(desk, number, tags_add=[value] if isinstance(value, str) else list(value))
     elif kind == "assign":
         if value == "auto":
-            assignment.auto_assign(desk, number)
+            routing.auto_assign(desk, number)
         else:
             lifecycle.assign(desk, number, value)
     elif kind == "note":

@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpdesk import config as config_mod
-from helpdesk.core import locations
-from helpdesk.core.clock import SystemClock
 from helpdesk.config import Config
+from helpdesk.core import limits, locations
+from helpdesk.core.clock import SystemClock
 from helpdesk.core.errors import HelpdeskError, InvalidInput, NoDesk
 from helpdesk.core.sanitise import inert
+from helpdesk.domain import agents, outbox, sample as sample_mod
+from helpdesk.store import extensions, migrations
+from helpdesk.store.db import create_schema, has_desk, open_database, refresh_statistics, table_count, use_wal
+from helpdesk.store.models import Agent, Queue, Setting
 from helpdesk.store.urls import DatabaseUrl, parse_url
 
 if TYPE_CHECKING:
@@ -78,8 +82,6 @@ class Desk:
 
     def close(self) -> None:
         if not self.db.is_closed():
-            from helpdesk.store.db import refresh_statistics
-
             try:
                 refresh_statistics(self.db)
             except Exception:  # statistics are an optimisation: never fail a command over them
@@ -90,9 +92,6 @@ class Desk:
 def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
     """Open the existing desk: connect, apply pending migrations, bring extension tables in line with the
     types, and check who acts: a registered, active agent, unless `actor` names the system."""
-    from helpdesk.domain import agents
-    from helpdesk.store.db import has_desk, open_database
-
     cfg = cfg if cfg is not None else config_mod.load()
     url = database_url(cfg)
     _check_location(url)
@@ -172,9 +171,6 @@ def create(*, sample: bool = False) -> Created:
     acting login as admin only if the desk has no admin yet. A failure leaves nothing behind: the database
     work is one transaction, and every file and folder this call made is removed again.
     """
-    from helpdesk.domain import sample as sample_mod
-    from helpdesk.store.db import create_schema, has_desk, open_database, table_count, use_wal
-
     config_path = locations.config_file()
     made: list[Path] = []  # files and folders this call created, in order
     tmp_config: Path | None = None
@@ -258,8 +254,6 @@ def _remove(made: list[Path], tmp_config: Path | None) -> None:
 
 
 def _check_first_login(login: str, source: str) -> None:
-    from helpdesk.core import limits
-
     if not login:
         raise InvalidInput("cannot tell who you are: set HELPDESK_AGENT to your agent login "
                            "(HELPDESK_AGENT=ann helpdesk init)")
@@ -273,9 +267,6 @@ def _check_first_login(login: str, source: str) -> None:
 def _first_admin(desk: Desk, login: str, source: str) -> AgentView:
     """The acting login, made the desk's admin if it has none; on a desk with an admin, init acts as the
     acting agent like any command (an unknown login is refused)."""
-    from helpdesk.domain import agents
-    from helpdesk.store.models import Agent
-
     if not Agent.select().where((Agent.role == "admin") & Agent.active).exists():
         if Agent.get_or_none(Agent.login == login) is None:
             agents.add(desk, login, role="admin")
@@ -288,8 +279,6 @@ def _first_admin(desk: Desk, login: str, source: str) -> AgentView:
 
 def prepare(desk: Desk, *, force: bool = False) -> tuple[list[str], list[str]]:
     """Apply pending migrations, sync extension tables and queues; returns (migrations, type changes)."""
-    from helpdesk.store import extensions, migrations
-
     applied = migrations.migrate(desk.db)
     changes = extensions.sync_types(desk.config.types, None if force else desk.config.types_fingerprint())
     if force:
@@ -303,8 +292,6 @@ def prepare(desk: Desk, *, force: bool = False) -> tuple[list[str], list[str]]:
 
 def ensure_message_id_secret(desk: Desk) -> bytes:
     """The key our Message-IDs are signed with: made once per database, cached on the desk."""
-    from helpdesk.domain import outbox
-
     # Outside any transaction (made and autocommitted only in a new database): safe to cache at once.
     desk.message_id_secret = outbox.desk_secret(desk)
     return desk.message_id_secret
@@ -312,8 +299,6 @@ def ensure_message_id_secret(desk: Desk) -> bytes:
 
 def sync_queues(desk: Desk) -> None:
     """Configured queues exist in the database (tickets reference them); none is ever deleted."""
-    from helpdesk.store.models import Queue, Setting
-
     fingerprint = "|".join(f"{q.name}:{q.description}:{q.lead}:{q.auto_assign}" for q in desk.config.queues)
     row = Setting.get_or_none(Setting.key == "queues_fingerprint")
     if row is not None and row.value == fingerprint:

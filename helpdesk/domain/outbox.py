@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import secrets
 
+from helpdesk.core.errors import InvalidInput, NotFound
+from helpdesk.core.views import iso
 from helpdesk.domain import audit
 from helpdesk.store import sql
 from helpdesk.store.db import database
@@ -152,9 +154,7 @@ def _insert_automatic(desk, number: int | None, kind: str, to_addr: str, subject
 
 
 def _created_rules(desk) -> bool:
-    from helpdesk.domain import automation
-
-    return any(rule.on == "created" for rule in automation.settings(desk).rules)
+    return any(rule.on == "created" for rule in desk.config.automation.rules)
 
 
 def queue_acknowledgement(desk, ticket: Ticket, mail, *, new_ticket: bool = False) -> int | None:
@@ -176,8 +176,6 @@ def state(row: Outbox) -> str:
 
 def describe(row: Outbox) -> dict:
     """One outbox row for people and scripts: its state, and why it is not delivered yet."""
-    from helpdesk.core.views import iso
-
     return {"id": row.id, "state": state(row), "ticket": row.ticket_id, "kind": row.kind, "to": row.to_addr,
             "subject": row.subject, "attempts": row.attempts,
             # queued/retrying: when it is tried next; sending: when the sender's claim on it runs out
@@ -198,8 +196,6 @@ def pending(desk, *, include_sent: bool = False) -> list[dict]:
 def requeue(desk, outbox_id: int) -> dict:
     """Queue a failed mail again (the address was fixed, the server is back): tried at the next send,
     with a fresh set of attempts and the same Message-ID."""
-    from helpdesk.core.errors import InvalidInput, NotFound
-
     with desk.db.atomic():
         row = Outbox.get_or_none(Outbox.id == outbox_id)
         if row is None:

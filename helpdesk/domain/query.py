@@ -13,15 +13,14 @@ import peewee as pw
 
 from helpdesk.core import query_syntax
 from helpdesk.core.errors import QueryError
+from helpdesk.core.limits import shown
 from helpdesk.core.query_syntax import (  # noqa: F401 - the language's syntax, part of this module's interface
     KEYS, SLA_STATES, TIME_KEYS, Query, Term, check_static, parse,
 )
-from helpdesk.core.limits import shown
+from helpdesk.core.vocabulary import OPEN_STATES, PRIORITIES, resolve_login, STATES
+from helpdesk.domain.fields import coerce_field
 from helpdesk.store import extensions, search, sql
-from helpdesk.core.vocabulary import OPEN_STATES, PRIORITIES, STATES, resolve_login
-from helpdesk.store.models import (
-    Agent, Customer, Organisation, Queue, Ticket, TicketTag,
-)
+from helpdesk.store.models import Agent, Customer, Organisation, Queue, Ticket, TicketTag
 
 
 def _values(term: Term) -> list[str]:
@@ -38,8 +37,6 @@ def _since(desk, term: Term) -> pw.Expression:
 def _field_condition(desk, terms: list[Term], type_names: set[str] | None) -> pw.Expression:
     """Every `field.NAME:` term of one field: one subquery per type that has the field, each term a
     condition of it."""
-    from helpdesk.domain.tickets import coerce_field
-
     name = terms[0].key[len("field."):]
     records = extensions.type_records(desk)
     candidates = []

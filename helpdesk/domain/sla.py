@@ -14,12 +14,19 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
+import peewee as pw
+
 from helpdesk.config.sla import (  # noqa: F401 - part of this module's interface
     DEFAULT_POLICIES, Policy, SlaSettings, parse_duration, parse_settings,
 )
+from helpdesk.core.errors import StaleVersion
+from helpdesk.core.views import _plain
 from helpdesk.core.vocabulary import SLA_ACTIONS as ACTIONS, SLA_KINDS
-from helpdesk.domain import calendar
+from helpdesk.domain import audit, calendar, events, outbox
 from helpdesk.domain.calendar import Calendar
+from helpdesk.store import sql
+from helpdesk.store.bulk import insert_rows
+from helpdesk.store.models import Agent, Queue, SlaClock, Ticket
 
 KINDS = SLA_KINDS
 
@@ -57,8 +64,6 @@ class ClockView:
     calendar: str = ""  # the business calendar its time counts on
 
     def to_dict(self) -> dict:
-        from helpdesk.core.views import _plain
-
         return _plain(asdict(self))
 
 
@@ -102,9 +107,6 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
     """Start the first-response and resolution clocks of new tickets (number, priority, type, org).
 
     Tickets created together share their start, so due times are computed once per policy (`_schedule`)."""
-    from helpdesk.store.bulk import insert_rows
-    from helpdesk.store.models import SlaClock
-
     sla = settings(desk)
     rows = []
     for number, priority, type_, org in created:
@@ -123,24 +125,16 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
 
 
 def _clocks(number: int, kinds=KINDS):
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     # Plain SQL: read on every reply and status change.
     return sql.model_rows(SlaClock, f'"ticket_id" = ? AND "kind" IN ({sql.marks(len(kinds))})', (number, *kinds))
 
 
 def _event(desk, clock, action: str, **data) -> None:
-    from helpdesk.domain import audit
-
     audit.record(desk, clock.ticket_id, action, clock=clock.kind, policy=clock.policy, **data)
 
 
 def pause(desk, number: int) -> None:
     """The ticket waits on the customer: running clocks stop counting, keeping the time used."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     sla, now = settings(desk), desk.now()
     for clock in _clocks(number):
         if clock.state != "running":
@@ -153,9 +147,6 @@ def pause(desk, number: int) -> None:
 
 def resume(desk, number: int, kinds=KINDS) -> None:
     """Paused (or stopped resolution, on reopen) clocks count again from now, with the time already used."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     sla, now = settings(desk), desk.now()
     for clock in _clocks(number, kinds):
         if clock.state == "running":
@@ -170,9 +161,6 @@ def resume(desk, number: int, kinds=KINDS) -> None:
 
 
 def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     sla, now = settings(desk), desk.now()
     for clock in _clocks(number, kinds):
         if clock.state == "stopped":
@@ -192,9 +180,6 @@ def start_next_update(desk, number: int, ticket=None) -> None:
     """The customer wrote: the next-update clock runs until an agent answers publicly.
 
     `ticket`: the row as it is now, if the caller holds it (else it is read)."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import Ticket
-
     if ticket is None:
         ticket = Ticket.get_by_id(number)
     # The customer's organisation and the existing clock, in one plain statement (every customer reply).
@@ -218,14 +203,11 @@ def start_next_update(desk, number: int, ticket=None) -> None:
                     + ' WHERE "id" = ?', (*values, existing))
     else:
         sql.insert(desk.db, "sla_clock", ("ticket_id", "kind") + _NEXT_UPDATE_COLUMNS, (number, "next_update", *values))
-    from helpdesk.domain import audit
 
     audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
 
 
 def _organisation(ticket) -> str | None:
-    from helpdesk.store import sql
-
     if not ticket.customer_id:
         return None
     row = sql.one(ticket._meta.database, 'SELECT "organisation"."name" FROM "customer" JOIN "organisation"'
@@ -248,9 +230,6 @@ def on_status_change(desk, number: int, old: str, new: str) -> None:
 
 def on_priority_change(desk, number: int) -> None:
     """A new priority may mean a new policy: clocks keep the time used and take the new targets."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock, Ticket
-
     ticket = sql.get_row(Ticket, number)
     sla, now = settings(desk), desk.now()
     policy = sla.policy_for(ticket.priority, ticket.type, _organisation(ticket))
@@ -291,9 +270,6 @@ def clocks(desk, number: int) -> list[ClockView]:
 
 def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
     """Each ticket's nearest due time among its running clocks (tickets with none are absent)."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     out: dict[int, dt.datetime] = {}
     rows = sql.in_parts(desk.db, 'SELECT "ticket_id", "due_at" FROM "sla_clock" WHERE "state" = ?'
                         ' AND "due_at" IS NOT NULL AND "ticket_id" IN', ["running"], sorted(set(numbers)))
@@ -307,10 +283,6 @@ def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
 def next_due_order(descending: bool = False):
     """A ticket's nearest running due time as an ORDER BY term (a correlated subquery on the unique
     (ticket, kind) index); tickets with no running clock sort last either way."""
-    import peewee as pw
-
-    from helpdesk.store.models import SlaClock, Ticket
-
     nearest = (SlaClock.select(pw.fn.MIN(SlaClock.due_at))
                .where((SlaClock.ticket == Ticket.number) & (SlaClock.state == "running")))
     key = pw.fn.COALESCE(nearest, "0001-01-01 00:00:00" if descending else "9999-12-31 23:59:59")
@@ -355,24 +327,21 @@ def sweep(desk) -> SweepReport:
     Each crossing writes one audit event, which also says what its escalation did; agents get one mail
     per sweep listing their tickets (a digest), not one per crossing, so a sweep that catches up after an
     outage neither floods their mailboxes nor the audit trail."""
-    from helpdesk.domain import automation
-    from helpdesk.store import sql as plain
-
     now = desk.now()
     report = SweepReport()
     with desk.db.atomic():
         # Plain SQL whose predicates match the partial indexes of migration 0012 (only unfired clocks);
         # sorted, so reports and events come in ticket order on both backends.
-        risky = sorted(plain.rows(desk.db, _CLAIMS["at_risk"], [now, now]), key=lambda r: (r[1], r[2]))
-        late = sorted(plain.rows(desk.db, _CLAIMS["breached"], [now, now, now])
-                      + plain.rows(desk.db, _CLAIMS["over"], [now, now]), key=lambda r: (r[1], r[2]))
+        risky = sorted(sql.rows(desk.db, _CLAIMS["at_risk"], [now, now]), key=lambda r: (r[1], r[2]))
+        late = sorted(sql.rows(desk.db, _CLAIMS["breached"], [now, now, now])
+                      + sql.rows(desk.db, _CLAIMS["over"], [now, now]), key=lambda r: (r[1], r[2]))
         sla = settings(desk)
         policies = {p.name: p for p in sla.policies}
 
         # Event rules may read and change anything: before one runs, everything so far is written out,
         # and if it fired, what the escalations had read is read again.
         events_with_rules = (set() if getattr(desk, "_rules_muted", False)
-                             else {rule.on for rule in automation.settings(desk).rules})
+                             else {rule.on for rule in desk.config.automation.rules})
         crossings = [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]
         steps = Escalations(desk, [r[1] for r in risky] + [r[1] for r in late], now)
         steps.mark({r[1] for r in risky}, {r[1] for r in late})
@@ -391,7 +360,7 @@ def sweep(desk) -> SweepReport:
                              lambda: {"clock": kind, "policy": pname, "escalation": [o.data for o in done]})
             if f"sla_{label}" in events_with_rules:
                 steps.flush()
-                if automation.emit(desk, f"sla_{label}", number):
+                if events.publish(desk, f"sla_{label}", [number]):
                     steps.forget()
         steps.finish()
     return report
@@ -411,14 +380,10 @@ class _Events:
         key = (action, *key)
         text = self.encoded.get(key)
         if text is None:
-            from helpdesk.domain import audit
-
             text = self.encoded[key] = audit.encode(data())
         self.rows.append((ticket, action, text))
 
     def write(self) -> None:
-        from helpdesk.domain import audit
-
         if self.rows:
             audit.record_encoded(self.desk, self.rows)
         self.rows = []
@@ -452,8 +417,6 @@ class Escalations:
     _COLUMNS = ("title", "status", "priority", "queue", "assignee", "version", "sla_state")
 
     def __init__(self, desk, numbers: list[int], now: dt.datetime):
-        from helpdesk.store import sql as plain
-
         self.desk = desk
         self.now = now
         self.tickets: dict[int, dict] = {}
@@ -467,24 +430,20 @@ class Escalations:
         self._load(sorted(set(numbers)))
         # Plain SQL: a rule escalating one ticket builds one of these per ticket.
         self.agents = {aid: (login, email) for aid, login, email in
-                       plain.rows(desk.db, 'SELECT "id", "login", "email" FROM "agent"')}
+                       sql.rows(desk.db, 'SELECT "id", "login", "email" FROM "agent"')}
         self.agent_ids = {login: aid for aid, (login, _) in self.agents.items()}
-        self.queues = dict(plain.rows(desk.db, 'SELECT "id", "name" FROM "queue"'))
+        self.queues = dict(sql.rows(desk.db, 'SELECT "id", "name" FROM "queue"'))
         self.queue_ids = {name: qid for qid, name in self.queues.items()}
 
     def _load(self, numbers: list[int]) -> None:
-        from helpdesk.store import sql as plain
-        from helpdesk.store.models import Ticket
-
         columns = ", ".join(f'"{Ticket._meta.fields[c].column_name}"' for c in self._COLUMNS)
-        for number, *values in plain.in_parts(self.desk.db, f'SELECT "number", {columns} FROM "ticket" WHERE "number" IN',
+        for number, *values in sql.in_parts(self.desk.db, f'SELECT "number", {columns} FROM "ticket" WHERE "number" IN',
                                               [], numbers):
             self.tickets[number] = dict(zip(self._COLUMNS, values))
 
     def _ticket(self, number: int) -> dict:
         ticket = self.tickets.get(number)
         if ticket is None:  # (runs for every step: imports only here)
-            from helpdesk.store.models import Ticket
 
             self._load([number])
             if number not in self.tickets:
@@ -493,23 +452,17 @@ class Escalations:
         return ticket
 
     def _agent(self, agent_id: int) -> tuple[str, str | None]:
-        from helpdesk.store.models import Agent
-
         if agent_id not in self.agents:
             agent = Agent.get_by_id(agent_id)
             self.agents[agent_id] = (agent.login, agent.email)
         return self.agents[agent_id]
 
     def _queue_name(self, queue_id: int) -> str:
-        from helpdesk.store.models import Queue
-
         if queue_id not in self.queues:
             self.queues[queue_id] = Queue.get_by_id(queue_id).name
         return self.queues[queue_id]
 
     def _queue_id(self, name: str) -> int | None:
-        from helpdesk.store.models import Queue
-
         if name not in self.queue_ids:
             queue = Queue.get_or_none(Queue.name == name)
             if queue is None:
@@ -556,8 +509,6 @@ class Escalations:
         """Why no automatic mail may go to this (lowercased) address (bounced, hourly cap), asked once per sweep:
         the sweep sends each agent one mail at most."""
         if address not in self.refused:
-            from helpdesk.domain import outbox
-
             self.refused[address] = outbox.auto_mail_allowed(self.desk, address)
         return self.refused[address]
 
@@ -602,10 +553,6 @@ class Escalations:
 
     def flush(self) -> None:
         """Write the events and ticket changes kept so far (tickets with the same changes together)."""
-        from helpdesk.core.errors import StaleVersion
-        from helpdesk.store import sql as plain
-        from helpdesk.store.models import Ticket
-
         self.events.write()
         groups: dict[tuple, list[int]] = {}
         for number, changes in self.changed.items():
@@ -619,7 +566,7 @@ class Escalations:
         for state, numbers in by_state.items():
             # At risk never overwrites breached, even one a concurrent sweep has just written.
             guard = '"sla_state" IS NULL AND ' if state == "at_risk" else ""
-            plain.in_parts(self.desk.db, f'UPDATE "ticket" SET "sla_state" = ? WHERE {guard}"number" IN', [state],
+            sql.in_parts(self.desk.db, f'UPDATE "ticket" SET "sla_state" = ? WHERE {guard}"number" IN', [state],
                            sorted(numbers))
         self.sla_states.clear()
         param = self.desk.db.param
@@ -646,9 +593,6 @@ class Escalations:
 
     def finish(self) -> None:
         """Write everything out and queue the agents' mails."""
-        from helpdesk.domain import outbox
-        from helpdesk.store.models import Ticket
-
         self.flush()
         for address, items in self.mail.items():
             items = list(dict.fromkeys(items))

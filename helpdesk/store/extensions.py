@@ -15,6 +15,7 @@ import peewee as pw
 from helpdesk.config import FieldSpec, TicketType
 from helpdesk.core.errors import ConfigError
 from helpdesk.store.db import database, is_postgres
+from helpdesk.store.migrations import add_column_if_missing
 from helpdesk.store.models import Setting, Ticket, TicketTypeRecord
 
 
@@ -130,8 +131,6 @@ def sync_types(types: Iterable[TicketType], fingerprint: str | None = None) -> l
 
 
 def _add_column(db: pw.Database, type_name: str, spec: FieldSpec) -> None:
-    from helpdesk.store.migrations import add_column_if_missing
-
     add_column_if_missing(db, table_name(type_name), spec.name, _peewee_field(spec.kind))
 
 

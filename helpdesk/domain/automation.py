@@ -22,7 +22,6 @@ rule can never trigger itself (or another rule) in a loop.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Any
 
 from peewee import fn
@@ -40,14 +39,10 @@ def settings(desk) -> Automation:
     return desk.config.automation
 
 
-@contextmanager
 def _as_rule(desk, rule: Rule):
-    previous, muted = desk.actor, getattr(desk, "_rules_muted", False)
-    desk.actor, desk._rules_muted = f"rule:{rule.name}", True
-    try:
-        yield
-    finally:
-        desk.actor, desk._rules_muted = previous, muted
+    """The desk a rule acts with: under the rule's name, raising no further rules (a new desk: the
+    caller's is unchanged)."""
+    return desk.acting_as(f"rule:{rule.name}", rules_muted=True)
 
 
 def emit(desk, event: str, number: int) -> list[str]:
@@ -60,7 +55,7 @@ def emit_many(desk, event: str, numbers: list[int]) -> list[tuple[str, int]]:
     """`emit` for a batch of tickets (a bulk intake): each rule's condition is asked once for the whole
     batch, then the rule runs on the tickets it matches, rules in their order; returns (rule, ticket)
     for each firing."""
-    if getattr(desk, "_rules_muted", False):
+    if desk.rules_muted:
         return []
     auto = settings(desk)
     fired = []
@@ -114,14 +109,14 @@ def run_time_rules(desk) -> list[dict]:
 
 
 def _run(desk, rule: Rule, number: int, auto: Automation) -> None:
-    with _as_rule(desk, rule):
-        audit.record(desk, number, "rule_fired", rule=rule.name, on=rule.on)
-        for kind, value in rule.do:
-            try:
-                _act(desk, number, kind, value, auto)
-            except HelpdeskError as exc:
-                # A rule that cannot act (an illegal move, nobody to assign) is recorded, not fatal.
-                audit.record(desk, number, "rule_failed", rule=rule.name, step=kind, error=str(exc))
+    desk = _as_rule(desk, rule)
+    audit.record(desk, number, "rule_fired", rule=rule.name, on=rule.on)
+    for kind, value in rule.do:
+        try:
+            _act(desk, number, kind, value, auto)
+        except HelpdeskError as exc:
+            # A rule that cannot act (an illegal move, nobody to assign) is recorded, not fatal.
+            audit.record(desk, number, "rule_failed", rule=rule.name, step=kind, error=str(exc))
 
 
 def apply_macro(desk, number: int, name: str) -> str:

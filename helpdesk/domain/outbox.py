@@ -15,20 +15,21 @@ import secrets
 from helpdesk.core.errors import InvalidInput, NotFound
 from helpdesk.core.views import iso
 from helpdesk.domain import audit
-from helpdesk.store import sql
+from helpdesk.store import cache, sql
 from helpdesk.store.db import database
 from helpdesk.store.models import ConversationEntry, Customer, Outbox, Setting, Ticket, UndeliverableAddress
 
 # Two auto-responders answering each other must not loop: at most this many automatic mails to one
 # address per window.
 AUTO_MAIL_CAP = 3
+MESSAGE_ID_SECRET = "message_id_secret"  # its key in the database's cache (`store.cache`)
 AUTO_MAIL_WINDOW = dt.timedelta(hours=1)
 
 
 def desk_secret(desk=None) -> bytes:
     """The key of our Message-IDs. Made once per database (`desk.prepare` makes it when the desk opens)
-    and cached on the desk: it is needed for every Message-ID made or checked."""
-    cached = getattr(desk, "message_id_secret", None)
+    and cached for the database: it is needed for every Message-ID made or checked."""
+    cached = cache.for_database(desk.db).get(MESSAGE_ID_SECRET) if desk is not None else None
     if cached is not None:
         return cached
     row = Setting.select(Setting.value).where(Setting.key == "message_id_secret").tuples().first()
@@ -39,7 +40,7 @@ def desk_secret(desk=None) -> bytes:
         return row[0].encode()
     secret = row[0].encode()
     if desk is not None:
-        desk.message_id_secret = secret
+        cache.for_database(desk.db).put(MESSAGE_ID_SECRET, secret)
     return secret
 
 

@@ -340,7 +340,7 @@ def sweep(desk) -> SweepReport:
 
         # Event rules may read and change anything: before one runs, everything so far is written out,
         # and if it fired, what the escalations had read is read again.
-        events_with_rules = (set() if getattr(desk, "_rules_muted", False)
+        events_with_rules = (set() if desk.rules_muted
                              else {rule.on for rule in desk.config.automation.rules})
         crossings = [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]
         steps = Escalations(desk, [r[1] for r in risky] + [r[1] for r in late], now)

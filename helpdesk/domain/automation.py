@@ -29,7 +29,7 @@ from peewee import fn
 from helpdesk.config.automation import ACTIONS, EVENTS, Automation, Macro, Rule  # noqa: F401 - this module's interface
 from helpdesk.core.errors import HelpdeskError, NotFound
 from helpdesk.domain import audit, lifecycle, query as query_mod, routing, sla, tickets
-from helpdesk.store import sql
+from helpdesk.store import queries
 from helpdesk.store.db import is_postgres
 from helpdesk.store.models import Customer, RuleRun, Ticket
 
@@ -74,10 +74,6 @@ def emit_many(desk, event: str, numbers: list[int]) -> list[tuple[str, int]]:
     return fired
 
 
-_CLAIM = ('INSERT INTO "rule_run" ("rule", "ticket_id", "anchor", "fired_at") VALUES (?, ?, ?, ?)'
-          ' ON CONFLICT DO NOTHING RETURNING "id"')
-
-
 def run_time_rules(desk) -> list[dict]:
     """Time rules over every matching ticket, each once per ticket and state."""
     auto = settings(desk)
@@ -99,9 +95,8 @@ def run_time_rules(desk) -> list[dict]:
                 if postgres:
                     # A crash may lose the newest firings, claims and actions alike (they run again
                     # next sweep), never half of one; no flush to disk per firing (10x faster).
-                    sql.execute(desk.db, "SET LOCAL synchronous_commit TO OFF")
-                claimed = sql.rows(desk.db, _CLAIM, (rule.name, number, anchor, desk.now()))
-                if not claimed:
+                    queries.commit_without_flush(desk.db)
+                if not queries.claim_rule_run(desk.db, rule.name, number, anchor, desk.now()):
                     continue
                 _run(desk, rule, number, auto)
                 report.append({"rule": rule.name, "ticket": number})

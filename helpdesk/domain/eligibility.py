@@ -11,7 +11,7 @@ from peewee import fn
 
 from helpdesk.core.vocabulary import OPEN_STATES
 from helpdesk.domain import calendar
-from helpdesk.store import sql
+from helpdesk.store import queries
 from helpdesk.store.models import Agent, Queue, Ticket
 
 
@@ -34,8 +34,7 @@ def weighted_loads(agent_id: int | None = None) -> dict[int, tuple[int, int]]:
 
 def mark_assigned(agent_id: int) -> None:
     """The agent was just given a ticket: last in the round-robin order."""
-    sql.execute(Agent._meta.database, 'UPDATE "agent" SET "last_assigned" ='
-                ' (SELECT COALESCE(MAX("last_assigned"), 0) + 1 FROM "agent") WHERE "id" = ?', (agent_id,))
+    queries.mark_assigned(Agent._meta.database, agent_id)
 
 
 class _Needs:
@@ -90,24 +89,12 @@ def _loads_below_capacity(agents: list[Agent]) -> dict[int, tuple[int, int]]:
     """`weighted_loads()` for these agents, reading at most `capacity` open tickets of each: exact for
     an agent below capacity; an agent at (or over) capacity shows `capacity` open tickets. One
     statement, one indexed (assignee, status) range per agent, however many tickets the busiest own."""
-    parts, params = [], []
-    db = Ticket._meta.database
-    states = ", ".join([db.param] * len(OPEN_STATES))
-    for agent in agents:
-        if agent.capacity > 0:
-            parts.append(f'SELECT "assignee_id", "priority" FROM (SELECT "assignee_id", "priority" FROM "ticket"'
-                         f' WHERE "assignee_id" = {db.param} AND "status" IN ({states}) LIMIT {db.param})'
-                         f' AS "a{len(parts)}"')
-            params += [agent.id, *OPEN_STATES, agent.capacity]
     loads: dict[int, list[int]] = {}
-    per = 100  # SQLite joins at most 500 SELECTs with UNION ALL
-    width = 2 + len(OPEN_STATES)
-    for start in range(0, len(parts), per):
-        statement = " UNION ALL ".join(parts[start:start + per])
-        for agent_id, priority in db.execute_sql(statement, params[start * width:(start + per) * width]).fetchall():
-            entry = loads.setdefault(agent_id, [0, 0])
-            entry[0] += PRIORITY_WEIGHT.get(priority, 1)
-            entry[1] += 1
+    for agent_id, priority in queries.open_ticket_priorities(Ticket._meta.database,
+                                                             [(a.id, a.capacity) for a in agents]):
+        entry = loads.setdefault(agent_id, [0, 0])
+        entry[0] += PRIORITY_WEIGHT.get(priority, 1)
+        entry[1] += 1
     return {k: (v[0], v[1]) for k, v in loads.items()}
 
 

@@ -25,7 +25,7 @@ from helpdesk.core.inputs import decode_utf8, load_json
 from helpdesk.core.sanitise import FORMULA_START
 from helpdesk.core.vocabulary import CHANNELS, ENTRY_KINDS, PRIORITIES, SLA_KINDS as KINDS, STATES
 from helpdesk.domain import attachments, audit, organisations, sla, tickets
-from helpdesk.store import bulk, extensions, search, sql
+from helpdesk.store import bulk, extensions, queries, search, sql
 from helpdesk.store.db import is_postgres, refresh_statistics
 from helpdesk.store.models import (
     Agent, Attachment, AuditEvent, ConversationEntry, Customer, Outbox, Queue, Rating, RuleRun, SlaClock, Ticket,
@@ -763,12 +763,8 @@ def _write_backup(desk, into: _Backup, links: list[tuple[int, int | None, int | 
                      [(number, actor, action, data, when) for when, number, actor, action, data
                       in heapq.merge(*per_ticket.values(), key=lambda e: (e[0], e[1]))])
     if is_postgres(desk.db):
-        # Numbers and ids were written as they were: the sequences move past them, so the next ticket
-        # is the highest restored number + 1 (as SQLite does by itself).
-        for table, column in (("ticket", "number"), ("conversation_entry", "id"), ("attachment", "id"),
-                              ("outbox", "id")):
-            desk.db.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "
-                                f'(SELECT MAX("{column}") FROM "{table}"))')
+        # Numbers and ids were written as they were: the sequences move past them.
+        queries.move_sequences_past_rows(desk.db)
     search.reindex_tickets(t["number"] for t in into.tickets)
 
 
@@ -841,9 +837,7 @@ def export_sqlite(desk, query: str, path: Path) -> int:
 
     field_names = _field_names(desk)
     db = sqlite_utils.Database(str(path))
-    # A file being built (the caller renames it into place when complete): no journal, no fsync per batch.
-    db.execute("PRAGMA journal_mode = OFF")
-    db.execute("PRAGMA synchronous = OFF")
+    queries.build_without_journal(db.execute)  # a file being built: the caller renames it into place when complete
     try:
         tables = {name: db.table(name) for name in SNAPSHOT_TABLES}
         tables["tickets"].create({

@@ -8,12 +8,12 @@ moves too.
 from __future__ import annotations
 
 from helpdesk.core import limits
-from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound
+from helpdesk.core.errors import IllegalTransition, InvalidInput
 from helpdesk.core.views import TicketView
 from helpdesk.core.vocabulary import check_status, SLA_KINDS
 from helpdesk.domain import audit, events, ratings, sla, tickets
 from helpdesk.domain.eligibility import ineligible, mark_assigned
-from helpdesk.store import search, sql
+from helpdesk.store import queries, search, sql
 from helpdesk.store.models import Agent, ConversationEntry, Queue, Ticket, TicketTag
 
 # status -> the statuses it may move to with `ticket status`
@@ -198,8 +198,7 @@ def create_follow_up(desk, parent: int, inp: tickets.TicketInput) -> tuple[Ticke
             raise IllegalTransition(f"ticket #{parent} is still open ({original.status}): reply to it instead "
                                     "of opening a follow-up")
         if not inp.customer and original.customer_id:
-            inp.customer = sql.one(desk.db, 'SELECT "email" FROM "customer" WHERE "id" = ?',
-                                   (original.customer_id,))[0]
+            inp.customer = queries.customer_email(desk.db, original.customer_id)
         result = tickets.intake_many(desk, [inp])[0]
         if result.created:
             sql.update_row(Ticket, result.number, parent=parent)

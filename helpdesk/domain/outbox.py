@@ -15,9 +15,9 @@ import secrets
 from helpdesk.core.errors import InvalidInput, NotFound
 from helpdesk.core.views import iso
 from helpdesk.domain import audit
-from helpdesk.store import cache, sql
+from helpdesk.store import cache, queries, sql
 from helpdesk.store.db import database
-from helpdesk.store.models import ConversationEntry, Customer, Outbox, Setting, Ticket, UndeliverableAddress
+from helpdesk.store.models import ConversationEntry, Customer, Outbox, Setting, Ticket
 
 # Two auto-responders answering each other must not loop: at most this many automatic mails to one
 # address per window.
@@ -76,37 +76,22 @@ def subject_for(ticket: Ticket) -> str:
 
 def _thread_headers(ticket_number: int) -> tuple[str | None, str]:
     """In-Reply-To and References for mail on a ticket: the customer's first mail, then the latest."""
-    first = [m for (m,) in sql.rows(
-        database.obj,
-        'SELECT "message_id" FROM "mail_message" WHERE "ticket_number" = ? AND "outcome" = ?'
-        ' AND "message_id" IS NOT NULL ORDER BY "id" LIMIT 1', (ticket_number, "new_ticket"))]
-    # The latest nine, oldest first.
-    ids = [m for (m,) in reversed(sql.rows(
-        database.obj,
-        'SELECT "message_id" FROM "conversation_entry" WHERE "ticket_id" = ? AND "message_id" IS NOT NULL'
-        ' AND "kind" <> ? ORDER BY "id" DESC LIMIT 9', (ticket_number, "note")))]
+    first, ids = queries.thread_message_ids(database.obj, ticket_number)
     refs = list(dict.fromkeys(first + ids))
     return (refs[-1] if refs else None), " ".join(refs)
 
 
 def undeliverable(desk, address: str) -> bool:
-    row = sql.one(desk.db, 'SELECT "until" FROM "undeliverable_address" WHERE "email" = ? LIMIT 1',
-                  (address.lower(),))
-    return row is not None and UndeliverableAddress.until.python_value(row[0]) > desk.now()
-
-
-# Both checks of an automatic mail in one statement (outbox (to_addr, created_at) is indexed, 0011).
-_AUTO_MAIL_CHECK = (
-    'SELECT (SELECT "until" FROM "undeliverable_address" WHERE "email" = ? LIMIT 1),'
-    ' (SELECT COUNT(*) FROM "outbox" WHERE "to_addr" = ? AND "auto" = ? AND "created_at" > ?)')
+    until = queries.undeliverable_until(desk.db, address.lower())
+    return until is not None and until > desk.now()
 
 
 def auto_mail_allowed(desk, address: str) -> str | None:
     """None if an automatic mail may go to this address now, else why not."""
     address = address.lower()
     now = desk.now()
-    until, recent = sql.one(desk.db, _AUTO_MAIL_CHECK, (address, address, True, now - AUTO_MAIL_WINDOW))
-    if until is not None and UndeliverableAddress.until.python_value(until) > now:
+    until, recent = queries.auto_mail_state(desk.db, address, now - AUTO_MAIL_WINDOW)
+    if until is not None and until > now:
         return "the address bounced recently"
     if recent >= AUTO_MAIL_CAP:
         return f"{recent} automatic mails to this address in the last hour"

@@ -19,7 +19,7 @@ from helpdesk.core.query_syntax import (  # noqa: F401 - the language's syntax, 
 )
 from helpdesk.core.vocabulary import OPEN_STATES, PRIORITIES, resolve_login, STATES
 from helpdesk.domain.fields import coerce_field
-from helpdesk.store import extensions, search, sql
+from helpdesk.store import extensions, queries, search
 from helpdesk.store.models import Agent, Customer, Organisation, Queue, Ticket, TicketTag
 
 
@@ -76,25 +76,14 @@ def _joined(conditions: list[pw.Node], glue: str) -> pw.Node:
     return conditions[0] if len(conditions) == 1 else pw.NodeList(conditions, glue, parens=True)
 
 
-# Clocks whose due (or at-risk) time has passed but that no sweep has marked yet: the sweep's own
-# predicates (sla._CLAIMS), which the partial indexes of migration 0012 serve.
-_DUE_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "breached_fired_at" IS NULL'
-                 ' AND "due_at" < ?)')
-_OVER_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
-                  ' AND "used_seconds" > "target_minutes" * 60)')
-_RISK_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
-                  ' AND "risk_at" <= ?)')
-
-
 def _sla_condition(desk, states: set[str | None]) -> pw.Node:
     """`sla:breached` / `sla:at-risk` / `sla:ok` as the clocks stand at this moment, so the list agrees
     with `ticket show` without waiting for a sweep: a ticket is breached when the sweep marked it or
     one of its clocks is past its due time; at risk when marked or past its at-risk time, and not
     breached; ok when neither."""
     now = desk.now()
-    due = [Ticket.number.in_(pw.SQL(sql.compiled(desk.db, _DUE_UNMARKED), [now])),
-           Ticket.number.in_(pw.SQL(_OVER_UNMARKED))]
-    risk = Ticket.number.in_(pw.SQL(sql.compiled(desk.db, _RISK_UNMARKED), [now]))
+    due = [Ticket.number.in_(sub) for sub in queries.tickets_past_due_unmarked(desk.db, now)]
+    risk = Ticket.number.in_(queries.tickets_at_risk_unmarked(desk.db, now))
     # COALESCE: `NOT (NULL = 'breached' OR ...)` would be NULL, and at-risk tickets never marked would drop out.
     breached = _joined([pw.fn.COALESCE(Ticket.sla_state, "") == "breached", *due], " OR ")
     wanted = []

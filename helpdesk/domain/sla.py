@@ -21,10 +21,10 @@ from helpdesk.config.sla import (  # noqa: F401 - part of this module's interfac
 )
 from helpdesk.core.errors import StaleVersion
 from helpdesk.core.views import _plain
-from helpdesk.core.vocabulary import SLA_ACTIONS as ACTIONS, SLA_KINDS
+from helpdesk.core.vocabulary import SLA_KINDS
 from helpdesk.domain import audit, calendar, events, outbox
 from helpdesk.domain.calendar import Calendar
-from helpdesk.store import sql
+from helpdesk.store import queries, sql
 from helpdesk.store.bulk import insert_rows
 from helpdesk.store.models import Agent, Queue, SlaClock, Ticket
 
@@ -126,7 +126,7 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
 
 def _clocks(number: int, kinds=KINDS):
     # Plain SQL: read on every reply and status change.
-    return sql.model_rows(SlaClock, f'"ticket_id" = ? AND "kind" IN ({sql.marks(len(kinds))})', (number, *kinds))
+    return queries.sla_clocks(number, kinds)
 
 
 def _event(desk, clock, action: str, **data) -> None:
@@ -182,11 +182,7 @@ def start_next_update(desk, number: int, ticket=None) -> None:
     `ticket`: the row as it is now, if the caller holds it (else it is read)."""
     if ticket is None:
         ticket = Ticket.get_by_id(number)
-    # The customer's organisation and the existing clock, in one plain statement (every customer reply).
-    org, existing = sql.one(desk.db, (
-        'SELECT (SELECT "o"."name" FROM "customer" AS "c" JOIN "organisation" AS "o" ON "o"."id" = "c"."organisation_id"'
-        ' WHERE "c"."id" = ?), (SELECT "id" FROM "sla_clock" WHERE "ticket_id" = ? AND "kind" = ?)'),
-        (ticket.customer_id, number, "next_update"))
+    org, existing = queries.organisation_and_clock(desk.db, ticket.customer_id, number, "next_update")
     sla, now = settings(desk), desk.now()
     policy = sla.policy_for(ticket.priority, ticket.type, org)
     if policy is None or "next_update" not in policy.targets:
@@ -196,24 +192,19 @@ def start_next_update(desk, number: int, ticket=None) -> None:
     due, risk = _schedule(sla, cal, now, target, dt.timedelta())
     state = "paused" if ticket.status == "pending" else "running"
     running = state == "running"
-    values = (policy.name, policy.calendar, target, state, now if running else None, 0, due if running else None,
-              risk if running else None, None, None, None)
+    values = dict(zip(_NEXT_UPDATE_COLUMNS, (
+        policy.name, policy.calendar, target, state, now if running else None, 0, due if running else None,
+        risk if running else None, None, None, None)))
     if existing is not None:
-        sql.execute(desk.db, 'UPDATE "sla_clock" SET ' + ", ".join(f'"{c}" = ?' for c in _NEXT_UPDATE_COLUMNS)
-                    + ' WHERE "id" = ?', (*values, existing))
+        sql.update_row(SlaClock, existing, **values)
     else:
-        sql.insert(desk.db, "sla_clock", ("ticket_id", "kind") + _NEXT_UPDATE_COLUMNS, (number, "next_update", *values))
+        sql.insert(desk.db, "sla_clock", ("ticket_id", "kind", *values), (number, "next_update", *values.values()))
 
     audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
 
 
 def _organisation(ticket) -> str | None:
-    if not ticket.customer_id:
-        return None
-    row = sql.one(ticket._meta.database, 'SELECT "organisation"."name" FROM "customer" JOIN "organisation"'
-                  ' ON "organisation"."id" = "customer"."organisation_id" WHERE "customer"."id" = ?',
-                  (ticket.customer_id,))
-    return row[0] if row else None
+    return queries.customer_organisation(ticket._meta.database, ticket.customer_id)
 
 
 def on_status_change(desk, number: int, old: str, new: str) -> None:
@@ -271,9 +262,7 @@ def clocks(desk, number: int) -> list[ClockView]:
 def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
     """Each ticket's nearest due time among its running clocks (tickets with none are absent)."""
     out: dict[int, dt.datetime] = {}
-    rows = sql.in_parts(desk.db, 'SELECT "ticket_id", "due_at" FROM "sla_clock" WHERE "state" = ?'
-                        ' AND "due_at" IS NOT NULL AND "ticket_id" IN', ["running"], sorted(set(numbers)))
-    for number, due in rows:
+    for number, due in queries.running_due_times(desk.db, numbers):
         due = SlaClock.due_at.python_value(due)
         if number not in out or due < out[number]:
             out[number] = due
@@ -305,20 +294,6 @@ class SweepReport:
 PRIORITY_UP = {"P3": "P2", "P2": "P1", "P1": "P0"}
 DIGEST_LINES = 50  # clocks listed in one agent's mail of a sweep
 
-_RETURNING = ' RETURNING "id", "ticket_id", "kind", "policy"'
-_CLAIMS = {
-    "at_risk": 'UPDATE "sla_clock" SET "at_risk_fired_at" = ? WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
-               ' AND "risk_at" <= ?' + _RETURNING,
-    # A clock found breached before anyone saw it at risk was at risk too.
-    "breached": 'UPDATE "sla_clock" SET "breached_fired_at" = ?, "at_risk_fired_at" = COALESCE("at_risk_fired_at", ?)'
-                ' WHERE "state" = \'running\' AND "breached_fired_at" IS NULL AND "due_at" <= ?' + _RETURNING,
-    # A clock paused or stopped after its target passed, before a sweep saw it running past it.
-    "over": 'UPDATE "sla_clock" SET "breached_fired_at" = ?, "at_risk_fired_at" = COALESCE("at_risk_fired_at", ?)'
-            ' WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
-            ' AND "used_seconds" > "target_minutes" * 60' + _RETURNING,
-}
-
-
 def sweep(desk) -> SweepReport:
     """Mark clocks that crossed their at-risk share or their target since the last sweep, and
     escalate. Set-based: one UPDATE ... RETURNING claims each crossing, so it fires exactly once even
@@ -330,11 +305,9 @@ def sweep(desk) -> SweepReport:
     now = desk.now()
     report = SweepReport()
     with desk.db.atomic():
-        # Plain SQL whose predicates match the partial indexes of migration 0012 (only unfired clocks);
-        # sorted, so reports and events come in ticket order on both backends.
-        risky = sorted(sql.rows(desk.db, _CLAIMS["at_risk"], [now, now]), key=lambda r: (r[1], r[2]))
-        late = sorted(sql.rows(desk.db, _CLAIMS["breached"], [now, now, now])
-                      + sql.rows(desk.db, _CLAIMS["over"], [now, now]), key=lambda r: (r[1], r[2]))
+        # Sorted, so reports and events come in ticket order on both backends.
+        risky = sorted(queries.claim_at_risk(desk.db, now), key=lambda r: (r[1], r[2]))
+        late = sorted(queries.claim_breached(desk.db, now), key=lambda r: (r[1], r[2]))
         sla = settings(desk)
         policies = {p.name: p for p in sla.policies}
 
@@ -429,16 +402,13 @@ class Escalations:
         self.recipients: dict[tuple, list[tuple[str, str]]] = {}  # (assignee, queue) -> who is notified
         self._load(sorted(set(numbers)))
         # Plain SQL: a rule escalating one ticket builds one of these per ticket.
-        self.agents = {aid: (login, email) for aid, login, email in
-                       sql.rows(desk.db, 'SELECT "id", "login", "email" FROM "agent"')}
+        self.agents = queries.agent_addresses(desk.db)
         self.agent_ids = {login: aid for aid, (login, _) in self.agents.items()}
-        self.queues = dict(sql.rows(desk.db, 'SELECT "id", "name" FROM "queue"'))
+        self.queues = queries.queue_names(desk.db)
         self.queue_ids = {name: qid for qid, name in self.queues.items()}
 
     def _load(self, numbers: list[int]) -> None:
-        columns = ", ".join(f'"{Ticket._meta.fields[c].column_name}"' for c in self._COLUMNS)
-        for number, *values in sql.in_parts(self.desk.db, f'SELECT "number", {columns} FROM "ticket" WHERE "number" IN',
-                                              [], numbers):
+        for number, *values in queries.ticket_columns(self.desk.db, numbers, self._COLUMNS):
             self.tickets[number] = dict(zip(self._COLUMNS, values))
 
     def _ticket(self, number: int) -> dict:
@@ -564,26 +534,15 @@ class Escalations:
         for number, state in self.sla_states.items():
             by_state.setdefault(state, []).append(number)
         for state, numbers in by_state.items():
-            # At risk never overwrites breached, even one a concurrent sweep has just written.
-            guard = '"sla_state" IS NULL AND ' if state == "at_risk" else ""
-            sql.in_parts(self.desk.db, f'UPDATE "ticket" SET "sla_state" = ? WHERE {guard}"number" IN', [state],
-                           sorted(numbers))
+            queries.set_sla_state(self.desk.db, numbers, state)
         self.sla_states.clear()
-        param = self.desk.db.param
         for (seen, changes), numbers in groups.items():
-            fields = [Ticket._meta.fields[key] for key, _ in changes]
-            values = [f.db_value(value) for f, (_, value) in zip(fields, changes)]
-            assignments = ", ".join(f'"{f.column_name}" = {param}' for f in fields)
-            for start in range(0, len(numbers), 500):
-                part = numbers[start:start + 500]
-                updated = self.desk.db.execute_sql(
-                    f'UPDATE "ticket" SET {assignments} WHERE "version" = {param} AND "number" IN '
-                    f"({', '.join([param] * len(part))})", values + [seen] + part).rowcount
-                if updated != len(part):
-                    stale = [n for n, v in Ticket.select(Ticket.number, Ticket.version)
-                             .where(Ticket.number.in_(part)).tuples() if v != self.tickets[n]["version"]]
-                    raise StaleVersion(f"ticket #{min(stale, default=part[0])} was changed by someone else "
-                                       "meanwhile: reload it and try again")
+            # `tickets.write`'s versioned UPDATE, for every ticket of the group at once.
+            if queries.update_ticket_if_version(self.desk.db, numbers, seen, dict(changes)) != len(numbers):
+                stale = [n for n, v in Ticket.select(Ticket.number, Ticket.version)
+                         .where(Ticket.number.in_(numbers)).tuples() if v != self.tickets[n]["version"]]
+                raise StaleVersion(f"ticket #{min(stale, default=numbers[0])} was changed by someone else "
+                                   "meanwhile: reload it and try again")
         self.changed.clear()
         self.seen.clear()
 

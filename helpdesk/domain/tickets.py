@@ -5,15 +5,13 @@ No front end writes SQL: the CLI, the TUI, the mail channel and the daemon all c
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import peewee as pw
 
-from helpdesk.config import FieldSpec, TicketType
+from helpdesk.config import TicketType
 from helpdesk.core import limits
 from helpdesk.core.addresses import is_address
 from helpdesk.core.errors import InvalidInput, NotFound, StaleVersion, UsageError
@@ -24,7 +22,7 @@ from helpdesk.domain import attachments, audit, events, organisations, outbox, q
 from helpdesk.domain.fields import (  # noqa: F401 - part of this module's interface
     check_fields, coerce_field, normalise_tags, ticket_type,
 )
-from helpdesk.store import bulk, extensions, queries, search, sql
+from helpdesk.store import bulk, extensions, queries, search
 from helpdesk.store.db import is_postgres, refresh_statistics
 from helpdesk.store.models import Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag
 
@@ -195,11 +193,7 @@ def _customer_ids(desk, checked: list[_Checked]) -> dict[str, int]:
     if not wanted:
         return {}
     emails = list(wanted)
-    ids: dict[str, int] = {}
-    db = desk.db
-    for start in range(0, len(emails), CHUNK):
-        part = emails[start:start + CHUNK]
-        ids.update(sql.rows(db, f'SELECT "email", "id" FROM "customer" WHERE "email" IN ({sql.marks(len(part))})', part))
+    ids = queries.customer_ids(desk.db, emails)
     missing = [e for e in emails if e not in ids]
     if missing:
         # A new customer: the organisation the input names, else the one owning their mail domain.
@@ -210,16 +204,11 @@ def _customer_ids(desk, checked: list[_Checked]) -> dict[str, int]:
                 for e in missing]
         if len(rows) == 1:  # the usual case (a new sender): one plain statement
             row = rows[0]
-            sql.execute(db, 'INSERT INTO "customer" ("email", "name", "organisation_id", "created_at")'
-                        ' VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-                        (row["email"], row["name"], row["organisation"], row["created_at"]))
+            queries.add_customer(desk.db, row["email"], row["name"], row["organisation"], row["created_at"])
         else:
             for start in range(0, len(rows), CHUNK):
                 Customer.insert_many(rows[start:start + CHUNK]).on_conflict_ignore().execute()
-        for start in range(0, len(missing), CHUNK):
-            part = missing[start:start + CHUNK]
-            ids.update(sql.rows(db, f'SELECT "email", "id" FROM "customer" WHERE "email" IN ({sql.marks(len(part))})',
-                                part))
+        ids.update(queries.customer_ids(desk.db, missing))
     return ids
 
 
@@ -235,8 +224,7 @@ def _queue_ids(names: Iterable[str | None]) -> dict[str, int]:
     names = sorted({n for n in names if n})
     if not names:
         return {}
-    return dict(sql.rows(Queue._meta.database.obj,
-                         f'SELECT "name", "id" FROM "queue" WHERE "name" IN ({sql.marks(len(names))})', names))
+    return queries.queue_ids(Queue._meta.database.obj, names)
 
 
 def intake_many(desk, inputs: list[TicketInput | _Checked]) -> list[IntakeResult]:
@@ -266,11 +254,7 @@ def _created_events(desk, results: list[IntakeResult]) -> list[IntakeResult]:
 def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
     now = desk.now()
     keys = [r.inp.key for r in rows if r.inp.key]
-    existing: dict[str, int] = {}
-    for start in range(0, len(keys), CHUNK):
-        part = keys[start:start + CHUNK]
-        existing.update(sql.rows(desk.db, 'SELECT "idempotency_key", "number" FROM "ticket"'
-                                 f' WHERE "idempotency_key" IN ({sql.marks(len(part))})', part))
+    existing = queries.ticket_numbers_by_key(desk.db, keys)
     customers = _customer_ids(desk, rows)
     queues = _queue_ids(r.queue for r in rows)
 
@@ -325,17 +309,7 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
 
 
 def _organisations_of(customer_ids) -> dict[int, str]:
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return {}
-    out: dict[int, str] = {}
-    db = Customer._meta.database.obj
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start:start + CHUNK]
-        out.update(sql.rows(db, 'SELECT "c"."id", "o"."name" FROM "customer" AS "c"'
-                            ' JOIN "organisation" AS "o" ON "o"."id" = "c"."organisation_id"'
-                            f' WHERE "c"."id" IN ({sql.marks(len(part))})', part))
-    return out
+    return queries.customer_organisations(Customer._meta.database.obj, list(customer_ids))
 
 
 def intake_bulk(desk, inputs: list[TicketInput | _Checked], *, chunk: int = 2000,
@@ -363,13 +337,7 @@ def intake(desk, inp: TicketInput) -> tuple[TicketView, bool]:
 
 
 def _write_tags(pairs: list[tuple[int, list[str]]]) -> None:
-    rows = [(n, t) for n, tags in pairs for t in tags]
-    for start in range(0, len(rows), CHUNK):
-        part = rows[start:start + CHUNK]
-        # Plain SQL (a rule adding a tag writes one row: composing the statement cost 10x running it).
-        sql.execute(TicketTag._meta.database, 'INSERT INTO "ticket_tag" ("ticket_id", "tag") VALUES '
-                    + ", ".join(["(?, ?)"] * len(part)) + " ON CONFLICT DO NOTHING",
-                    [v for row in part for v in row])
+    queries.add_tags(TicketTag._meta.database, [(n, t) for n, tags in pairs for t in tags])
 
 
 # ---------------------------------------------------------------- reading
@@ -578,17 +546,7 @@ def write(desk, ticket: Ticket, expected_version: int | None = None, **changes: 
     changes.setdefault("updated_at", desk.now())
     if "status" in changes and changes["status"] != ticket.status:
         changes["status_changed_at"] = changes["updated_at"]
-    fields = Ticket._meta.fields
-    try:
-        columns = [fields[key] for key in changes]
-    except KeyError as exc:
-        raise TypeError(f"ticket has no field {exc}") from None
-    # Plain SQL: written for every reply and move (Peewee composing the UPDATE cost 10x its execution).
-    cursor = sql.execute(desk.db, 'UPDATE "ticket" SET ' + ", ".join(f'"{f.column_name}" = ?' for f in columns)
-                         + ' WHERE "number" = ? AND "version" = ?',
-                         [f.db_value(v) for f, v in zip(columns, changes.values())] + [ticket.number, seen])
-    updated = cursor.rowcount
-    if updated != 1:
+    if queries.update_ticket_if_version(desk.db, [ticket.number], seen, changes) != 1:
         raise StaleVersion(f"ticket #{ticket.number} was changed by someone else meanwhile: reload it and try again")
     for key, value in changes.items():
         setattr(ticket, key, value)
@@ -660,7 +618,7 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
         add = normalise_tags(list(tags_add))
         # Not checked against the name rule: a tag stored before the rule existed can still be removed.
         remove = [t for t in dict.fromkeys(str(t).strip().lower() for t in tags_remove) if t]
-        current_tags = {t for (t,) in sql.rows(desk.db, 'SELECT "tag" FROM "ticket_tag" WHERE "ticket_id" = ?', (number,))}
+        current_tags = queries.ticket_tags(desk.db, number)
         add = [t for t in add if t not in current_tags]
         remove = [t for t in remove if t in current_tags]
         if add and len(current_tags) + len(add) - len(remove) > limits.TAGS_PER_TICKET:

@@ -26,7 +26,9 @@ from typing import Any
 
 from peewee import fn
 
-from helpdesk.config.automation import ACTIONS, EVENTS, Automation, Macro, Rule  # noqa: F401 - this module's interface
+from helpdesk.config.automation import (  # noqa: F401 - part of this module's interface
+    ACTIONS, EVENTS, Automation, Macro, Rule, parse,
+)
 from helpdesk.core.errors import HelpdeskError, NotFound
 from helpdesk.domain import audit, lifecycle, query as query_mod, routing, sla, tickets
 from helpdesk.store import queries

@@ -68,7 +68,8 @@ class _Needs:
             return f"agent '{agent.login}' does not work queue {queue}"
         if agent.shift:
             if agent.shift not in self._on_shift:
-                self._on_shift[agent.shift] = calendar.of(self.desk.config.sla.calendar(agent.shift)).is_open(self.desk.now())
+                shift = calendar.of(self.desk.config.sla.calendar(agent.shift))
+                self._on_shift[agent.shift] = shift.is_open(self.desk.now())
             if not self._on_shift[agent.shift]:
                 return f"agent '{agent.login}' is off shift ({agent.shift})"
         return None

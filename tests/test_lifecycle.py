@@ -11,7 +11,8 @@ import pytest
 from helpdesk.domain import agents, routing as assignment, audit, lifecycle, tickets, import_export as transfer
 from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound
 from helpdesk.domain.lifecycle import NEEDS_ASSIGNEE, TRANSITIONS
-from helpdesk.store.models import STATES, ConversationEntry, Ticket
+from helpdesk.core.vocabulary import STATES
+from helpdesk.store.models import ConversationEntry, Ticket
 
 LEGAL = [(a, b) for a, targets in TRANSITIONS.items() for b in targets]
 ILLEGAL = [(a, b) for a, b in itertools.product(STATES, STATES) if (a, b) not in LEGAL]

@@ -31,7 +31,7 @@ def test_shipped_policies_and_calendar(home, cli):
     desk = open_desk(clock=FixedClock(dt.datetime(2026, 12, 23, 14, 0)))
     try:
         settings = sla.settings(desk)
-        office = settings.calendar("office")
+        office = sla.calendar_of(settings, "office")
         office.check()
         assert settings.policy_for("P0", None, None).calendar == "24x7"
         assert settings.policy_for("P2", "it_support", None).name == "P2 normal"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from platformdirs import user_config_path, user_data_path
+
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -25,7 +27,6 @@ def config_dir() -> Path:
     home = home_override()
     if home:
         return home
-    from platformdirs import user_config_path
 
     return user_config_path(APP_NAME)
 
@@ -34,7 +35,6 @@ def data_dir() -> Path:
     home = home_override()
     if home:
         return home
-    from platformdirs import user_data_path
 
     return user_data_path(APP_NAME)
 

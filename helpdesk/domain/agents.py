@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from helpdesk.domain import audit
+from peewee import fn
 
 from helpdesk.core import limits
 from helpdesk.core.addresses import is_address
 from helpdesk.core.errors import InvalidInput, NotFound, PermissionDenied
 from helpdesk.core.sanitise import inert
-from helpdesk.store.models import OPEN_STATES, Agent, Ticket
+from helpdesk.core.vocabulary import OPEN_STATES, resolve_login
+from helpdesk.domain import audit
+from helpdesk.store.models import Agent, Ticket
 
 ROLES = ("admin", "lead", "agent")
 SYSTEM = "system"  # the role of the desk's own machinery
@@ -134,9 +136,7 @@ def _check_person(name: str | None, email: str | None) -> None:
 
 def _check_shift(desk, shift: str | None) -> None:
     if shift:
-        from helpdesk.domain import sla
-
-        if shift not in sla.settings(desk).calendars:
+        if shift not in desk.config.sla.calendars:
             raise InvalidInput(f"unknown shift calendar '{shift}' (define [calendar.{shift}] in the config)")
 
 
@@ -231,8 +231,6 @@ def update(desk, login: str, *, name=None, email=None, skills=None, queues=None,
 
 
 def open_counts() -> dict[int, int]:
-    from peewee import fn
-
     query = (Ticket.select(Ticket.assignee, fn.COUNT(Ticket.number))
              .where(Ticket.status.in_(OPEN_STATES) & Ticket.assignee.is_null(False))
              .group_by(Ticket.assignee).tuples())
@@ -240,7 +238,7 @@ def open_counts() -> dict[int, int]:
 
 
 def get(desk, login: str) -> AgentView:
-    name = desk.actor if login == "me" else login
+    name = resolve_login(login, desk.actor)
     agent = Agent.get_or_none(Agent.login == name)
     if agent is None:
         raise NotFound(f"agent '{name}' not found")

@@ -16,11 +16,11 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from helpdesk.domain import audit
-
 from helpdesk.core import locations
 from helpdesk.core.errors import InvalidInput, NotFound
 from helpdesk.core.limits import ATTACHMENT_MAX_BYTES
+from helpdesk.domain import audit
+from helpdesk.store import queries
 from helpdesk.store.models import Attachment
 
 MAX_FILENAME = 200
@@ -88,13 +88,11 @@ def add(desk, number: int, filename: str, data: bytes, *, content_type: str = "a
     """Attach bytes to a ticket; returns the attachment and whether it is new (the same file under the
     same name is attached once). The bytes are written before the row, so a row never names missing
     bytes."""
-    from helpdesk.domain import tickets
-
     name = safe_filename(filename)
     check_size(len(data), name)
     digest = store_bytes(data)
     with desk.db.atomic():
-        tickets.fetch(number)
+        queries.ticket_row(number)
         for existing in list_for(number):
             if existing.sha256 == digest and existing.filename == name:
                 return existing, False
@@ -125,9 +123,7 @@ def list_for(number: int) -> list[AttachmentView]:
 
 def find(number: int, name_or_index: str) -> AttachmentView:
     """One attachment of a ticket, by its exact filename or by its place in the list (1, 2, ...)."""
-    from helpdesk.domain import tickets
-
-    tickets.fetch(number)
+    queries.ticket_row(number)
     listed = list_for(number)
     if not listed:
         raise NotFound(f"ticket #{number} has no attachments")

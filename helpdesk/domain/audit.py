@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from helpdesk.store.models import AuditEvent
 from helpdesk.core.views import EventView
+from helpdesk.store import sql
+from helpdesk.store.bulk import insert_rows
+from helpdesk.store.models import AuditEvent
 
 
 def _json_default(value: Any) -> str:
@@ -14,8 +16,6 @@ def _json_default(value: Any) -> str:
 
 
 def record(desk, ticket: int | None, action: str, **data: Any) -> None:
-    from helpdesk.store import sql
-
     # Plain SQL: one of the commonest writes (Peewee composing the INSERT cost 10x its execution).
     sql.insert(desk.db, "audit_event", ("ticket_number", "actor", "action", "data", "created_at"),
                (ticket, desk.actor, action, encode(data), desk.now()))
@@ -32,8 +32,6 @@ def encode(data: dict) -> str:
 
 def record_encoded(desk, events: list[tuple[int | None, str, str]]) -> None:
     """Events whose data is already `encode`d (a sweep encodes each shape of data once), in bulk."""
-    from helpdesk.store.bulk import insert_rows
-
     now = desk.now()
     insert_rows(AuditEvent, ("ticket", "actor", "action", "data", "created_at"),
                 [(t, desk.actor, a, text, now) for t, a, text in events])

@@ -22,129 +22,29 @@ rule can never trigger itself (or another rule) in a loop.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from helpdesk.core.errors import ConfigError, HelpdeskError
-from helpdesk.core.limits import NAME_RE, RULE_NAME_MAX
+from peewee import fn
 
-EVENTS = ("created", "updated", "customer_replied", "status_changed", "sla_at_risk", "sla_breached", "time")
-ACTIONS = ("set_priority", "set_queue", "set_field", "assign", "add_tag", "note", "reply", "status", "escalate")
-
-
-@dataclass(frozen=True)
-class Macro:
-    name: str
-    body: str
-    status: str | None = None
-    note: bool = False
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    on: str
-    when: str
-    do: tuple[tuple[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class Automation:
-    rules: tuple[Rule, ...] = ()
-    macros: dict = field(default_factory=dict)
-
-
-def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
-    from helpdesk.domain import query as query_mod
-    from helpdesk.store.models import STATES
-
-    macros: dict[str, Macro] = {}
-    for i, m in enumerate(raw.get("macro", [])):
-        for key in m:
-            if key not in ("name", "body", "status", "note"):
-                raise ConfigError(f"config: unknown key '{key}' in [[macro]] {m.get('name', i + 1)} "
-                                  "(allowed: body, name, note, status)")
-        if not m.get("name") or not m.get("body"):
-            raise ConfigError("config: every [[macro]] needs a name and a body")
-        if m.get("status") and m["status"] not in STATES:
-            raise ConfigError(f"config: macro '{m['name']}' status '{m['status']}' is not a status")
-        macros[m["name"]] = Macro(name=m["name"], body=m["body"], status=m.get("status"), note=bool(m.get("note")))
-    rules = []
-    for i, r in enumerate(raw.get("rule", [])):
-        name = r.get("name") or f"rule {i + 1}"
-        if not isinstance(name, str) or len(name) > RULE_NAME_MAX:
-            raise ConfigError(f"config: [[rule]] {i + 1}: the name must be text of at most {RULE_NAME_MAX} characters")
-        for key in r:
-            if key not in ("name", "on", "when", "do"):
-                raise ConfigError(f"config: unknown key '{key}' in [[rule]] '{name}' (allowed: do, name, on, when)")
-        if r.get("on") not in EVENTS:
-            raise ConfigError(f"config: rule '{name}': on = {r.get('on')!r} is not one of {', '.join(EVENTS)}")
-        when = r.get("when", "")
-        try:
-            parsed = query_mod.parse(when)
-            query_mod.check_static(parsed)
-        except HelpdeskError as exc:
-            raise ConfigError(f"config: rule '{name}': when: {exc}") from None
-        for term in parsed.terms:
-            if term.key.startswith("field."):
-                fname = term.key[6:]
-                if not any(t.field(fname) for t in known_types.values()):
-                    raise ConfigError(f"config: rule '{name}': when: unknown field '{fname}'")
-            if term.key == "queue" and term.value not in known_queues and term.value != "none":
-                raise ConfigError(f"config: rule '{name}': when: unknown queue '{term.value}'")
-        if r.get("on") == "time" and not any(t.key in query_mod.TIME_KEYS for t in parsed.terms):
-            raise ConfigError(f"config: rule '{name}': a time rule needs an in_status:, created: or updated: term")
-        actions = []
-        do = r.get("do", [])
-        if isinstance(do, dict):
-            do = [do]
-        if not do:
-            raise ConfigError(f"config: rule '{name}' has no actions (do = [...])")
-        for action in do:
-            if not isinstance(action, dict) or len(action) != 1:
-                raise ConfigError(f"config: rule '{name}': each action is one key, like {{ add_tag = \"vip\" }}")
-            (kind, value), = action.items()
-            if kind not in ACTIONS:
-                raise ConfigError(f"config: rule '{name}': unknown action '{kind}' (actions: {', '.join(ACTIONS)})")
-            if kind == "reply" and value not in macros:
-                raise ConfigError(f"config: rule '{name}': reply names unknown macro '{value}'")
-            if kind == "set_queue" and value not in known_queues:
-                raise ConfigError(f"config: rule '{name}': unknown queue '{value}'")
-            if kind == "status" and value not in STATES:
-                raise ConfigError(f"config: rule '{name}': '{value}' is not a status")
-            if kind == "add_tag":
-                for tag in value if isinstance(value, list) else [value]:
-                    if not isinstance(tag, str) or not NAME_RE.match(tag):
-                        raise ConfigError(f"config: rule '{name}': tag {tag!r} is not allowed (letters, digits and "
-                                          ". _ + -, starting with a letter or digit, at most 64)")
-            if kind == "set_priority" and value not in ("P0", "P1", "P2", "P3"):
-                raise ConfigError(f"config: rule '{name}': priority '{value}' is not P0..P3")
-            if kind == "set_field" and (not isinstance(value, dict) or not value):
-                raise ConfigError(f"config: rule '{name}': set_field takes a table, like {{ set_field = {{ severity = \"high\" }} }}")
-            actions.append((kind, value))
-        rules.append(Rule(name=name, on=r["on"], when=when, do=tuple(actions)))
-    return Automation(rules=tuple(rules), macros=macros)
-
-
-@lru_cache(maxsize=8)
-def _for(config_id: int, config) -> Automation:
-    return parse(config.raw, {q.name for q in config.queues}, {t.name: t for t in config.types})
+from helpdesk.config.automation import (  # noqa: F401 - part of this module's interface
+    ACTIONS, EVENTS, Automation, Macro, Rule, parse,
+)
+from helpdesk.core.errors import HelpdeskError, NotFound
+from helpdesk.domain import audit, lifecycle, query as query_mod, routing, sla, tickets
+from helpdesk.store import queries
+from helpdesk.store.db import is_postgres
+from helpdesk.store.models import Customer, RuleRun, Ticket
 
 
 def settings(desk) -> Automation:
-    return _for(id(desk.config), desk.config)
+    """The rules and macros of the desk's configuration (parsed once, when it was read)."""
+    return desk.config.automation
 
 
-@contextmanager
 def _as_rule(desk, rule: Rule):
-    previous, muted = desk.actor, getattr(desk, "_rules_muted", False)
-    desk.actor, desk._rules_muted = f"rule:{rule.name}", True
-    try:
-        yield
-    finally:
-        desk.actor, desk._rules_muted = previous, muted
+    """The desk a rule acts with: under the rule's name, raising no further rules (a new desk: the
+    caller's is unchanged)."""
+    return desk.acting_as(f"rule:{rule.name}", rules_muted=True)
 
 
 def emit(desk, event: str, number: int) -> list[str]:
@@ -157,10 +57,7 @@ def emit_many(desk, event: str, numbers: list[int]) -> list[tuple[str, int]]:
     """`emit` for a batch of tickets (a bulk intake): each rule's condition is asked once for the whole
     batch, then the rule runs on the tickets it matches, rules in their order; returns (rule, ticket)
     for each firing."""
-    from helpdesk.domain import query as query_mod
-    from helpdesk.store.models import Ticket
-
-    if getattr(desk, "_rules_muted", False):
+    if desk.rules_muted:
         return []
     auto = settings(desk)
     fired = []
@@ -179,20 +76,8 @@ def emit_many(desk, event: str, numbers: list[int]) -> list[tuple[str, int]]:
     return fired
 
 
-_CLAIM = ('INSERT INTO "rule_run" ("rule", "ticket_id", "anchor", "fired_at") VALUES (?, ?, ?, ?)'
-          ' ON CONFLICT DO NOTHING RETURNING "id"')
-
-
 def run_time_rules(desk) -> list[dict]:
     """Time rules over every matching ticket, each once per ticket and state."""
-    from helpdesk.domain import query as query_mod
-    from peewee import fn
-
-    from helpdesk.store import sql
-    from helpdesk.store.models import RuleRun, Ticket
-
-    from helpdesk.store.db import is_postgres
-
     auto = settings(desk)
     postgres = is_postgres(desk.db)
     report = []
@@ -212,9 +97,8 @@ def run_time_rules(desk) -> list[dict]:
                 if postgres:
                     # A crash may lose the newest firings, claims and actions alike (they run again
                     # next sweep), never half of one; no flush to disk per firing (10x faster).
-                    sql.execute(desk.db, "SET LOCAL synchronous_commit TO OFF")
-                claimed = sql.rows(desk.db, _CLAIM, (rule.name, number, anchor, desk.now()))
-                if not claimed:
+                    queries.commit_without_flush(desk.db)
+                if not queries.claim_rule_run(desk.db, rule.name, number, anchor, desk.now()):
                     continue
                 _run(desk, rule, number, auto)
                 report.append({"rule": rule.name, "ticket": number})
@@ -222,16 +106,14 @@ def run_time_rules(desk) -> list[dict]:
 
 
 def _run(desk, rule: Rule, number: int, auto: Automation) -> None:
-    from helpdesk.domain import audit
-
-    with _as_rule(desk, rule):
-        audit.record(desk, number, "rule_fired", rule=rule.name, on=rule.on)
-        for kind, value in rule.do:
-            try:
-                _act(desk, number, kind, value, auto)
-            except HelpdeskError as exc:
-                # A rule that cannot act (an illegal move, nobody to assign) is recorded, not fatal.
-                audit.record(desk, number, "rule_failed", rule=rule.name, step=kind, error=str(exc))
+    desk = _as_rule(desk, rule)
+    audit.record(desk, number, "rule_fired", rule=rule.name, on=rule.on)
+    for kind, value in rule.do:
+        try:
+            _act(desk, number, kind, value, auto)
+        except HelpdeskError as exc:
+            # A rule that cannot act (an illegal move, nobody to assign) is recorded, not fatal.
+            audit.record(desk, number, "rule_failed", rule=rule.name, step=kind, error=str(exc))
 
 
 def apply_macro(desk, number: int, name: str) -> str:
@@ -239,8 +121,6 @@ def apply_macro(desk, number: int, name: str) -> str:
     auto = settings(desk)
     macro = auto.macros.get(name)
     if macro is None:
-        from helpdesk.core.errors import NotFound
-
         known = ", ".join(sorted(auto.macros)) or "none configured"
         raise NotFound(f"macro '{name}' not found (macros: {known})")
     with desk.db.atomic():
@@ -249,9 +129,6 @@ def apply_macro(desk, number: int, name: str) -> str:
 
 
 def _apply_macro(desk, number: int, macro: Macro) -> None:
-    from helpdesk.domain import lifecycle, tickets
-    from helpdesk.store.models import Customer, Ticket
-
     ticket = tickets.fetch(number)  # a missing ticket is a clear error, not a traceback
     body = macro.body
     if "{" in body:
@@ -264,9 +141,6 @@ def _apply_macro(desk, number: int, macro: Macro) -> None:
 
 
 def _act(desk, number: int, kind: str, value: Any, auto: Automation) -> None:
-    from helpdesk.domain import routing as assignment, lifecycle, sla, tickets
-    from helpdesk.store.models import Ticket
-
     if kind == "set_priority":
         tickets.apply_update(desk, number, priority=value)
     elif kind == "set_queue":
@@ -277,7 +151,7 @@ def _act(desk, number: int, kind: str, value: Any, auto: Automation) -> None:
         tickets.apply_update(desk, number, tags_add=[value] if isinstance(value, str) else list(value))
     elif kind == "assign":
         if value == "auto":
-            assignment.auto_assign(desk, number)
+            routing.auto_assign(desk, number)
         else:
             lifecycle.assign(desk, number, value)
     elif kind == "note":

@@ -7,6 +7,7 @@ says how to make it, never a new empty desk (a typo in a path must not look like
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import os
 import tomllib
@@ -15,11 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpdesk import config as config_mod
-from helpdesk.core import locations
-from helpdesk.core.clock import SystemClock
 from helpdesk.config import Config
+from helpdesk.core import limits, locations
+from helpdesk.core.clock import SystemClock
 from helpdesk.core.errors import HelpdeskError, InvalidInput, NoDesk
 from helpdesk.core.sanitise import inert
+from helpdesk.domain import agents, outbox, sample as sample_mod
+from helpdesk.store import cache, extensions, migrations
+from helpdesk.store.db import create_schema, has_desk, open_database, refresh_statistics, table_count, use_wal
+from helpdesk.store.models import Agent, Queue, Setting
 from helpdesk.store.urls import DatabaseUrl, parse_url
 
 if TYPE_CHECKING:
@@ -59,27 +64,31 @@ def _acting_login(cfg: Config) -> tuple[str, str]:
         return "", "your login name"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Desk:
+    """Immutable, so one desk can serve several threads (each gets its own connection: Peewee's are
+    per thread). Acting as someone else is a new desk (`acting_as`); what is read once per database
+    (the Message-ID key, the type records) is kept in `store.cache`, not here."""
+
     config: Config
     db: pw.Database
     url: DatabaseUrl
     actor: str
     clock: object = field(default_factory=SystemClock)
     actor_source: str = ""  # where the acting login came from (HELPDESK_AGENT, [me] agent, the OS login)
-    warnings: list[str] = field(default_factory=list)  # for the front end to show once (config exposure)
-    # Cached by `prepare` / on first use: the Message-ID key (outbox.desk_secret) and the ticket type
-    # records (extensions.type_records; dropped by sync_types).
-    message_id_secret: bytes | None = field(default=None, repr=False)
-    type_records: dict | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()  # for the front end to show once (config exposure)
+    rules_muted: bool = False  # changes made by a rule raise no further rules (no loops)
 
     def now(self):
         return self.clock.now()
 
+    def acting_as(self, login: str, *, source: str = "", rules_muted: bool | None = None) -> Desk:
+        """This desk, with another acting login (the original is unchanged)."""
+        return dataclasses.replace(self, actor=login, actor_source=source,
+                                   rules_muted=self.rules_muted if rules_muted is None else rules_muted)
+
     def close(self) -> None:
         if not self.db.is_closed():
-            from helpdesk.store.db import refresh_statistics
-
             try:
                 refresh_statistics(self.db)
             except Exception:  # statistics are an optimisation: never fail a command over them
@@ -90,15 +99,13 @@ class Desk:
 def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
     """Open the existing desk: connect, apply pending migrations, bring extension tables in line with the
     types, and check who acts: a registered, active agent, unless `actor` names the system."""
-    from helpdesk.domain import agents
-    from helpdesk.store.db import has_desk, open_database
-
     cfg = cfg if cfg is not None else config_mod.load()
     url = database_url(cfg)
     _check_location(url)
     db = open_database(url)
     login, source = (actor, "") if actor else _acting_login(cfg)
-    desk = Desk(config=cfg, db=db, url=url, actor=login, actor_source=source, clock=clock or SystemClock())
+    desk = Desk(config=cfg, db=db, url=url, actor=login, actor_source=source, clock=clock or SystemClock(),
+                warnings=tuple(config_warnings(cfg)))
     try:
         if not has_desk(db):
             raise NoDesk(no_desk_message(url))
@@ -109,7 +116,6 @@ def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None
     except BaseException:
         desk.close()
         raise
-    desk.warnings = config_warnings(cfg)
     return desk
 
 
@@ -172,9 +178,6 @@ def create(*, sample: bool = False) -> Created:
     acting login as admin only if the desk has no admin yet. A failure leaves nothing behind: the database
     work is one transaction, and every file and folder this call made is removed again.
     """
-    from helpdesk.domain import sample as sample_mod
-    from helpdesk.store.db import create_schema, has_desk, open_database, table_count, use_wal
-
     config_path = locations.config_file()
     made: list[Path] = []  # files and folders this call created, in order
     tmp_config: Path | None = None
@@ -211,7 +214,7 @@ def create(*, sample: bool = False) -> Created:
         with db.atomic():  # one transaction: a desk is made whole or not at all
             create_schema(db, url)
             prepare(desk)
-            me = _first_admin(desk, login, source)
+            me, desk = _first_admin(desk, login, source)
             if sample:
                 counts = sample_mod.load(desk)
             if tmp_config is not None:
@@ -258,8 +261,6 @@ def _remove(made: list[Path], tmp_config: Path | None) -> None:
 
 
 def _check_first_login(login: str, source: str) -> None:
-    from helpdesk.core import limits
-
     if not login:
         raise InvalidInput("cannot tell who you are: set HELPDESK_AGENT to your agent login "
                            "(HELPDESK_AGENT=ann helpdesk init)")
@@ -270,50 +271,40 @@ def _check_first_login(login: str, source: str) -> None:
                            "(HELPDESK_AGENT=ann helpdesk init)") from None
 
 
-def _first_admin(desk: Desk, login: str, source: str) -> AgentView:
+def _first_admin(desk: Desk, login: str, source: str) -> tuple[AgentView, Desk]:
     """The acting login, made the desk's admin if it has none; on a desk with an admin, init acts as the
-    acting agent like any command (an unknown login is refused)."""
-    from helpdesk.domain import agents
-    from helpdesk.store.models import Agent
-
+    acting agent like any command (an unknown login is refused). Returns the agent and the desk acting
+    as them."""
     if not Agent.select().where((Agent.role == "admin") & Agent.active).exists():
         if Agent.get_or_none(Agent.login == login) is None:
             agents.add(desk, login, role="admin")
         else:  # a desk made before roles by first use: its agent becomes the admin
             agents.update(desk, login, role="admin", active=True)
-    desk.actor, desk.actor_source = login, source
+    desk = desk.acting_as(login, source=source)
     agents.require(desk, "work")
-    return agents.get(desk, login)
+    return agents.get(desk, login), desk
 
 
 def prepare(desk: Desk, *, force: bool = False) -> tuple[list[str], list[str]]:
     """Apply pending migrations, sync extension tables and queues; returns (migrations, type changes)."""
-    from helpdesk.store import extensions, migrations
-
     applied = migrations.migrate(desk.db)
     changes = extensions.sync_types(desk.config.types, None if force else desk.config.types_fingerprint())
     if force:
         extensions.sync_types(desk.config.types, desk.config.types_fingerprint())
     sync_queues(desk)
-    desk.type_records = None
-    desk.message_id_secret = None
+    cache.for_database(desk.db).drop(extensions.TYPE_RECORDS, outbox.MESSAGE_ID_SECRET)
     ensure_message_id_secret(desk)
     return applied, changes
 
 
 def ensure_message_id_secret(desk: Desk) -> bytes:
-    """The key our Message-IDs are signed with: made once per database, cached on the desk."""
-    from helpdesk.domain import outbox
-
+    """The key our Message-IDs are signed with: made once per database, cached for it (`store.cache`)."""
     # Outside any transaction (made and autocommitted only in a new database): safe to cache at once.
-    desk.message_id_secret = outbox.desk_secret(desk)
-    return desk.message_id_secret
+    return cache.for_database(desk.db).put(outbox.MESSAGE_ID_SECRET, outbox.desk_secret(desk))
 
 
 def sync_queues(desk: Desk) -> None:
     """Configured queues exist in the database (tickets reference them); none is ever deleted."""
-    from helpdesk.store.models import Queue, Setting
-
     fingerprint = "|".join(f"{q.name}:{q.description}:{q.lead}:{q.auto_assign}" for q in desk.config.queues)
     row = Setting.get_or_none(Setting.key == "queues_fingerprint")
     if row is not None and row.value == fingerprint:

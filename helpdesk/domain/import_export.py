@@ -6,6 +6,8 @@ reason, and only a clean file is stored, in one transaction.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import datetime as dt
 import hashlib
@@ -14,14 +16,21 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any, IO, Iterator
 
-from helpdesk.domain import audit, sla, tickets
-from helpdesk.core.formats import emit_rows
+from helpdesk.core import limits
 from helpdesk.core.errors import InvalidInput
+from helpdesk.core.formats import emit_rows
 from helpdesk.core.inputs import decode_utf8, load_json
 from helpdesk.core.sanitise import FORMULA_START
-from helpdesk.store.models import STATES, Agent, AuditEvent, Ticket
+from helpdesk.core.vocabulary import CHANNELS, ENTRY_KINDS, PRIORITIES, SLA_KINDS as KINDS, STATES
+from helpdesk.domain import attachments, audit, organisations, sla, tickets
+from helpdesk.store import bulk, extensions, queries, search, sql
+from helpdesk.store.db import is_postgres, refresh_statistics
+from helpdesk.store.models import (
+    Agent, Attachment, AuditEvent, ConversationEntry, Customer, Outbox, Queue, Rating, RuleRun, SlaClock, Ticket,
+    TicketContact, TicketTag,
+)
 
 # Columns an export writes that an import accepts and ignores (they describe the old system's state).
 READ_ONLY_COLUMNS = {"number", "updated_at", "first_response_at", "resolved_at", "closed_at", "version",
@@ -303,8 +312,6 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
                 if extra.status and extra.status != "new":
                     sla.on_status_change(desk, result.number, "new", extra.status)
     if report.created >= 1000:
-        from helpdesk.store.db import refresh_statistics
-
         refresh_statistics(desk.db, full=True)
     return report
 
@@ -336,13 +343,6 @@ def _chunks(items: list, size: int = 500) -> Iterator[list]:
 
 def _backup_batch(desk, batch: list, with_bytes: bool) -> Iterator[dict]:
     """Backup rows of a batch of ticket views: every detail read with one query per table."""
-    import base64
-
-    from helpdesk.domain import attachments
-    from helpdesk.store.models import (
-        Attachment, ConversationEntry, Customer, Outbox, Rating, RuleRun, SlaClock, TicketContact,
-    )
-
     numbers = [v.number for v in batch]
     by_number: dict[int, dict] = {n: {k: [] for k in BACKUP_DETAILS} for n in numbers}
     for number in numbers:
@@ -520,13 +520,6 @@ def _unique(seen: set, value: Any, what: str) -> None:
 
 def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> None:
     """Check one backup row and add what it holds to `into`; every problem is an InvalidInput."""
-    import base64
-    import binascii
-
-    from helpdesk.core import limits
-    from helpdesk.store.models import ENTRY_KINDS, PRIORITIES
-    from helpdesk.domain.sla import KINDS
-
     number = doc.integer("number", required=True, minimum=1)
     if number > 2**31 - 1:
         raise InvalidInput(f"number {number} is beyond the range of ticket numbers")
@@ -558,7 +551,7 @@ def _check_backup_row(desk, doc: _Doc, into: _Backup, seen: dict[str, set]) -> N
         "number": number, "title": title, "description": doc.text("description") or "",
         "type": ttype.name if ttype else None, "status": doc.choice("status", STATES),
         "priority": doc.choice("priority", PRIORITIES), "queue": queue, "assignee": assignee,
-        "customer": customer, "channel": doc.choice("channel", tickets.CHANNELS),
+        "customer": customer, "channel": doc.choice("channel", CHANNELS),
         "idempotency_key": key, "created_at": created, "updated_at": doc.time("updated_at") or created,
         "status_changed_at": doc.time("status_changed_at"), "first_response_at": doc.time("first_response_at"),
         "resolved_at": doc.time("resolved_at"), "closed_at": doc.time("closed_at"),
@@ -658,9 +651,6 @@ def restore(desk, rows: list[tuple[str, Any]], *, dry_run: bool = False) -> Impo
 
     Attachment bytes come from the file (base64); an attachment without them must already be in this
     desk's attachment store. Agents named in the backup (assignees, authors) must exist on this desk."""
-    from helpdesk.domain import attachments
-    from helpdesk.store.models import Outbox
-
     report = ImportReport(dry_run=dry_run, restored=True)
     into = _Backup()
     seen: dict[str, set] = {k: set() for k in ("numbers", "keys", "entries", "message_ids", "attachments",
@@ -711,19 +701,11 @@ def restore(desk, rows: list[tuple[str, Any]], *, dry_run: bool = False) -> Impo
                      attachments=len(into.attachments), events=len(into.events))
     report.created = len(into.tickets)
     if report.created >= 1000:
-        from helpdesk.store.db import refresh_statistics
-
         refresh_statistics(desk.db, full=True)
     return report
 
 
 def _write_backup(desk, into: _Backup, links: list[tuple[int, int | None, int | None]]) -> None:
-    from helpdesk.store import bulk, extensions, search, sql
-    from helpdesk.store.db import is_postgres
-    from helpdesk.store.models import (
-        Attachment, ConversationEntry, Customer, Outbox, Queue, Rating, RuleRun, SlaClock, TicketContact, TicketTag,
-    )
-
     agents = dict(Agent.select(Agent.login, Agent.id).tuples())
     queues = dict(Queue.select(Queue.name, Queue.id).tuples())
     emails = sorted(into.customers)
@@ -732,8 +714,6 @@ def _write_backup(desk, into: _Backup, links: list[tuple[int, int | None, int | 
         customers.update(Customer.select(Customer.email, Customer.id).where(Customer.email.in_(part)).tuples())
     new = [e for e in emails if e not in customers]
     if new:
-        from helpdesk.domain import organisations
-
         org_of = {e: into.customers[e][1] or organisations.for_address(desk, e) for e in new}
         org_ids = tickets.organisation_ids(o for o in org_of.values() if o)
         bulk.insert_rows(Customer, ("email", "name", "organisation", "created_at"),
@@ -783,12 +763,8 @@ def _write_backup(desk, into: _Backup, links: list[tuple[int, int | None, int | 
                      [(number, actor, action, data, when) for when, number, actor, action, data
                       in heapq.merge(*per_ticket.values(), key=lambda e: (e[0], e[1]))])
     if is_postgres(desk.db):
-        # Numbers and ids were written as they were: the sequences move past them, so the next ticket
-        # is the highest restored number + 1 (as SQLite does by itself).
-        for table, column in (("ticket", "number"), ("conversation_entry", "id"), ("attachment", "id"),
-                              ("outbox", "id")):
-            desk.db.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "
-                                f'(SELECT MAX("{column}") FROM "{table}"))')
+        # Numbers and ids were written as they were: the sequences move past them.
+        queries.move_sequences_past_rows(desk.db)
     search.reindex_tickets(t["number"] for t in into.tickets)
 
 
@@ -857,13 +833,11 @@ def export_sqlite(desk, query: str, path: Path) -> int:
     sqlite-utils, from either backend): `tickets` (type fields as `field_NAME` columns), `conversation`,
     `attachments` (metadata), `events` (the history), `ratings` and `tags`, with full-text search on
     ticket titles and descriptions and on conversation bodies. `path` must be a new, empty file."""
-    import sqlite_utils
+    import sqlite_utils  # lazy: sqlite-utils (and click) load only for `export --format sqlite`
 
     field_names = _field_names(desk)
     db = sqlite_utils.Database(str(path))
-    # A file being built (the caller renames it into place when complete): no journal, no fsync per batch.
-    db.execute("PRAGMA journal_mode = OFF")
-    db.execute("PRAGMA synchronous = OFF")
+    queries.build_without_journal(db.execute)  # a file being built: the caller renames it into place when complete
     try:
         tables = {name: db.table(name) for name in SNAPSHOT_TABLES}
         tables["tickets"].create({

@@ -7,13 +7,14 @@ moves too.
 
 from __future__ import annotations
 
-from helpdesk.domain import audit, sla, tickets
-
 from helpdesk.core import limits
-from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound
-from helpdesk.store import search
-from helpdesk.store.models import OPEN_STATES, STATES, Agent, ConversationEntry, Queue, Ticket, TicketTag
+from helpdesk.core.errors import IllegalTransition, InvalidInput
 from helpdesk.core.views import TicketView
+from helpdesk.core.vocabulary import check_status, SLA_KINDS
+from helpdesk.domain import audit, events, ratings, sla, tickets
+from helpdesk.domain.eligibility import ineligible, mark_assigned
+from helpdesk.store import queries, search, sql
+from helpdesk.store.models import Agent, ConversationEntry, Queue, Ticket, TicketTag
 
 # status -> the statuses it may move to with `ticket status`
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -25,12 +26,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": (),
 }
 NEEDS_ASSIGNEE = ("assigned", "in_progress", "pending")
-
-
-def check_status(name: str) -> str:
-    if name not in STATES:
-        raise InvalidInput(f"unknown status {limits.shown(name)} (statuses: {', '.join(STATES)})")
-    return name
 
 
 def action_for(old: str, new: str) -> str:
@@ -82,12 +77,8 @@ def _move(desk, ticket: Ticket, new: str, *, reason: str | None = None,
     audit.record(desk, ticket.number, action_for(old, new), **data)
     sla.on_status_change(desk, ticket.number, old, new)  # after the move's event: cause, then effect
     if new == "resolved":
-        from helpdesk.domain import ratings
-
         ratings.request(desk, ticket)
-    from helpdesk.domain import automation
-
-    automation.emit(desk, "status_changed", ticket.number)
+    events.publish(desk, "status_changed", [ticket.number])
 
 
 def assign(desk, number: int, login: str, *, expected_version: int | None = None,
@@ -104,14 +95,10 @@ def assign(desk, number: int, login: str, *, expected_version: int | None = None
             raise IllegalTransition(f"ticket #{number} is already assigned to {agent.login}")
         if not force:
             # Claiming and transfers follow the routing rules: skills, queue, shift and capacity.
-            from helpdesk.domain.routing import ineligible
-
             why = ineligible(desk, ticket, agent)
             if why:
                 raise IllegalTransition(f"{why}: use --force to assign anyway")
         previous = Agent.get_by_id(ticket.assignee_id).login if ticket.assignee_id else None
-        from helpdesk.domain.routing import mark_assigned
-
         mark_assigned(agent.id)
         if ticket.status == "new":
             _move(desk, ticket, "assigned", expected_version=expected_version, assignee=agent.id)
@@ -193,7 +180,7 @@ def merge(desk, source: int, target: int, *, reason: str | None = None) -> Ticke
         now = desk.now()
         tickets.write(desk, src, None, status="closed", closed_at=now, merged_into=target,
                       resolved_at=src.resolved_at or now)
-        sla.stop(desk, source, sla.KINDS)
+        sla.stop(desk, source, SLA_KINDS)
         tickets.write(desk, dst, None)
         audit.record(desk, source, "merged", into=target, **({"reason": reason} if reason else {}))
         audit.record(desk, target, "merged_from", source=source, entries=moved)
@@ -205,16 +192,13 @@ def create_follow_up(desk, parent: int, inp: tickets.TicketInput) -> tuple[Ticke
     """A new ticket linked to a resolved or closed one (its `parent`): a closed ticket is final, so new
     work on the same matter starts here. Without a customer it has the original's. Returns the ticket
     and whether it is new (an idempotency key may name one that exists)."""
-    from helpdesk.store import sql
-
     with desk.db.atomic():
         original = tickets.fetch(parent)
         if original.status not in ("resolved", "closed"):
             raise IllegalTransition(f"ticket #{parent} is still open ({original.status}): reply to it instead "
                                     "of opening a follow-up")
         if not inp.customer and original.customer_id:
-            inp.customer = sql.one(desk.db, 'SELECT "email" FROM "customer" WHERE "id" = ?',
-                                   (original.customer_id,))[0]
+            inp.customer = queries.customer_email(desk.db, original.customer_id)
         result = tickets.intake_many(desk, [inp])[0]
         if result.created:
             sql.update_row(Ticket, result.number, parent=parent)

@@ -12,21 +12,24 @@ import hashlib
 import hmac
 import secrets
 
+from helpdesk.core.errors import InvalidInput, NotFound
+from helpdesk.core.views import iso
 from helpdesk.domain import audit
-from helpdesk.store import sql
+from helpdesk.store import cache, queries, sql
 from helpdesk.store.db import database
-from helpdesk.store.models import ConversationEntry, Customer, Outbox, Setting, Ticket, UndeliverableAddress
+from helpdesk.store.models import ConversationEntry, Customer, Outbox, Setting, Ticket
 
 # Two auto-responders answering each other must not loop: at most this many automatic mails to one
 # address per window.
 AUTO_MAIL_CAP = 3
+MESSAGE_ID_SECRET = "message_id_secret"  # its key in the database's cache (`store.cache`)
 AUTO_MAIL_WINDOW = dt.timedelta(hours=1)
 
 
 def desk_secret(desk=None) -> bytes:
     """The key of our Message-IDs. Made once per database (`desk.prepare` makes it when the desk opens)
-    and cached on the desk: it is needed for every Message-ID made or checked."""
-    cached = getattr(desk, "message_id_secret", None)
+    and cached for the database: it is needed for every Message-ID made or checked."""
+    cached = cache.for_database(desk.db).get(MESSAGE_ID_SECRET) if desk is not None else None
     if cached is not None:
         return cached
     row = Setting.select(Setting.value).where(Setting.key == "message_id_secret").tuples().first()
@@ -37,7 +40,7 @@ def desk_secret(desk=None) -> bytes:
         return row[0].encode()
     secret = row[0].encode()
     if desk is not None:
-        desk.message_id_secret = secret
+        cache.for_database(desk.db).put(MESSAGE_ID_SECRET, secret)
     return secret
 
 
@@ -73,37 +76,22 @@ def subject_for(ticket: Ticket) -> str:
 
 def _thread_headers(ticket_number: int) -> tuple[str | None, str]:
     """In-Reply-To and References for mail on a ticket: the customer's first mail, then the latest."""
-    first = [m for (m,) in sql.rows(
-        database.obj,
-        'SELECT "message_id" FROM "mail_message" WHERE "ticket_number" = ? AND "outcome" = ?'
-        ' AND "message_id" IS NOT NULL ORDER BY "id" LIMIT 1', (ticket_number, "new_ticket"))]
-    # The latest nine, oldest first.
-    ids = [m for (m,) in reversed(sql.rows(
-        database.obj,
-        'SELECT "message_id" FROM "conversation_entry" WHERE "ticket_id" = ? AND "message_id" IS NOT NULL'
-        ' AND "kind" <> ? ORDER BY "id" DESC LIMIT 9', (ticket_number, "note")))]
+    first, ids = queries.thread_message_ids(database.obj, ticket_number)
     refs = list(dict.fromkeys(first + ids))
     return (refs[-1] if refs else None), " ".join(refs)
 
 
 def undeliverable(desk, address: str) -> bool:
-    row = sql.one(desk.db, 'SELECT "until" FROM "undeliverable_address" WHERE "email" = ? LIMIT 1',
-                  (address.lower(),))
-    return row is not None and UndeliverableAddress.until.python_value(row[0]) > desk.now()
-
-
-# Both checks of an automatic mail in one statement (outbox (to_addr, created_at) is indexed, 0011).
-_AUTO_MAIL_CHECK = (
-    'SELECT (SELECT "until" FROM "undeliverable_address" WHERE "email" = ? LIMIT 1),'
-    ' (SELECT COUNT(*) FROM "outbox" WHERE "to_addr" = ? AND "auto" = ? AND "created_at" > ?)')
+    until = queries.undeliverable_until(desk.db, address.lower())
+    return until is not None and until > desk.now()
 
 
 def auto_mail_allowed(desk, address: str) -> str | None:
     """None if an automatic mail may go to this address now, else why not."""
     address = address.lower()
     now = desk.now()
-    until, recent = sql.one(desk.db, _AUTO_MAIL_CHECK, (address, address, True, now - AUTO_MAIL_WINDOW))
-    if until is not None and UndeliverableAddress.until.python_value(until) > now:
+    until, recent = queries.auto_mail_state(desk.db, address, now - AUTO_MAIL_WINDOW)
+    if until is not None and until > now:
         return "the address bounced recently"
     if recent >= AUTO_MAIL_CAP:
         return f"{recent} automatic mails to this address in the last hour"
@@ -152,9 +140,7 @@ def _insert_automatic(desk, number: int | None, kind: str, to_addr: str, subject
 
 
 def _created_rules(desk) -> bool:
-    from helpdesk.domain import automation
-
-    return any(rule.on == "created" for rule in automation.settings(desk).rules)
+    return any(rule.on == "created" for rule in desk.config.automation.rules)
 
 
 def queue_acknowledgement(desk, ticket: Ticket, mail, *, new_ticket: bool = False) -> int | None:
@@ -176,8 +162,6 @@ def state(row: Outbox) -> str:
 
 def describe(row: Outbox) -> dict:
     """One outbox row for people and scripts: its state, and why it is not delivered yet."""
-    from helpdesk.core.views import iso
-
     return {"id": row.id, "state": state(row), "ticket": row.ticket_id, "kind": row.kind, "to": row.to_addr,
             "subject": row.subject, "attempts": row.attempts,
             # queued/retrying: when it is tried next; sending: when the sender's claim on it runs out
@@ -198,8 +182,6 @@ def pending(desk, *, include_sent: bool = False) -> list[dict]:
 def requeue(desk, outbox_id: int) -> dict:
     """Queue a failed mail again (the address was fixed, the server is back): tried at the next send,
     with a fresh set of attempts and the same Message-ID."""
-    from helpdesk.core.errors import InvalidInput, NotFound
-
     with desk.db.atomic():
         row = Outbox.get_or_none(Outbox.id == outbox_id)
         if row is None:

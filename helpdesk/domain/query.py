@@ -9,138 +9,34 @@ parser stack and Python's recursion).
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from dataclasses import dataclass, field
-
 import peewee as pw
 
+from helpdesk.core import query_syntax
 from helpdesk.core.errors import QueryError
-from helpdesk.core.limits import QUERY_CHARS_MAX, QUERY_TERMS_MAX, shown
-from helpdesk.store import extensions, search, sql
-from helpdesk.store.models import (
-    OPEN_STATES, PRIORITIES, STATES, Agent, Customer, Organisation, Queue, Ticket, TicketTag,
+from helpdesk.core.limits import shown
+from helpdesk.core.query_syntax import (  # noqa: F401 - the language's syntax, part of this module's interface
+    KEYS, SLA_STATES, TIME_KEYS, Query, Term, check_static, parse,
 )
-
-TOKEN_RE = re.compile(r'\s*(?:(?P<key>[A-Za-z_][\w.]*):(?:"(?P<qval>[^"]*)"|(?P<val>\S*))|"(?P<phrase>[^"]*)"|(?P<word>\S+))')
-AGE_RE = re.compile(r"^(?P<op>[<>])(?P<n>\d+)(?P<unit>[mhdw])$")
-DATE_RE = re.compile(r"^(?P<op>[<>])(?P<date>\d{4}-\d{2}-\d{2})$")
-UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-KEYS = ("status", "priority", "assignee", "type", "customer", "org", "queue", "tag", "created", "updated",
-        "in_status", "sla", "number")
-TIME_KEYS = ("created", "updated", "in_status")  # in_status: how long the ticket has been in its status
-SLA_STATES = {"breached": "breached", "at-risk": "at_risk", "at_risk": "at_risk", "ok": None}
-
-
-@dataclass
-class Term:
-    key: str
-    value: str
-    text: str  # as typed, for error messages
-
-
-@dataclass
-class Query:
-    terms: list[Term] = field(default_factory=list)
-    words: list[str] = field(default_factory=list)  # full-text words and phrases
-
-
-def parse(text: str | None) -> Query:
-    query = Query()
-    text = (text or "").strip()
-    if len(text) > QUERY_CHARS_MAX:
-        raise QueryError(f"query: longer than {QUERY_CHARS_MAX:,} characters ({len(text):,})")
-    pos = 0
-    while pos < len(text):
-        if len(query.terms) + len(query.words) == QUERY_TERMS_MAX:
-            raise QueryError(f"query: more than {QUERY_TERMS_MAX} terms")
-        match = TOKEN_RE.match(text, pos)
-        if match is None or match.end() == pos:
-            raise QueryError(f"query: cannot read '{text[pos:].strip()}' (an unclosed quote?)")
-        pos = match.end()
-        if match.group("key"):
-            key = match.group("key").lower()
-            value = match.group("qval") if match.group("qval") is not None else match.group("val")
-            term_text = match.group(0).strip()
-            if match.group("qval") is None and '"' in value:
-                raise QueryError(f"query: cannot read '{term_text}' (an unclosed quote?)")
-            if key not in KEYS and not key.startswith("field."):
-                raise QueryError(f"query: unknown term {shown(term_text)} (terms: {', '.join(KEYS)}, field.NAME)")
-            if value == "":
-                raise QueryError(f"query: term '{term_text}' needs a value")
-            query.terms.append(Term(key, value, term_text))
-        elif match.group("phrase") is not None:
-            if match.group("phrase").strip():
-                query.words.append(match.group("phrase").strip())
-        elif match.group("word"):
-            word = match.group("word")
-            if '"' in word:
-                raise QueryError(f"query: cannot read '{word}' (an unclosed quote?)")
-            query.words.append(word)
-    return query
+from helpdesk.core.vocabulary import OPEN_STATES, PRIORITIES, resolve_login, STATES
+from helpdesk.domain.fields import coerce_field
+from helpdesk.store import extensions, queries, search
+from helpdesk.store.models import Agent, Customer, Organisation, Queue, Ticket, TicketTag
 
 
 def _values(term: Term) -> list[str]:
-    values = [v.strip() for v in term.value.split(",") if v.strip()]
-    if not values:
-        raise QueryError(f"query: term '{term.text}' needs a value")
-    return values
+    return query_syntax.values(term)
 
 
 def _since(desk, term: Term) -> pw.Expression:
     column = {"created": Ticket.created_at, "updated": Ticket.updated_at,
               "in_status": Ticket.status_changed_at}[term.key]
-    age = AGE_RE.match(term.value)
-    if age:
-        try:
-            cutoff = desk.now() - dt.timedelta(**{UNITS[age.group("unit")]: int(age.group("n"))})
-        except OverflowError:
-            raise QueryError(f"query: '{term.text}' reaches too far back") from None
-        # created:<7d = created less than 7 days ago (newer than the cutoff)
-        return column > cutoff if age.group("op") == "<" else column < cutoff
-    date = DATE_RE.match(term.value)
-    if date:
-        try:
-            day = dt.datetime.fromisoformat(date.group("date"))
-        except ValueError:
-            raise QueryError(f"query: '{term.text}' is not a real date") from None
-        return column < day if date.group("op") == "<" else column >= day + dt.timedelta(days=1)
-    raise QueryError(f"query: '{term.text}' must look like {term.key}:<7d, {term.key}:>2h or "
-                     f"{term.key}:>2026-01-31")
-
-
-def check_static(query: Query) -> None:
-    """Check what can be checked without a database (rules are validated at start)."""
-    from helpdesk.core.clock import FixedClock
-
-    class _NoDesk:
-        clock = FixedClock()
-
-        def now(self):
-            return self.clock.now()
-
-    for term in query.terms:
-        if term.key in TIME_KEYS:
-            _since(_NoDesk(), term)
-        elif term.key == "status":
-            for v in _values(term):
-                if v.lower() != "open" and v.lower() not in STATES:
-                    raise QueryError(f"query: unknown status '{v}' in '{term.text}'")
-        elif term.key == "priority":
-            for v in _values(term):
-                if v.upper() not in PRIORITIES:
-                    raise QueryError(f"query: unknown priority '{v}' in '{term.text}' (P0..P3)")
-        elif term.key == "sla":
-            for v in _values(term):
-                if v.lower() not in SLA_STATES:
-                    raise QueryError(f"query: unknown SLA state '{v}' in '{term.text}' (breached, at-risk, ok)")
+    op, moment = query_syntax.time_bound(term, desk.now())
+    return {">": column > moment, "<": column < moment, ">=": column >= moment}[op]
 
 
 def _field_condition(desk, terms: list[Term], type_names: set[str] | None) -> pw.Expression:
     """Every `field.NAME:` term of one field: one subquery per type that has the field, each term a
     condition of it."""
-    from helpdesk.domain.tickets import coerce_field
-
     name = terms[0].key[len("field."):]
     records = extensions.type_records(desk)
     candidates = []
@@ -180,25 +76,14 @@ def _joined(conditions: list[pw.Node], glue: str) -> pw.Node:
     return conditions[0] if len(conditions) == 1 else pw.NodeList(conditions, glue, parens=True)
 
 
-# Clocks whose due (or at-risk) time has passed but that no sweep has marked yet: the sweep's own
-# predicates (sla._CLAIMS), which the partial indexes of migration 0012 serve.
-_DUE_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "breached_fired_at" IS NULL'
-                 ' AND "due_at" < ?)')
-_OVER_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
-                  ' AND "used_seconds" > "target_minutes" * 60)')
-_RISK_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
-                  ' AND "risk_at" <= ?)')
-
-
 def _sla_condition(desk, states: set[str | None]) -> pw.Node:
     """`sla:breached` / `sla:at-risk` / `sla:ok` as the clocks stand at this moment, so the list agrees
     with `ticket show` without waiting for a sweep: a ticket is breached when the sweep marked it or
     one of its clocks is past its due time; at risk when marked or past its at-risk time, and not
     breached; ok when neither."""
     now = desk.now()
-    due = [Ticket.number.in_(pw.SQL(sql.compiled(desk.db, _DUE_UNMARKED), [now])),
-           Ticket.number.in_(pw.SQL(_OVER_UNMARKED))]
-    risk = Ticket.number.in_(pw.SQL(sql.compiled(desk.db, _RISK_UNMARKED), [now]))
+    due = [Ticket.number.in_(sub) for sub in queries.tickets_past_due_unmarked(desk.db, now)]
+    risk = Ticket.number.in_(queries.tickets_at_risk_unmarked(desk.db, now))
     # COALESCE: `NOT (NULL = 'breached' OR ...)` would be NULL, and at-risk tickets never marked would drop out.
     breached = _joined([pw.fn.COALESCE(Ticket.sla_state, "") == "breached", *due], " OR ")
     wanted = []
@@ -244,7 +129,7 @@ def _priority_values(term: Term) -> set[str]:
 
 def _assignee_values(desk, term: Term) -> set[int | None]:
     values = _values(term)
-    logins = [desk.actor if v == "me" else v for v in values if v != "none"]
+    logins = [resolve_login(v, desk.actor) for v in values if v != "none"]
     ids: set[int | None] = {None} if "none" in values else set()
     if logins:
         found = dict(Agent.select(Agent.login, Agent.id).where(Agent.login.in_(logins)).tuples())

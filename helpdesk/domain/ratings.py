@@ -10,6 +10,9 @@ from dataclasses import asdict, dataclass
 
 from helpdesk.core import limits
 from helpdesk.core.errors import InvalidInput
+from helpdesk.domain import audit, outbox
+from helpdesk.store import queries
+from helpdesk.store.models import Agent, ConversationEntry, Customer, Outbox, Queue, Rating, Ticket
 
 SCORE_RE = re.compile(r"^\s*([1-5])(?:\s*(?:/\s*5|stars?|of 5))?\s*(?:[-:,.!]\s*)?(.*)$", re.I | re.S)
 NEGATIVE = (1, 2)
@@ -33,9 +36,6 @@ def enabled(desk) -> bool:
 
 def request(desk, ticket) -> int | None:
     """Ask the customer of a just-resolved ticket for a score (an automatic mail, rate-capped)."""
-    from helpdesk.domain import outbox
-    from helpdesk.store.models import Customer
-
     if not enabled(desk) or not ticket.customer_id:
         return None
     customer = Customer.get_by_id(ticket.customer_id)
@@ -60,17 +60,12 @@ def parse_score(text: str) -> tuple[int, str] | None:
 
 
 def awaiting(number: int) -> bool:
-    from helpdesk.store.models import Outbox, Rating
-
     asked = Outbox.select().where((Outbox.ticket == number) & (Outbox.kind == "rating_request")).exists()
     return asked and not Rating.select().where(Rating.ticket == number).exists()
 
 
 def record(desk, number: int, score: int, comment: str = "", *, via: str = "email") -> RatingView:
     """Store a score (replacing an earlier one); 1-2 raise the negative-feedback alert."""
-    from helpdesk.domain import audit, outbox, tickets
-    from helpdesk.store.models import Agent, ConversationEntry, Queue, Rating, Ticket
-
     if not isinstance(score, int) or not 1 <= score <= 5:
         raise InvalidInput(f"a rating is a whole number from 1 to 5, not {score!r}")
     comment = (comment or "").strip()
@@ -78,7 +73,7 @@ def record(desk, number: int, score: int, comment: str = "", *, via: str = "emai
         comment = comment[:limits.RATING_COMMENT_MAX]
     limits.check_text("rating comment", comment, limits.RATING_COMMENT_MAX)
     with desk.db.atomic():
-        ticket = tickets.fetch(number)
+        ticket = queries.ticket_row(number)
         Rating.delete().where(Rating.ticket == number).execute()
         Rating.create(ticket=number, score=score, comment=comment, via=via, created_at=desk.now())
         audit.record(desk, number, "rated", score=score, **({"comment": comment} if comment else {}))
@@ -99,7 +94,5 @@ def record(desk, number: int, score: int, comment: str = "", *, via: str = "emai
 
 
 def get(number: int) -> RatingView | None:
-    from helpdesk.store.models import Rating
-
     row = Rating.get_or_none(Rating.ticket == number)
     return RatingView(number, row.score, row.comment, row.via) if row else None

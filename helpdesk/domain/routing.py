@@ -7,135 +7,13 @@ priority), ties go to whoever was given a ticket longest ago (round-robin).
 
 from __future__ import annotations
 
-from peewee import fn
-
-from helpdesk.domain import lifecycle, tickets
 from helpdesk.core.errors import IllegalTransition
-from helpdesk.store.models import OPEN_STATES, Agent, Queue, Ticket
 from helpdesk.core.views import TicketView
-
-PRIORITY_WEIGHT = {"P0": 4, "P1": 3, "P2": 2, "P3": 1}
-
-
-def weighted_loads(agent_id: int | None = None) -> dict[int, tuple[int, int]]:
-    """agent id -> (weighted load, open tickets), of every agent or of one."""
-    loads: dict[int, list[int]] = {}
-    owner = Ticket.assignee.is_null(False) if agent_id is None else (Ticket.assignee == agent_id)
-    query = (Ticket.select(Ticket.assignee, Ticket.priority, fn.COUNT(Ticket.number))
-             .where(Ticket.status.in_(OPEN_STATES) & owner)
-             .group_by(Ticket.assignee, Ticket.priority).tuples())
-    for agent_id, priority, count in query:
-        entry = loads.setdefault(agent_id, [0, 0])
-        entry[0] += PRIORITY_WEIGHT.get(priority, 1) * count
-        entry[1] += count
-    return {k: (v[0], v[1]) for k, v in loads.items()}
-
-
-def mark_assigned(agent_id: int) -> None:
-    """The agent was just given a ticket: last in the round-robin order."""
-    from helpdesk.store import sql
-
-    sql.execute(Agent._meta.database, 'UPDATE "agent" SET "last_assigned" ='
-                ' (SELECT COALESCE(MAX("last_assigned"), 0) + 1 FROM "agent") WHERE "id" = ?', (agent_id,))
-
-
-class _Needs:
-    """What a ticket asks of the agent who takes it (skills, queue, being on shift), worked out once
-    for all the agents looked at."""
-
-    def __init__(self, desk, ticket: Ticket):
-        self.desk = desk
-        self.ticket = ticket
-        ttype = desk.config.type(ticket.type) if ticket.type else None
-        self.skills = set(ttype.skills if ttype else ())
-        self._queue: list[str | None] = []
-        self._on_shift: dict[str, bool] = {}
-
-    @property
-    def queue(self) -> str | None:
-        if not self._queue:
-            self._queue.append(Queue.get_by_id(self.ticket.queue_id).name if self.ticket.queue_id else None)
-        return self._queue[0]
-
-    def unmet(self, agent: Agent) -> str | None:
-        """Why the agent cannot take the ticket, capacity aside, or None."""
-        if not agent.active:
-            return f"agent '{agent.login}' is not active"
-        missing = self.skills - set(agent.skills.split())
-        if missing:
-            return f"agent '{agent.login}' lacks the skill {', '.join(sorted(missing))} that {self.ticket.type} needs"
-        queues = agent.queues.split()
-        queue = self.queue
-        if queue and queues and queue not in queues:
-            return f"agent '{agent.login}' does not work queue {queue}"
-        if agent.shift:
-            if agent.shift not in self._on_shift:
-                from helpdesk.domain import sla
-
-                self._on_shift[agent.shift] = sla.settings(self.desk).calendar(agent.shift).is_open(self.desk.now())
-            if not self._on_shift[agent.shift]:
-                return f"agent '{agent.login}' is off shift ({agent.shift})"
-        return None
-
-
-def ineligible(desk, ticket: Ticket, agent: Agent, loads: dict | None = None) -> str | None:
-    """Why this agent cannot take this ticket now (skills, queue, shift, capacity), or None."""
-    why = _Needs(desk, ticket).unmet(agent)
-    if why:
-        return why
-    load = (loads if loads is not None else weighted_loads(agent.id)).get(agent.id, (0, 0))[1]
-    if load >= agent.capacity:
-        return f"agent '{agent.login}' is at capacity ({load}/{agent.capacity} open tickets)"
-    return None
-
-
-def _loads_below_capacity(agents: list[Agent]) -> dict[int, tuple[int, int]]:
-    """`weighted_loads()` for these agents, reading at most `capacity` open tickets of each: exact for
-    an agent below capacity; an agent at (or over) capacity shows `capacity` open tickets. One
-    statement, one indexed (assignee, status) range per agent, however many tickets the busiest own."""
-    parts, params = [], []
-    db = Ticket._meta.database
-    states = ", ".join([db.param] * len(OPEN_STATES))
-    for agent in agents:
-        if agent.capacity > 0:
-            parts.append(f'SELECT "assignee_id", "priority" FROM (SELECT "assignee_id", "priority" FROM "ticket"'
-                         f' WHERE "assignee_id" = {db.param} AND "status" IN ({states}) LIMIT {db.param})'
-                         f' AS "a{len(parts)}"')
-            params += [agent.id, *OPEN_STATES, agent.capacity]
-    loads: dict[int, list[int]] = {}
-    per = 100  # SQLite joins at most 500 SELECTs with UNION ALL
-    width = 2 + len(OPEN_STATES)
-    for start in range(0, len(parts), per):
-        statement = " UNION ALL ".join(parts[start:start + per])
-        for agent_id, priority in db.execute_sql(statement, params[start * width:(start + per) * width]).fetchall():
-            entry = loads.setdefault(agent_id, [0, 0])
-            entry[0] += PRIORITY_WEIGHT.get(priority, 1)
-            entry[1] += 1
-    return {k: (v[0], v[1]) for k, v in loads.items()}
-
-
-def candidates(desk, ticket: Ticket) -> list[Agent]:
-    """The agents who may take the ticket now, the one it goes to first (see the module's text).
-
-    The same agents and order as checking `ineligible` for every active agent against
-    `weighted_loads()`, with the ticket's needs worked out once and only the loads that decide read."""
-    chosen, loads = _eligible(desk, ticket)
-    chosen.sort(key=_routing_order(loads))
-    return chosen
-
-
-def _routing_order(loads: dict[int, tuple[int, int]]):
-    """The sort key of candidates: least weighted load, then whoever was given a ticket longest ago."""
-    return lambda a: (loads.get(a.id, (0, 0))[0], a.last_assigned, a.login)
-
-
-def _eligible(desk, ticket: Ticket) -> tuple[list[Agent], dict[int, tuple[int, int]]]:
-    """The agents who may take the ticket now (unordered) and their loads (see `candidates`)."""
-    needs = _Needs(desk, ticket)
-    fit = [a for a in Agent.select().where(Agent.active == True)  # noqa: E712
-           if needs.unmet(a) is None]
-    loads = _loads_below_capacity(fit)
-    return [a for a in fit if loads.get(a.id, (0, 0))[1] < a.capacity], loads
+from helpdesk.domain import audit, lifecycle, tickets
+from helpdesk.domain.eligibility import (  # noqa: F401 - part of this module's interface
+    PRIORITY_WEIGHT, _eligible, _routing_order, candidates, ineligible, mark_assigned, weighted_loads,
+)
+from helpdesk.store.models import Queue, Ticket
 
 
 def auto_assign(desk, number: int, *, expected_version: int | None = None) -> TicketView:
@@ -147,3 +25,18 @@ def auto_assign(desk, number: int, *, expected_version: int | None = None) -> Ti
             raise IllegalTransition(f"no agent can take ticket #{number} now (skills, queue or capacity)")
         first = min(pool, key=_routing_order(loads))  # the first of `candidates`
         return lifecycle.assign(desk, number, first.login, expected_version=expected_version, force=True)
+
+
+def route_new(desk, numbers: list[int]) -> None:
+    """New tickets in a queue that auto-assigns go to an agent (same transaction); one nobody can take
+    now waits in its queue, and the trail says why."""
+    auto_queues = sorted(q.name for q in desk.config.queues if q.auto_assign)
+    if not numbers or not auto_queues:
+        return
+    queued = (Ticket.select(Ticket.number).join(Queue)
+              .where(Ticket.number.in_(numbers) & Queue.name.in_(auto_queues)).tuples())
+    for (number,) in queued:
+        try:
+            auto_assign(desk, number)
+        except IllegalTransition as exc:  # nobody can take it now: it waits in the queue
+            audit.record(desk, number, "routing_skipped", reason=str(exc))

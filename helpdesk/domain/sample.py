@@ -121,30 +121,26 @@ def load(desk, *, tickets_count: int = 40, seed: int = 7) -> dict:
     inputs = [i for i in inputs if desk.config.type(i.type)]  # the config may have dropped a type
     results = tickets.intake_many(desk, inputs)
     created = [r.number for r in results if r.created]
-    actor = desk.actor
-    try:
-        for number in created:
-            plan = rng.random()
-            if plan < 0.25:
-                continue  # stays new
-            t = tickets.get(desk, number)
-            login = {"it_support": "alice", "equipment_repair": "dave", "complaint": "carol"}.get(t.type, "bob")
-            desk.actor = login
-            lifecycle.assign(desk, number, login, force=True)
-            if plan < 0.4:
-                continue
-            lifecycle.change_status(desk, number, "in_progress")
-            tickets.reply(desk, number, rng.choice(REPLIES))
-            if rng.random() < 0.3:
-                tickets.reply(desk, number, rng.choice(NOTES), note=True)
-            if plan < 0.6:
-                continue
-            if plan < 0.7:
-                lifecycle.change_status(desk, number, "pending", reason="waiting for the customer")
-                continue
-            lifecycle.change_status(desk, number, "resolved")
-            if plan > 0.85:
-                lifecycle.change_status(desk, number, "closed")
-    finally:
-        desk.actor = actor
+    for number in created:
+        plan = rng.random()
+        if plan < 0.25:
+            continue  # stays new
+        t = tickets.get(desk, number)
+        login = {"it_support": "alice", "equipment_repair": "dave", "complaint": "carol"}.get(t.type, "bob")
+        as_agent = desk.acting_as(login)
+        lifecycle.assign(as_agent, number, login, force=True)
+        if plan < 0.4:
+            continue
+        lifecycle.change_status(as_agent, number, "in_progress")
+        tickets.reply(as_agent, number, rng.choice(REPLIES))
+        if rng.random() < 0.3:
+            tickets.reply(as_agent, number, rng.choice(NOTES), note=True)
+        if plan < 0.6:
+            continue
+        if plan < 0.7:
+            lifecycle.change_status(as_agent, number, "pending", reason="waiting for the customer")
+            continue
+        lifecycle.change_status(as_agent, number, "resolved")
+        if plan > 0.85:
+            lifecycle.change_status(as_agent, number, "closed")
     return {"agents": len(AGENTS), "tickets": len(created)}

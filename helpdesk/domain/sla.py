@@ -10,171 +10,41 @@ stop is an audit event, so a clock can be explained minute by minute.
 from __future__ import annotations
 
 import datetime as dt
-import re
+import threading
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from helpdesk.domain.calendar import ALWAYS, Calendar, parse_calendar
-from helpdesk.core.errors import ConfigError
+import peewee as pw
 
-KINDS = ("first_response", "next_update", "resolution")
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|bd)\s*$")
-ACTIONS = ("notify", "raise_priority")  # plus "queue:NAME"
-DEFAULT_POLICIES = [
-    # name, priority, first response, resolution, calendar
-    ("P0", "P0", "15m", "4h", "24x7"),
-    ("P1", "P1", "2h", "1bd", None),
-    ("P2", "P2", "24h", "3bd", None),
-    ("P3", "P3", "3bd", "7bd", None),
-]
+from helpdesk.config.sla import (  # noqa: F401 - part of this module's interface
+    DEFAULT_POLICIES, Policy, SlaSettings, parse_duration, parse_settings,
+)
+from helpdesk.core.errors import StaleVersion
+from helpdesk.core.views import _plain
+from helpdesk.core.vocabulary import SLA_KINDS
+from helpdesk.domain import audit, calendar, events, outbox
+from helpdesk.domain.calendar import Calendar
+from helpdesk.store import queries, sql
+from helpdesk.store.bulk import insert_rows
+from helpdesk.store.models import Agent, Queue, SlaClock, Ticket
 
-
-@dataclass(frozen=True)
-class Policy:
-    name: str
-    priority: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
-    organisations: tuple[str, ...] = ()
-    targets: dict = field(default_factory=dict)  # kind -> minutes of business time
-    calendar: str = "default"
-    on_at_risk: tuple[str, ...] = ("notify",)
-    on_breach: tuple[str, ...] = ("notify",)
-
-    def matches(self, priority: str, type_: str | None, organisation: str | None) -> bool:
-        return ((not self.priority or priority in self.priority)
-                and (not self.types or type_ in self.types)
-                and (not self.organisations or organisation in self.organisations))
-
-    @property
-    def specificity(self) -> int:
-        return bool(self.organisations) * 4 + bool(self.types) * 2 + bool(self.priority)
-
-
-@dataclass(frozen=True)
-class SlaSettings:
-    at_risk: float = 0.8
-    business_day_hours: float = 8.0
-    calendars: dict = field(default_factory=dict)
-    policies: tuple[Policy, ...] = ()
-    # (calendar, start, target, used) -> (due, risk): tickets created or retargeted together share them.
-    schedules: dict = field(default_factory=dict, compare=False, repr=False)
-
-    def calendar(self, name: str) -> Calendar:
-        return self.calendars.get(name) or ALWAYS
-
-    def policy_for(self, priority: str, type_: str | None, organisation: str | None) -> Policy | None:
-        matching = [p for p in self.policies if p.matches(priority, type_, organisation)]
-        if not matching:
-            return None
-        # The most specific policy wins (organisation > type > priority); ties: the first listed.
-        return max(matching, key=lambda p: (p.specificity, -self.policies.index(p)))
-
-
-def parse_duration(text: Any, where: str, *, business_day_hours: float, always_open: bool) -> int:
-    """"15m", "2h", "3d" (24 h of business time), "2bd" (business days) -> minutes."""
-    match = DURATION_RE.match(str(text))
-    if not match:
-        raise ConfigError(f"config: {where}: '{text}' is not a duration like 15m, 4h, 3d or 2bd")
-    value, unit = float(match.group(1)), match.group(2)
-    minutes = {"m": 1, "min": 1, "h": 60, "d": 24 * 60,
-               "bd": 24 * 60 if always_open else business_day_hours * 60}[unit] * value
-    if minutes <= 0:
-        raise ConfigError(f"config: {where}: a target must be longer than zero")
-    return int(round(minutes))
-
-
-def parse_settings(raw: dict, default_timezone: str, queue_names: set[str]) -> SlaSettings:
-    sla = raw.get("sla", {})
-    if not isinstance(sla, dict):
-        raise ConfigError("config: [sla] must be a table")
-    allowed = {"at_risk", "business_day_hours", "calendar", "policy"}
-    for key in sla:
-        if key not in allowed:
-            raise ConfigError(f"config: unknown key '{key}' in [sla] (allowed: {', '.join(sorted(allowed))})")
-    at_risk = sla.get("at_risk", 0.8)
-    if not isinstance(at_risk, (int, float)) or not 0 < at_risk < 1:
-        raise ConfigError(f"config: [sla] at_risk must be a share between 0 and 1, not {at_risk!r}")
-    day_hours = sla.get("business_day_hours", 8)
-    if not isinstance(day_hours, (int, float)) or not 0 < day_hours <= 24:
-        raise ConfigError(f"config: [sla] business_day_hours must be 1..24, not {day_hours!r}")
-
-    calendars: dict[str, Calendar] = {"24x7": ALWAYS}
-    raw_calendars = raw.get("calendar", {})
-    if not isinstance(raw_calendars, dict):
-        raise ConfigError("config: [calendar.NAME] tables expected")
-    for name, table in raw_calendars.items():
-        if not isinstance(table, dict):
-            raise ConfigError(f"config: [calendar.{name}] must be a table")
-        calendars[name] = parse_calendar(name, table, default_timezone)
-    default_calendar = sla.get("calendar") or ("default" if "default" in calendars else "24x7")
-    if default_calendar not in calendars:
-        raise ConfigError(f"config: [sla] calendar '{default_calendar}' is not defined ([calendar.{default_calendar}])")
-
-    raw_policies = sla.get("policy")
-    if raw_policies is None:
-        raw_policies = [{"name": n, "priority": [p], "first_response": fr, "resolution": res,
-                         **({"calendar": cal} if cal else {})} for n, p, fr, res, cal in DEFAULT_POLICIES]
-    policies = []
-    for i, rp in enumerate(raw_policies):
-        where = f"sla.policy[{i}]"
-        allowed = {"name", "priority", "type", "organisation", "calendar", "first_response", "next_update",
-                   "resolution", "on_at_risk", "on_breach"}
-        for key in rp:
-            if key not in allowed:
-                raise ConfigError(f"config: unknown key '{key}' in [[{where}]] (allowed: {', '.join(sorted(allowed))})")
-        name = rp.get("name") or f"policy {i + 1}"
-        cal_name = rp.get("calendar", default_calendar)
-        if cal_name not in calendars:
-            raise ConfigError(f"config: SLA policy '{name}' names unknown calendar '{cal_name}'")
-        always = calendars[cal_name].always_open
-        targets = {}
-        for kind in KINDS:
-            if rp.get(kind) is not None:
-                targets[kind] = parse_duration(rp[kind], f"SLA policy '{name}' {kind}",
-                                               business_day_hours=day_hours, always_open=always)
-        if not targets:
-            raise ConfigError(f"config: SLA policy '{name}' sets no target (first_response, next_update, resolution)")
-
-        def listed(key: str) -> tuple[str, ...]:
-            value = rp.get(key, [])
-            value = [value] if isinstance(value, str) else value
-            if not isinstance(value, list):
-                raise ConfigError(f"config: SLA policy '{name}' {key} must be a list")
-            return tuple(str(v) for v in value)
-
-        priorities = tuple(p.upper() for p in listed("priority"))
-        for p in priorities:
-            if p not in ("P0", "P1", "P2", "P3"):
-                raise ConfigError(f"config: SLA policy '{name}' priority '{p}' is not P0..P3")
-        actions = {}
-        for key in ("on_at_risk", "on_breach"):
-            value = listed(key) if key in rp else ("notify",)
-            for action in value:
-                if action not in ACTIONS and not (action.startswith("queue:") and action[6:] in queue_names):
-                    raise ConfigError(f"config: SLA policy '{name}' {key}: unknown action '{action}' "
-                                      f"(notify, raise_priority, queue:NAME of a configured queue)")
-            actions[key] = value
-        policies.append(Policy(name=name, priority=priorities, types=listed("type"),
-                               organisations=listed("organisation"), targets=targets, calendar=cal_name,
-                               on_at_risk=actions["on_at_risk"], on_breach=actions["on_breach"]))
-    return SlaSettings(at_risk=float(at_risk), business_day_hours=float(day_hours), calendars=calendars,
-                       policies=tuple(policies))
-
-
-@lru_cache(maxsize=8)
-def _settings_for(config_id: int, config) -> SlaSettings:
-    return parse_settings(config.raw, config.timezone, {q.name for q in config.queues})
+KINDS = SLA_KINDS
 
 
 def settings(desk) -> SlaSettings:
-    return _settings_for(id(desk.config), desk.config)
+    """The desk's SLA policies and calendars (parsed once, with its configuration)."""
+    return desk.config.sla
+
+
+def calendar_of(sla: SlaSettings, name: str) -> Calendar:
+    """The named business calendar (24x7 if none has that name), ready to compute with."""
+    return calendar.of(sla.calendar(name))
 
 
 def check_calendars(desk) -> None:
     """Load every calendar's public holidays now: a bad holiday country fails the daemon's start."""
-    for cal in settings(desk).calendars.values():
-        cal.check(desk.now().year)
+    for spec in settings(desk).calendars.values():
+        calendar.of(spec).check(desk.now().year)
 
 
 # ---------------------------------------------------------------- clocks
@@ -194,8 +64,6 @@ class ClockView:
     calendar: str = ""  # the business calendar its time counts on
 
     def to_dict(self) -> dict:
-        from helpdesk.core.views import _plain
-
         return _plain(asdict(self))
 
 
@@ -206,15 +74,23 @@ def _used(clock, cal: Calendar, now: dt.datetime) -> dt.timedelta:
     return used
 
 
+# (calendar, at-risk share, start, target, used) -> (due, risk): tickets created or retargeted together
+# share them. Shared by every thread: a lock keeps the clearing and filling apart.
+_schedules: dict[tuple, tuple[dt.datetime, dt.datetime]] = {}
+_schedules_lock = threading.Lock()
+
+
 def _schedule(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_minutes: int,
               used: dt.timedelta) -> tuple[dt.datetime, dt.datetime]:
     """When the clock is due and at risk (business time on `cal`, counting from `start`)."""
-    key = (id(cal), start, target_minutes, used)
-    found = sla.schedules.get(key)
+    key = (cal, sla.at_risk, start, target_minutes, used)
+    found = _schedules.get(key)
     if found is None:
-        if len(sla.schedules) > 10_000:
-            sla.schedules.clear()
-        found = sla.schedules[key] = _due_and_risk(sla, cal, start, target_minutes, used)
+        found = _due_and_risk(sla, cal, start, target_minutes, used)
+        with _schedules_lock:
+            if len(_schedules) > 10_000:
+                _schedules.clear()
+            _schedules[key] = found
     return found
 
 
@@ -231,16 +107,13 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
     """Start the first-response and resolution clocks of new tickets (number, priority, type, org).
 
     Tickets created together share their start, so due times are computed once per policy (`_schedule`)."""
-    from helpdesk.store.bulk import insert_rows
-    from helpdesk.store.models import SlaClock
-
     sla = settings(desk)
     rows = []
     for number, priority, type_, org in created:
         policy = sla.policy_for(priority, type_, org)
         if policy is None:
             continue
-        cal = sla.calendar(policy.calendar)
+        cal = calendar_of(sla, policy.calendar)
         for kind in ("first_response", "resolution"):
             target = policy.targets.get(kind)
             if target is None:
@@ -252,29 +125,21 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
 
 
 def _clocks(number: int, kinds=KINDS):
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     # Plain SQL: read on every reply and status change.
-    return sql.model_rows(SlaClock, f'"ticket_id" = ? AND "kind" IN ({sql.marks(len(kinds))})', (number, *kinds))
+    return queries.sla_clocks(number, kinds)
 
 
 def _event(desk, clock, action: str, **data) -> None:
-    from helpdesk.domain import audit
-
     audit.record(desk, clock.ticket_id, action, clock=clock.kind, policy=clock.policy, **data)
 
 
 def pause(desk, number: int) -> None:
     """The ticket waits on the customer: running clocks stop counting, keeping the time used."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     sla, now = settings(desk), desk.now()
     for clock in _clocks(number):
         if clock.state != "running":
             continue
-        used = _used(clock, sla.calendar(clock.calendar), now)
+        used = _used(clock, calendar_of(sla, clock.calendar), now)
         sql.update_row(SlaClock, clock.id, state="paused", used_seconds=int(used.total_seconds()), started_at=None,
                        due_at=None, risk_at=None)
         _event(desk, clock, "sla_paused", used_minutes=round(used.total_seconds() / 60, 1))
@@ -282,16 +147,13 @@ def pause(desk, number: int) -> None:
 
 def resume(desk, number: int, kinds=KINDS) -> None:
     """Paused (or stopped resolution, on reopen) clocks count again from now, with the time already used."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     sla, now = settings(desk), desk.now()
     for clock in _clocks(number, kinds):
         if clock.state == "running":
             continue
         if clock.state == "stopped" and clock.kind != "resolution":
             continue
-        cal = sla.calendar(clock.calendar)
+        cal = calendar_of(sla, clock.calendar)
         used = dt.timedelta(seconds=clock.used_seconds)
         due, risk = _schedule(sla, cal, now, clock.target_minutes, used)
         sql.update_row(SlaClock, clock.id, state="running", started_at=now, due_at=due, risk_at=risk, stopped_at=None)
@@ -299,14 +161,11 @@ def resume(desk, number: int, kinds=KINDS) -> None:
 
 
 def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     sla, now = settings(desk), desk.now()
     for clock in _clocks(number, kinds):
         if clock.state == "stopped":
             continue
-        used = _used(clock, sla.calendar(clock.calendar), now)
+        used = _used(clock, calendar_of(sla, clock.calendar), now)
         sql.update_row(SlaClock, clock.id, state="stopped", used_seconds=int(used.total_seconds()), started_at=None,
                        due_at=None, risk_at=None, stopped_at=now)
         met = used.total_seconds() <= clock.target_minutes * 60
@@ -321,46 +180,31 @@ def start_next_update(desk, number: int, ticket=None) -> None:
     """The customer wrote: the next-update clock runs until an agent answers publicly.
 
     `ticket`: the row as it is now, if the caller holds it (else it is read)."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import Ticket
-
     if ticket is None:
         ticket = Ticket.get_by_id(number)
-    # The customer's organisation and the existing clock, in one plain statement (every customer reply).
-    org, existing = sql.one(desk.db, (
-        'SELECT (SELECT "o"."name" FROM "customer" AS "c" JOIN "organisation" AS "o" ON "o"."id" = "c"."organisation_id"'
-        ' WHERE "c"."id" = ?), (SELECT "id" FROM "sla_clock" WHERE "ticket_id" = ? AND "kind" = ?)'),
-        (ticket.customer_id, number, "next_update"))
+    org, existing = queries.organisation_and_clock(desk.db, ticket.customer_id, number, "next_update")
     sla, now = settings(desk), desk.now()
     policy = sla.policy_for(ticket.priority, ticket.type, org)
     if policy is None or "next_update" not in policy.targets:
         return
     target = policy.targets["next_update"]
-    cal = sla.calendar(policy.calendar)
+    cal = calendar_of(sla, policy.calendar)
     due, risk = _schedule(sla, cal, now, target, dt.timedelta())
     state = "paused" if ticket.status == "pending" else "running"
     running = state == "running"
-    values = (policy.name, policy.calendar, target, state, now if running else None, 0, due if running else None,
-              risk if running else None, None, None, None)
+    values = dict(zip(_NEXT_UPDATE_COLUMNS, (
+        policy.name, policy.calendar, target, state, now if running else None, 0, due if running else None,
+        risk if running else None, None, None, None)))
     if existing is not None:
-        sql.execute(desk.db, 'UPDATE "sla_clock" SET ' + ", ".join(f'"{c}" = ?' for c in _NEXT_UPDATE_COLUMNS)
-                    + ' WHERE "id" = ?', (*values, existing))
+        sql.update_row(SlaClock, existing, **values)
     else:
-        sql.insert(desk.db, "sla_clock", ("ticket_id", "kind") + _NEXT_UPDATE_COLUMNS, (number, "next_update", *values))
-    from helpdesk.domain import audit
+        sql.insert(desk.db, "sla_clock", ("ticket_id", "kind", *values), (number, "next_update", *values.values()))
 
     audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
 
 
 def _organisation(ticket) -> str | None:
-    from helpdesk.store import sql
-
-    if not ticket.customer_id:
-        return None
-    row = sql.one(ticket._meta.database, 'SELECT "organisation"."name" FROM "customer" JOIN "organisation"'
-                  ' ON "organisation"."id" = "customer"."organisation_id" WHERE "customer"."id" = ?',
-                  (ticket.customer_id,))
-    return row[0] if row else None
+    return queries.customer_organisation(ticket._meta.database, ticket.customer_id)
 
 
 def on_status_change(desk, number: int, old: str, new: str) -> None:
@@ -377,22 +221,19 @@ def on_status_change(desk, number: int, old: str, new: str) -> None:
 
 def on_priority_change(desk, number: int) -> None:
     """A new priority may mean a new policy: clocks keep the time used and take the new targets."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock, Ticket
-
     ticket = sql.get_row(Ticket, number)
     sla, now = settings(desk), desk.now()
     policy = sla.policy_for(ticket.priority, ticket.type, _organisation(ticket))
     if policy is None:
         return
-    cal = sla.calendar(policy.calendar)
+    cal = calendar_of(sla, policy.calendar)
     for clock in _clocks(number):
         target = policy.targets.get(clock.kind)
         if clock.state == "stopped" or target is None or (clock.policy == policy.name and clock.target_minutes == target):
             continue
         values = {"policy": policy.name, "calendar": policy.calendar, "target_minutes": target}
         if clock.state == "running":
-            used = _used(clock, sla.calendar(clock.calendar), now)
+            used = _used(clock, calendar_of(sla, clock.calendar), now)
             due, risk = _schedule(sla, cal, now, target, used)
             values.update(used_seconds=int(used.total_seconds()), started_at=now, due_at=due, risk_at=risk)
         sql.update_row(SlaClock, clock.id, **values)
@@ -407,7 +248,7 @@ def clocks(desk, number: int) -> list[ClockView]:
     sla, now = settings(desk), desk.now()
     out = []
     for clock in sorted(_clocks(number), key=lambda c: KINDS.index(c.kind)):
-        used = _used(clock, sla.calendar(clock.calendar), now)
+        used = _used(clock, calendar_of(sla, clock.calendar), now)
         used_min = used.total_seconds() / 60
         out.append(ClockView(
             kind=clock.kind, policy=clock.policy, state=clock.state, target_minutes=clock.target_minutes,
@@ -420,13 +261,8 @@ def clocks(desk, number: int) -> list[ClockView]:
 
 def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
     """Each ticket's nearest due time among its running clocks (tickets with none are absent)."""
-    from helpdesk.store import sql
-    from helpdesk.store.models import SlaClock
-
     out: dict[int, dt.datetime] = {}
-    rows = sql.in_parts(desk.db, 'SELECT "ticket_id", "due_at" FROM "sla_clock" WHERE "state" = ?'
-                        ' AND "due_at" IS NOT NULL AND "ticket_id" IN', ["running"], sorted(set(numbers)))
-    for number, due in rows:
+    for number, due in queries.running_due_times(desk.db, numbers):
         due = SlaClock.due_at.python_value(due)
         if number not in out or due < out[number]:
             out[number] = due
@@ -436,10 +272,6 @@ def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
 def next_due_order(descending: bool = False):
     """A ticket's nearest running due time as an ORDER BY term (a correlated subquery on the unique
     (ticket, kind) index); tickets with no running clock sort last either way."""
-    import peewee as pw
-
-    from helpdesk.store.models import SlaClock, Ticket
-
     nearest = (SlaClock.select(pw.fn.MIN(SlaClock.due_at))
                .where((SlaClock.ticket == Ticket.number) & (SlaClock.state == "running")))
     key = pw.fn.COALESCE(nearest, "0001-01-01 00:00:00" if descending else "9999-12-31 23:59:59")
@@ -462,20 +294,6 @@ class SweepReport:
 PRIORITY_UP = {"P3": "P2", "P2": "P1", "P1": "P0"}
 DIGEST_LINES = 50  # clocks listed in one agent's mail of a sweep
 
-_RETURNING = ' RETURNING "id", "ticket_id", "kind", "policy"'
-_CLAIMS = {
-    "at_risk": 'UPDATE "sla_clock" SET "at_risk_fired_at" = ? WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
-               ' AND "risk_at" <= ?' + _RETURNING,
-    # A clock found breached before anyone saw it at risk was at risk too.
-    "breached": 'UPDATE "sla_clock" SET "breached_fired_at" = ?, "at_risk_fired_at" = COALESCE("at_risk_fired_at", ?)'
-                ' WHERE "state" = \'running\' AND "breached_fired_at" IS NULL AND "due_at" <= ?' + _RETURNING,
-    # A clock paused or stopped after its target passed, before a sweep saw it running past it.
-    "over": 'UPDATE "sla_clock" SET "breached_fired_at" = ?, "at_risk_fired_at" = COALESCE("at_risk_fired_at", ?)'
-            ' WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
-            ' AND "used_seconds" > "target_minutes" * 60' + _RETURNING,
-}
-
-
 def sweep(desk) -> SweepReport:
     """Mark clocks that crossed their at-risk share or their target since the last sweep, and
     escalate. Set-based: one UPDATE ... RETURNING claims each crossing, so it fires exactly once even
@@ -484,24 +302,19 @@ def sweep(desk) -> SweepReport:
     Each crossing writes one audit event, which also says what its escalation did; agents get one mail
     per sweep listing their tickets (a digest), not one per crossing, so a sweep that catches up after an
     outage neither floods their mailboxes nor the audit trail."""
-    from helpdesk.domain import automation
-    from helpdesk.store import sql as plain
-
     now = desk.now()
     report = SweepReport()
     with desk.db.atomic():
-        # Plain SQL whose predicates match the partial indexes of migration 0012 (only unfired clocks);
-        # sorted, so reports and events come in ticket order on both backends.
-        risky = sorted(plain.rows(desk.db, _CLAIMS["at_risk"], [now, now]), key=lambda r: (r[1], r[2]))
-        late = sorted(plain.rows(desk.db, _CLAIMS["breached"], [now, now, now])
-                      + plain.rows(desk.db, _CLAIMS["over"], [now, now]), key=lambda r: (r[1], r[2]))
+        # Sorted, so reports and events come in ticket order on both backends.
+        risky = sorted(queries.claim_at_risk(desk.db, now), key=lambda r: (r[1], r[2]))
+        late = sorted(queries.claim_breached(desk.db, now), key=lambda r: (r[1], r[2]))
         sla = settings(desk)
         policies = {p.name: p for p in sla.policies}
 
         # Event rules may read and change anything: before one runs, everything so far is written out,
         # and if it fired, what the escalations had read is read again.
-        events_with_rules = (set() if getattr(desk, "_rules_muted", False)
-                             else {rule.on for rule in automation.settings(desk).rules})
+        events_with_rules = (set() if desk.rules_muted
+                             else {rule.on for rule in desk.config.automation.rules})
         crossings = [(r, "at_risk") for r in risky] + [(r, "breached") for r in late]
         steps = Escalations(desk, [r[1] for r in risky] + [r[1] for r in late], now)
         steps.mark({r[1] for r in risky}, {r[1] for r in late})
@@ -520,7 +333,7 @@ def sweep(desk) -> SweepReport:
                              lambda: {"clock": kind, "policy": pname, "escalation": [o.data for o in done]})
             if f"sla_{label}" in events_with_rules:
                 steps.flush()
-                if automation.emit(desk, f"sla_{label}", number):
+                if events.publish(desk, f"sla_{label}", [number]):
                     steps.forget()
         steps.finish()
     return report
@@ -540,14 +353,10 @@ class _Events:
         key = (action, *key)
         text = self.encoded.get(key)
         if text is None:
-            from helpdesk.domain import audit
-
             text = self.encoded[key] = audit.encode(data())
         self.rows.append((ticket, action, text))
 
     def write(self) -> None:
-        from helpdesk.domain import audit
-
         if self.rows:
             audit.record_encoded(self.desk, self.rows)
         self.rows = []
@@ -581,8 +390,6 @@ class Escalations:
     _COLUMNS = ("title", "status", "priority", "queue", "assignee", "version", "sla_state")
 
     def __init__(self, desk, numbers: list[int], now: dt.datetime):
-        from helpdesk.store import sql as plain
-
         self.desk = desk
         self.now = now
         self.tickets: dict[int, dict] = {}
@@ -595,25 +402,18 @@ class Escalations:
         self.recipients: dict[tuple, list[tuple[str, str]]] = {}  # (assignee, queue) -> who is notified
         self._load(sorted(set(numbers)))
         # Plain SQL: a rule escalating one ticket builds one of these per ticket.
-        self.agents = {aid: (login, email) for aid, login, email in
-                       plain.rows(desk.db, 'SELECT "id", "login", "email" FROM "agent"')}
+        self.agents = queries.agent_addresses(desk.db)
         self.agent_ids = {login: aid for aid, (login, _) in self.agents.items()}
-        self.queues = dict(plain.rows(desk.db, 'SELECT "id", "name" FROM "queue"'))
+        self.queues = queries.queue_names(desk.db)
         self.queue_ids = {name: qid for qid, name in self.queues.items()}
 
     def _load(self, numbers: list[int]) -> None:
-        from helpdesk.store import sql as plain
-        from helpdesk.store.models import Ticket
-
-        columns = ", ".join(f'"{Ticket._meta.fields[c].column_name}"' for c in self._COLUMNS)
-        for number, *values in plain.in_parts(self.desk.db, f'SELECT "number", {columns} FROM "ticket" WHERE "number" IN',
-                                              [], numbers):
+        for number, *values in queries.ticket_columns(self.desk.db, numbers, self._COLUMNS):
             self.tickets[number] = dict(zip(self._COLUMNS, values))
 
     def _ticket(self, number: int) -> dict:
         ticket = self.tickets.get(number)
         if ticket is None:  # (runs for every step: imports only here)
-            from helpdesk.store.models import Ticket
 
             self._load([number])
             if number not in self.tickets:
@@ -622,23 +422,17 @@ class Escalations:
         return ticket
 
     def _agent(self, agent_id: int) -> tuple[str, str | None]:
-        from helpdesk.store.models import Agent
-
         if agent_id not in self.agents:
             agent = Agent.get_by_id(agent_id)
             self.agents[agent_id] = (agent.login, agent.email)
         return self.agents[agent_id]
 
     def _queue_name(self, queue_id: int) -> str:
-        from helpdesk.store.models import Queue
-
         if queue_id not in self.queues:
             self.queues[queue_id] = Queue.get_by_id(queue_id).name
         return self.queues[queue_id]
 
     def _queue_id(self, name: str) -> int | None:
-        from helpdesk.store.models import Queue
-
         if name not in self.queue_ids:
             queue = Queue.get_or_none(Queue.name == name)
             if queue is None:
@@ -685,8 +479,6 @@ class Escalations:
         """Why no automatic mail may go to this (lowercased) address (bounced, hourly cap), asked once per sweep:
         the sweep sends each agent one mail at most."""
         if address not in self.refused:
-            from helpdesk.domain import outbox
-
             self.refused[address] = outbox.auto_mail_allowed(self.desk, address)
         return self.refused[address]
 
@@ -731,10 +523,6 @@ class Escalations:
 
     def flush(self) -> None:
         """Write the events and ticket changes kept so far (tickets with the same changes together)."""
-        from helpdesk.core.errors import StaleVersion
-        from helpdesk.store import sql as plain
-        from helpdesk.store.models import Ticket
-
         self.events.write()
         groups: dict[tuple, list[int]] = {}
         for number, changes in self.changed.items():
@@ -746,26 +534,15 @@ class Escalations:
         for number, state in self.sla_states.items():
             by_state.setdefault(state, []).append(number)
         for state, numbers in by_state.items():
-            # At risk never overwrites breached, even one a concurrent sweep has just written.
-            guard = '"sla_state" IS NULL AND ' if state == "at_risk" else ""
-            plain.in_parts(self.desk.db, f'UPDATE "ticket" SET "sla_state" = ? WHERE {guard}"number" IN', [state],
-                           sorted(numbers))
+            queries.set_sla_state(self.desk.db, numbers, state)
         self.sla_states.clear()
-        param = self.desk.db.param
         for (seen, changes), numbers in groups.items():
-            fields = [Ticket._meta.fields[key] for key, _ in changes]
-            values = [f.db_value(value) for f, (_, value) in zip(fields, changes)]
-            assignments = ", ".join(f'"{f.column_name}" = {param}' for f in fields)
-            for start in range(0, len(numbers), 500):
-                part = numbers[start:start + 500]
-                updated = self.desk.db.execute_sql(
-                    f'UPDATE "ticket" SET {assignments} WHERE "version" = {param} AND "number" IN '
-                    f"({', '.join([param] * len(part))})", values + [seen] + part).rowcount
-                if updated != len(part):
-                    stale = [n for n, v in Ticket.select(Ticket.number, Ticket.version)
-                             .where(Ticket.number.in_(part)).tuples() if v != self.tickets[n]["version"]]
-                    raise StaleVersion(f"ticket #{min(stale, default=part[0])} was changed by someone else "
-                                       "meanwhile: reload it and try again")
+            # `tickets.write`'s versioned UPDATE, for every ticket of the group at once.
+            if queries.update_ticket_if_version(self.desk.db, numbers, seen, dict(changes)) != len(numbers):
+                stale = [n for n, v in Ticket.select(Ticket.number, Ticket.version)
+                         .where(Ticket.number.in_(numbers)).tuples() if v != self.tickets[n]["version"]]
+                raise StaleVersion(f"ticket #{min(stale, default=numbers[0])} was changed by someone else "
+                                   "meanwhile: reload it and try again")
         self.changed.clear()
         self.seen.clear()
 
@@ -775,9 +552,6 @@ class Escalations:
 
     def finish(self) -> None:
         """Write everything out and queue the agents' mails."""
-        from helpdesk.domain import outbox
-        from helpdesk.store.models import Ticket
-
         self.flush()
         for address, items in self.mail.items():
             items = list(dict.fromkeys(items))

@@ -5,28 +5,27 @@ No front end writes SQL: the CLI, the TUI, the mail channel and the daemon all c
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import peewee as pw
 
-from helpdesk.domain import audit, sla
-
+from helpdesk.config import TicketType
 from helpdesk.core import limits
 from helpdesk.core.addresses import is_address
-from helpdesk.config import FieldSpec, TicketType
 from helpdesk.core.errors import InvalidInput, NotFound, StaleVersion, UsageError
 from helpdesk.core.inputs import load_json
-from helpdesk.store import bulk, extensions, search, sql
-from helpdesk.store.models import (
-    PRIORITIES, Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag,
+from helpdesk.core.views import EntryView, hidden_line_count, TicketView
+from helpdesk.core.vocabulary import CHANNELS, check_priority, ME, resolve_login
+from helpdesk.domain import attachments, audit, events, organisations, outbox, query as query_mod, ratings, sla
+from helpdesk.domain.fields import (  # noqa: F401 - part of this module's interface
+    check_fields, coerce_field, normalise_tags, ticket_type,
 )
-from helpdesk.core.views import EntryView, TicketView, hidden_line_count
+from helpdesk.store import bulk, extensions, queries, search
+from helpdesk.store.db import is_postgres, refresh_statistics
+from helpdesk.store.models import Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag
 
-CHANNELS = ("cli", "email", "api", "agent", "import", "sample")
 INPUT_KEYS = {"title", "body", "description", "type", "priority", "customer", "customer_name", "organisation",
               "fields", "field", "key", "idempotency_key", "tags", "queue", "channel"}
 CHUNK = 500
@@ -71,87 +70,6 @@ def parse_number(value: str | int) -> int:
     return int(digits)
 
 
-def ticket_type(desk, name: str | None) -> TicketType | None:
-    if name is None or name == "":
-        return None
-    ttype = desk.config.type(name)
-    if ttype is None:
-        known = ", ".join(t.name for t in desk.config.types) or "none configured"
-        raise InvalidInput(f"unknown type {limits.shown(name)} (types: {known})")
-    return ttype
-
-
-def coerce_field(ttype: TicketType, spec: FieldSpec, value: Any) -> Any:
-    """A field value from text or JSON, checked against its kind; a bad value names the field."""
-    if value is None or value == "":
-        return None
-    where = f"field '{spec.name}' of type '{ttype.name}'"
-    kind = spec.kind
-    try:
-        if kind == "text":
-            if isinstance(value, (dict, list)):
-                raise ValueError
-            limits.check_text(where, str(value), limits.FIELD_TEXT_MAX)
-            return str(value)
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            number = int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
-            if not -2**63 <= number < 2**63:  # the column is a 64-bit integer on both backends
-                raise InvalidInput(f"{where} is out of range: {limits.shown(value)}")
-            return number
-        if kind == "number":
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError
-            return number
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("true", "yes", "y", "1", "on"):
-                return True
-            if text in ("false", "no", "n", "0", "off"):
-                return False
-            raise ValueError
-        if kind == "date":
-            if isinstance(value, dt.date):
-                return value
-            return dt.date.fromisoformat(str(value).strip())
-        if kind == "choice":
-            text = str(value)
-            if text not in spec.options:
-                raise InvalidInput(f"{where}: {limits.shown(text)} is not one of {', '.join(spec.options)}")
-            return text
-    except (ValueError, TypeError, OverflowError):
-        expected = {"int": "a whole number", "number": "a number", "bool": "true or false",
-                    "date": "a date YYYY-MM-DD", "text": "text"}[kind]
-        given = {dict: "an object", list: "a list"}.get(type(value)) or limits.shown(value)
-        raise InvalidInput(f"{where} must be {expected}, not {given}") from None
-    raise InvalidInput(f"{where} has unknown kind {kind}")
-
-
-def check_fields(ttype: TicketType | None, values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    if not values and (ttype is None or not creating):
-        return {}
-    if ttype is None:
-        raise InvalidInput(f"field {limits.shown(next(iter(values)))} needs a ticket type (--type)")
-    clean = {}
-    for name, value in values.items():
-        spec = ttype.field(name)
-        if spec is None:
-            known = ", ".join(f.name for f in ttype.fields) or "none"
-            raise InvalidInput(f"unknown field {limits.shown(name)} for type '{ttype.name}' (fields: {known})")
-        clean[name] = coerce_field(ttype, spec, value)
-    if creating:
-        for spec in ttype.fields:
-            if spec.required and clean.get(spec.name) is None:
-                raise InvalidInput(f"field '{spec.name}' of type '{ttype.name}' is required")
-    return clean
-
-
 def parse_field_args(pairs: Iterable[str]) -> dict[str, str]:
     """`--field K=V` arguments into a dict."""
     out = {}
@@ -161,27 +79,6 @@ def parse_field_args(pairs: Iterable[str]) -> dict[str, str]:
         name, value = pair.split("=", 1)
         out[name.strip()] = value
     return out
-
-
-def normalise_tags(tags: Any) -> list[str]:
-    """Tags from a list or a comma/space-separated string: lower-cased, each a safe name, no repeats,
-    at most `limits.TAGS_PER_TICKET`."""
-    if tags is None or tags == "":
-        return []
-    if isinstance(tags, str):
-        tags = re.split(r"[,\s]+", tags)
-    if not isinstance(tags, list):
-        raise InvalidInput("tags must be a list or a comma-separated string")
-    out: dict[str, None] = {}  # ordered, and a repeat costs nothing (a list lookup made 100,000 tags take 33 s)
-    for tag in tags:
-        if isinstance(tag, (dict, list)):
-            raise InvalidInput("a tag must be text, not an object or a list")
-        tag = str(tag).strip().lower()
-        if tag:
-            out[limits.check_name("tag", tag)] = None
-            if len(out) > limits.TAGS_PER_TICKET:
-                raise InvalidInput(f"more than {limits.TAGS_PER_TICKET} tags")
-    return list(out)
 
 
 def parse_record(desk, raw: Any, *, flat_fields: bool = True) -> TicketInput:
@@ -264,9 +161,7 @@ def _check(desk, inp: TicketInput) -> _Checked:
     if len(inp.tags) > limits.TAGS_PER_TICKET:
         raise InvalidInput(f"more than {limits.TAGS_PER_TICKET} tags")
     ttype = ticket_type(desk, inp.type)
-    priority = (inp.priority or desk.config.default_priority).upper()
-    if priority not in PRIORITIES:
-        raise InvalidInput(f"priority {limits.shown(inp.priority)} is not one of {', '.join(PRIORITIES)}")
+    priority = check_priority(inp.priority or desk.config.default_priority)
     queue = inp.queue or (ttype.queue if ttype else None) or desk.config.default_queue
     if queue and desk.config.queue(queue) is None:
         raise InvalidInput(f"unknown queue {limits.shown(queue)}")
@@ -298,15 +193,9 @@ def _customer_ids(desk, checked: list[_Checked]) -> dict[str, int]:
     if not wanted:
         return {}
     emails = list(wanted)
-    ids: dict[str, int] = {}
-    db = desk.db
-    for start in range(0, len(emails), CHUNK):
-        part = emails[start:start + CHUNK]
-        ids.update(sql.rows(db, f'SELECT "email", "id" FROM "customer" WHERE "email" IN ({sql.marks(len(part))})', part))
+    ids = queries.customer_ids(desk.db, emails)
     missing = [e for e in emails if e not in ids]
     if missing:
-        from helpdesk.domain import organisations
-
         # A new customer: the organisation the input names, else the one owning their mail domain.
         org_of = {e: wanted[e].inp.organisation or organisations.for_address(desk, e) for e in missing}
         org_ids = organisation_ids(o for o in org_of.values() if o)
@@ -315,16 +204,11 @@ def _customer_ids(desk, checked: list[_Checked]) -> dict[str, int]:
                 for e in missing]
         if len(rows) == 1:  # the usual case (a new sender): one plain statement
             row = rows[0]
-            sql.execute(db, 'INSERT INTO "customer" ("email", "name", "organisation_id", "created_at")'
-                        ' VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-                        (row["email"], row["name"], row["organisation"], row["created_at"]))
+            queries.add_customer(desk.db, row["email"], row["name"], row["organisation"], row["created_at"])
         else:
             for start in range(0, len(rows), CHUNK):
                 Customer.insert_many(rows[start:start + CHUNK]).on_conflict_ignore().execute()
-        for start in range(0, len(missing), CHUNK):
-            part = missing[start:start + CHUNK]
-            ids.update(sql.rows(db, f'SELECT "email", "id" FROM "customer" WHERE "email" IN ({sql.marks(len(part))})',
-                                part))
+        ids.update(queries.customer_ids(desk.db, missing))
     return ids
 
 
@@ -340,8 +224,7 @@ def _queue_ids(names: Iterable[str | None]) -> dict[str, int]:
     names = sorted({n for n in names if n})
     if not names:
         return {}
-    return dict(sql.rows(Queue._meta.database.obj,
-                         f'SELECT "name", "id" FROM "queue" WHERE "name" IN ({sql.marks(len(names))})', names))
+    return queries.queue_ids(Queue._meta.database.obj, names)
 
 
 def intake_many(desk, inputs: list[TicketInput | _Checked]) -> list[IntakeResult]:
@@ -362,41 +245,16 @@ def intake_many(desk, inputs: list[TicketInput | _Checked]) -> list[IntakeResult
 
 
 def _created_events(desk, results: list[IntakeResult]) -> list[IntakeResult]:
-    """After new tickets are stored (same transaction): routing for queues that auto-assign, then the
-    `created` rules."""
-    from helpdesk.domain import automation
-
-    auto_queues = {q.name for q in desk.config.queues if q.auto_assign}
-    if auto_queues:
-        _route_new(desk, [r.number for r in results if r.created], auto_queues)
-    if any(rule.on == "created" for rule in automation.settings(desk).rules):
-        automation.emit_many(desk, "created", [r.number for r in results if r.created])
+    """After new tickets are stored (same transaction): `created` is published (routing for queues
+    that auto-assign, then the rules; see `domain.reactions`)."""
+    events.publish(desk, "created", [r.number for r in results if r.created])
     return results
-
-
-def _route_new(desk, numbers: list[int], auto_queues: set[str]) -> None:
-    from helpdesk.domain import routing as assignment
-    from helpdesk.core.errors import IllegalTransition
-
-    if not numbers:
-        return
-    queued = (Ticket.select(Ticket.number).join(Queue)
-              .where(Ticket.number.in_(numbers) & Queue.name.in_(sorted(auto_queues))).tuples())
-    for (number,) in queued:
-        try:
-            assignment.auto_assign(desk, number)
-        except IllegalTransition as exc:  # nobody can take it now: it waits in the queue
-            audit.record(desk, number, "routing_skipped", reason=str(exc))
 
 
 def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
     now = desk.now()
     keys = [r.inp.key for r in rows if r.inp.key]
-    existing: dict[str, int] = {}
-    for start in range(0, len(keys), CHUNK):
-        part = keys[start:start + CHUNK]
-        existing.update(sql.rows(desk.db, 'SELECT "idempotency_key", "number" FROM "ticket"'
-                                 f' WHERE "idempotency_key" IN ({sql.marks(len(part))})', part))
+    existing = queries.ticket_numbers_by_key(desk.db, keys)
     customers = _customer_ids(desk, rows)
     queues = _queue_ids(r.queue for r in rows)
 
@@ -451,17 +309,7 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
 
 
 def _organisations_of(customer_ids) -> dict[int, str]:
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return {}
-    out: dict[int, str] = {}
-    db = Customer._meta.database.obj
-    for start in range(0, len(ids), CHUNK):
-        part = ids[start:start + CHUNK]
-        out.update(sql.rows(db, 'SELECT "c"."id", "o"."name" FROM "customer" AS "c"'
-                            ' JOIN "organisation" AS "o" ON "o"."id" = "c"."organisation_id"'
-                            f' WHERE "c"."id" IN ({sql.marks(len(part))})', part))
-    return out
+    return queries.customer_organisations(Customer._meta.database.obj, list(customer_ids))
 
 
 def intake_bulk(desk, inputs: list[TicketInput | _Checked], *, chunk: int = 2000,
@@ -469,8 +317,6 @@ def intake_bulk(desk, inputs: list[TicketInput | _Checked], *, chunk: int = 2000
     """Many tickets (bulk create), all or nothing: checked first, then stored in one transaction, so a
     failure or a kill -9 midway leaves none of them (as `ticket import`). `chunk` tickets at a time,
     for `on_progress`; the planner statistics are refreshed at the end."""
-    from helpdesk.store.db import refresh_statistics
-
     rows = [inp if isinstance(inp, _Checked) else _check(desk, inp) for inp in inputs]
     results: list[IntakeResult] = []
     with desk.db.atomic():
@@ -491,13 +337,7 @@ def intake(desk, inp: TicketInput) -> tuple[TicketView, bool]:
 
 
 def _write_tags(pairs: list[tuple[int, list[str]]]) -> None:
-    rows = [(n, t) for n, tags in pairs for t in tags]
-    for start in range(0, len(rows), CHUNK):
-        part = rows[start:start + CHUNK]
-        # Plain SQL (a rule adding a tag writes one row: composing the statement cost 10x running it).
-        sql.execute(TicketTag._meta.database, 'INSERT INTO "ticket_tag" ("ticket_id", "tag") VALUES '
-                    + ", ".join(["(?, ?)"] * len(part)) + " ON CONFLICT DO NOTHING",
-                    [v for row in part for v in row])
+    queries.add_tags(TicketTag._meta.database, [(n, t) for n, tags in pairs for t in tags])
 
 
 # ---------------------------------------------------------------- reading
@@ -505,10 +345,7 @@ def _write_tags(pairs: list[tuple[int, list[str]]]) -> None:
 
 def fetch(number: int) -> Ticket:
     """The ticket row (every write starts here: plain SQL, see store/sql.py)."""
-    ticket = sql.get_row(Ticket, number)
-    if ticket is None:
-        raise NotFound(f"ticket #{number} not found")
-    return ticket
+    return queries.ticket_row(number)
 
 
 def views(desk, tickets: list[Ticket], *, with_fields: bool = True) -> list[TicketView]:
@@ -574,12 +411,9 @@ def _extension_values(desk, tickets: list[Ticket]) -> dict[int, dict]:
 def get(desk, number: int, *, conversation: bool = False) -> TicketView:
     view = views(desk, [fetch(number)])[0]
     if conversation:
-        from helpdesk.domain import attachments
-
         view.conversation = entries(number)
         view.attachments = [a.to_dict() for a in attachments.list_for(number)]
         view.sla = [c.to_dict() for c in sla.clocks(desk, number)]
-        from helpdesk.domain import ratings
 
         rating = ratings.get(number)
         view.rating = rating.to_dict() if rating else None
@@ -603,9 +437,6 @@ def entries(number: int) -> list[EntryView]:
 def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int = 0,
                  with_fields: bool = False, sort: str | None = None) -> list[TicketView]:
     """Tickets matching a query in the query language, newest first (or in `sort` order)."""
-    from helpdesk.domain import query as query_mod
-    from helpdesk.store.db import is_postgres
-
     parsed = query_mod.parse(query)
     ordering = sort_order(sort)
     select, order = query_mod.find(desk, parsed)
@@ -670,8 +501,6 @@ def _sorted_views(desk, select: pw.ModelSelect, limit: int | None, offset: int,
 def count_tickets(desk, query: str = "", *, cap: int | None = None) -> int:
     """How many tickets match (the same conditions as `list_tickets`); with `cap`, counting stops
     after cap + 1 matches, so a footer on a huge desk costs a bounded scan."""
-    from helpdesk.domain import query as query_mod
-
     select, _ = query_mod.find(desk, query_mod.parse(query))
     select = select.select(Ticket.number)
     if cap is not None:
@@ -682,16 +511,12 @@ def count_tickets(desk, query: str = "", *, cap: int | None = None) -> int:
 def iter_tickets(desk, query: str = "", *, batch: int = 1000, with_fields: bool = True):
     """Every matching ticket, newest first, in batches (exports of any size). A bad query fails here,
     at the call, not at the first ticket asked for (an export has written nothing yet)."""
-    from helpdesk.domain import query as query_mod
-
     parsed = query_mod.parse(query)
     query_mod.find(desk, parsed)
     return _batches(desk, parsed, batch, with_fields)
 
 
 def _batches(desk, parsed, batch: int, with_fields: bool):
-    from helpdesk.domain import query as query_mod
-
     last = None
     while True:
         select, order = query_mod.find(desk, parsed)
@@ -721,17 +546,7 @@ def write(desk, ticket: Ticket, expected_version: int | None = None, **changes: 
     changes.setdefault("updated_at", desk.now())
     if "status" in changes and changes["status"] != ticket.status:
         changes["status_changed_at"] = changes["updated_at"]
-    fields = Ticket._meta.fields
-    try:
-        columns = [fields[key] for key in changes]
-    except KeyError as exc:
-        raise TypeError(f"ticket has no field {exc}") from None
-    # Plain SQL: written for every reply and move (Peewee composing the UPDATE cost 10x its execution).
-    cursor = sql.execute(desk.db, 'UPDATE "ticket" SET ' + ", ".join(f'"{f.column_name}" = ?' for f in columns)
-                         + ' WHERE "number" = ? AND "version" = ?',
-                         [f.db_value(v) for f, v in zip(columns, changes.values())] + [ticket.number, seen])
-    updated = cursor.rowcount
-    if updated != 1:
+    if queries.update_ticket_if_version(desk.db, [ticket.number], seen, changes) != 1:
         raise StaleVersion(f"ticket #{ticket.number} was changed by someone else meanwhile: reload it and try again")
     for key, value in changes.items():
         setattr(ticket, key, value)
@@ -764,9 +579,7 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
                 changes["title"] = title
                 diff["title"] = [ticket.title, title]
         if priority is not None:
-            priority = priority.upper()
-            if priority not in PRIORITIES:
-                raise InvalidInput(f"priority {limits.shown(priority)} is not one of {', '.join(PRIORITIES)}")
+            priority = check_priority(priority.upper())
             if priority != ticket.priority:
                 changes["priority"] = priority
                 diff["priority"] = [ticket.priority, priority]
@@ -805,7 +618,7 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
         add = normalise_tags(list(tags_add))
         # Not checked against the name rule: a tag stored before the rule existed can still be removed.
         remove = [t for t in dict.fromkeys(str(t).strip().lower() for t in tags_remove) if t]
-        current_tags = {t for (t,) in sql.rows(desk.db, 'SELECT "tag" FROM "ticket_tag" WHERE "ticket_id" = ?', (number,))}
+        current_tags = queries.ticket_tags(desk.db, number)
         add = [t for t in add if t not in current_tags]
         remove = [t for t in remove if t in current_tags]
         if add and len(current_tags) + len(add) - len(remove) > limits.TAGS_PER_TICKET:
@@ -836,27 +649,23 @@ def apply_update(desk, number: int, *, title: str | None = None, priority: str |
         audit.record(desk, number, "updated", **diff)
         if "priority" in changes or "type" in changes:
             sla.on_priority_change(desk, number)
-        from helpdesk.domain import automation
-
-        automation.emit(desk, "updated", number)
+        events.publish(desk, "updated", [number])
         if "title" in changes:
             search.reindex_tickets([number])
 
 
 def agent_row(desk, login: str) -> Agent:
     """The agent a login names; `me` is the acting agent."""
-    name = desk.actor if login == "me" else login
+    name = resolve_login(login, desk.actor)
     agent = Agent.get_or_none(Agent.login == name)
     if agent is None:
         raise NotFound(f"agent {limits.shown(name)} not found" + (" (the acting agent: set HELPDESK_AGENT or [me] agent)"
-                                                     if login == "me" else ""))
+                                                     if login == ME else ""))
     return agent
 
 
 def reply(desk, number: int, body: str, *, note: bool = False, expected_version: int | None = None) -> EntryView:
     """An agent's public reply (queued in the outbox for the customer) or internal note."""
-    from helpdesk.domain import outbox
-
     body = (body or "").strip()
     if not body:
         raise InvalidInput("the reply is empty")

@@ -4,6 +4,7 @@ value by value (70 % of the time at 100k tickets); this writes the same rows at 
 from __future__ import annotations
 
 import datetime
+import io
 from typing import Any, Sequence
 
 import peewee as pw
@@ -65,8 +66,6 @@ def _copy_value(value: Any) -> str:
 
 
 def _copy(db: pw.Database, table: str, names: str, rows: list[list[Any]]) -> None:
-    import io
-
     text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
     cursor = db.cursor()
     cursor.copy_expert(f'COPY "{table}" ({names}) FROM STDIN', io.StringIO(text))

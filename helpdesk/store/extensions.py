@@ -14,7 +14,9 @@ import peewee as pw
 
 from helpdesk.config import FieldSpec, TicketType
 from helpdesk.core.errors import ConfigError
+from helpdesk.store import cache
 from helpdesk.store.db import database, is_postgres
+from helpdesk.store.migrations import add_column_if_missing
 from helpdesk.store.models import Setting, Ticket, TicketTypeRecord
 
 
@@ -130,20 +132,23 @@ def sync_types(types: Iterable[TicketType], fingerprint: str | None = None) -> l
 
 
 def _add_column(db: pw.Database, type_name: str, spec: FieldSpec) -> None:
-    from helpdesk.store.migrations import add_column_if_missing
-
     add_column_if_missing(db, table_name(type_name), spec.name, _peewee_field(spec.kind))
 
 
 _generation = 0  # bumped by every sync_types: cached type records older than that are read again
 
 
+TYPE_RECORDS = "type_records"  # their key in the database's cache (`store.cache`)
+
+
 def type_records(desk=None) -> dict[str, TicketTypeRecord]:
-    """The type records by name; with a desk, cached on it until the next `sync_types`."""
-    cached = getattr(desk, "type_records", None)
+    """The type records by name; with a desk, cached for its database until the next `sync_types`."""
+    if desk is None:
+        return {r.name: r for r in TicketTypeRecord.select()}
+    cached = cache.for_database(desk.db).get(TYPE_RECORDS)
     if cached is not None and cached[0] == _generation:
         return cached[1]
+    generation = _generation
     records = {r.name: r for r in TicketTypeRecord.select()}
-    if desk is not None:
-        desk.type_records = (_generation, records)
+    cache.for_database(desk.db).put(TYPE_RECORDS, (generation, records))
     return records

@@ -7,9 +7,11 @@ lock, so two processes starting at once apply each migration exactly once.
 
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import peewee as pw
+from playhouse.migrate import migrate as run, PostgresqlMigrator, SqliteMigrator
 
 from helpdesk.store import models, search
 from helpdesk.store.db import is_postgres
@@ -72,8 +74,6 @@ def _sla_clocks(db: pw.Database) -> None:
 
 def add_column_if_missing(db: pw.Database, table: str, name: str, field: pw.Field) -> None:
     """For columns added after 0001 (which creates tables as the models are now)."""
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate as run
-
     if name not in {c.name for c in db.get_columns(table)}:
         migrator = PostgresqlMigrator(db) if is_postgres(db) else SqliteMigrator(db)
         run(migrator.add_column(table, name, field))
@@ -137,7 +137,6 @@ def _agent_last_assigned(db: pw.Database) -> None:
     # Round-robin read the newest assignment events from the audit trail for every ticket routed (54 ms
     # once a sweep had written thousands of newer events); the agent row now carries its place.
     add_column_if_missing(db, "agent", "last_assigned", pw.BigIntegerField(default=0))
-    import json
 
     latest: dict[str, int] = {}
     for event_id, data in db.execute_sql(

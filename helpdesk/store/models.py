@@ -11,11 +11,6 @@ import peewee as pw
 from helpdesk.core.clock import utcnow
 from helpdesk.store.db import database
 
-STATES = ("new", "assigned", "in_progress", "pending", "resolved", "closed")
-OPEN_STATES = ("new", "assigned", "in_progress", "pending")
-PRIORITIES = ("P0", "P1", "P2", "P3")
-ENTRY_KINDS = ("reply", "note", "inbound")
-
 
 class BaseModel(pw.Model):
     class Meta:

@@ -13,6 +13,7 @@ from typing import Iterable
 
 import peewee as pw
 
+from helpdesk.store import sql
 from helpdesk.store.db import database, is_postgres
 
 # A tsvector holds at most 1 MB; a document is cut well below that.
@@ -83,8 +84,6 @@ def index_documents(docs: Iterable[tuple[int, str, str]]) -> None:
 
 def reindex_tickets(numbers: Iterable[int]) -> None:
     """Rebuild the documents of these tickets from their title, description and conversation."""
-    from helpdesk.store import sql
-
     numbers = sorted(set(numbers))
     if not numbers:
         return

@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helpdesk.config.automation import Automation, parse as parse_automation
+from helpdesk.config.sla import SlaSettings, parse_settings as parse_sla
+from helpdesk.core import locations
 from helpdesk.core.errors import ConfigError
+from helpdesk.core.inputs import decode_utf8
 from helpdesk.core.limits import IDENTIFIER_RE, NAME_MAX, NAME_RE, ORGANISATION_MAX
+from helpdesk.core.vocabulary import PRIORITIES
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
 TLS_MODES = ("ssl", "starttls", "none")
@@ -119,6 +124,9 @@ class Config:
     mailboxes: tuple[MailboxSpec, ...] = ()
     smtp: SmtpSpec | None = None
     ai: AiSpec = field(default_factory=AiSpec)
+    # Parsed once, with the rest: `[sla]`, `[calendar.NAME]`; `[[rule]]`, `[[macro]]`.
+    sla: SlaSettings = field(default_factory=lambda: parse_sla({}, "UTC", set()), compare=False, repr=False)
+    automation: Automation = field(default_factory=Automation, compare=False, repr=False)
     source: Path | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -300,21 +308,15 @@ def parse(data: dict, source: Path | None = None) -> Config:
     _check_keys("ai", ai_raw, {f.name for f in dataclasses.fields(AiSpec)})
 
     default_priority = desk.get("default_priority", "P2")
-    if default_priority not in ("P0", "P1", "P2", "P3"):
+    if default_priority not in PRIORITIES:
         raise ConfigError(f"config: [desk] default_priority must be P0..P3, not {default_priority!r}")
 
     ratings = _expect("ratings", "ratings", data.get("ratings", {}), dict)
     _check_keys("ratings", ratings, {"enabled"})
     _expect("ratings", "enabled", ratings.get("enabled", True), bool)
-    if "sla" in data or "calendar" in data:
-        # Checked at start, so a bad policy is an error now, not in the middle of a sweep.
-        from helpdesk.domain.sla import parse_settings
-
-        parse_settings(data, desk.get("timezone", "UTC"), queue_names)
-    if "rule" in data or "macro" in data:
-        from helpdesk.domain.automation import parse as parse_automation
-
-        parse_automation(data, queue_names, {t.name: t for t in types})
+    # Parsed now, so a bad policy or rule is an error at start, not in the middle of a sweep.
+    sla = parse_sla(data, desk.get("timezone", "UTC"), queue_names)
+    automation = parse_automation(data, queue_names, {t.name: t for t in types})
 
     return Config(
         desk_name=desk.get("name", "helpdesk"),
@@ -329,6 +331,8 @@ def parse(data: dict, source: Path | None = None) -> Config:
         mailboxes=tuple(mailboxes),
         smtp=smtp,
         ai=AiSpec(**ai_raw),
+        sla=sla,
+        automation=automation,
         source=source,
         raw=data,
     )
@@ -365,13 +369,9 @@ def parse_organisations(raw: list) -> tuple[OrganisationSpec, ...]:
 
 def load(path: Path | None = None) -> Config:
     """Read the desk's config file; a missing file is an empty desk (defaults everywhere)."""
-    from helpdesk.core import locations
-
     path = path or locations.config_file()
     if not path.exists():
         return parse({}, None)
-    from helpdesk.core.inputs import decode_utf8
-
     try:
         data = tomllib.loads(decode_utf8(path.read_bytes(), f"config: {path}"))
     except tomllib.TOMLDecodeError as exc:

@@ -14,7 +14,6 @@ SQL_RE = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \S+ SET|DELETE FROM|CREATE (T
                     r"|PRAGMA)\b")
 EXCLUDED = (
     PACKAGE / "store",
-    PACKAGE / "mail",  # mail: moved by the mail helper
 )
 
 

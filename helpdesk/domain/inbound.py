@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import peewee as pw
 
 from helpdesk.core.addresses import is_address
-from helpdesk.domain import attachments, audit, lifecycle, outbox, sla, tickets
+from helpdesk.domain import attachments, audit, automation, lifecycle, outbox, sla, tickets
 from helpdesk.store import mail_queries as q
-from helpdesk.store import notify
+from helpdesk.store import notify, search
 from helpdesk.store.models import Ticket
 
 log = logging.getLogger("helpdesk.mail")
@@ -181,11 +181,7 @@ def add_inbound(desk, ticket: Ticket, mail) -> int:
     else:
         tickets.write(desk, ticket, None)
         sla.start_next_update(desk, ticket.number, ticket)  # the row just written: priority, type, status
-    from helpdesk.domain import automation
-
     automation.emit(desk, "customer_replied", ticket.number)
-    from helpdesk.store import search
-
     search.reindex_tickets([ticket.number])
     return entry_id
 

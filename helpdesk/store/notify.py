@@ -206,7 +206,7 @@ class Listener:
             self._token = current_token(self.url)
 
     def _connect(self) -> None:
-        import psycopg2
+        import psycopg2  # lazy: the driver is loaded only for a PostgreSQL desk
 
         params = dict(self.url.params or {})
         params.setdefault("connect_timeout", 5)
@@ -233,7 +233,7 @@ class Listener:
             time.sleep(min(SQLITE_POLL, remaining))
 
     def _poll_postgres(self, timeout: float) -> Changes:
-        import psycopg2
+        import psycopg2  # lazy: the driver is loaded only for a PostgreSQL desk
 
         lost = NOTHING
         if self._conn is None or self._conn.closed:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import RawFlag, echo
+from helpdesk.cli.common import RawFlag, echo, output_options
 
 
 # Command groups by name: only the group a command line names is imported and introspected, which
@@ -72,9 +72,9 @@ def init(
 
     Example: HELPDESK_AGENT=ann helpdesk init --sample
     """
-    from helpdesk.domain import desk as desk_mod
+    from helpdesk.services import desk as desk_service  # lazy: services load the store
 
-    made = desk_mod.create(sample=sample)
+    made = desk_service.create(sample=sample)
     for line in made.warnings:
         echo(f"warning: {line}", err=True)
     echo(f"config: {made.config} ({'written' if made.config_written else 'kept'})")
@@ -97,11 +97,10 @@ def daemon(
     """
     import logging
 
+    from helpdesk import daemon as daemon_mod  # lazy: the loop and its services load the store
     from helpdesk.cli.common import open_desk
-    from helpdesk.domain.desk import SYSTEM_DAEMON
-    from helpdesk import daemon as daemon_mod
-
     from helpdesk.core.sanitise import InertLogFormatter
+    from helpdesk.services.desk import SYSTEM_DAEMON  # lazy: see daemon_mod
 
     handler = logging.StreamHandler(sys.stderr)  # log messages quote mail subjects and addresses: inert
     handler.setFormatter(InertLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -110,37 +109,30 @@ def daemon(
         daemon_mod.run(desk, once=once, interval=interval)
 
 
-def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False) -> None:
+@output_options("json", "nl")
+def locate(fmt: str = "text") -> None:
     """Print the config file, data directory and database in use.
 
     Example: helpdesk locate
     """
-    from helpdesk import config
-    from helpdesk.core import locations
-    from helpdesk.cli.common import emit_one
-    from helpdesk.domain.desk import database_url
+    from helpdesk.cli.common import emit
+    from helpdesk.services import desk as desk_service  # lazy: services load the store
 
-    cfg = config.load()
-    paths = {
-        "config": str(locations.config_file()),
-        "config_dir": str(locations.config_dir()),
-        "data_dir": str(locations.data_dir()),
-        "database": database_url(cfg).display(),
-        "attachments": str(locations.attachments_dir()),
-    }
-    if json_:
-        emit_one(paths)
+    paths = desk_service.locate()
+    if fmt != "text":
+        emit(paths, fmt)
     else:
         for key, value in paths.items():
             echo(f"{key:12} {value}")
 
 
+@output_options("json", "nl", "csv", default="csv", format_option=("csv", "json", "nl", "sqlite"))
 def export(
     query: Annotated[Optional[str], typer.Argument(help="Only tickets matching this query.")] = None,
-    format: Annotated[str, typer.Option("--format", help="csv, json, nl or sqlite.")] = "csv",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file, not stdout "
                                                                            "(replaced only when complete).")] = None,
     raw: RawFlag = False,
+    fmt: str = "csv",
 ) -> None:
     """Export tickets, newest first: CSV (one row per ticket, type fields as field.NAME columns), JSON or
     NDJSON (a full backup: conversation, attachments, links, ratings, history; `ticket import` restores
@@ -156,24 +148,22 @@ def export(
       helpdesk export --format sqlite -o desk.db && datasette desk.db
     """
     from helpdesk.core import files
-    from helpdesk.domain import tickets, import_export as transfer
+    from helpdesk.services import import_export, tickets  # lazy: services load the store
     from helpdesk.cli.common import Progress, fail, open_desk
     from helpdesk.core.errors import ExitCode
 
-    if format not in ("csv", "json", "nl", "sqlite"):
-        fail(f"--format must be csv, json, nl or sqlite, not '{format}'", ExitCode.USAGE)
-    if format == "sqlite" and output is None:
+    if fmt == "sqlite" and output is None:
         fail("--format sqlite writes a database file: name it with -o FILE", ExitCode.USAGE)
     with open_desk() as desk:
-        if format == "sqlite":
+        if fmt == "sqlite":
             with files.replacing(output) as tmp:  # an empty file is an empty SQLite database
-                count = transfer.export_sqlite(desk, query or "", tmp)
+                count = import_export.export_sqlite(desk, query or "", tmp)
             echo(f"exported {count} tickets to {output}", err=True)
         elif output:
             # Written beside FILE and renamed over it when complete: a bad query leaves FILE as it was.
-            total = tickets.count_tickets(desk, query or "") if sys.stderr.isatty() else None
+            total = tickets.count(desk, query or "") if sys.stderr.isatty() else None
             with files.writing(output) as fh, Progress("exporting tickets", total=total) as progress:
-                count = transfer.export(desk, query or "", format, fh, raw=raw, on_progress=progress.advance)
+                count = import_export.export(desk, query or "", fmt, fh, raw=raw, on_progress=progress.advance)
             echo(f"exported {count} tickets to {output}", err=True)
         else:
-            transfer.export(desk, query or "", format, sys.stdout, raw=raw)
+            import_export.export(desk, query or "", fmt, sys.stdout, raw=raw)

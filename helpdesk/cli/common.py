@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 from contextlib import contextmanager
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any, Iterable, Optional
 
 import typer
 
-from helpdesk.core.errors import ExitCode, HelpdeskError
+from helpdesk.core.errors import ExitCode, HelpdeskError, RowsRefused
 from helpdesk.core.formats import emit_rows  # noqa: F401 - shared by every listing command
 from helpdesk.core.sanitise import inert, json_dumps
 
@@ -18,6 +20,7 @@ NlFlag = Annotated[bool, typer.Option("--nl", help="Print newline-delimited JSON
 CsvFlag = Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")]
 RawFlag = Annotated[bool, typer.Option("--raw", help="CSV cells exactly as stored: no formula guard, control "
                                                       "characters kept (for a consumer you trust).")]
+ROWS_SHOWN = 200  # refused rows of a bulk input listed one by one; the rest are counted
 IfVersion = Annotated[int | None, typer.Option("--if-version", help="Refuse the change if the ticket's version "
                                                                        "is no longer this one (optimistic locking).")]
 
@@ -41,33 +44,30 @@ def fail(message: str, code: int = ExitCode.FAILED) -> None:
 
 
 def handle_errors(exc: BaseException) -> int | None:
-    """Map an exception to (message, exit code); None when it is not ours to handle."""
-    import peewee as pw
+    """Report an expected failure (one line on stderr; a refused bulk input lists its rows first) and
+    return its exit code; None when it is not ours to handle."""
+    if isinstance(exc, RowsRefused):
+        for row in exc.rows[:ROWS_SHOWN]:
+            error(row)
+        if len(exc.rows) > ROWS_SHOWN:
+            error(f"... and {len(exc.rows) - ROWS_SHOWN} more")
+    if not isinstance(exc, HelpdeskError):
+        from helpdesk.services.desk import database_failure  # lazy: only on an error path
 
-    if isinstance(exc, HelpdeskError):
-        error(exc)
-        return int(exc.exit_code)
-    if isinstance(exc, pw.OperationalError):
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        error(f"database: {text}")
-        return int(ExitCode.UNAVAILABLE)
-    if isinstance(exc, pw.InterfaceError):
-        error(f"database connection lost: {exc}")
-        return int(ExitCode.UNAVAILABLE)
-    if isinstance(exc, pw.DatabaseError):
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        error(f"database refused the change: {text}")
-        return int(ExitCode.FAILED)
-    return None
+        exc = database_failure(exc)
+        if exc is None:
+            return None
+    error(exc)
+    return int(exc.exit_code)
 
 
 @contextmanager
 def open_desk(migrate: bool = True, actor: str | None = None):
     """The desk for one command, closed when it is done. The acting agent must be registered and active,
-    unless `actor` names the system (the desk's own machinery: helpdesk.domain.desk.SYSTEM_*)."""
-    from helpdesk.domain.desk import open_desk as _open
+    unless `actor` names the system (the desk's own machinery: services.desk.SYSTEM_*)."""
+    from helpdesk.services import desk as desk_service  # lazy: opening a desk loads the store
 
-    desk = _open(migrate=migrate, actor=actor)
+    desk = desk_service.open(migrate=migrate, actor=actor)
     for line in desk.warnings:
         typer.echo(f"warning: {line}", err=True)
     try:
@@ -81,6 +81,60 @@ def output_format(json_: bool = False, nl: bool = False, csv_: bool = False) -> 
     if len(chosen) > 1:
         fail("choose one of --json, --nl, --csv", ExitCode.USAGE)
     return chosen[0] if chosen else "text"
+
+
+_FORMAT_FLAGS = {"json": ("json_", JsonFlag), "nl": ("nl", NlFlag), "csv": ("csv_", CsvFlag)}
+
+
+def output_options(*formats: str, default: str = "text", format_option: tuple[str, ...] = ()):
+    """The output options of a command that prints records, the same on every command: --json, --nl,
+    --csv (those of `formats`; all three by default) and, with `format_option`, a --format NAME
+    taking those names (an alias of the flags, as `export` has). The command receives the choice as
+    its `fmt` argument: "json", "nl", "csv", a `format_option` name, or `default`."""
+    formats = formats or ("json", "nl", "csv")
+
+    def decorate(command):
+        signature = inspect.signature(command)
+        kept = [p for p in signature.parameters.values() if p.name != "fmt"]
+        added = [inspect.Parameter(_FORMAT_FLAGS[f][0], inspect.Parameter.KEYWORD_ONLY, default=False,
+                                   annotation=_FORMAT_FLAGS[f][1]) for f in formats]
+        if format_option:
+            names = ", ".join(format_option[:-1]) + " or " + format_option[-1]
+            added.append(inspect.Parameter("format_", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[
+                Optional[str], typer.Option("--format", help=f"{names} (default: {default}).")]))
+
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            chosen = [f for f in formats if kwargs.pop(_FORMAT_FLAGS[f][0], False)]
+            named = kwargs.pop("format_", None) if format_option else None
+            if named is not None:
+                if named not in format_option:
+                    fail(f"--format must be {names}, not '{named}'", ExitCode.USAGE)
+                if named not in chosen:
+                    chosen.append(named)
+            if len(chosen) > 1:
+                fail("choose one of " + ", ".join(f"--{f}" for f in formats)
+                     + (" or --format" if format_option else ""), ExitCode.USAGE)
+            return command(*args, fmt=chosen[0] if chosen else default, **kwargs)
+
+        run.__signature__ = signature.replace(parameters=kept + added)
+        run.__annotations__ = {**{k: v for k, v in command.__annotations__.items() if k != "fmt"},
+                               **{p.name: p.annotation for p in added}}
+        return run
+
+    return decorate
+
+
+def emit(records: Any, fmt: str, columns: list[str] = (), *, raw: bool = False) -> None:
+    """Records in a machine format: a list (or any iterable of dicts) as a JSON array, NDJSON or CSV with
+    `columns`; one dict as one JSON document (NDJSON: on one line; CSV: one row)."""
+    if isinstance(records, dict):
+        if fmt == "csv":
+            emit_rows([records], fmt, list(columns) or list(records), raw=raw)
+        else:
+            emit_one(records, nl=fmt == "nl")
+        return
+    emit_rows(records, fmt, list(columns), raw=raw)
 
 
 def list_footer(shown: int, total: int, *, capped: bool = False) -> str:

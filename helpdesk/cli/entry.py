@@ -14,10 +14,9 @@ def _skip_postgres_driver() -> None:
     """Peewee imports psycopg2 eagerly (18 ms); a desk on SQLite never needs it, so this process
     tells Python it is absent. Only the console script does this: it opens exactly one database."""
     try:
-        from helpdesk import config
-        from helpdesk.domain.desk import database_url
+        from helpdesk.services.desk import backend
 
-        if database_url(config.load()).backend == "sqlite":
+        if backend() == "sqlite":
             for driver in ("psycopg2", "psycopg"):
                 sys.modules.setdefault(driver, None)  # type: ignore[arg-type]
     except Exception:  # a bad config is reported by the command itself, with its exit code

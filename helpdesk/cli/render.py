@@ -44,16 +44,14 @@ class Local:
     def of(cls, desk, *, sla_targets: bool = False) -> "Local":
         days: dict[str, float] = {}
         if sla_targets:
-            from helpdesk.domain import sla
+            from helpdesk.services import sla  # lazy: only `ticket show` reads SLA targets
 
-            settings = sla.settings(desk)
-            days = {name: settings.business_day_hours * 60 for name, cal in settings.calendars.items()
-                    if not cal.always_open}
+            days = sla.business_day_minutes(desk)
         return cls(zone=desk.config.timezone or "UTC", business_day_minutes=days)
 
     def moment(self, value) -> dt.datetime | None:
         """A stored time (naive UTC, or an ISO string from a view's dict) in the desk's zone."""
-        from helpdesk.domain.calendar import Calendar
+        from zoneinfo import ZoneInfo
 
         if value is None or value == "":
             return None
@@ -62,7 +60,7 @@ class Local:
         if not isinstance(value, dt.datetime):
             return None
         try:
-            zone = Calendar("desk", self.zone).zone
+            zone = ZoneInfo(self.zone)
         except Exception:  # an unknown zone is the config check's to report; show UTC meanwhile
             zone = dt.timezone.utc
         return value.replace(tzinfo=dt.timezone.utc).astimezone(zone)

@@ -12,6 +12,7 @@ import typer
 
 from helpdesk.cli.app_factory import make_app
 from helpdesk.cli.common import echo, emit, open_desk, output_options
+from helpdesk.core.sanitise import inert
 
 app = make_app()
 
@@ -69,8 +70,6 @@ def update(
 
 def _line(a) -> str:
     """One agent for people: login, name, role, load, skills, queues."""
-    from helpdesk.core.sanitise import inert
-
     login, name, skills = (inert(text, layout=False) for text in (a.login, a.name, " ".join(a.skills)))
     return (f"{login:12} {name:20} {a.role:6} open {a.open_tickets}/{a.capacity}  skills {skills or '-'}"
             f"  queues {' '.join(a.queues) or '-'}{'' if a.active else '  inactive'}")

@@ -2,14 +2,18 @@
 
 # No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from helpdesk import __version__
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import RawFlag, echo, output_options
+from helpdesk.cli.common import Progress, RawFlag, echo, emit, fail, open_desk, output_options
+from helpdesk.core.errors import ExitCode
+from helpdesk.core.sanitise import InertLogFormatter
 
 
 # Command groups by name: only the group a command line names is imported and introspected, which
@@ -27,8 +31,6 @@ GROUPS = {
 
 def build(only: str | None = None) -> typer.Typer:
     """The root app; with `only`, just that group (or just the top-level commands)."""
-    import importlib
-
     root = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.\n\n"
                          "Example: helpdesk ticket list status:open --sort priority", add_completion=True)
     root.callback()(main)
@@ -50,8 +52,6 @@ def __getattr__(name: str):
 
 def _print_version(value: bool) -> None:
     if value:
-        from helpdesk import __version__
-
         echo(f"helpdesk {__version__}")
         raise typer.Exit()
 
@@ -95,11 +95,9 @@ def daemon(
 
     Example: helpdesk daemon --interval 30
     """
-    import logging
+    import logging  # lazy: only the daemon logs
 
     from helpdesk import daemon as daemon_mod  # lazy: the loop and its services load the store
-    from helpdesk.cli.common import open_desk
-    from helpdesk.core.sanitise import InertLogFormatter
     from helpdesk.services.desk import SYSTEM_DAEMON  # lazy: see daemon_mod
 
     handler = logging.StreamHandler(sys.stderr)  # log messages quote mail subjects and addresses: inert
@@ -115,7 +113,6 @@ def locate(fmt: str = "text") -> None:
 
     Example: helpdesk locate
     """
-    from helpdesk.cli.common import emit
     from helpdesk.services import desk as desk_service  # lazy: services load the store
 
     paths = desk_service.locate()
@@ -147,10 +144,8 @@ def export(
       helpdesk export --format json -o backup.json
       helpdesk export --format sqlite -o desk.db && datasette desk.db
     """
-    from helpdesk.core import files
+    from helpdesk.core import files  # lazy: tempfile is only needed to write files
     from helpdesk.services import import_export, tickets  # lazy: services load the store
-    from helpdesk.cli.common import Progress, fail, open_desk
-    from helpdesk.core.errors import ExitCode
 
     if fmt == "sqlite" and output is None:
         fail("--format sqlite writes a database file: name it with -o FILE", ExitCode.USAGE)

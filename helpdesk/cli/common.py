@@ -6,13 +6,15 @@ import functools
 import inspect
 import os
 import sys
+import time
 from contextlib import contextmanager
 from typing import Annotated, Any, Iterable, Optional
 
 import typer
 
 from helpdesk.core.errors import ExitCode, HelpdeskError, RowsRefused
-from helpdesk.core.formats import emit_rows  # noqa: F401 - shared by every listing command
+from helpdesk.core.formats import emit_rows
+from helpdesk.core.inputs import decode_utf8
 from helpdesk.core.sanitise import inert, json_dumps
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document (an array for lists).")]
@@ -76,13 +78,6 @@ def open_desk(migrate: bool = True, actor: str | None = None):
         desk.close()
 
 
-def output_format(json_: bool = False, nl: bool = False, csv_: bool = False) -> str:
-    chosen = [name for name, on in (("json", json_), ("nl", nl), ("csv", csv_)) if on]
-    if len(chosen) > 1:
-        fail("choose one of --json, --nl, --csv", ExitCode.USAGE)
-    return chosen[0] if chosen else "text"
-
-
 _FORMAT_FLAGS = {"json": ("json_", JsonFlag), "nl": ("nl", NlFlag), "csv": ("csv_", CsvFlag)}
 
 
@@ -112,7 +107,7 @@ def output_options(*formats: str, default: str = "text", format_option: tuple[st
                     fail(f"--format must be {names}, not '{named}'", ExitCode.USAGE)
                 if named not in chosen:
                     chosen.append(named)
-            if len(chosen) > 1:
+            if len(chosen) > 1:  # say which flags clash, not just that they do
                 fail("choose one of " + ", ".join(f"--{f}" for f in formats)
                      + (" or --format" if format_option else ""), ExitCode.USAGE)
             return command(*args, fmt=chosen[0] if chosen else default, **kwargs)
@@ -152,7 +147,7 @@ def console(stderr: bool = False):
     (no bold or dim either: `no_color` alone keeps them). It never parses markup or emoji codes, so a
     string that reaches it by mistake is still printed as it is; stored text goes in as `Text` made
     inert. Piped output is 160 columns wide unless COLUMNS says otherwise."""
-    from rich.console import Console
+    from rich.console import Console  # lazy: rich is for people; scripted output never loads it
 
     stream = sys.stderr if stderr else sys.stdout
     plain = bool(os.environ.get("NO_COLOR"))
@@ -172,8 +167,6 @@ class Progress:
     call `advance(n)` as work gets done."""
 
     def __init__(self, label: str, total: int | None = None):
-        import time
-
         self.label, self.total, self.done = inert(label, layout=False), total, 0
         self.started = time.monotonic()
         self.delay = float(os.environ.get("HELPDESK_PROGRESS_DELAY") or PROGRESS_DELAY)
@@ -182,15 +175,15 @@ class Progress:
         self.task = None
 
     def advance(self, n: int = 1) -> None:
-        import time
-
         self.done += n
         if not self.enabled:
             return
         if self.bar is None:
             if time.monotonic() - self.started < self.delay:
                 return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+            from rich.progress import (  # lazy: only a bar actually shown loads rich
+                BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn,
+            )
 
             self.bar = Bar(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                            TimeRemainingColumn(), console=console(stderr=True), transient=True)
@@ -211,8 +204,6 @@ def read_stdin_text() -> str:
     """All of stdin as UTF-8, strictly: bytes that are not UTF-8 are an error naming the line and the
     byte (`stdin line 3: not valid UTF-8 at byte 17`), never replaced or a traceback. The one way every
     command reads text from stdin."""
-    from helpdesk.core.inputs import decode_utf8
-
     stream = getattr(sys.stdin, "buffer", None)
     data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
     return decode_utf8(data, "stdin")

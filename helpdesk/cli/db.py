@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import output_options
+from helpdesk.cli.common import echo, emit, open_desk, output_options
 
 app = make_app()
 
@@ -15,7 +15,6 @@ def migrate(fmt: str = "text") -> None:
 
     Example: helpdesk db migrate
     """
-    from helpdesk.cli.common import echo, emit, open_desk
     from helpdesk.services import desk as desk_service  # lazy: services load the store
 
     with open_desk(migrate=False, actor=desk_service.SYSTEM_MIGRATE) as desk:

@@ -9,6 +9,7 @@ in the desk's time zone, SLA durations in words a person reads at a glance.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
@@ -51,8 +52,6 @@ class Local:
 
     def moment(self, value) -> dt.datetime | None:
         """A stored time (naive UTC, or an ISO string from a view's dict) in the desk's zone."""
-        from zoneinfo import ZoneInfo
-
         if value is None or value == "":
             return None
         if isinstance(value, str):

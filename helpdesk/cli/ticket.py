@@ -17,6 +17,8 @@ from helpdesk.cli.common import (
     IfVersion, Progress, RawFlag, echo, emit, fail, list_footer, open_desk, output_options, read_stdin_text,
 )
 from helpdesk.core.errors import ExitCode
+from helpdesk.core.limits import ATTACHMENT_MAX_BYTES
+from helpdesk.core.views import LIST_COLUMNS
 
 app = make_app()
 
@@ -117,7 +119,6 @@ def list_(
       helpdesk ticket list 'assignee:me "paper jam"' --json
     """
     from helpdesk.services import tickets  # lazy: services load the store (see module notes)
-    from helpdesk.core.views import LIST_COLUMNS
 
     if limit < 0:
         fail("--limit cannot be negative", ExitCode.USAGE)
@@ -431,8 +432,7 @@ def attach(
       journalctl -u vpn | helpdesk ticket attach 42 - --name vpn.log
     """
     from helpdesk.services import tickets  # lazy: services load the store (see module notes)
-    from helpdesk.core import files as files_mod
-    from helpdesk.core.limits import ATTACHMENT_MAX_BYTES
+    from helpdesk.core import files as files_mod  # lazy: core.files loads tempfile, which only file commands need
 
     if name is not None and len(files) > 1:
         fail("--name names one file: attach several files one by one to rename them", ExitCode.USAGE)
@@ -507,7 +507,7 @@ def attachment_save(
       helpdesk ticket attachment save 42 vpn.log -o - | less
     """
     from helpdesk.services import tickets  # lazy: services load the store (see module notes)
-    from helpdesk.core import files as files_mod
+    from helpdesk.core import files as files_mod  # lazy: tempfile is only needed to write files
 
     with open_desk() as desk:
         found, data = tickets.attachment(desk, _number(ticket), which)

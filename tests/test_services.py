@@ -223,3 +223,27 @@ def test_two_output_formats_at_once_are_a_usage_error(cli, args):
 def test_a_bad_format_name_is_a_usage_error(cli):
     assert one_error(cli("export", "--format", "xml"), 2) == \
         "error: --format must be csv, json, nl or sqlite, not 'xml'"
+
+
+def test_a_database_error_becomes_the_desks_error_without_peewee_above_the_store(desk):
+    from helpdesk.core.errors import ExitCode, HelpdeskError, InvalidInput
+    from helpdesk.services import desk as desk_service, tickets
+
+    view, _ = tickets.create(desk, title="Duplicate")
+    with pytest.raises(Exception) as raised:  # the driver's own exception, as it reaches a front end
+        desk.db.execute_sql('INSERT INTO "ticket_tag" ("ticket_id", "tag") VALUES (%s, %s), (%s, %s)'
+                            .replace("%s", desk.db.param), (view.number, "x", view.number, "x"))
+    failure = desk_service.database_failure(raised.value)
+    assert isinstance(failure, HelpdeskError) and str(failure).startswith("database refused the change: ")
+    assert failure.exit_code == ExitCode.FAILED
+    assert desk_service.database_failure(InvalidInput("not a database error")) is None
+
+
+def test_init_and_migrate_report_as_json(bare_cli):
+    made = ok(bare_cli("init", "--sample", "--json")).json()
+    assert made["config_written"] and made["database_created"]
+    assert (made["agent"]["login"], made["agent"]["role"]) == ("tester", "admin")
+    assert made["sample"]["tickets"] > 0
+    again = ok(bare_cli("init", "--json")).json()
+    assert not again["config_written"] and not again["database_created"] and again["sample"] is None
+    assert ok(bare_cli("db", "migrate", "--json")).json() == {"applied": [], "types": []}

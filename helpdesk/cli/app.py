@@ -63,8 +63,10 @@ def main(
     """helpdesk: a terminal-first helpdesk."""
 
 
+@output_options("json")
 def init(
     sample: Annotated[bool, typer.Option("--sample", help="Add sample agents, customers and tickets.")] = False,
+    fmt: str = "text",
 ) -> None:
     """Create the desk: config file (0600), database and the first agent, an admin: HELPDESK_AGENT, else
     [me] agent, else your login name. The only command that creates a desk; on an existing desk it
@@ -77,6 +79,10 @@ def init(
     made = desk_service.create(sample=sample)
     for line in made.warnings:
         echo(f"warning: {line}", err=True)
+    if fmt != "text":
+        emit({"config": str(made.config), "config_written": made.config_written, "database": made.database,
+              "database_created": made.database_created, "agent": made.agent.to_dict(), "sample": made.sample}, fmt)
+        return
     echo(f"config: {made.config} ({'written' if made.config_written else 'kept'})")
     echo(f"database: {made.database} ({'created' if made.database_created else 'kept'})")
     echo(f"agent: {made.agent.login} ({made.agent.role})")

@@ -151,7 +151,7 @@ def export(
       helpdesk export --format sqlite -o desk.db && datasette desk.db
     """
     from helpdesk.core import files  # lazy: tempfile is only needed to write files
-    from helpdesk.services import import_export, tickets  # lazy: services load the store
+    from helpdesk.services import import_export  # lazy: services load the store
 
     if fmt == "sqlite" and output is None:
         fail("--format sqlite writes a database file: name it with -o FILE", ExitCode.USAGE)
@@ -162,9 +162,9 @@ def export(
             echo(f"exported {count} tickets to {output}", err=True)
         elif output:
             # Written beside FILE and renamed over it when complete: a bad query leaves FILE as it was.
-            total = tickets.count(desk, query or "") if sys.stderr.isatty() else None
-            with files.writing(output) as fh, Progress("exporting tickets", total=total) as progress:
-                count = import_export.export(desk, query or "", fmt, fh, raw=raw, on_progress=progress.advance)
+            with files.writing(output) as fh:
+                count = import_export.export(desk, query or "", fmt, fh, raw=raw, count=sys.stderr.isatty(),
+                                             progress=lambda total: Progress("exporting tickets", total=total))
             echo(f"exported {count} tickets to {output}", err=True)
         else:
             import_export.export(desk, query or "", fmt, sys.stdout, raw=raw)

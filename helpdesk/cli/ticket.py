@@ -510,13 +510,14 @@ def attachment_save(
     from helpdesk.core import files as files_mod  # lazy: tempfile is only needed to write files
 
     with open_desk() as desk:
-        found, data = tickets.attachment(desk, _number(ticket), which)
+        found = tickets.attachment(desk, _number(ticket), which)
+    data = found.data
     if output == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = tickets.attachment_target(found, Path(output) if output else None)
+    target = found.target(Path(output) if output else None)
     with files_mod.writing(target, binary=True, overwrite=force) as fh:
         fh.write(data)
     echo(f"saved {target} ({len(data):,} bytes)", err=True)

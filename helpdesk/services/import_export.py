@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO
 
-from helpdesk.domain import import_export
+from helpdesk.domain import import_export, tickets
 from helpdesk.core.errors import RowsRefused
 from helpdesk.services.work import unit
 
@@ -27,9 +27,15 @@ def import_file(desk, source: Path | IO[bytes], *, dry_run: bool = False, format
     return report
 
 
-def export(desk, query: str, format: str, stream, *, raw: bool = False, on_progress=None) -> int:
-    """Tickets matching `query`, newest first, as csv, json or nl to `stream`; how many."""
-    return import_export.export(desk, query, format, stream, raw=raw, on_progress=on_progress)
+def export(desk, query: str, format: str, stream, *, raw: bool = False, progress=None, count: bool = False) -> int:
+    """Tickets matching `query`, newest first, as csv, json or nl to `stream`; how many. `progress(total)`
+    gives a context manager whose `advance(n)` follows the export (total: how many match, counted first
+    only with `count`, else None)."""
+    if progress is None:
+        return import_export.export(desk, query, format, stream, raw=raw)
+    total = tickets.count_tickets(desk, query) if count else None
+    with progress(total) as bar:
+        return import_export.export(desk, query, format, stream, raw=raw, on_progress=bar.advance)
 
 
 def export_sqlite(desk, query: str, path: Path) -> int:

@@ -250,18 +250,25 @@ def attachments(desk, number: int) -> list:
     return attachments_mod.list_for(number)
 
 
-def attachment(desk, number: int, which: str) -> tuple[Any, bytes]:
+@dataclass
+class AttachmentContent:
+    """One attachment's view and bytes, and where saving it to `target` writes."""
+
+    view: Any
+    data: bytes
+
+    def target(self, target: Path | None) -> Path:
+        """The stored name made a plain, safe file name in `target` (a directory, default the current
+        one), or `target` itself when it names a file."""
+        from helpdesk.domain import attachments as attachments_mod  # lazy: see attach
+
+        return attachments_mod.save_path(self.view, target)
+
+
+def attachment(desk, number: int, which: str) -> AttachmentContent:
     """One attachment (by name or number in the list) and its bytes."""
     from helpdesk.domain import attachments as attachments_mod  # lazy: see attach
 
     found = attachments_mod.find(number, which)
-    return found, attachments_mod.content(found)
-
-
-def attachment_target(found, target: Path | None) -> Path:
-    """Where `attachment save` writes: the stored name made a plain, safe file name in `target` (a
-    directory, default the current one), or `target` itself when it names a file."""
-    from helpdesk.domain import attachments as attachments_mod  # lazy: see attach
-
-    return attachments_mod.save_path(found, target)
+    return AttachmentContent(found, attachments_mod.content(found))
 

@@ -12,9 +12,8 @@ import logging
 import signal
 import threading
 
-import peewee as pw
-
 from helpdesk.core.errors import HelpdeskError, ServiceUnavailable
+from helpdesk.services import desk as desk_service, mail, sla
 
 log = logging.getLogger("helpdesk.daemon")
 
@@ -28,37 +27,31 @@ def _failed(summary: dict, key: str, step: str, exc: HelpdeskError) -> None:
 
 
 def cycle(desk) -> dict:
-    """One pass: every mailbox, then the outbox. A failing step is logged, the others still run; the
-    summary lists them under "unreachable" (a server) and "failed" (anything else)."""
-    from helpdesk.mail import fetch, send
-
+    """One pass: every mailbox, the SLA sweep (with the time rules), then the outbox. A failing step is
+    logged, the others still run; the summary lists them under "unreachable" (a server) and "failed"
+    (anything else)."""
     summary: dict = {}
-    if desk.config.mailboxes:
-        for mailbox in desk.config.mailboxes:
-            try:
-                report = fetch.fetch_mailbox(desk, mailbox)
-                summary[f"fetch:{mailbox.name}"] = report.outcomes if not report.skipped else report.skipped
-                if report.fetched or report.skipped:
-                    log.info("mailbox %s: %s", mailbox.name, report.skipped or report.outcomes)
-            except HelpdeskError as exc:
-                _failed(summary, f"fetch:{mailbox.name}", f"mailbox {mailbox.name}", exc)
+    for mailbox in desk.config.mailboxes:
+        try:
+            report = mail.fetch_mailbox(desk, mailbox)
+            summary[f"fetch:{mailbox.name}"] = report.outcomes if not report.skipped else report.skipped
+            if report.fetched or report.skipped:
+                log.info("mailbox %s: %s", mailbox.name, report.skipped or report.outcomes)
+        except HelpdeskError as exc:
+            _failed(summary, f"fetch:{mailbox.name}", f"mailbox {mailbox.name}", exc)
     try:
-        from helpdesk.domain import sla
-
-        from helpdesk.domain import automation
-
-        swept = sla.sweep(desk)
-        fired = automation.run_time_rules(desk)
-        summary["sla"] = {"at_risk": len(swept.at_risk), "breached": len(swept.breached), "rules": len(fired)}
+        swept = sla.sweep(desk, check_calendars=False)  # checked once, when the daemon starts
+        report, fired = swept.report, swept.rules
+        summary["sla"] = {"at_risk": len(report.at_risk), "breached": len(report.breached), "rules": len(fired)}
         if fired:
             log.info("rules: %d time rules fired", len(fired))
-        if swept.at_risk or swept.breached:
-            log.info("sla: %d newly at risk, %d newly breached", len(swept.at_risk), len(swept.breached))
+        if report.at_risk or report.breached:
+            log.info("sla: %d newly at risk, %d newly breached", len(report.at_risk), len(report.breached))
     except HelpdeskError as exc:
         _failed(summary, "sla", "sla", exc)
     if desk.config.smtp is not None:
         try:
-            report = send.send_outbox(desk)
+            report = mail.send(desk)
             summary["send"] = report.to_dict()
             if report.sent or report.retry or report.failed:
                 log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
@@ -75,8 +68,6 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
         log.info("signal %s: stopping after this step", signal.Signals(signum).name)
         stop.set()
 
-    from helpdesk.domain import sla
-
     sla.check_calendars(desk)  # a bad holiday country stops the daemon at start, not mid-sweep
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     log.info("daemon started (interval %ss)%s", interval, ", one cycle" if once else "")
@@ -85,9 +76,12 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
         while not stop.is_set():
             try:
                 summary = cycle(desk)
-            except (pw.OperationalError, pw.InterfaceError) as exc:
+            except Exception as exc:  # noqa: BLE001 - only the database's failures are handled here
+                failure = desk_service.database_failure(exc)
+                if not isinstance(failure, ServiceUnavailable):
+                    raise
                 # The database went away (a restart, a network cut): say so, reconnect next cycle.
-                log.error("database: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+                log.error("%s", failure)
                 try:
                     desk.db.close()
                 except Exception:  # already closed or broken

@@ -2,14 +2,18 @@
 
 # No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from helpdesk import __version__
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import RawFlag, echo
+from helpdesk.cli.common import Progress, RawFlag, echo, emit, fail, open_desk, output_options
+from helpdesk.core.errors import ExitCode
+from helpdesk.core.sanitise import InertLogFormatter
 
 
 # Command groups by name: only the group a command line names is imported and introspected, which
@@ -27,8 +31,6 @@ GROUPS = {
 
 def build(only: str | None = None) -> typer.Typer:
     """The root app; with `only`, just that group (or just the top-level commands)."""
-    import importlib
-
     root = make_app(help="helpdesk: a terminal-first helpdesk. A bare `helpdesk` opens the TUI.\n\n"
                          "Example: helpdesk ticket list status:open --sort priority", add_completion=True)
     root.callback()(main)
@@ -50,8 +52,6 @@ def __getattr__(name: str):
 
 def _print_version(value: bool) -> None:
     if value:
-        from helpdesk import __version__
-
         echo(f"helpdesk {__version__}")
         raise typer.Exit()
 
@@ -63,8 +63,10 @@ def main(
     """helpdesk: a terminal-first helpdesk."""
 
 
+@output_options("json")
 def init(
     sample: Annotated[bool, typer.Option("--sample", help="Add sample agents, customers and tickets.")] = False,
+    fmt: str = "text",
 ) -> None:
     """Create the desk: config file (0600), database and the first agent, an admin: HELPDESK_AGENT, else
     [me] agent, else your login name. The only command that creates a desk; on an existing desk it
@@ -72,11 +74,15 @@ def init(
 
     Example: HELPDESK_AGENT=ann helpdesk init --sample
     """
-    from helpdesk.domain import desk as desk_mod
+    from helpdesk.services import desk as desk_service  # lazy: services load the store
 
-    made = desk_mod.create(sample=sample)
+    made = desk_service.create(sample=sample)
     for line in made.warnings:
         echo(f"warning: {line}", err=True)
+    if fmt != "text":
+        emit({"config": str(made.config), "config_written": made.config_written, "database": made.database,
+              "database_created": made.database_created, "agent": made.agent.to_dict(), "sample": made.sample}, fmt)
+        return
     echo(f"config: {made.config} ({'written' if made.config_written else 'kept'})")
     echo(f"database: {made.database} ({'created' if made.database_created else 'kept'})")
     echo(f"agent: {made.agent.login} ({made.agent.role})")
@@ -95,13 +101,10 @@ def daemon(
 
     Example: helpdesk daemon --interval 30
     """
-    import logging
+    import logging  # lazy: only the daemon logs
 
-    from helpdesk.cli.common import open_desk
-    from helpdesk.domain.desk import SYSTEM_DAEMON
-    from helpdesk import daemon as daemon_mod
-
-    from helpdesk.core.sanitise import InertLogFormatter
+    from helpdesk import daemon as daemon_mod  # lazy: the loop and its services load the store
+    from helpdesk.services.desk import SYSTEM_DAEMON  # lazy: see daemon_mod
 
     handler = logging.StreamHandler(sys.stderr)  # log messages quote mail subjects and addresses: inert
     handler.setFormatter(InertLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -110,37 +113,29 @@ def daemon(
         daemon_mod.run(desk, once=once, interval=interval)
 
 
-def locate(json_: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False) -> None:
+@output_options("json", "nl")
+def locate(fmt: str = "text") -> None:
     """Print the config file, data directory and database in use.
 
     Example: helpdesk locate
     """
-    from helpdesk import config
-    from helpdesk.core import locations
-    from helpdesk.cli.common import emit_one
-    from helpdesk.domain.desk import database_url
+    from helpdesk.services import desk as desk_service  # lazy: services load the store
 
-    cfg = config.load()
-    paths = {
-        "config": str(locations.config_file()),
-        "config_dir": str(locations.config_dir()),
-        "data_dir": str(locations.data_dir()),
-        "database": database_url(cfg).display(),
-        "attachments": str(locations.attachments_dir()),
-    }
-    if json_:
-        emit_one(paths)
+    paths = desk_service.locate()
+    if fmt != "text":
+        emit(paths, fmt)
     else:
         for key, value in paths.items():
             echo(f"{key:12} {value}")
 
 
+@output_options("json", "nl", "csv", default="csv", format_option=("csv", "json", "nl", "sqlite"))
 def export(
     query: Annotated[Optional[str], typer.Argument(help="Only tickets matching this query.")] = None,
-    format: Annotated[str, typer.Option("--format", help="csv, json, nl or sqlite.")] = "csv",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file, not stdout "
                                                                            "(replaced only when complete).")] = None,
     raw: RawFlag = False,
+    fmt: str = "csv",
 ) -> None:
     """Export tickets, newest first: CSV (one row per ticket, type fields as field.NAME columns), JSON or
     NDJSON (a full backup: conversation, attachments, links, ratings, history; `ticket import` restores
@@ -155,25 +150,21 @@ def export(
       helpdesk export --format json -o backup.json
       helpdesk export --format sqlite -o desk.db && datasette desk.db
     """
-    from helpdesk.core import files
-    from helpdesk.domain import tickets, import_export as transfer
-    from helpdesk.cli.common import Progress, fail, open_desk
-    from helpdesk.core.errors import ExitCode
+    from helpdesk.core import files  # lazy: tempfile is only needed to write files
+    from helpdesk.services import import_export  # lazy: services load the store
 
-    if format not in ("csv", "json", "nl", "sqlite"):
-        fail(f"--format must be csv, json, nl or sqlite, not '{format}'", ExitCode.USAGE)
-    if format == "sqlite" and output is None:
+    if fmt == "sqlite" and output is None:
         fail("--format sqlite writes a database file: name it with -o FILE", ExitCode.USAGE)
     with open_desk() as desk:
-        if format == "sqlite":
+        if fmt == "sqlite":
             with files.replacing(output) as tmp:  # an empty file is an empty SQLite database
-                count = transfer.export_sqlite(desk, query or "", tmp)
+                count = import_export.export_sqlite(desk, query or "", tmp)
             echo(f"exported {count} tickets to {output}", err=True)
         elif output:
             # Written beside FILE and renamed over it when complete: a bad query leaves FILE as it was.
-            total = tickets.count_tickets(desk, query or "") if sys.stderr.isatty() else None
-            with files.writing(output) as fh, Progress("exporting tickets", total=total) as progress:
-                count = transfer.export(desk, query or "", format, fh, raw=raw, on_progress=progress.advance)
+            with files.writing(output) as fh:
+                count = import_export.export(desk, query or "", fmt, fh, raw=raw, count=sys.stderr.isatty(),
+                                             progress=lambda total: Progress("exporting tickets", total=total))
             echo(f"exported {count} tickets to {output}", err=True)
         else:
-            transfer.export(desk, query or "", format, sys.stdout, raw=raw)
+            import_export.export(desk, query or "", fmt, sys.stdout, raw=raw)

@@ -81,7 +81,7 @@ def _check_arguments(args: list[str]) -> None:
             raw = arg.encode("utf-8", "surrogateescape")  # the bytes as they were given
         except UnicodeEncodeError:
             raw = arg.encode("utf-8", "surrogatepass")
-        from helpdesk.core.limits import shown
+        from helpdesk.core.limits import shown  # lazy: only a bad argument needs it
 
         option = args[position - 2] if position > 1 and args[position - 2].startswith("-") else None
         what = f"argument {position}" + (f" (after {option})" if option and "=" not in option else "")

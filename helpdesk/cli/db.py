@@ -2,32 +2,29 @@
 
 # No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
-from typing import Annotated
-
-import typer
-
 from helpdesk.cli.app_factory import make_app
+from helpdesk.cli.common import echo, emit, open_desk, output_options
 
 app = make_app()
 
 
 @app.command()
-def migrate(json_: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False) -> None:
+@output_options("json")
+def migrate(fmt: str = "text") -> None:
     """Apply pending migrations and bring type extension tables in line with the config.
 
     Example: helpdesk db migrate
     """
-    from helpdesk.cli.common import echo, emit_one, open_desk
-    from helpdesk.domain.desk import SYSTEM_MIGRATE, prepare
+    from helpdesk.services import desk as desk_service  # lazy: services load the store
 
-    with open_desk(migrate=False, actor=SYSTEM_MIGRATE) as desk:
-        applied, changes = prepare(desk, force=True)
-    if json_:
-        emit_one({"applied": applied, "types": changes})
+    with open_desk(migrate=False, actor=desk_service.SYSTEM_MIGRATE) as desk:
+        done = desk_service.migrate(desk)
+    if fmt != "text":
+        emit(done, fmt)
         return
-    for name in applied:
+    for name in done["applied"]:
         echo(f"applied {name}")
-    for change in changes:
+    for change in done["types"]:
         echo(change)
-    if not applied and not changes:
+    if not done["applied"] and not done["types"]:
         echo("the schema is up to date")

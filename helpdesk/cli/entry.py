@@ -14,10 +14,9 @@ def _skip_postgres_driver() -> None:
     """Peewee imports psycopg2 eagerly (18 ms); a desk on SQLite never needs it, so this process
     tells Python it is absent. Only the console script does this: it opens exactly one database."""
     try:
-        from helpdesk import config
-        from helpdesk.domain.desk import database_url
+        from helpdesk.services.desk import backend  # lazy: as little as possible before the command
 
-        if database_url(config.load()).backend == "sqlite":
+        if backend() == "sqlite":
             for driver in ("psycopg2", "psycopg"):
                 sys.modules.setdefault(driver, None)  # type: ignore[arg-type]
     except Exception:  # a bad config is reported by the command itself, with its exit code
@@ -28,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if os.environ.get(COMPLETE_VAR):
         # The shell asks for completions (set up by --install-completion): they need every command.
-        from helpdesk.cli.app import build
+        from helpdesk.cli.app import build  # lazy: see the module docstring
 
         build()(args=args, prog_name="helpdesk")
         return
@@ -39,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
             "Try: helpdesk init --sample, helpdesk ticket list, helpdesk --help\n")
         return
     _skip_postgres_driver()
-    from helpdesk.cli.app import GROUPS, build
+    from helpdesk.cli.app import GROUPS, build  # lazy: see the module docstring
 
     # Build only the group named on the command line; unknown words get the full app and its error.
     first = args[0]

@@ -1,11 +1,15 @@
-"""`helpdesk mail`: the email channel."""
+"""`helpdesk mail`: the email channel.
+
+Each command imports its service inside the function (lazy): a service loads the store, and fetch and
+send the IMAP and SMTP clients, which `--help` never needs.
+"""
 
 from typing import Annotated
 
 import typer
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import JsonFlag, echo, emit_one, emit_rows, open_desk
+from helpdesk.cli.common import echo, emit, open_desk, output_options
 
 app = make_app()
 quarantine_app = make_app()
@@ -14,18 +18,18 @@ app.add_typer(quarantine_app, name="quarantine", help="Mail that could not becom
 
 
 @app.command()
-def fetch(json_: JsonFlag = False) -> None:
+@output_options("json", "nl")
+def fetch(fmt: str = "text") -> None:
     """One pass over every configured mailbox, then exit (exit 3 if a server cannot be reached).
 
     Example: helpdesk mail fetch --json
     """
-    from helpdesk.domain.desk import SYSTEM_DAEMON
-    from helpdesk.mail import fetch as fetch_mod
+    from helpdesk.services import desk as desk_service, mail  # lazy: see the module notes
 
-    with open_desk(actor=SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
-        reports = fetch_mod.fetch_all(desk)
-    if json_:
-        emit_rows((r.to_dict() for r in reports), "json", [])
+    with open_desk(actor=desk_service.SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
+        reports = mail.fetch(desk)
+    if fmt != "text":
+        emit([r.to_dict() for r in reports], fmt)
         return
     for r in reports:
         if r.skipped:
@@ -38,18 +42,18 @@ def fetch(json_: JsonFlag = False) -> None:
 
 
 @app.command()
-def send(json_: JsonFlag = False) -> None:
+@output_options("json")
+def send(fmt: str = "text") -> None:
     """Deliver the outbox once (exit 3 if the SMTP server cannot be reached).
 
     Example: helpdesk mail send
     """
-    from helpdesk.domain.desk import SYSTEM_DAEMON
-    from helpdesk.mail import send as send_mod
+    from helpdesk.services import desk as desk_service, mail  # lazy: see the module notes
 
-    with open_desk(actor=SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
-        report = send_mod.send_outbox(desk)
-    if json_:
-        emit_one(report.to_dict())
+    with open_desk(actor=desk_service.SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
+        report = mail.send(desk)
+    if fmt != "text":
+        emit(report.to_dict(), fmt)
         return
     if report.skipped:
         echo(f"outbox: skipped: {report.skipped}")
@@ -60,17 +64,18 @@ def send(json_: JsonFlag = False) -> None:
 
 
 @app.command()
-def status(json_: JsonFlag = False) -> None:
+@output_options("json", "nl")
+def status(fmt: str = "text") -> None:
     """Per mailbox: the last UID seen and how every fetched message ended.
 
     Example: helpdesk mail status --json
     """
-    from helpdesk.mail import fetch as fetch_mod
+    from helpdesk.services import mail  # lazy: see the module notes
 
     with open_desk() as desk:
-        rows = fetch_mod.status(desk)
-    if json_:
-        emit_rows(rows, "json", [])
+        rows = mail.status(desk)
+    if fmt != "text":
+        emit(rows, fmt)
         return
     if not rows:
         echo("no mailbox configured or fetched yet")
@@ -83,20 +88,21 @@ def status(json_: JsonFlag = False) -> None:
 
 
 @quarantine_app.command("list")
+@output_options("json", "nl")
 def quarantine_list(
-    json_: JsonFlag = False,
     all_: Annotated[bool, typer.Option("--all", help="Include mail already released.")] = False,
+    fmt: str = "text",
 ) -> None:
     """Mail that could not be turned into a ticket, with its error.
 
     Example: helpdesk mail quarantine list --json
     """
-    from helpdesk.mail import intake
+    from helpdesk.services import mail  # lazy: see the module notes
 
     with open_desk() as desk:
-        rows = intake.quarantine_list(desk, include_released=all_)
-    if json_:
-        emit_rows(rows, "json", [])
+        rows = mail.quarantine(desk, include_released=all_)
+    if fmt != "text":
+        emit(rows, fmt)
         return
     if not rows:
         echo("the quarantine is empty")
@@ -105,17 +111,22 @@ def quarantine_list(
 
 
 @quarantine_app.command("retry")
+@output_options("json")
 def quarantine_retry(
     quarantine_id: Annotated[int, typer.Argument(help="The quarantine id (see list).", metavar="ID")],
+    fmt: str = "text",
 ) -> None:
     """Process a quarantined mail again (after a fix, or to accept an over-size mail).
 
     Example: helpdesk mail quarantine retry 3
     """
-    from helpdesk.mail import intake
+    from helpdesk.services import mail  # lazy: see the module notes
 
     with open_desk() as desk:
-        outcome = intake.quarantine_retry(desk, quarantine_id)
+        outcome = mail.quarantine_retry(desk, quarantine_id)
+    if fmt != "text":
+        emit({"id": quarantine_id, "outcome": outcome.outcome, "ticket": outcome.ticket, "detail": outcome.detail}, fmt)
+        return
     echo(f"quarantined mail {quarantine_id}: {outcome.outcome.replace('_', ' ')}"
                + (f" #{outcome.ticket}" if outcome.ticket else ""))
 
@@ -125,10 +136,11 @@ app.add_typer(outbox_app, name="outbox")  # its help is the docstring below, exa
 
 
 @outbox_app.callback(invoke_without_command=True)
+@output_options("json", "nl")
 def outbox(
     ctx: typer.Context,
-    json_: JsonFlag = False,
     all_: Annotated[bool, typer.Option("--all", help="Include mail already sent.")] = False,
+    fmt: str = "text",
 ) -> None:
     """Mail not delivered yet: queued, sending, retrying (with its last error and next attempt) and
     failed (with why). Retry a failed one with `helpdesk mail outbox retry ID`.
@@ -140,12 +152,12 @@ def outbox(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from helpdesk.domain import outbox as outbox_mod
+    from helpdesk.services import mail  # lazy: see the module notes
 
     with open_desk() as desk:
-        rows = outbox_mod.pending(desk, include_sent=all_)
-    if json_:
-        emit_rows(rows, "json", [])
+        rows = mail.outbox(desk, include_sent=all_)
+    if fmt != "text":
+        emit(rows, fmt)
         return
     if not rows:
         echo("the outbox is empty: every mail was sent")
@@ -162,20 +174,21 @@ def outbox(
 
 
 @outbox_app.command("retry")
+@output_options("json")
 def outbox_retry(
     outbox_id: Annotated[int, typer.Argument(help="The outbox id (see helpdesk mail outbox).", metavar="ID")],
-    json_: JsonFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Queue a failed mail again (after fixing the address or the server): it goes out at the next
     `mail send` or daemon cycle, with the same Message-ID.
 
     Example: helpdesk mail outbox retry 12
     """
-    from helpdesk.domain import outbox as outbox_mod
+    from helpdesk.services import mail  # lazy: see the module notes
 
     with open_desk() as desk:
-        row = outbox_mod.requeue(desk, outbox_id)
-    if json_:
-        emit_one(row)
+        row = mail.outbox_retry(desk, outbox_id)
+    if fmt != "text":
+        emit(row, fmt)
         return
     echo(f"outbox mail {outbox_id} to {row['to']} queued again")

@@ -9,6 +9,7 @@ in the desk's time zone, SLA durations in words a person reads at a glance.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
@@ -44,17 +45,13 @@ class Local:
     def of(cls, desk, *, sla_targets: bool = False) -> "Local":
         days: dict[str, float] = {}
         if sla_targets:
-            from helpdesk.domain import sla
+            from helpdesk.services import sla  # lazy: only `ticket show` reads SLA targets
 
-            settings = sla.settings(desk)
-            days = {name: settings.business_day_hours * 60 for name, cal in settings.calendars.items()
-                    if not cal.always_open}
+            days = sla.business_day_minutes(desk)
         return cls(zone=desk.config.timezone or "UTC", business_day_minutes=days)
 
     def moment(self, value) -> dt.datetime | None:
         """A stored time (naive UTC, or an ISO string from a view's dict) in the desk's zone."""
-        from helpdesk.domain.calendar import Calendar
-
         if value is None or value == "":
             return None
         if isinstance(value, str):
@@ -62,7 +59,7 @@ class Local:
         if not isinstance(value, dt.datetime):
             return None
         try:
-            zone = Calendar("desk", self.zone).zone
+            zone = ZoneInfo(self.zone)
         except Exception:  # an unknown zone is the config check's to report; show UTC meanwhile
             zone = dt.timezone.utc
         return value.replace(tzinfo=dt.timezone.utc).astimezone(zone)

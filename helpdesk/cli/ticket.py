@@ -1,8 +1,11 @@
-"""`helpdesk ticket`: create, find, move and answer tickets."""
+"""`helpdesk ticket`: create, find, move and answer tickets.
+
+Module notes: each command imports its service inside the function ("lazy"): a service loads the store
+and Peewee, which `--help`, completion and the other command groups never need.
+"""
 
 # No `from __future__ import annotations`: Typer would eval every annotation string on each start.
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,26 +14,28 @@ import typer
 
 from helpdesk.cli.app_factory import make_app
 from helpdesk.cli.common import (
-    CsvFlag, IfVersion, JsonFlag, NlFlag, RawFlag, echo, emit_one, emit_rows, error, fail, list_footer, open_desk,
-    output_format, read_stdin_text,
+    IfVersion, Progress, RawFlag, echo, emit, fail, list_footer, open_desk, output_options, read_stdin_text,
 )
+from helpdesk.core.errors import ExitCode
+from helpdesk.core.limits import ATTACHMENT_MAX_BYTES
+from helpdesk.core.views import LIST_COLUMNS
 
 app = make_app()
 
 TicketArg = Annotated[str, typer.Argument(help="Ticket number (42 or #42).", metavar="ID")]
-BULK_CHUNK = 2000
 # The "50 of 8,512" footer counts at most this many matches ("50 of more than 10,000" beyond): a bounded
 # index scan, ~1 ms on a desk of a million tickets.
 FOOTER_COUNT_CAP = 10_000
 
 
 def _number(value: str) -> int:
-    from helpdesk.domain.tickets import parse_number
+    from helpdesk.services.tickets import parse_number  # lazy: services load the store (see module notes)
 
     return parse_number(value)
 
 
 @app.command()
+@output_options("json", "nl")
 def create(
     source: Annotated[Optional[str], typer.Argument(help="'-' reads one JSON object or NDJSON from stdin.",
                                                     metavar="[-]")] = None,
@@ -46,8 +51,7 @@ def create(
     follow_up: Annotated[Optional[str], typer.Option(
         "--follow-up", metavar="ID", help="Link the new ticket to this resolved or closed one (same customer "
                                           "unless --customer).")] = None,
-    json_: JsonFlag = False,
-    nl: NlFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Create a ticket from flags, or many from JSON on stdin (one object, an array, or NDJSON): all or
     nothing, every bad line is listed and then nothing is stored.
@@ -57,150 +61,53 @@ def create(
       helpdesk ticket create --follow-up 42 --title "VPN drops again"
       cat tickets.ndjson | helpdesk ticket create --json -
     """
-    from helpdesk.domain import tickets
-    from helpdesk.core.errors import ExitCode, InvalidInput
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
 
     if source not in (None, "-"):
         fail(f"unexpected argument '{source}': use '-' to read JSON from stdin, or --title", ExitCode.USAGE)
     if source == "-":
         if any(v is not None for v in (title, body, type_, priority, customer, key, queue, follow_up)) or field or tag:
             fail("read tickets from stdin or from flags, not both", ExitCode.USAGE)
-        _create_from_stdin(json_, nl)
+        records = tickets.read_records(read_stdin_text())
+        with open_desk() as desk:
+            made = tickets.create_records(desk, records, progress=lambda total: Progress("creating tickets", total))
+        if made.single is not None:
+            _created(*made.single, fmt)
+        elif fmt != "text":
+            emit(made.rows, fmt, ["input", "number", "created"])
+        else:
+            echo(f"created {made.created} tickets, {len(made.rows) - made.created} already existed (idempotency key)")
         return
     if title is None:
         fail("a ticket needs --title (or '-' to read JSON from stdin)", ExitCode.USAGE)
     if body == "-":
         body = read_stdin_text()
     with open_desk() as desk:
-        inp = tickets.TicketInput(title=title, body=body or "", type=type_, priority=priority, customer=customer,
-                                  fields=tickets.parse_field_args(field or []), key=key,
-                                  tags=tickets.normalise_tags(tag or []), queue=queue, channel="cli")
-        if follow_up is not None:
-            from helpdesk.domain import lifecycle
+        view, created = tickets.create(desk, title=title, body=body or "", type=type_, priority=priority,
+                                       customer=customer, fields=field or [], key=key, tags=tag or [], queue=queue,
+                                       follow_up=None if follow_up is None else _number(follow_up))
+    _created(view, created, fmt)
 
-            view, created = lifecycle.create_follow_up(desk, _number(follow_up), inp)
-        else:
-            view, created = tickets.intake(desk, inp)
-    if json_ or nl:
-        doc = view.to_dict()
-        doc["created"] = created
-        emit_one(doc, nl=nl)
+
+def _created(view, created: bool, fmt: str) -> None:
+    if fmt != "text":
+        emit({**view.to_dict(), "created": created}, fmt)
     else:
         echo(f"{'created' if created else 'exists'} #{view.number} {view.title}"
              + (f" (follow-up of #{view.parent})" if view.parent else ""))
 
 
-def _read_json_records(text: str) -> list[tuple[str, object]]:
-    """(where, value) pairs from one JSON document (object or array) or NDJSON; `where` names the
-    line (NDJSON) or the array item, for error messages. An NDJSON line that is not JSON gives its
-    error as the value, so every bad line is reported, not just the first."""
-    from helpdesk.core.errors import InvalidInput
-    from helpdesk.core.inputs import load_json
-
-    stripped = text.strip()
-    if not stripped:
-        raise InvalidInput("no JSON on stdin")
-    if stripped[0] == "[":
-        try:
-            doc = load_json(stripped)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {exc.lineno}: not valid JSON: {exc.msg}") from None
-        if not isinstance(doc, list):
-            raise InvalidInput("expected a JSON object, an array of objects, or NDJSON")
-        return [(f"item {i + 1}", item) for i, item in enumerate(doc)]
-    if stripped[0] == "{":
-        try:
-            return [("line 1", load_json(stripped))]
-        except json.JSONDecodeError:
-            pass  # more than one object: NDJSON
-        except InvalidInput as exc:
-            raise InvalidInput(f"line 1: {exc}") from None
-    out: list[tuple[str, object]] = []
-    # Lines end at "\n" only: str.splitlines would also split at U+2028 and others, which JSON strings may hold.
-    for lineno, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append((f"line {lineno}", load_json(line)))
-        except json.JSONDecodeError as exc:
-            out.append((f"line {lineno}", InvalidInput(f"not valid JSON: {exc.msg}")))
-        except InvalidInput as exc:
-            out.append((f"line {lineno}", exc))
-    return out
-
-
-def _refuse_rows(errors: list[str], summary: str) -> None:
-    """Every refused row on a line of its own (the first 200), then what it means for the whole; exit 1."""
-    from helpdesk.core.errors import ExitCode
-
-    for err in errors[:200]:
-        error(err)
-    if len(errors) > 200:
-        error(f"... and {len(errors) - 200} more")
-    error(summary)
-    raise typer.Exit(int(ExitCode.FAILED))
-
-
-def _create_from_stdin(json_: bool, nl: bool) -> None:
-    from helpdesk.domain import tickets
-    from helpdesk.core.errors import InvalidInput
-
-    records = _read_json_records(read_stdin_text())
-    with open_desk() as desk:
-        inputs, errors = [], []
-        for where, raw in records:  # every record is checked before anything is stored
-            try:
-                if isinstance(raw, InvalidInput):
-                    raise raw
-                inp = tickets.parse_record(desk, raw)
-                if inp.channel == "cli":
-                    inp.channel = "api"
-                inputs.append(tickets.validate(desk, inp))
-            except InvalidInput as exc:
-                errors.append(f"{where}: {exc}")
-        if errors and len(records) == 1:
-            fail(errors[0])
-        if errors:
-            _refuse_rows(errors, f"{len(errors)} of {len(records)} tickets refused: nothing created")
-        if len(inputs) == 1:
-            view, created = tickets.intake(desk, inputs[0].inp)
-            if json_ or nl:
-                doc = view.to_dict()
-                doc["created"] = created
-                emit_one(doc, nl=nl)
-            else:
-                echo(f"{'created' if created else 'exists'} #{view.number} {view.title}")
-            return
-        results = _bulk_intake(desk, inputs)
-    rows = ({"input": where, "number": r.number, "created": r.created} for (where, _), r in zip(records, results))
-    if json_ or nl:
-        emit_rows(rows, "json" if json_ else "nl", ["input", "number", "created"])
-    else:
-        made = sum(1 for r in results if r.created)
-        echo(f"created {made} tickets, {len(results) - made} already existed (idempotency key)")
-
-
-def _bulk_intake(desk, inputs):
-    """Store checked tickets in one transaction (all or nothing), with a progress bar on a terminal."""
-    from helpdesk.domain import tickets
-    from helpdesk.cli.common import Progress
-
-    with Progress("creating tickets", total=len(inputs)) as progress:
-        return tickets.intake_bulk(desk, inputs, chunk=BULK_CHUNK, on_progress=progress.advance)
-
-
 @app.command("list")
+@output_options()
 def list_(
     query: Annotated[Optional[list[str]], typer.Argument(help="Query terms, e.g. status:open priority:P0,P1 vpn")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many tickets (0: all).")] = 50,
-    json_: JsonFlag = False,
-    nl: NlFlag = False,
-    csv_: CsvFlag = False,
     fields: Annotated[bool, typer.Option("--fields", help="Include type fields (table columns, JSON, CSV).")] = False,
     sort: Annotated[Optional[str], typer.Option(
         "--sort", help="Order by priority, due (nearest SLA due time), updated, created or number; "
                        "'-' before it for descending (-updated). Default: newest first.")] = None,
     raw: RawFlag = False,
+    fmt: str = "text",
 ) -> None:
     """List tickets, newest first, filtered by the query language.
 
@@ -211,29 +118,23 @@ def list_(
       helpdesk ticket list status:open --sort due
       helpdesk ticket list 'assignee:me "paper jam"' --json
     """
-    from helpdesk.domain import tickets
-    from helpdesk.core.errors import ExitCode
-    from helpdesk.core.views import LIST_COLUMNS
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
 
-    fmt = output_format(json_, nl, csv_)
     if limit < 0:
         fail("--limit cannot be negative", ExitCode.USAGE)
     text = " ".join(query or [])
     page = limit if 0 < limit < 2**31 else None
     with open_desk() as desk:
-        found = tickets.list_tickets(desk, text, limit=page, with_fields=fields, sort=sort)
-        total = None
-        if page is not None and len(found) == page:
-            total = tickets.count_tickets(desk, text, cap=FOOTER_COUNT_CAP)
+        listed = tickets.list_(desk, text, limit=page, with_fields=fields, sort=sort, count_cap=FOOTER_COUNT_CAP,
+                               with_due=fmt == "text")
         if fmt == "text":
-            from helpdesk.domain import sla
-            from helpdesk.cli import render
+            from helpdesk.cli import render  # lazy: rich is for people only; scripted output never loads it
 
             local = render.Local.of(desk)
-            due = sla.next_due(desk, [t.number for t in found])
+    found, total = listed.tickets, listed.total
     if fmt == "text":
         names = sorted({k for v in found for k in v.fields}) if fields else []
-        render.ticket_table(found, local=local, due=due, field_names=names)
+        render.ticket_table(found, local=local, due=listed.due, field_names=names)
     else:
         rows = []
         for v in found:
@@ -247,17 +148,18 @@ def list_(
                 for k in extra:
                     row[f"field.{k}"] = row["fields"].get(k)
             columns += [f"field.{k}" for k in extra]
-        emit_rows(rows, fmt, columns, raw=raw)
+        emit(rows, fmt, columns, raw=raw)
     if total is not None and total > len(found):
         echo(list_footer(len(found), total, capped=total > FOOTER_COUNT_CAP), err=True)
 
 
 @app.command()
+@output_options("json", "nl")
 def show(
     ticket: TicketArg,
-    json_: JsonFlag = False,
     full: Annotated[bool, typer.Option("--full", help="Show each mail whole, with the quoted history and "
                                                       "signature its sender's client added.")] = False,
+    fmt: str = "text",
 ) -> None:
     """One ticket with its type fields and conversation. A customer's mail shows what they wrote; the
     quoted history below it is hidden (the line under it says how much) and --full shows it. --json
@@ -267,19 +169,20 @@ def show(
       helpdesk ticket show 42
       helpdesk ticket show 42 --full
     """
-    from helpdesk.domain import tickets
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
-        view = tickets.get(desk, _number(ticket), conversation=True)
-        if not json_:
-            from helpdesk.cli import render
+        view = tickets.show(desk, _number(ticket))
+        if fmt == "text":
+            from helpdesk.cli import render  # lazy: rich is for people only
 
             render.ticket(view, local=render.Local.of(desk, sla_targets=True), full=full)
             return
-    emit_one(view.to_dict())
+    emit(view.to_dict(), fmt)
 
 
 @app.command()
+@output_options("json")
 def update(
     ticket: TicketArg,
     title: Annotated[Optional[str], typer.Option("--title")] = None,
@@ -291,134 +194,143 @@ def update(
     tag: Annotated[Optional[list[str]], typer.Option("--tag", help="Add a tag (repeatable).")] = None,
     untag: Annotated[Optional[list[str]], typer.Option("--untag", help="Remove a tag (repeatable).")] = None,
     if_version: IfVersion = None,
-    json_: JsonFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Edit a ticket's fields; each change is recorded in its history.
 
     Example: helpdesk ticket update 42 --priority P1 --field fault_code=E17 --tag onsite
     """
-    from helpdesk.domain import tickets
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
-        view = tickets.update(desk, _number(ticket), title=title, priority=priority, type=type_,
-                              fields=tickets.parse_field_args(field or []), queue=queue, customer=customer,
-                              tags_add=tag or [], tags_remove=untag or [], expected_version=if_version)
-    emit_one(view.to_dict()) if json_ else echo(f"updated #{view.number} (version {view.version})")
+        view = tickets.update(desk, _number(ticket), title=title, priority=priority, type=type_, fields=field or [],
+                              queue=queue, customer=customer, tags_add=tag or [], tags_remove=untag or [],
+                              expected_version=if_version)
+    _moved(view, fmt, f"updated #{view.number} (version {view.version})")
+
+
+def _moved(view, fmt: str, line: str) -> None:
+    """A changed ticket: the one line for people, or the ticket as JSON."""
+    if fmt == "text":
+        echo(line)
+    else:
+        emit(view.to_dict(), fmt)
 
 
 @app.command()
+@output_options("json")
 def assign(
     ticket: TicketArg,
     agent: Annotated[Optional[str], typer.Argument(help="Agent login, or 'me'.")] = None,
     auto: Annotated[bool, typer.Option("--auto", help="Pick the agent by skills and load.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Assign even if the agent is at capacity.")] = False,
     if_version: IfVersion = None,
-    json_: JsonFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Assign a ticket to an agent (a transfer if it has one), or --auto by skills and load.
 
     Examples: helpdesk ticket assign 42 me; helpdesk ticket assign 42 --auto
     """
-    from helpdesk.domain import routing as assignment, lifecycle
-    from helpdesk.core.errors import ExitCode
+    from helpdesk.services import lifecycle  # lazy: services load the store (see module notes)
 
     if bool(agent) == auto:
         fail("name an agent or use --auto (not both)", ExitCode.USAGE)
     with open_desk() as desk:
-        number = _number(ticket)
-        if auto:
-            view = assignment.auto_assign(desk, number, expected_version=if_version)
-        else:
-            view = lifecycle.assign(desk, number, agent, expected_version=if_version, force=force)
-    emit_one(view.to_dict()) if json_ else echo(f"#{view.number} assigned to {view.assignee} ({view.status})")
+        view = lifecycle.assign(desk, _number(ticket), agent, auto=auto, force=force, expected_version=if_version)
+    _moved(view, fmt, f"#{view.number} assigned to {view.assignee} ({view.status})")
 
 
 @app.command()
+@output_options("json")
 def status(
     ticket: TicketArg,
     state: Annotated[str, typer.Argument(help="new, assigned, in_progress, pending, resolved, closed")],
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why; kept in the history.")] = None,
     if_version: IfVersion = None,
-    json_: JsonFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Move a ticket through its lifecycle; an illegal move exits 1 and changes nothing.
 
     Example: helpdesk ticket status 42 pending --reason "waiting for the log files"
     """
-    from helpdesk.domain import lifecycle
+    from helpdesk.services import lifecycle  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
         view = lifecycle.change_status(desk, _number(ticket), state, reason=reason, expected_version=if_version)
-    emit_one(view.to_dict()) if json_ else echo(f"#{view.number} is {view.status}")
+    _moved(view, fmt, f"#{view.number} is {view.status}")
 
 
 @app.command()
+@output_options("json")
 def transfer(
     ticket: TicketArg,
     agent: Annotated[Optional[str], typer.Argument(help="Agent login.")] = None,
     queue: Annotated[Optional[str], typer.Option("--queue", help="Hand over to this queue (unassigned).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Even if the agent is at capacity.")] = False,
     if_version: IfVersion = None,
+    fmt: str = "text",
 ) -> None:
     """Transfer a ticket to another agent, or to another queue.
 
     Examples: helpdesk ticket transfer 42 bob; helpdesk ticket transfer 42 --queue repairs
     """
-    from helpdesk.domain import lifecycle
-    from helpdesk.core.errors import ExitCode
+    from helpdesk.services import lifecycle  # lazy: services load the store (see module notes)
 
     if bool(agent) == bool(queue):
         fail("name an agent or a --queue", ExitCode.USAGE)
     with open_desk() as desk:
-        if queue:
-            view = lifecycle.transfer_to_queue(desk, _number(ticket), queue, expected_version=if_version)
-        else:
-            view = lifecycle.assign(desk, _number(ticket), agent, expected_version=if_version, force=force)
-    echo(f"#{view.number} -> {view.assignee or 'queue ' + str(view.queue)} ({view.status})")
+        view = lifecycle.transfer(desk, _number(ticket), agent=agent, queue=queue, force=force,
+                                  expected_version=if_version)
+    _moved(view, fmt, f"#{view.number} -> {view.assignee or 'queue ' + str(view.queue)} ({view.status})")
 
 
 @app.command("return")
+@output_options("json")
 def return_(
     ticket: TicketArg,
     reason: Annotated[Optional[str], typer.Option("--reason")] = None,
     if_version: IfVersion = None,
+    fmt: str = "text",
 ) -> None:
     """Return a ticket to its queue: unassigned, status new.
 
     Example: helpdesk ticket return 42 --reason "not my area"
     """
-    from helpdesk.domain import lifecycle
+    from helpdesk.services import lifecycle  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
         view = lifecycle.return_to_queue(desk, _number(ticket), reason=reason, expected_version=if_version)
-    echo(f"#{view.number} returned to {'queue ' + view.queue if view.queue else 'the desk'} ({view.status})")
+    _moved(view, fmt, f"#{view.number} returned to {'queue ' + view.queue if view.queue else 'the desk'} ({view.status})")
 
 
 @app.command()
+@output_options("json")
 def reopen(
     ticket: TicketArg,
     reason: Annotated[Optional[str], typer.Option("--reason")] = None,
     if_version: IfVersion = None,
+    fmt: str = "text",
 ) -> None:
     """Reopen a resolved ticket (back to its owner, or the queue).
 
     Example: helpdesk ticket reopen 42 --reason "still broken"
     """
-    from helpdesk.domain import lifecycle
+    from helpdesk.services import lifecycle  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
         view = lifecycle.reopen(desk, _number(ticket), reason=reason, expected_version=if_version)
-    echo(f"#{view.number} reopened ({view.status})")
+    _moved(view, fmt, f"#{view.number} reopened ({view.status})")
 
 
 @app.command()
+@output_options("json")
 def reply(
     ticket: TicketArg,
     body: Annotated[Optional[str], typer.Option("--body", help="The text; '-' reads stdin.")] = None,
     note: Annotated[bool, typer.Option("--note", help="An internal note, not mailed to the customer.")] = False,
     macro: Annotated[Optional[str], typer.Option("--macro", help="Send a named quick reply from the config.")] = None,
     if_version: IfVersion = None,
-    json_: JsonFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Reply to the customer (queued for mail) or add an internal note. No body on a terminal opens $EDITOR;
     --macro NAME sends a configured quick reply (and moves the ticket if the macro says so).
@@ -427,23 +339,20 @@ def reply(
       helpdesk ticket reply 42 --body "Fixed, please try again."
       helpdesk ticket reply 42 --note --body "Vendor case 1234 opened"
     """
-    from helpdesk.domain import tickets
-    from helpdesk.core.errors import ExitCode
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
 
     if macro is not None:
         if body is not None or note:
             fail("--macro sends the macro's own text: no --body or --note with it", ExitCode.USAGE)
-        from helpdesk.domain import automation
-
         with open_desk() as desk:
-            automation.apply_macro(desk, _number(ticket), macro)
+            tickets.apply_macro(desk, _number(ticket), macro)
         echo(f"macro '{macro}' applied to #{_number(ticket)}")
         return
     if body == "-":
         body = read_stdin_text()
     elif body is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            from helpdesk.core import editor
+            from helpdesk.core import editor  # lazy: only an interactive reply opens $EDITOR
 
             what = "note" if note else "reply"
             body = editor.compose(f"Write your {what} to #{_number(ticket)} above this line; everything from it "
@@ -456,54 +365,62 @@ def reply(
             fail("give --body TEXT or '-' to read stdin", ExitCode.USAGE)
     with open_desk() as desk:
         entry = tickets.reply(desk, _number(ticket), body, note=note, expected_version=if_version)
-    if json_:
-        emit_one(entry.to_dict())
+    if fmt != "text":
+        emit(entry.to_dict(), fmt)
     else:
         echo(f"{'note added to' if note else 'reply queued for'} #{_number(ticket)}")
 
 
 @app.command()
+@output_options("json")
 def merge(
     source: Annotated[str, typer.Argument(help="The ticket merged away (closed).", metavar="SOURCE")],
     target: Annotated[str, typer.Argument(help="The ticket that remains.", metavar="TARGET")],
     reason: Annotated[Optional[str], typer.Option("--reason")] = None,
+    fmt: str = "text",
 ) -> None:
     """Merge SOURCE into TARGET: conversation and tags move over, SOURCE is closed.
 
     Example: helpdesk ticket merge 43 42
     """
-    from helpdesk.domain import lifecycle
+    from helpdesk.services import lifecycle  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
         view = lifecycle.merge(desk, _number(source), _number(target), reason=reason)
-    echo(f"#{_number(source)} merged into #{view.number}")
+    _moved(view, fmt, f"#{_number(source)} merged into #{view.number}")
 
 
 @app.command()
+@output_options("json")
 def rate(
     ticket: TicketArg,
     score: Annotated[int, typer.Argument(help="1 (poor) .. 5 (excellent).", metavar="SCORE")],
     comment: Annotated[Optional[str], typer.Option("--comment")] = None,
+    fmt: str = "text",
 ) -> None:
     """Record the customer's satisfaction score given another way (phone, chat); mail replies are automatic.
 
     Example: helpdesk ticket rate 42 5 --comment "quick and friendly"
     """
-    from helpdesk.domain import ratings
+    from helpdesk.services import ratings  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
-        view = ratings.record(desk, _number(ticket), score, comment or "", via="agent")
-    echo(f"#{view.ticket} rated {view.score}/5" + (" (negative feedback alert raised)" if view.score <= 2 else ""))
+        view = ratings.rate(desk, _number(ticket), score, comment or "")
+    if fmt != "text":
+        emit(view.to_dict(), fmt)
+    else:
+        echo(f"#{view.ticket} rated {view.score}/5" + (" (negative feedback alert raised)" if view.score <= 2 else ""))
 
 
 @app.command()
+@output_options("json")
 def attach(
     ticket: TicketArg,
     files: Annotated[list[str], typer.Argument(help="Files to attach; '-' reads stdin (with --name).",
                                                metavar="FILE...")],
     name: Annotated[Optional[str], typer.Option("--name", help="The attachment's name (needed for '-'; "
                                                                "renames a single FILE).")] = None,
-    json_: JsonFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Attach files to a ticket (stored once by content hash; the same file twice is listed once).
 
@@ -514,13 +431,8 @@ def attach(
       helpdesk ticket attach 42 screenshot.png vpn.log
       journalctl -u vpn | helpdesk ticket attach 42 - --name vpn.log
     """
-    import mimetypes
-
-    from helpdesk.domain import attachments
-
-    from helpdesk.core import files as files_mod
-    from helpdesk.core.errors import ExitCode
-    from helpdesk.core.limits import ATTACHMENT_MAX_BYTES
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
+    from helpdesk.core import files as files_mod  # lazy: core.files loads tempfile, which only file commands need
 
     if name is not None and len(files) > 1:
         fail("--name names one file: attach several files one by one to rename them", ExitCode.USAGE)
@@ -536,14 +448,10 @@ def attach(
         else:
             data = files_mod.read_regular(Path(item), ATTACHMENT_MAX_BYTES)
         loaded.append((name or Path(item).name, data))
-    done = []
     with open_desk() as desk:
-        with desk.db.atomic():
-            for filename, data in loaded:
-                ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-                done.append(attachments.add(desk, number, filename, data, content_type=ctype))
-    if json_:
-        emit_rows(({**a.to_dict(), "new": new} for a, new in done), "json", [])
+        done = tickets.attach(desk, number, loaded)
+    if fmt != "text":
+        emit([{**a.to_dict(), "new": new} for a, new in done], fmt)
     else:
         for a, new in done:
             echo(f"attached {a.filename} ({a.size} bytes) to #{number} as {a.index}" if new else
@@ -553,22 +461,23 @@ def attach(
 attachment_app = make_app(help="The attachments of a ticket: list them, save one to a file.\n\n"
                                 "Example: helpdesk ticket attachment save 42 1 -o ~/Downloads/")
 app.add_typer(attachment_app, name="attachment")
+ATTACHMENT_COLUMNS = ["index", "filename", "content_type", "size", "sha256"]
 
 
 @attachment_app.command("list")
-def attachment_list(ticket: TicketArg, json_: JsonFlag = False) -> None:
+@output_options()
+def attachment_list(ticket: TicketArg, fmt: str = "text") -> None:
     """A ticket's attachments, numbered as `attachment save` takes them (each file once).
 
     Example: helpdesk ticket attachment list 42
     """
-    from helpdesk.domain import attachments, tickets
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
 
-    with open_desk():
+    with open_desk() as desk:
         number = _number(ticket)
-        tickets.fetch(number)
-        listed = attachments.list_for(number)
-    if json_:
-        emit_rows((a.to_dict() for a in listed), "json", [])
+        listed = tickets.attachments(desk, number)
+    if fmt != "text":
+        emit([a.to_dict() for a in listed], fmt, ATTACHMENT_COLUMNS)
         return
     if not listed:
         echo(f"#{number} has no attachments")
@@ -597,45 +506,45 @@ def attachment_save(
       helpdesk ticket attachment save 42 screenshot.png -o /tmp/
       helpdesk ticket attachment save 42 vpn.log -o - | less
     """
-    from helpdesk.domain import attachments
-    from helpdesk.core import files as files_mod
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
+    from helpdesk.core import files as files_mod  # lazy: tempfile is only needed to write files
 
-    with open_desk():
-        found = attachments.find(_number(ticket), which)
-        data = attachments.content(found)
+    with open_desk() as desk:
+        found = tickets.attachment(desk, _number(ticket), which)
+    data = found.data
     if output == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    target = attachments.save_path(found, Path(output) if output else None)
+    target = found.target(Path(output) if output else None)
     with files_mod.writing(target, binary=True, overwrite=force) as fh:
         fh.write(data)
     echo(f"saved {target} ({len(data):,} bytes)", err=True)
 
 
 @app.command()
-def history(ticket: TicketArg, json_: JsonFlag = False, nl: NlFlag = False) -> None:
+@output_options("json", "nl")
+def history(ticket: TicketArg, fmt: str = "text") -> None:
     """The audit events of a ticket, oldest first.
 
     Example: helpdesk ticket history 42 --json
     """
-    from helpdesk.domain import audit, tickets
+    from helpdesk.services import tickets  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
-        number = _number(ticket)
-        tickets.fetch(number)
-        events = audit.history(desk, number)
+        events = tickets.history(desk, _number(ticket))
         zone = desk.config.timezone
-    if json_ or nl:
-        emit_rows((e.to_dict() for e in events), "json" if json_ else "nl", [])
+    if fmt != "text":
+        emit([e.to_dict() for e in events], fmt)
         return
-    from helpdesk.cli import render
+    from helpdesk.cli import render  # lazy: rich is for people only
 
     render.history(events, local=render.Local(zone=zone))
 
 
 @app.command("import")
+@output_options("json")
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV, JSON (array) or NDJSON file; '-' for stdin.", metavar="FILE")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row, store nothing.")] = False,
@@ -645,7 +554,7 @@ def import_(
                             "comma, semicolon, tab or pipe).")] = None,
     allow_duplicates: Annotated[bool, typer.Option(
         "--allow-duplicates", help="Import rows without a key even if the same row was imported before.")] = False,
-    json_: JsonFlag = False,
+    fmt: str = "text",
 ) -> None:
     """Import tickets from a spreadsheet or a JSON file: all rows or none. A backup written by
     `helpdesk export --format json` (or nl) is restored whole into an empty desk instead.
@@ -660,8 +569,7 @@ def import_(
       helpdesk ticket import excel-export.csv --delimiter ';'
       helpdesk ticket import backup.json
     """
-    from helpdesk.domain import import_export as transfer
-    from helpdesk.core.errors import ExitCode
+    from helpdesk.services import import_export  # lazy: services load the store (see module notes)
 
     if delimiter is not None:
         delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
@@ -669,19 +577,14 @@ def import_(
             fail(f"--delimiter must be one character (or 'tab'), not {delimiter!r}", ExitCode.USAGE)
     if str(file) != "-" and not file.is_file():
         fail(f"{file}: {'not a file' if file.exists() else 'no such file'}")
-    from helpdesk.cli.common import Progress
-
     with open_desk() as desk, Progress("checking rows") as progress:
-        report = transfer.import_file(desk, sys.stdin.buffer if str(file) == "-" else file, dry_run=dry_run,
-                                      format=format, delimiter=delimiter, allow_duplicates=allow_duplicates,
-                                      on_progress=progress.advance)
-    if report.errors:
-        _refuse_rows(report.errors, f"{len(report.errors)} of {report.rows} rows refused: nothing imported"
-                     if not report.restored else "the backup was not restored: nothing stored")
+        report = import_export.import_file(desk, sys.stdin.buffer if str(file) == "-" else file, dry_run=dry_run,
+                                           format=format, delimiter=delimiter, allow_duplicates=allow_duplicates,
+                                           on_progress=progress.advance)
     for note in report.notes[:200]:
         echo(f"note: {note}", err=True)
-    if json_:
-        emit_one(report.to_dict())
+    if fmt != "text":
+        emit(report.to_dict(), fmt)
     elif report.restored:
         echo(f"{report.rows} tickets checked: the backup would restore (dry run, nothing stored)" if dry_run
              else f"restored {report.created} tickets (#{report.numbers[0]}-#{report.numbers[-1]}) with their "

@@ -62,3 +62,12 @@ class NoDesk(NotFound):
 
 class PermissionDenied(HelpdeskError):
     """The acting agent is unknown, inactive, or lacks the role for the action."""
+
+
+class RowsRefused(InvalidInput):
+    """Some rows of a bulk create or an import are bad, so nothing was stored: `rows` says what is wrong
+    with each ("line 3: ..."), the message what that means for the whole."""
+
+    def __init__(self, rows: list[str], summary: str):
+        super().__init__(summary)
+        self.rows = rows

@@ -166,3 +166,16 @@ def refresh_statistics(db: pw.Database, *, full: bool = False) -> None:
         db.execute_sql("ANALYZE")
     else:
         db.execute_sql("PRAGMA optimize")
+
+
+def failure(exc: BaseException) -> HelpdeskError | None:
+    """A database exception as the desk's error with the message and exit code front ends show (a
+    lost or refused connection: unavailable; a refused statement: failed); None for anything else.
+    Front ends and the daemon use it so that only the store knows Peewee's exception classes."""
+    if isinstance(exc, pw.OperationalError):
+        return ServiceUnavailable(f"database: {_first_line(exc)}")
+    if isinstance(exc, pw.InterfaceError):
+        return ServiceUnavailable(f"database connection lost: {exc}")
+    if isinstance(exc, pw.DatabaseError):
+        return HelpdeskError(f"database refused the change: {_first_line(exc)}")
+    return None

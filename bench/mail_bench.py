@@ -6,13 +6,15 @@ unavoidable work of fetching and parsing the same messages.
     .venv/bin/python bench/mail_bench.py --messages 5000
     .venv/bin/python bench/mail_bench.py --backend postgres     # schema bench_mail_xxx in postgres@127.0.0.1/test
     .venv/bin/python bench/mail_bench.py --profile              # + cProfile of fetch_mailbox, in-process
+    .venv/bin/python bench/mail_bench.py --mix plain            # small plain-text mails instead (--mix both: each)
 
 What it does (see bench/README.md):
  1. starts the test suite's Dovecot (tests/mailservers.py) under /tmp/helpdesk-bench-dovecot-<pid> on a
     free loopback port;
  2. generates N realistic messages (new requests, threaded replies, subject-tag replies, out-of-office and
     other automated mail, bounces, attachments, HTML-only and multipart/alternative mail, legacy charsets,
-    duplicates, a few unparseable ones) and appends them with MULTIAPPEND in batches;
+    duplicates, a few unparseable ones) and appends them with MULTIAPPEND in batches; with `--mix plain` the
+    same kinds in the same shares, but every mail small and text/plain (no HTML part, no attachment);
  3. measures, in the same run, three rates in messages/second:
       a. bare fetch: an imapclient loop that only fetches them (UID FETCH BODY.PEEK[], batches of 200);
       b. fetch + parse: the same loop, each message parsed with the stdlib email package
@@ -66,6 +68,10 @@ DESK_ADDRESS = "support@desk.example"
 FETCH_BATCH = 200  # the same batch size as helpdesk.mail.fetch
 APPEND_BATCH = 100  # messages per MULTIAPPEND command
 TARGET_RATIO = 0.5  # ours >= 50 % of the fetch + parse rate
+MIXES = {  # --mix: what the corpus is made of
+    "mixed": "plain, HTML-only and alternative mail, some attachments",
+    "plain": "small text/plain mails, no HTML, no attachments",
+}
 OUTCOMES = ("new_ticket", "reply", "duplicate", "automated", "bounce", "quarantined")
 
 # What the generator makes, with weights (per message) and the outcome the desk should reach.
@@ -130,8 +136,11 @@ class MailGen:
     Threads are tracked so replies name real earlier Message-IDs; new tickets are counted so a
     subject tag [#N] names the ticket the desk will have given the N-th new request (fresh desk)."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, mix: str = "mixed"):
         self.rng = rng
+        # "plain": small text/plain mails only (no HTML part, no attachment, short newsletters and alerts),
+        # where the parser has little to do and the database work per message dominates the intake.
+        self.plain = mix == "plain"
         self.text = TextGen(rng, customers=600)
         self.threads: list[dict] = []
         self.dupable: list[bytes] = []  # messages that may be sent again
@@ -199,6 +208,8 @@ class MailGen:
         domain = addr.rsplit("@", 1)[1]
         when = self.tick()
         style = r.random()
+        if self.plain:
+            attachments = 0
         if style < 0.3 and not attachments:
             return self.legacy(sender, subject, text, message_id, cc, in_reply_to, references, extra, when)
         msg = EmailMessage(policy=email.policy.SMTP)
@@ -224,7 +235,9 @@ class MailGen:
         paragraphs = [p for p in text.split("\n\n") if p.strip()]
         inline = attachments and style < 0.85 and r.random() < 0.3  # an inline image in the HTML
         cid = self.message_id(domain) if inline else None
-        if style < 0.45:
+        if self.plain:
+            msg.set_content(text)
+        elif style < 0.45:
             msg.set_content(self.html(paragraphs, name, org, cid), subtype="html")  # HTML-only
         else:
             msg.set_content(text)
@@ -293,7 +306,7 @@ class MailGen:
         text = rec["body"]
         if r.random() < 0.3:
             text += "\n\n-- \n" + f"{name}\n{org}\nPhone +49 89 {r.randint(1000000, 9999999)}"
-        attachments = r.choices([0, 1, 2, 3], weights=[85, 10, 4, 1])[0]
+        attachments = 0 if self.plain else r.choices([0, 1, 2, 3], weights=[85, 10, 4, 1])[0]
         raw = self.build(sender=(name, email_addr), subject=subject, text=text, message_id=message_id, cc=cc,
                          attachments=attachments, org=org)
         self.threads.append({"ids": [message_id] if message_id else [], "subject": subject, "customer": email_addr,
@@ -400,7 +413,7 @@ class MailGen:
         r = self.rng
         org = r.choice(["Vendor News", "Cloud Status", "Security Weekly", "Partner Portal"])
         domain = org.lower().replace(" ", "") + ".example"
-        paragraphs = self.sentences(SENTENCES_IT + SENTENCES_COMMON, r.randint(4, 12))
+        paragraphs = self.sentences(SENTENCES_IT + SENTENCES_COMMON, r.randint(1, 3) if self.plain else r.randint(4, 12))
         return self.build(sender=(org, f"news@{domain}"), subject=f"{org}: {r.choice(['March', 'April'])} update",
                           text="\n\n".join(paragraphs), message_id=self.message_id(domain), org=org,
                           extra=[("List-Id", f"<news.{domain}>"), ("List-Unsubscribe", f"<mailto:unsub@{domain}>"),
@@ -411,7 +424,7 @@ class MailGen:
         domain = r.choice(["monitoring.example", "erp.globex.example", "github.example", "backup.example"])
         local = r.choice(["no-reply", "noreply", "do-not-reply", "donotreply"])
         text = f"Job {r.randint(10000, 99999)} finished with status {r.choice(['FAILED', 'WARNING', 'OK'])}.\n\n" + \
-            "\n".join(self.text.log_line() for _ in range(r.randint(2, 20)))
+            "\n".join(self.text.log_line() for _ in range(r.randint(2, 5) if self.plain else r.randint(2, 20)))
         return self.build(sender=("Monitoring", f"{local}@{domain}"), subject=f"[ALERT] {self.text.host()} "
                           f"{r.choice(['disk usage', 'backup', 'certificate expiry', 'CPU'])}",
                           text=text, message_id=self.message_id(domain))
@@ -456,7 +469,9 @@ class MailGen:
     def duplicate(self) -> bytes:
         r = self.rng
         raw = r.choice(self.dupable[-300:])
-        if r.random() < 0.4:  # delivered twice by two routes: one more Received line, same Message-ID
+        # Delivered twice by two routes: one more Received line, same Message-ID (a mail without one is
+        # then new bytes the desk cannot know again, a new ticket: sent as the same bytes instead).
+        if r.random() < 0.4 and b"\nMessage-ID:" in raw.split(b"\r\n\r\n", 1)[0]:
             hop = f"Received: from relay{r.randint(1, 9)}.example by mail.desk.example; {format_datetime(self.tick())}\r\n"
             raw = hop.encode() + raw
         return raw
@@ -525,8 +540,9 @@ TOP_PHASES = ("IMAP connect + login", "IMAP FETCH BODY.PEEK[] (batches of 200)",
 
 
 class MailBench:
-    def __init__(self, args: argparse.Namespace):
+    def __init__(self, args: argparse.Namespace, mix: str = "mixed"):
         self.args = args
+        self.mix = mix
         self.n = args.messages
         self.backend = args.backend
         self.home = Path(tempfile.mkdtemp(prefix="helpdesk-mail-bench-"))
@@ -534,7 +550,7 @@ class MailBench:
         self.dovecot = None
         self.schemas: list[str] = []
         self.cmd = helpdesk_cmd()
-        self.results: dict = {"backend": self.backend, "messages": self.n, "seed": args.seed,
+        self.results: dict = {"backend": self.backend, "messages": self.n, "mix": mix, "seed": args.seed,
                               "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version,
                               "machine": f"{platform.machine()} {os.cpu_count()} cpu",
                               "started": time.strftime("%Y-%m-%d %H:%M:%S"), "code": code_state(),
@@ -626,7 +642,7 @@ class MailBench:
 
     def generate_and_append(self) -> None:
         t0 = time.perf_counter()
-        messages = MailGen(random.Random(self.args.seed)).generate(self.n)
+        messages = MailGen(random.Random(self.args.seed), self.mix).generate(self.n)
         gen_s = time.perf_counter() - t0
         mix: dict[str, int] = {}
         expected: dict[str, int] = {k: 0 for k in OUTCOMES}
@@ -635,7 +651,7 @@ class MailBench:
             expected[KINDS[kind][1]] += 1
         sizes = sorted(len(raw) for _, raw in messages)
         total = sum(sizes)
-        log(f"generated {self.n:,} messages in {gen_s:.1f}s: {human_bytes(total)}, median {human_bytes(sizes[len(sizes) // 2])}, "
+        log(f"generated {self.n:,} messages (mix {self.mix}) in {gen_s:.1f}s: {human_bytes(total)}, median {human_bytes(sizes[len(sizes) // 2])}, "
             f"max {human_bytes(sizes[-1])}; mix " + ", ".join(f"{k} {v}" for k, v in mix.items()))
         client = self.dovecot.client()
         try:
@@ -885,7 +901,7 @@ class MailBench:
         pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
         top_cum = out.getvalue()
         self.args.out.mkdir(parents=True, exist_ok=True)
-        prof_path = self.args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-mail-{self.backend}-{self.n}.prof"
+        prof_path = self.args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-mail-{self.mix}-{self.backend}-{self.n}.prof"
         prof.dump_stats(str(prof_path))
         self.results["profile"] = {"wall_seconds": round(wall, 2), "profiled_seconds": round(total, 2),
                                    "per_second_profiled": round(self.n / wall, 1), "fetched": report.fetched,
@@ -927,7 +943,7 @@ class MailBench:
 
 def report(res: dict) -> str:
     lines = []
-    title = f"helpdesk mail benchmark: {res['messages']:,} messages, {res['backend']} desk"
+    title = f"helpdesk mail benchmark: {res['messages']:,} messages, mix {res['mix']} ({MIXES[res['mix']]}), {res['backend']} desk"
     lines += [title, "=" * len(title),
               f"python {res['python']}, sqlite {res['sqlite']}, {res['machine']}, started {res['started']}",
               f"code: commit {res['code']['commit']}" + (f" + uncommitted helpdesk/ changes (diff {res['code']['diff_sha1']})"
@@ -1001,9 +1017,32 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
+def summary(results: list[dict]) -> str:
+    """The mixes side by side (--mix both)."""
+    lines = [f"mail intake by mix: {results[0]['messages']:,} messages, {results[0]['backend']} desk", ""]
+    head = ("mix", "corpus", "fetch + parse", "mail fetch", "ours / (f + p)", "by CPU time", "checks")
+    rows = []
+    for res in results:
+        ok = all(res["accounting"]["checks"].values()) and res["second_fetch"]["creates_nothing"]
+        c = res["corpus"]
+        rows.append((res["mix"], f"{human_bytes(c['bytes'])}, median {human_bytes(c['median_bytes'])}",
+                     f"{res['fetch_parse']['per_second']:,.0f} msg/s", f"{res['ours']['per_second']:,.0f} msg/s",
+                     f"{res['ratio']:.0%}", f"{res['cpu_ratio']:.0%}" if "cpu_ratio" in res else "-",
+                     "ok" if ok else "FAILED"))
+    w = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
+    lines.append("  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip())
+    lines.append("  ".join("-" * x for x in w))
+    lines += ["  ".join(x[i].ljust(w[i]) for i in range(len(head))).rstrip() for x in rows]
+    lines.append(f"(target: ours >= {TARGET_RATIO:.0%} of fetch + parse)")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=2000, help="messages to append (default 2000)")
+    ap.add_argument("--mix", choices=[*MIXES, "both"], default="mixed",
+                    help="the corpus: " + "; ".join(f"{k}: {v}" for k, v in MIXES.items())
+                    + "; both: one run of each, then the two side by side (default mixed)")
     ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--pg-url", default=os.environ.get("HELPDESK_TEST_PG_URL", DEFAULT_PG_URL),
                     help=f"PostgreSQL server/database (schemas bench_mail_xxx are made and dropped; default {DEFAULT_PG_URL})")
@@ -1016,19 +1055,25 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.messages < 50:
         ap.error("--messages must be at least 50")
-    bench = MailBench(args)
-    res = bench.run()
-    text = report(res)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-mail-{args.backend}-{args.messages}"
-    slim = {k: v for k, v in res.items() if k != "profile"}
-    if "profile" in res:
-        slim["profile"] = {k: v for k, v in res["profile"].items() if not k.startswith("top_")}
-    (args.out / f"{stem}.json").write_text(json.dumps(slim, indent=2, default=str))
-    (args.out / f"{stem}.txt").write_text(text + "\n")
-    log(f"results: {args.out / stem}.json / .txt")
-    ok = all(res["accounting"]["checks"].values()) and res["second_fetch"]["creates_nothing"]
+    ok = True
+    results = []
+    for mix in (list(MIXES) if args.mix == "both" else [args.mix]):
+        res = MailBench(args, mix).run()
+        text = report(res)
+        print(text)
+        args.out.mkdir(parents=True, exist_ok=True)
+        stem = f"{time.strftime('%Y%m%d-%H%M%S')}-mail-{mix}-{args.backend}-{args.messages}"
+        slim = {k: v for k, v in res.items() if k != "profile"}
+        if "profile" in res:
+            slim["profile"] = {k: v for k, v in res["profile"].items() if not k.startswith("top_")}
+        (args.out / f"{stem}.json").write_text(json.dumps(slim, indent=2, default=str))
+        (args.out / f"{stem}.txt").write_text(text + "\n")
+        log(f"results: {args.out / stem}.json / .txt")
+        ok = ok and all(res["accounting"]["checks"].values()) and res["second_fetch"]["creates_nothing"]
+        results.append(res)
+    if len(results) > 1:
+        print()
+        print(summary(results))
     return 0 if ok else 1
 
 

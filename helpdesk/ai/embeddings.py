@@ -11,6 +11,7 @@ logging for the whole process). No download is ever attempted here.
 from __future__ import annotations
 
 import functools
+import importlib.util
 from pathlib import Path
 
 from helpdesk.core.errors import HelpdeskError
@@ -28,7 +29,6 @@ class EmbeddingsUnavailable(HelpdeskError):
 
 
 def _package_folder() -> Path:
-    import importlib.util
 
     spec = importlib.util.find_spec("wordllama")  # finds the folder without running the package
     if spec is None or not spec.submodule_search_locations:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Literal
 
 from helpdesk.ai.labels import LEVELS, PRIORITIES, SENTIMENTS
 from helpdesk.core.errors import ConfigError
@@ -33,8 +34,6 @@ Answer with one JSON object that matches this JSON schema, and nothing else:
 def labels_model(categories: tuple[str, ...]):
     """The pydantic model of an answer: every field a fixed label set (its JSON schema is the `format`)."""
     # Lazy: pydantic comes with the ollama client; only a model call needs it.
-    from typing import Literal
-
     from pydantic import ConfigDict, create_model
 
     if not categories:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import imaplib
 import socket
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from helpdesk.config import MailboxSpec
-from helpdesk.core.errors import ServiceUnavailable
+from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.domain import inbound
 from helpdesk.mail import intake
 from helpdesk.mail.locks import mailbox_lock
@@ -39,13 +39,13 @@ class FetchReport:
     recovered: int = 0  # fetched again but already committed by a run that stopped before flagging them
 
     def to_dict(self) -> dict:
-        from dataclasses import asdict
 
         return asdict(self)
 
 
 def connect(mailbox: MailboxSpec):
     """A logged-in IMAPClient; any connection, TLS or login failure is ServiceUnavailable (exit 3)."""
+    # lazy: imapclient only when a mailbox is opened, not for every command that imports mail
     from imapclient import IMAPClient
     from imapclient.exceptions import IMAPClientError, LoginError
 
@@ -163,7 +163,6 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
 
 def fetch_all(desk) -> list[FetchReport]:
     if not desk.config.mailboxes:
-        from helpdesk.core.errors import ConfigError
 
         raise ConfigError("no [[mailbox]] configured (see config.toml)")
     return [fetch_mailbox(desk, mailbox) for mailbox in desk.config.mailboxes]

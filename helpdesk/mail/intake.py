@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from helpdesk.config import MailboxSpec
 from helpdesk.core.addresses import is_address
+from helpdesk.core.errors import InvalidInput, NotFound
 from helpdesk.core.limits import EMAIL_MAX as MAX_ADDRESS
 from helpdesk.domain import attachments, inbound, ratings, tickets
 from helpdesk.domain.inbound import Source  # noqa: F401 - part of this module's interface
@@ -175,7 +176,6 @@ def quarantine_list(desk, *, include_released: bool = False) -> list[dict]:
 def quarantine_retry(desk, quarantine_id: int) -> Outcome:
     """Process a quarantined mail again (after a fix or a raised limit); the size limit is not applied:
     retrying is the operator's decision."""
-    from helpdesk.core.errors import InvalidInput, NotFound
 
     q = inbound.quarantined_mail(desk, quarantine_id)
     if q is None:

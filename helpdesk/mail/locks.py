@@ -7,6 +7,7 @@ operating system or the server if the holder dies, so a crash never leaves a mai
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from contextlib import contextmanager
@@ -40,7 +41,6 @@ def mailbox_lock(desk, name: str):
             if got:
                 advisory_unlock(desk.db, key)
         return
-    import fcntl
 
     path = f"{desk.url.path}.mailbox-{hashlib.sha256(name.encode()).hexdigest()[:12]}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

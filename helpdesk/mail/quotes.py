@@ -490,10 +490,10 @@ def _quote_lines(marked: str) -> str:
 
 
 def _marked_text(html: str) -> str:
-    from inscriptis import get_text
+    from inscriptis import get_text  # lazy: inscriptis and lxml only for mail with an HTML part
 
     try:
-        import lxml.html
+        import lxml.html  # lazy: as above
         from inscriptis.html_engine import Inscriptis
 
         doc = lxml.html.document_fromstring(html.strip())

@@ -13,6 +13,7 @@ only for a kill inside that window; a lost mail is not.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import smtplib
 import socket
 import ssl
@@ -23,8 +24,12 @@ from email.utils import format_datetime, formataddr
 from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.domain import delivery
 from helpdesk.domain.delivery import (  # noqa: F401 - the retry policy, part of this module's interface
-    BASE_BACKOFF, MAX_ATTEMPTS, MAX_BACKOFF, SENDING_LEASE,
+    BASE_BACKOFF,
+    MAX_ATTEMPTS,
+    MAX_BACKOFF,
+    SENDING_LEASE,
 )
+from helpdesk.mail.locks import mailbox_lock
 
 SMTP_TIMEOUT = 30
 
@@ -83,8 +88,6 @@ def connect(desk) -> smtplib.SMTP:
                 client.starttls(context=context)
         password = spec.password
         if spec.password_env:
-            import os
-
             password = os.environ.get(spec.password_env, "")
         if spec.user:
             client.login(spec.user, password or "")
@@ -118,8 +121,6 @@ def send_outbox(desk) -> SendReport:
 
     One sender at a time (the daemon and a cron `mail send`, two hosts on one PostgreSQL): two would
     read the same due rows and deliver each mail twice. Delivery is at least once: see `delivery.claim`."""
-    from helpdesk.mail.locks import mailbox_lock
-
     with mailbox_lock(desk, OUTBOX_LOCK) as held:
         if not held:
             return SendReport(skipped="another sender is delivering the outbox")

@@ -134,6 +134,7 @@ def open_imap(host: str, port: int, *, mode: str, context: ssl.SSLContext | None
               where: str | None = None):
     """An IMAPClient connected (not logged in) with `mode` ssl, starttls or none. `context` defaults to
     `client_context()`. Every failure is one ServiceUnavailable line starting with `where`."""
+    # lazy: imapclient only when a mailbox is opened, not for every command that imports mail
     from imapclient import IMAPClient
     from imapclient.exceptions import IMAPClientError
 

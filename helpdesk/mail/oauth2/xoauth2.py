@@ -24,7 +24,7 @@ def xoauth2_string(user: str, token: str | AccessToken) -> str:
 
 def _imap_attempt(client, user: str, token: AccessToken) -> str | None:
     """Log in with XOAUTH2; None on success, else the server's refusal."""
-    from imapclient.exceptions import LoginError
+    from imapclient.exceptions import LoginError  # lazy: imapclient only when a mailbox logs in
 
     try:
         client.oauth2_login(user, token.token)

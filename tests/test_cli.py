@@ -697,13 +697,6 @@ def test_every_command_has_help_text(cli):
 # ---------------------------------------------------------------- the real console script
 
 
-def test_bare_helpdesk_prints_a_notice_and_exits_0(helpdesk_bin, home):
-    proc = run_subprocess(helpdesk_bin)
-    assert proc.returncode == 0
-    assert "helpdesk" in proc.stdout and "--help" in proc.stdout
-    assert proc.stderr == ""
-
-
 def test_console_script_round_trip_and_error_without_traceback(helpdesk_bin, configured):
     proc = run_subprocess(helpdesk_bin + ["ticket", "create", "--title", "From a script", "--json"])
     assert proc.returncode == 0, proc.stderr

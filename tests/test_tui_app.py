@@ -52,9 +52,10 @@ def test_every_binding_has_an_id_a_description_and_a_known_action():
     assert len(ids) == len(set(ids))
     for spec in keys.CATALOGUE:
         assert spec.description and spec.scope in keys.ACTIVE_TOGETHER
+    from helpdesk.tui.screens.detail import DetailScreen
     from helpdesk.tui.widgets.queue_table import QueueTable
 
-    owners = {keys.APP: HelpdeskApp, keys.QUEUE: QueueTable, keys.HELP: HelpScreen}
+    owners = {keys.APP: HelpdeskApp, keys.QUEUE: QueueTable, keys.DETAIL: DetailScreen, keys.HELP: HelpScreen}
     for spec in keys.CATALOGUE:
         owner = owners[spec.scope]
         assert hasattr(owner, f"action_{spec.action}"), f"{spec.id}: {owner.__name__} has no action {spec.action}"
@@ -71,8 +72,8 @@ def test_the_default_keymap_has_no_clash_and_remaps_are_checked():
     # a key freed by a remap may be taken by another binding
     assert keys.resolve_keymap({"sort": "o", "select": "s"})["select"] == "s"
 
-    with pytest.raises(SettingsError, match=r"no key binding has the id 'reply' \(ids: quit, help"):
-        keys.resolve_keymap({"reply": "r"})
+    with pytest.raises(SettingsError, match=r"no key binding has the id 'forward' \(ids: quit, help"):
+        keys.resolve_keymap({"forward": "f"})
     with pytest.raises(SettingsError, match="'j' is given to both 'cursor_down' and 'sort'"):
         keys.resolve_keymap({"sort": "j"})
     with pytest.raises(SettingsError, match="'ctrl\\+q' is given to both 'quit' and 'open'"):

@@ -68,3 +68,27 @@ def test_command_palette(snap_compare):
 
     assert snap_compare(HelpdeskApp(rows_for, settings=TuiSettings(views=VIEWS)), terminal_size=SIZE,
                         run_before=open_palette)
+
+
+def test_ticket_detail(snap_compare, desk):
+    """A ticket on a real desk (fixed clock): fields, clocks, the three kinds of conversation entry."""
+    from helpdesk.services import tickets
+    from helpdesk.tui.desk import TicketDesk
+    from helpdesk.tui.screens.detail import DetailScreen
+
+    tickets.create(desk, title="Printer on 3rd floor jams [/]", body="It jams on every job.",
+                   customer="ana@example.com", priority="P1")
+    tickets.reply(desk, 1, "We are sending someone.")
+    tickets.note(desk, 1, "Toner looks empty.")
+
+    async def open_it(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("enter")
+        for _ in range(100):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+            if isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.view is not None:
+                break
+        await pilot.pause(0.1)
+
+    assert snap_compare(HelpdeskApp(desk=TicketDesk(desk)), terminal_size=SIZE, run_before=open_it)

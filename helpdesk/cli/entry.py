@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -32,11 +33,10 @@ def main(argv: list[str] | None = None) -> None:
         build()(args=args, prog_name="helpdesk")
         return
     if not args:
-        # A bare `helpdesk` opens the TUI; until it lands, say how to get going.
-        sys.stdout.write(
-            "helpdesk: the terminal UI is not built yet.\n"
-            "Try: helpdesk init --sample, helpdesk ticket list, helpdesk --help\n")
-        return
+        # A bare `helpdesk` opens the TUI. The console script is the door to both front ends, and the
+        # TUI is the CLI's sibling layer (neither imports the other), so it is named here, not imported.
+        _skip_postgres_driver()
+        sys.exit(importlib.import_module("helpdesk.tui.launch").main())
     _skip_postgres_driver()
     from helpdesk.cli.app import GROUPS, build  # lazy: see the module docstring
 

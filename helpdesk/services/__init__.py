@@ -12,4 +12,6 @@ sla            sweep (the clocks, then the time rules: `sla check` and the daemo
                business_day_minutes
 mail           fetch, fetch_mailbox, send, status, quarantine, quarantine_retry, outbox, outbox_retry
 import_export  import_file, export, export_sqlite
+queue          page (a query's tickets at an offset, with due times), count, check_query: the TUI's queue
+changes        listen: tickets other processes changed (the TUI's live updates)
 """

@@ -1,19 +1,22 @@
-"""The TUI application: the queue, the help screen, the command palette, themes and key map, the
-editor runner and the banner. It is given its rows as a function from a query (a saved view's, or ""
-for the opening queue) to a `RowSource`, which the services layer provides over the desk."""
+"""The TUI application: the queue with its filter bar, the ticket detail, the help screen, the command
+palette, themes and key map, the editor runner and the banner. It is given its rows as a function from
+a query (the filter bar's, a saved view's, or "" for the opening queue) to a `RowSource`; with a
+`TicketDesk` (the desk through the services layer) it also opens tickets and acts on them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer
+from textual.content import Content
+from textual.widgets import Footer, Input, Static
 
 from helpdesk.tui import keys, themes
 from helpdesk.tui.core import Runner
 from helpdesk.tui.editor import compose_in_app
+from helpdesk.tui.text import line_content
 from helpdesk.tui.notices import Banner
 from helpdesk.tui.palette import HelpdeskCommands
 from helpdesk.tui.rows import RowSource
@@ -22,22 +25,32 @@ from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.widgets.queue_table import QueueTable
 
 RowsFor = Callable[[str], RowSource]
+FILTER_HINT = "filter: a query, e.g. status:open priority:P1 printer  (/ to focus, enter to apply, empty for all)"
 
 
 class HelpdeskApp(App, inherit_bindings=False):
     TITLE = "helpdesk"
     BINDINGS = [*keys.bindings(keys.APP), Binding("ctrl+c", "help_quit", show=False, system=True)]
     COMMANDS = {HelpdeskCommands}
+    CSS = """
+    #filter { dock: top; border: none; height: 1; padding: 0 1; }
+    #filter-error { dock: top; display: none; color: $error; padding: 0 1; }
+    #filter-error.-shown { display: block; }
+    """
 
-    def __init__(self, rows_for: RowsFor, *, settings: TuiSettings | None = None,
-                 editor_runner: Runner | None = None) -> None:
-        """`rows_for(query)`: the rows of a query; `settings`: the `[tui]` section (checked here:
-        SettingsError before anything is drawn); `editor_runner`: replaces the suspend-and-run-$EDITOR
-        runner (tests)."""
+    def __init__(self, rows_for: RowsFor | None = None, *, settings: TuiSettings | None = None,
+                 editor_runner: Runner | None = None, desk=None) -> None:
+        """`rows_for(query)`: the rows of a query (default: the desk's); `settings`: the `[tui]` section
+        (checked here: SettingsError before anything is drawn); `editor_runner`: replaces the
+        suspend-and-run-$EDITOR runner (tests); `desk`: a `desk.TicketDesk`, for the ticket screens."""
         settings = (settings or TuiSettings()).check()
         super().__init__()
         self.settings = settings
-        self.rows_for = rows_for
+        if rows_for is None and desk is None:
+            raise ValueError("the app needs rows_for or a desk")
+        self.desk = desk
+        self.rows_for = rows_for or desk.rows_for
+        self.query_text = ""  # the filter applied now
         self.keymap = settings.keymap()
         self.editor_runner = editor_runner
         self.view: SavedView | None = None
@@ -48,6 +61,8 @@ class HelpdeskApp(App, inherit_bindings=False):
 
     def compose(self) -> ComposeResult:
         yield Banner(id="banner")
+        yield Input(placeholder=FILTER_HINT, id="filter", select_on_focus=False)
+        yield Static("", id="filter-error", markup=False)
         yield QueueTable(self.rows_for(""), columns=self.settings.queue_columns(), id="queue")
         yield Footer()
 
@@ -59,7 +74,22 @@ class HelpdeskApp(App, inherit_bindings=False):
     def banner(self) -> Banner:
         return self.query_one("#banner", Banner)
 
+    @property
+    def filter_error(self) -> Static:
+        return self.query_one("#filter-error", Static)
+
+    def on_mount(self) -> None:
+        self.queue.focus()
+
+    def on_unmount(self) -> None:
+        if self.desk is not None:
+            self.desk.close()
+
     # ------------------------------------------------------------ actions
+
+    def action_focus_filter(self) -> None:
+        if self.screen is self.screen_stack[0]:
+            self.query_one("#filter", Input).focus()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -84,7 +114,43 @@ class HelpdeskApp(App, inherit_bindings=False):
         """Text from the person's editor, the app suspended meanwhile (see `editor.compose_in_app`)."""
         return compose_in_app(self, instructions, runner=self.editor_runner)
 
+    # ------------------------------------------------------------ the filter bar
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.apply_filter(event.value.strip())
+
+    @work(thread=True, exclusive=True, group="filter", exit_on_error=False)
+    def apply_filter(self, query: str) -> None:
+        """Show the rows of `query` (checked first, in this worker: a bad query leaves the queue as it
+        was and says why under the bar)."""
+        try:
+            source = self.rows_for(query)
+            source.count()
+        except Exception as error:  # a query the language cannot read: its message, inert, inline
+            self.call_from_thread(self._filter_failed, error)
+            return
+        self.call_from_thread(self._filter_applied, query, source)
+
+    def _filter_failed(self, error: Exception) -> None:
+        self.filter_error.update(Content("✗ ") + line_content(str(error) or error.__class__.__name__))
+        self.filter_error.add_class("-shown")
+
+    def _filter_applied(self, query: str, source: RowSource) -> None:
+        self.query_text = query
+        self.filter_error.update("")
+        self.filter_error.remove_class("-shown")
+        self.queue.set_source(source, label=query)
+        self.queue.focus()
+
     # ------------------------------------------------------------ events
+
+    @on(QueueTable.RowOpened)
+    def _row_opened(self, message: QueueTable.RowOpened) -> None:
+        if self.desk is not None:
+            from helpdesk.tui.screens.detail import DetailScreen  # lazy: the first ticket opened loads it
+
+            self.push_screen(DetailScreen(self.desk, message.row.number))
 
     @on(QueueTable.LoadFailed)
     def _queue_failed(self, message: QueueTable.LoadFailed) -> None:

@@ -24,8 +24,9 @@ from helpdesk.tui.errors import SettingsError
 APP = "app"
 QUEUE = "queue"
 HELP = "help"
-ACTIVE_TOGETHER = {APP: {APP, QUEUE}, QUEUE: {APP, QUEUE}, HELP: {HELP}}
-SCOPE_TITLES = {APP: "Everywhere", QUEUE: "Queue", HELP: "Help screen"}
+DETAIL = "detail"
+ACTIVE_TOGETHER = {APP: {APP, QUEUE, DETAIL}, QUEUE: {APP, QUEUE}, DETAIL: {APP, DETAIL}, HELP: {HELP}}
+SCOPE_TITLES = {APP: "Everywhere", QUEUE: "Queue", DETAIL: "Ticket", HELP: "Help screen"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,15 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("clear_selection", "escape", "clear_selection", "Unselect every row", QUEUE),
     KeySpec("sort", "s", "sort_next", "Sort by the next column", QUEUE, footer="Sort"),
     KeySpec("sort_reverse", "S", "sort_reverse", "Reverse the sort order", QUEUE),
+    KeySpec("filter", "slash", "filter", "Filter the queue with a query", QUEUE, footer="Filter"),
+    KeySpec("back", "escape,q", "back", "Back to the queue", DETAIL, footer="Back"),
+    KeySpec("reply", "r", "reply", "Reply to the customer (queued in the outbox)", DETAIL, footer="Reply"),
+    KeySpec("note", "n", "note", "Add an internal note", DETAIL, footer="Note"),
+    KeySpec("assign", "a", "assign", "Assign to an agent", DETAIL, footer="Assign"),
+    KeySpec("take", "c", "take", "Claim: assign to yourself", DETAIL, footer="Claim"),
+    KeySpec("status", "s", "status", "Change the status", DETAIL, footer="Status"),
+    KeySpec("priority", "p", "priority", "Change the priority", DETAIL, footer="Priority"),
+    KeySpec("reload", "ctrl+r", "reload", "Read the ticket again", DETAIL),
     KeySpec("help_close", "escape,q,f1,question_mark", "close", "Close the help", HELP),
 )
 BY_ID = {spec.id: spec for spec in CATALOGUE}

@@ -626,14 +626,26 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         already sorted by it). The pages are read again in the worker; the cursor goes to the top."""
         if column not in {c.id for c in self._columns}:
             raise ValueError(f"the queue shows no column {column!r}")
+        if not self.can_sort_by(column):
+            label = next(c.label for c in self._columns if c.id == column)
+            self.app.notify(f"The queue cannot be sorted by {label.lower()}", severity="warning", markup=False)
+            return
         if descending is None:
             descending = bool(self._sort and self._sort[0] == column and not self._sort[1])
         self._sort = (column, descending)
         self._reset(keep_count=True)
         self._request()
 
+    def can_sort_by(self, column: str) -> bool:
+        """Whether the source can order by this column (a source may name the ones it can: `sortable`)."""
+        sortable = getattr(self._source, "sortable", None)
+        return sortable is None or column in sortable
+
+    async def action_filter(self) -> None:
+        await self.run_action("app.focus_filter")
+
     def action_sort_next(self) -> None:
-        ids = [c.id for c in self._columns]
+        ids = [c.id for c in self._columns if self.can_sort_by(c.id)]
         current = ids.index(self._sort[0]) if self._sort and self._sort[0] in ids else -1
         self.sort_by(ids[(current + 1) % len(ids)], False)
 
@@ -641,7 +653,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         if self._sort:
             self.sort_by(self._sort[0], not self._sort[1])
         else:
-            self.sort_by(self._columns[0].id, True)
+            self.sort_by(next(c.id for c in self._columns if self.can_sort_by(c.id)), True)
 
     # ------------------------------------------------------------ mouse
 

@@ -1,0 +1,170 @@
+"""The desk as the TUI reads and changes it, through the services layer (imported here and nowhere
+else in the TUI): a `RowSource` over a query, the ticket actions of the detail screen, and a feed of
+changes other processes commit. Every method may block on I/O: screens call them from workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+
+from helpdesk.core.errors import HelpdeskError, StaleVersion
+from helpdesk.core.views import EntryView, EventView, TicketView
+from helpdesk.core.vocabulary import PRIORITIES, STATES
+from helpdesk.services import changes, lifecycle, queue, tickets
+from helpdesk.tui.rows import Row
+
+__all__ = ["PRIORITIES", "STATES", "ChangeFeed", "DeskRowSource", "HelpdeskError", "StaleVersion", "TicketDesk",
+           "row_of"]
+
+# The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
+COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
+POLL_SECONDS = 0.3  # how long the feed's thread waits for a change before looking again (SQLite: a stat())
+
+
+def row_of(ticket: TicketView, due: dt.datetime | None, now: dt.datetime) -> Row:
+    """The queue's row of a ticket: its SLA state (at risk / breached as the sweep marked it, else ok
+    while a clock runs) and the minutes to its nearest due time."""
+    minutes = (due - now).total_seconds() / 60 if due is not None else None
+    state = ticket.sla_state
+    if state is None and due is not None:
+        state = "breached" if minutes < 0 else "ok"
+    return Row(id=ticket.number, number=ticket.number, priority=ticket.priority, status=ticket.status,
+               title=ticket.title, sla_state=state, sla_minutes=minutes, customer=ticket.customer,
+               assignee=ticket.assignee, type=ticket.type, queue=ticket.queue, updated=ticket.updated_at)
+
+
+class ChangeFeed:
+    """One thread listening for the desk's change notifications (PostgreSQL LISTEN, or the SQLite change
+    log polled), calling every subscriber with the ticket numbers that changed (an empty set: more
+    than can be listed, reload everything). Started by the first subscriber; stopped by `close`."""
+
+    def __init__(self, desk) -> None:
+        self._desk = desk
+        self._subscribers: list[Callable[[frozenset[int]], None]] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listener = None
+
+    def subscribe(self, callback: Callable[[frozenset[int]], None]) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(callback)
+            if self._thread is None and not self._stopped.is_set():
+                self._listener = changes.listen(self._desk)  # hears what is committed from now on
+                self._thread = threading.Thread(target=self._run, name="helpdesk-changes", daemon=True)
+                self._thread.start()
+
+        def stop() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+        return stop
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                found = self._listener.poll(POLL_SECONDS)
+            except Exception:  # a listener that fails is tried again; the screens keep what they show
+                self._stopped.wait(POLL_SECONDS)
+                continue
+            if found and not self._stopped.is_set():
+                ids = frozenset() if found.everything else frozenset(found.tickets)
+                with self._lock:
+                    subscribers = list(self._subscribers)
+                for callback in subscribers:
+                    callback(ids)
+
+    def close(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        if self._listener is not None:
+            self._listener.close()
+
+
+class DeskRowSource:
+    """The tickets of a query, a page at a time (offset paging in the database's order), the count from
+    the database, changes from the desk's feed."""
+
+    sortable = frozenset(COLUMN_SORTS)  # the columns this source can order by
+
+    def __init__(self, desk, feed: ChangeFeed, query: str = "") -> None:
+        self._desk = desk
+        self._feed = feed
+        self.query = query
+        self._sort: str | None = None
+
+    def count(self) -> int:
+        return queue.count(self._desk, self.query)
+
+    def page(self, offset: int, limit: int) -> list[Row]:
+        found = queue.page(self._desk, self.query, sort=self._sort, offset=offset, limit=limit)
+        now = self._desk.now()
+        return [row_of(t, found.due.get(t.number), now) for t in found.tickets]
+
+    def sort_by(self, column: str, descending: bool) -> None:
+        if column not in COLUMN_SORTS:
+            raise ValueError(f"the queue cannot be sorted by {column!r}")
+        self._sort = ("-" if descending else "") + COLUMN_SORTS[column]
+
+    def on_change(self, callback: Callable[[frozenset[int]], None]) -> Callable[[], None]:
+        return self._feed.subscribe(callback)
+
+
+class TicketDesk:
+    """What the TUI does on the desk, one method per user action (each one service call)."""
+
+    def __init__(self, desk) -> None:
+        self.desk = desk
+        self.feed = ChangeFeed(desk)
+
+    @property
+    def actor(self) -> str:
+        return self.desk.actor
+
+    def rows_for(self, query: str) -> DeskRowSource:
+        return DeskRowSource(self.desk, self.feed, query)
+
+    def check_query(self, query: str) -> None:
+        queue.check_query(self.desk, query)
+
+    def show(self, number: int) -> TicketView:
+        return tickets.show(self.desk, number)
+
+    def history(self, number: int) -> list[EventView]:
+        return tickets.history(self.desk, number)
+
+    def reply(self, number: int, body: str, *, note: bool, version: int) -> EntryView:
+        return tickets.reply(self.desk, number, body, note=note, expected_version=version)
+
+    def assign(self, number: int, agent: str, *, version: int) -> TicketView:
+        return lifecycle.assign(self.desk, number, agent, expected_version=version)
+
+    def take(self, number: int, *, version: int) -> TicketView:
+        return lifecycle.take(self.desk, number, expected_version=version)
+
+    def change_status(self, number: int, state: str, *, version: int) -> TicketView:
+        return lifecycle.change_status(self.desk, number, state, expected_version=version)
+
+    def set_priority(self, number: int, priority: str, *, version: int) -> TicketView:
+        return tickets.update(self.desk, number, priority=priority, expected_version=version)
+
+    def close(self) -> None:
+        self.feed.close()
+
+
+def open_desk() -> TicketDesk:
+    """The desk the configuration points at, opened for the acting agent (HelpdeskError if it cannot
+    be: no desk, an unknown agent, a database that cannot be reached)."""
+    from helpdesk.services import desk as desk_service  # lazy: only the launch opens a desk
+
+    try:
+        return TicketDesk(desk_service.open())
+    except HelpdeskError:
+        raise
+    except Exception as error:
+        failure = desk_service.database_failure(error)
+        if failure is None:
+            raise
+        raise failure from None

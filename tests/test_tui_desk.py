@@ -1,0 +1,194 @@
+"""The TUI on a real desk (both backends): the queue paged from the database with "N of M", the filter
+bar (a good query, a bad one shown inline), sorting, a ticket opened with its fields and conversation,
+reply, note, assign and claim, an illegal status refused, a stale edit refused, a change committed by
+another process appearing without a keypress, hostile titles shown inert."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import run_subprocess
+from helpdesk.services import lifecycle, tickets
+from helpdesk.tui.app import HelpdeskApp
+from helpdesk.tui.desk import TicketDesk
+from helpdesk.tui.screens.detail import DetailScreen, clocks_text, conversation
+from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen
+from tui_screen import screen_text
+
+
+def shown(app) -> str:
+    """The screen's words in one line (toasts wrap theirs)."""
+    return " ".join(screen_text(app).replace("▌", " ").split())
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (140, 36)
+HOSTILE = "[/] [link=https://evil.example]x[/link] \x1b]8;;http://e\x07esc\x1b[31m \u202eevil \x9b"
+
+
+def make_tickets(desk, n: int = 12) -> None:
+    for i in range(1, n + 1):
+        tickets.create(desk, title=f"Printer {i} jammed" if i % 3 else f"VPN down {i}",
+                       customer=f"user{i}@example.com", priority="P1" if i % 4 == 0 else "P3")
+
+
+async def until(pilot, condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+        if condition():
+            return
+    raise AssertionError("the screen never got there:\n" + screen_text(pilot.app))
+
+
+def queue_ready(app) -> bool:
+    queue = app.queue
+    return not queue.fetching and queue.count is not None and all(r is not None for r in queue.visible_rows())
+
+
+@pytest.fixture
+def app(desk):
+    make_tickets(desk)
+    return HelpdeskApp(desk=TicketDesk(desk))
+
+
+async def open_ticket(pilot, number: int) -> DetailScreen:
+    queue = pilot.app.queue
+    index = next(i for i, r in enumerate(queue.visible_rows()) if r.number == number)
+    queue.move_cursor(index)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.view is not None)
+    return pilot.app.screen
+
+
+async def test_the_queue_pages_the_desk_and_filters(app):
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        assert app.queue.count == 12
+        text = screen_text(app)
+        assert "1 of 12" in text and "Printer 11 jammed" in text and "user11@example.com" in text
+        assert app.queue.visible_rows()[0].number == 12  # newest first
+        # a good query
+        await pilot.press("slash", *"VPN", "enter")
+        await until(pilot, lambda: queue_ready(app) and app.queue.count == 4)
+        assert {r.title for r in app.queue.visible_rows()} == {"VPN down 3", "VPN down 6", "VPN down 9",
+                                                                "VPN down 12"}
+        assert "1 of 4" in screen_text(app)
+        # a bad one: the message under the bar, the queue as it was
+        await pilot.press("slash", *" priority:P9", "enter")
+        await until(pilot, lambda: app.filter_error.has_class("-shown"))
+        assert "P9" in screen_text(app) and app.queue.count == 4
+        # sort by priority (P1 first), then back to all
+        app.queue.sort_by("priority")
+        await until(pilot, lambda: queue_ready(app))
+        assert [r.priority for r in app.queue.visible_rows()][:1] == ["P1"]
+        assert app.focused is app.query_one("#filter")  # still there, to fix the query
+        app.query_one("#filter").value = ""
+        await pilot.press("enter")
+        await until(pilot, lambda: queue_ready(app) and app.queue.count == 12)
+        assert not app.filter_error.has_class("-shown")
+
+
+async def test_a_column_sql_cannot_sort_is_refused_with_a_notice(app):
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        app.queue.sort_by("title")
+        await until(pilot, lambda: "cannot be sorted by title" in shown(app))
+        assert app.queue.sort is None
+
+
+async def test_open_reply_note_assign_claim_and_an_illegal_status(app, desk):
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, 5)
+        text = screen_text(app)
+        assert "#5  Printer 5 jammed" in text and "user5@example.com" in text and "Conversation" in text
+        assert "first response" in clocks_text(screen.view).plain  # the SLA clocks (below the fold)
+
+        await pilot.press("r")
+        assert isinstance(app.screen, ComposeScreen)
+        await pilot.press(*"We are on it", "ctrl+s")
+        await until(pilot, lambda: any(e.kind == "reply" for e in (screen.view.conversation or [])))
+        await pilot.press("n")
+        await pilot.press(*"Toner was empty", "ctrl+s")
+        await until(pilot, lambda: any(e.kind == "note" for e in (screen.view.conversation or [])))
+        talk = "".join(getattr(part, "plain", "") for part in conversation(screen.view).renderables)
+        assert "Public reply" in talk and "We are on it" in talk
+        assert "Internal note" in talk and "Toner was empty" in talk
+
+        await pilot.press("c")
+        await until(pilot, lambda: screen.view.assignee == "tester")
+        await pilot.press("a")
+        assert isinstance(app.screen, AskScreen)
+        await pilot.press(*"nobody-here", "enter")
+        await until(pilot, lambda: "nobody-here" in shown(app))
+        assert screen.view.assignee == "tester"
+
+        # closed straight from assigned is not a legal move: refused, said, nothing changed
+        before = screen.view.status
+        await pilot.press("s")
+        assert isinstance(app.screen, ChoiceScreen)
+        chooser = app.screen.query_one("#choices")
+        chooser.highlighted = app.screen.choices.index("closed")
+        await pilot.press("enter")
+        await until(pilot, lambda: "Status closed:" in shown(app))
+        assert tickets.show(desk, 5).status == before
+        assert screen.view.status == before
+
+        await pilot.press("p")
+        app.screen.query_one("#choices").highlighted = 0
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.view.priority == "P0")
+        await pilot.press("escape")
+        assert app.screen is app.screen_stack[0]
+
+
+async def test_a_stale_edit_is_refused_and_the_ticket_read_again(app, desk):
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, 3)
+        shown = screen.view.version
+        # another agent changes it meanwhile; the screen has not heard yet
+        screen._stop_listening()
+        tickets.update(desk, 3, title="Changed by someone else")
+        await pilot.press("c")
+        await until(pilot, lambda: screen.banner.shown and screen.view.version > shown)
+        assert "changed by someone else" in screen.banner.message
+        assert screen.view.assignee is None and screen.view.title == "Changed by someone else"
+
+
+async def test_a_change_by_another_process_appears_without_a_keypress(app, desk, helpdesk_bin):
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        proc = run_subprocess([*helpdesk_bin, "ticket", "update", "7", "--title", "Renamed elsewhere"])
+        assert proc.returncode == 0, proc.stderr
+        started = time.monotonic()
+        await until(pilot, lambda: "Renamed elsewhere" in screen_text(app), seconds=5)
+        assert time.monotonic() - started < 3  # within a second or so, even on a loaded machine
+        proc = run_subprocess([*helpdesk_bin, "ticket", "create", "--title", "Brand new one"])
+        assert proc.returncode == 0, proc.stderr
+        await until(pilot, lambda: app.queue.count == 13 and "Brand new one" in screen_text(app), seconds=5)
+
+
+async def test_hostile_titles_are_shown_inert_in_the_queue_and_the_detail(desk):
+    tickets.create(desk, title=HOSTILE, body=HOSTILE, customer="evil@example.com")
+    app = HelpdeskApp(desk=TicketDesk(desk))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        text = screen_text(app)
+        assert "[/] [link=https://evil" in text  # written, not parsed (cut by the column with "…")
+        assert "\x1b" not in text and "\x9b" not in text and "\u202e" not in text
+        await open_ticket(pilot, 1)
+        text = screen_text(app)
+        assert "#1  [/] [link=https://evil.example]x[/link]" in text
+        assert "\x1b" not in text and "\x9b" not in text and "\u202e" not in text
+        assert "href" not in app.export_screenshot()  # no live link
+
+
+def test_a_bare_helpdesk_without_a_desk_says_how_to_start(home, helpdesk_bin):
+    proc = run_subprocess(helpdesk_bin)
+    assert proc.returncode != 0
+    assert "helpdesk init" in proc.stderr and "Traceback" not in proc.stderr

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platformdirs import user_config_path, user_data_path
-
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -28,6 +26,8 @@ def config_dir() -> Path:
     if home:
         return home
 
+    from platformdirs import user_config_path  # lazy: not needed when HELPDESK_HOME says where
+
     return user_config_path(APP_NAME)
 
 
@@ -35,6 +35,8 @@ def data_dir() -> Path:
     home = home_override()
     if home:
         return home
+
+    from platformdirs import user_data_path  # lazy: not needed when HELPDESK_HOME says where
 
     return user_data_path(APP_NAME)
 

@@ -5,7 +5,6 @@ unit of work and say which tickets they changed."""
 from __future__ import annotations
 
 import json
-import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -230,6 +229,8 @@ def apply_macro(desk, number: int, name: str) -> str:
 
 def attach(desk, number: int, files: list[tuple[str, bytes]]) -> list[tuple[Any, bool]]:
     """Attach (name, bytes) pairs, all or none; each gives (its view, whether it is new to the ticket)."""
+    import mimetypes  # lazy: reads the system's MIME tables; only attaching needs it
+
 
     from helpdesk.domain import attachments  # lazy: only attachment commands need the blob store
 

@@ -231,7 +231,6 @@ def attach(desk, number: int, files: list[tuple[str, bytes]]) -> list[tuple[Any,
     """Attach (name, bytes) pairs, all or none; each gives (its view, whether it is new to the ticket)."""
     import mimetypes  # lazy: reads the system's MIME tables; only attaching needs it
 
-
     from helpdesk.domain import attachments  # lazy: only attachment commands need the blob store
 
     done = []

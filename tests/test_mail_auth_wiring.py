@@ -329,3 +329,22 @@ def test_the_daemon_picks_up_new_mail_with_idle(mail_desk, imap, smtp, helpdesk_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_daemon_serves_the_other_mailboxes_when_a_grant_is_missing(configured, imap, oauth_dovecot, standin,
+                                                                      ca, smtp):
+    from helpdesk import daemon
+    from helpdesk.domain.desk import open_desk
+
+    signed_out = mailbox_toml(oauth_dovecot.port, *microsoft_lines(standin, ca)).replace(
+        'name = "support"', 'name = "m365"')
+    configured.write_config(configured.default_config() + signed_out + imap.config_toml() + smtp.config_toml())
+    imap.append(mail())
+    desk = open_desk()
+    try:
+        summary = daemon.cycle(desk)
+    finally:
+        desk.close()
+    assert summary["fetch:support"] == {"new_ticket": 1}
+    assert summary["unreachable"] == ["mailbox m365: mailbox m365: not signed in to Microsoft yet: "
+                                      "run `helpdesk mail login m365` again"]

@@ -314,11 +314,16 @@ def test_the_daemon_picks_up_new_mail_with_idle(mail_desk, imap, smtp, helpdesk_
         assert status["idle"] is True and status["watch"] == "idle" and status["auth"] == "password"
         assert "IDLE live" in cli("mail", "status").stdout
 
-        started = time.time()
-        imap.append(mail())
-        smtp.wait_for(1, timeout=15)  # the acknowledgement of the new ticket
-        assert time.time() - started < 10
-        assert len(cli("ticket", "list", "--json").json()) == 1
+        took = []
+        for n in range(1, 4):
+            started = time.time()
+            imap.append(mail(subject=f"Printer {n}", message_id=f"<idle{n}@globex.example>"))
+            smtp.wait_for(n, timeout=15)  # the acknowledgement of the new ticket
+            took.append(time.time() - started)
+            assert len(smtp.messages) == n
+        print(f"APPEND to acknowledgement over IDLE: {', '.join(f'{t:.2f}' for t in took)} s")
+        assert sorted(took)[1] < 5  # the median; the target is 2 s on an idle machine (see bench/idle_bench.py)
+        assert len(cli("ticket", "list", "--json").json()) == 3
 
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

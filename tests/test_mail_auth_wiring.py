@@ -353,3 +353,14 @@ def test_the_daemon_serves_the_other_mailboxes_when_a_grant_is_missing(configure
     assert summary["fetch:support"] == {"new_ticket": 1}
     assert summary["unreachable"] == ["mailbox m365: mailbox m365: not signed in to Microsoft yet: "
                                       "run `helpdesk mail login m365` again"]
+
+
+def test_a_client_secret_variable_that_is_not_set_is_named(configured, standin, ca, cli, monkeypatch):
+    monkeypatch.delenv("HELPDESK_M365_SECRET", raising=False)
+    configured.write_config(configured.default_config() + mailbox_toml(
+        143, *microsoft_lines(standin, ca), 'oauth2_client_secret_env = "HELPDESK_M365_SECRET"'))
+    run = cli("mail", "fetch")
+    assert run.exit_code != 0
+    one_line_error(run, "mailbox support: oauth2_client_secret_env names HELPDESK_M365_SECRET, which is not set")
+    status = cli("mail", "status", "--json").json()[0]
+    assert status["auth"] == "oauth2" and "HELPDESK_M365_SECRET" in status["auth_error"]

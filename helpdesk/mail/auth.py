@@ -38,6 +38,10 @@ def login_user(spec: MailboxSpec | SmtpSpec) -> str:
     return spec.user or ""
 
 
+def _where(spec: MailboxSpec | SmtpSpec) -> str:
+    return f"mailbox {spec.name}" if isinstance(spec, MailboxSpec) else "[smtp]"
+
+
 def tls_context(spec: MailboxSpec | SmtpSpec) -> ssl.SSLContext | None:
     """The verifying context for `spec`'s connection (None for tls = "none")."""
     if spec.tls == "none":
@@ -45,8 +49,7 @@ def tls_context(spec: MailboxSpec | SmtpSpec) -> ssl.SSLContext | None:
     try:
         return tls.client_context(ca_file=spec.ca_file, cert_file=spec.client_cert, key_file=spec.client_key)
     except ConfigError as exc:
-        where = f"mailbox {spec.name}" if isinstance(spec, MailboxSpec) else "[smtp]"
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{_where(spec)}: {exc}") from None
 
 
 def _settings(spec: MailboxSpec | SmtpSpec) -> dict:
@@ -61,6 +64,10 @@ def _settings(spec: MailboxSpec | SmtpSpec) -> dict:
     if spec.oauth2_client_id:
         common["client_id"] = spec.oauth2_client_id
     secret = spec.client_secret()
+    if spec.oauth2_client_secret_env and not secret:
+        # Not a silent switch to a person's sign-in: the secret decides which flow is meant.
+        raise ConfigError(f"{_where(spec)}: oauth2_client_secret_env names {spec.oauth2_client_secret_env}, "
+                          "which is not set in the environment")
     if secret:
         common["client_secret"] = secret
     if kind == "microsoft":

@@ -4,6 +4,10 @@ Logs to stderr; stops cleanly on SIGTERM or SIGINT, finishing the step it is in 
 message by message, so stopping between them loses nothing). A step that fails is logged and the
 others still run; the loop goes on. `--once` runs every step, then exits 3 if a mailbox or the SMTP
 server could not be reached (as `mail fetch` and `mail send` do), 1 if another step failed.
+
+Between cycles an IDLE watcher per mailbox (services.mail.watch) wakes the loop when its server
+announces new mail: that mailbox is fetched at once and the outbox delivered. A mailbox whose sign-in
+has expired is logged (with the `mail login` advice) and the others are served as usual.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The email channel: fetch, send, status, quarantine, outbox.
+"""The email channel: fetch, send, status, quarantine, outbox; OAuth2 sign-in (`login`) and the
+daemon's IDLE watchers (`watch`).
 
 Fetch and send talk to IMAP and SMTP servers, so they run no unit of work around the network: they
 commit message by message themselves (stopping between messages loses nothing). Retrying a quarantined

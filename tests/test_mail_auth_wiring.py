@@ -364,3 +364,40 @@ def test_a_client_secret_variable_that_is_not_set_is_named(configured, standin, 
     one_line_error(run, "mailbox support: oauth2_client_secret_env names HELPDESK_M365_SECRET, which is not set")
     status = cli("mail", "status", "--json").json()[0]
     assert status["auth"] == "oauth2" and "HELPDESK_M365_SECRET" in status["auth_error"]
+
+
+def test_google_browser_sign_in_through_mail_login(configured, oauth_imap, standin, ca, helpdesk_bin, cli,
+                                                   monkeypatch):
+    google_client, google_secret = "desk.apps.googleusercontent.example", "google-secret-for-tests"
+    standin.add_confidential_client(google_client, google_secret)
+    configured.write_config(configured.default_config() + mailbox_toml(
+        oauth_imap.port, 'auth = "oauth2"', 'oauth2_provider = "google"', f'oauth2_client_id = "{google_client}"',
+        'oauth2_client_secret_env = "HELPDESK_GOOGLE_SECRET"', f'oauth2_auth_uri = "{standin.google_auth_uri}"',
+        f'oauth2_token_uri = "{standin.google_token_uri}"', f'oauth2_ca_file = "{ca.cert_file}"'))
+    proc = subprocess.Popen(helpdesk_bin + ["mail", "login", "support"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HELPDESK_GOOGLE_SECRET": google_secret})
+    try:
+        shown = []
+        for line in proc.stdout:  # the person opens the address shown; the browser follows the redirect back
+            shown.append(line)
+            if line.startswith(standin.google_auth_uri):
+                requests.get(line.strip(), verify=str(ca.cert_file), timeout=10)
+                break
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "open this address in a browser" in "".join(shown)
+    assert f"mailbox support: signed in to google as {USER}" in out
+    assert all(token not in "".join(shown) + out + err for token in standin.tokens)
+
+    monkeypatch.setenv("HELPDESK_GOOGLE_SECRET", google_secret)
+    oauth_imap.append(mail())
+    run = cli("mail", "fetch", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()[0]["outcomes"] == {"new_ticket": 1}
+    status = cli("mail", "status", "--json").json()[0]
+    assert (status["oauth2_provider"], status["oauth2_flow"], status["signed_in"]) == ("google", "browser", True)

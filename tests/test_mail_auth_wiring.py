@@ -401,3 +401,13 @@ def test_google_browser_sign_in_through_mail_login(configured, oauth_imap, stand
     assert run.json()[0]["outcomes"] == {"new_ticket": 1}
     status = cli("mail", "status", "--json").json()[0]
     assert (status["oauth2_provider"], status["oauth2_flow"], status["signed_in"]) == ("google", "browser", True)
+
+
+def test_fetch_refuses_a_certificate_for_another_name(configured, tls_dovecot, ca, cli):
+    server, imaps_port = tls_dovecot  # its certificate names 127.0.0.1 only
+    configured.write_config(configured.default_config() + mailbox_toml(
+        imaps_port, f'imap_password = "{PASSWORD}"', f'ca_file = "{ca.cert_file}"', tls="ssl").replace(
+        'imap_host = "127.0.0.1"', 'imap_host = "localhost"'))
+    run = cli("mail", "fetch")
+    assert run.exit_code == 3
+    one_line_error(run, "TLS with localhost failed", "not valid for the name 'localhost'")

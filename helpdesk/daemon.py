@@ -4,6 +4,10 @@ Logs to stderr; stops cleanly on SIGTERM or SIGINT, finishing the step it is in 
 message by message, so stopping between them loses nothing). A step that fails is logged and the
 others still run; the loop goes on. `--once` runs every step, then exits 3 if a mailbox or the SMTP
 server could not be reached (as `mail fetch` and `mail send` do), 1 if another step failed.
+
+Between cycles an IDLE watcher per mailbox (services.mail.watch) wakes the loop when its server
+announces new mail: that mailbox is fetched at once and the outbox delivered. A mailbox whose sign-in
+has expired is logged (with the `mail login` advice) and the others are served as usual.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from helpdesk.core.errors import HelpdeskError, ServiceUnavailable
 from helpdesk.services import desk as desk_service, mail, sla
@@ -60,18 +65,42 @@ def cycle(desk) -> dict:
     return summary
 
 
+def pushed(desk, mailboxes) -> None:
+    """Mail announced by IDLE: fetch those mailboxes now, then deliver what that queued (the
+    acknowledgements), each step on its own as in `cycle`."""
+    summary: dict = {}
+    for mailbox in mailboxes:
+        try:
+            report = mail.fetch_mailbox(desk, mailbox)
+            if report.fetched:
+                log.info("mailbox %s (IDLE): %s", mailbox.name, report.outcomes)
+        except HelpdeskError as exc:
+            _failed(summary, f"fetch:{mailbox.name}", f"mailbox {mailbox.name}", exc)
+    if desk.config.smtp is not None:
+        try:
+            report = mail.send(desk)
+            if report.sent or report.retry or report.failed:
+                log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
+        except HelpdeskError as exc:
+            _failed(summary, "send", "outbox", exc)
+
+
 def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
-    """The loop; with `once`, one cycle, then an error if a step failed (see the module docstring)."""
+    """The loop; with `once`, one cycle, then an error if a step failed (see the module docstring).
+    Between cycles, mailboxes whose server announces new mail over IDLE are fetched at once."""
     stop = threading.Event()
+    wake = threading.Event()  # set by a signal and by the IDLE watchers
 
     def _stop(signum, _frame):
         log.info("signal %s: stopping after this step", signal.Signals(signum).name)
         stop.set()
+        wake.set()
 
     sla.check_calendars(desk)  # a bad holiday country stops the daemon at start, not mid-sweep
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
     log.info("daemon started (interval %ss)%s", interval, ", one cycle" if once else "")
     summary: dict = {}
+    watchers = None if once else mail.watch(desk, wake)
     try:
         while not stop.is_set():
             try:
@@ -90,8 +119,10 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
                     raise
             if once:
                 break
-            stop.wait(interval)
+            _wait(desk, stop, wake, watchers, interval)
     finally:
+        if watchers is not None:
+            watchers.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         log.info("daemon stopped")
@@ -99,3 +130,29 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
         raise ServiceUnavailable("; ".join(summary["unreachable"]))
     if once and summary.get("failed"):
         raise HelpdeskError("; ".join(summary["failed"]))
+
+
+def _wait(desk, stop: threading.Event, wake: threading.Event, watchers, interval: float) -> None:
+    """Until the next cycle: fetch what the IDLE watchers announce as it comes."""
+    deadline = time.monotonic() + interval
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        wake.wait(left)
+        wake.clear()  # before take(): an announcement after it sets wake again
+        if stop.is_set() or watchers is None:
+            continue
+        announced = watchers.take()
+        if announced:
+            try:
+                pushed(desk, announced)
+            except Exception as exc:  # noqa: BLE001 - only the database's failures are handled here
+                failure = desk_service.database_failure(exc)
+                if not isinstance(failure, ServiceUnavailable):
+                    raise
+                log.error("%s", failure)
+                try:
+                    desk.db.close()
+                except Exception:  # already closed or broken
+                    pass

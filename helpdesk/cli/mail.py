@@ -66,7 +66,8 @@ def send(fmt: str = "text") -> None:
 @app.command()
 @output_options("json", "nl")
 def status(fmt: str = "text") -> None:
-    """Per mailbox: the last UID seen and how every fetched message ended.
+    """Per mailbox: the last UID seen, how every fetched message ended, how it logs in (password or
+    OAuth2, and when its token expires) and whether the daemon's IDLE is live.
 
     Example: helpdesk mail status --json
     """
@@ -85,6 +86,57 @@ def status(fmt: str = "text") -> None:
                    f"{o['reply']} replies, {o['duplicate']} duplicates, {o['automated']} automated ignored, "
                    f"{o['bounce']} bounces, {o['quarantined']} quarantined"
                    + ("" if r["configured"] else " (no longer configured)"))
+        if r["configured"] and "auth" in r:
+            echo(f"  {_auth_line(r)}; {_idle_line(r)}")
+
+
+def _auth_line(r: dict) -> str:
+    if r["auth"] != "oauth2":
+        return "logs in with a password"
+    line = f"OAuth2 via {r['oauth2_provider']}" + (f" ({r['oauth2_flow']})" if r.get("oauth2_flow") else "")
+    if r.get("auth_error"):
+        return f"{line}: {r['auth_error']}"
+    if r["signed_in"] is False:
+        return f"{line}: not signed in (run `helpdesk mail login {r['mailbox']}`)"
+    if r.get("account"):
+        line += f" as {r['account']}"
+    return line + (f", token expires {r['token_expires_at']}" if r.get("token_expires_at") else "")
+
+
+def _idle_line(r: dict) -> str:
+    if r.get("idle"):
+        return "IDLE live"
+    if r.get("watch"):
+        state = {"polling": "no IDLE on the server: polled"}.get(r["watch"], f"IDLE {r['watch']}")
+        return state + (f" ({r['watch_error']})" if r.get("watch_error") else "")
+    return "IDLE: no daemon watching on this machine"
+
+
+@app.command()
+@output_options("json")
+def login(
+    mailbox: Annotated[str, typer.Argument(help="The mailbox's name (or smtp for [smtp]).", metavar="MAILBOX")],
+    fmt: str = "text",
+) -> None:
+    """Sign a mailbox in to its OAuth2 provider once (auth = "oauth2"): Microsoft shows an address and a
+    code to enter on any device, Google an address to open in a browser; a token command needs nothing
+    (this checks it works). The grant is kept private in the data directory and renewed from then on.
+
+    Example: helpdesk mail login support
+    """
+    from helpdesk.services import mail  # lazy: see the module notes
+
+    def show(text: str) -> None:  # what to open and type: on stderr when stdout is JSON
+        for line in text.splitlines():
+            echo(line, err=fmt != "text")
+
+    result = mail.login(mailbox, show)
+    if fmt != "text":
+        emit(result, fmt)
+        return
+    echo(f"mailbox {mailbox}: signed in to {result['provider']}"
+         + (f" as {result['account']}" if result.get("account") else "")
+         + (f"; token valid until {result['expires_at']}" if result.get("expires_at") else ""))
 
 
 @quarantine_app.command("list")

@@ -25,6 +25,8 @@ from helpdesk.core.vocabulary import PRIORITIES
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
 TLS_MODES = ("ssl", "starttls", "none")
+AUTH_MODES = ("password", "oauth2")
+OAUTH2_PROVIDERS = ("microsoft", "google", "command")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,32 @@ class MailboxSpec:
     processed_folder: str | None = None
     queue: str | None = None
     max_message_bytes: int = 25 * 1024 * 1024
+    idle: bool = True  # the daemon watches it with IMAP IDLE where the server offers it
+    # How it logs in: "password", or "oauth2" (XOAUTH2) with a token from `oauth2_provider`.
+    auth: str = "password"
+    oauth2_provider: str | None = None  # microsoft | google | command
+    oauth2_client_id: str | None = None
+    oauth2_client_secret: str | None = None
+    oauth2_client_secret_env: str | None = None  # a secret: a Microsoft service principal, a Google client
+    oauth2_tenant: str | None = None  # Microsoft: the tenant's id or domain
+    oauth2_authority: str | None = None  # Microsoft: the sign-in host (national clouds, tests)
+    oauth2_scopes: tuple[str, ...] = ()  # default: the provider's mail scopes
+    oauth2_service_account_file: str | None = None  # Google: a service account key with domain-wide delegation
+    oauth2_auth_uri: str | None = None  # Google: the authorization and token endpoints (tests)
+    oauth2_token_uri: str | None = None
+    oauth2_redirect_port: int = 0  # Google: the loopback port the browser comes back to (0: any free one)
+    oauth2_command: str | None = None  # command: prints an access token on its first line
+    oauth2_command_timeout: float = 30.0
+    oauth2_ca_file: str | None = None  # the CA bundle to trust for the token endpoints
+    # TLS: trust `ca_file` (a PEM bundle) instead of the system store; present a client certificate.
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    def client_secret(self) -> str | None:
+        if self.oauth2_client_secret_env:
+            return os.environ.get(self.oauth2_client_secret_env) or None
+        return self.oauth2_client_secret
 
     def password(self) -> str:
         if self.imap_password_env:
@@ -101,6 +129,31 @@ class SmtpSpec:
     user: str | None = None
     password: str | None = None
     password_env: str | None = None
+    # How it logs in: "password", or "oauth2" (XOAUTH2) with a token from `oauth2_provider`.
+    auth: str = "password"
+    oauth2_provider: str | None = None  # microsoft | google | command
+    oauth2_client_id: str | None = None
+    oauth2_client_secret: str | None = None
+    oauth2_client_secret_env: str | None = None  # a secret: a Microsoft service principal, a Google client
+    oauth2_tenant: str | None = None  # Microsoft: the tenant's id or domain
+    oauth2_authority: str | None = None  # Microsoft: the sign-in host (national clouds, tests)
+    oauth2_scopes: tuple[str, ...] = ()  # default: the provider's mail scopes
+    oauth2_service_account_file: str | None = None  # Google: a service account key with domain-wide delegation
+    oauth2_auth_uri: str | None = None  # Google: the authorization and token endpoints (tests)
+    oauth2_token_uri: str | None = None
+    oauth2_redirect_port: int = 0  # Google: the loopback port the browser comes back to (0: any free one)
+    oauth2_command: str | None = None  # command: prints an access token on its first line
+    oauth2_command_timeout: float = 30.0
+    oauth2_ca_file: str | None = None  # the CA bundle to trust for the token endpoints
+    # TLS: trust `ca_file` (a PEM bundle) instead of the system store; present a client certificate.
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    def client_secret(self) -> str | None:
+        if self.oauth2_client_secret_env:
+            return os.environ.get(self.oauth2_client_secret_env) or None
+        return self.oauth2_client_secret
 
 
 @dataclass(frozen=True)
@@ -294,7 +347,10 @@ def parse(data: dict, source: Path | None = None) -> Config:
                 raise ConfigError(f"config: every [[mailbox]] needs '{key}'")
         if mb.get("tls", "ssl") not in TLS_MODES:
             raise ConfigError(f"config: [mailbox] tls must be one of {', '.join(TLS_MODES)}")
-        mailboxes.append(MailboxSpec(**mb))
+        section = f"mailbox {mb['name']}"
+        _expect(section, "idle", mb.get("idle", True), bool)
+        mailboxes.append(MailboxSpec(**_mail_auth(section, mb, mb.get("imap_user") or mb["address"])))
+    names = [m.name for m in mailboxes]
 
     smtp = None
     if "smtp" in data:
@@ -302,7 +358,10 @@ def parse(data: dict, source: Path | None = None) -> Config:
         _check_keys("smtp", data["smtp"], allowed)
         if data["smtp"].get("tls", "starttls") not in TLS_MODES:
             raise ConfigError(f"config: [smtp] tls must be one of {', '.join(TLS_MODES)}")
-        smtp = SmtpSpec(**data["smtp"])
+        smtp = SmtpSpec(**_mail_auth("smtp", data["smtp"], data["smtp"].get("user")))
+        if smtp.auth == "oauth2" and SMTP_GRANT in names:
+            raise ConfigError(f"config: a [[mailbox]] named '{SMTP_GRANT}' and [smtp] auth = \"oauth2\" would share "
+                              "one sign-in: rename the mailbox")
 
     ai_raw = data.get("ai", {})
     _check_keys("ai", ai_raw, {f.name for f in dataclasses.fields(AiSpec)})
@@ -336,6 +395,69 @@ def parse(data: dict, source: Path | None = None) -> Config:
         source=source,
         raw=data,
     )
+
+
+SMTP_GRANT = "smtp"  # the name `helpdesk mail login` knows [smtp]'s own OAuth2 sign-in by
+
+
+def _mail_auth(section: str, table: dict, user: str | None) -> dict:
+    """Check a mailbox's or [smtp]'s authentication and TLS settings; the table, typed, for its spec."""
+    table = dict(table)
+    for key in ("ca_file", "client_cert", "client_key", "oauth2_provider", "oauth2_client_id", "oauth2_client_secret",
+                "oauth2_client_secret_env", "oauth2_tenant", "oauth2_authority", "oauth2_service_account_file",
+                "oauth2_auth_uri", "oauth2_token_uri", "oauth2_command", "oauth2_ca_file"):
+        if key in table:
+            _expect(section, key, table[key], str)
+    auth = _expect(section, "auth", table.get("auth", "password"), str)
+    if auth not in AUTH_MODES:
+        raise ConfigError(f"config: [{section}] auth = {auth!r}: must be one of {', '.join(AUTH_MODES)}")
+    if table.get("client_key") and not table.get("client_cert"):
+        raise ConfigError(f"config: [{section}] client_key needs its client_cert")
+    if "oauth2_scopes" in table:
+        scopes = _expect(section, "oauth2_scopes", table["oauth2_scopes"], list)
+        table["oauth2_scopes"] = tuple(_expect(section, "oauth2_scopes", scope, str) for scope in scopes)
+    port = _expect(section, "oauth2_redirect_port", table.get("oauth2_redirect_port", 0), int)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"config: [{section}] oauth2_redirect_port must be a port number (0: any free one)")
+    timeout = _expect(section, "oauth2_command_timeout", table.get("oauth2_command_timeout", 30.0), (int, float))
+    if timeout <= 0:
+        raise ConfigError(f"config: [{section}] oauth2_command_timeout must be more than 0 seconds")
+    if "oauth2_command_timeout" in table:
+        table["oauth2_command_timeout"] = float(timeout)
+    oauth2_keys = sorted(key for key in table if key.startswith("oauth2_"))
+    if auth != "oauth2":
+        if oauth2_keys:
+            raise ConfigError(f"config: [{section}] {oauth2_keys[0]} is set but auth is not \"oauth2\" "
+                              "(add auth = \"oauth2\")")
+        return table
+    provider = table.get("oauth2_provider")
+    if provider not in OAUTH2_PROVIDERS:
+        raise ConfigError(f"config: [{section}] auth = \"oauth2\" needs oauth2_provider = one of "
+                          f"{', '.join(OAUTH2_PROVIDERS)}" + (f" (not {provider!r})" if provider else ""))
+    if not user:
+        raise ConfigError(f"config: [{section}] auth = \"oauth2\" needs the account to log in as "
+                          f"({'user' if section == 'smtp' else 'imap_user'})")
+    for key in ("password", "password_env", "imap_password", "imap_password_env"):
+        if table.get(key):
+            raise ConfigError(f"config: [{section}] {key} is set but auth = \"oauth2\" logs in with a token")
+    needed = {"microsoft": ("oauth2_client_id",), "command": ("oauth2_command",), "google": ()}[provider]
+    for key in needed:
+        if not table.get(key):
+            raise ConfigError(f"config: [{section}] oauth2_provider = \"{provider}\" needs {key}")
+    if provider == "google" and not table.get("oauth2_service_account_file") and not table.get("oauth2_client_id"):
+        raise ConfigError(f"config: [{section}] oauth2_provider = \"google\" needs oauth2_client_id and a "
+                          "client secret (a Desktop app client), or oauth2_service_account_file")
+    if table.get("oauth2_client_secret") and table.get("oauth2_client_secret_env"):
+        raise ConfigError(f"config: [{section}] set oauth2_client_secret or oauth2_client_secret_env, not both")
+    foreign = {"microsoft": ("oauth2_command", "oauth2_service_account_file", "oauth2_auth_uri", "oauth2_token_uri"),
+               "google": ("oauth2_command", "oauth2_tenant", "oauth2_authority"),
+               "command": ("oauth2_client_id", "oauth2_client_secret", "oauth2_client_secret_env", "oauth2_tenant",
+                           "oauth2_authority", "oauth2_service_account_file", "oauth2_auth_uri", "oauth2_token_uri",
+                           "oauth2_scopes")}[provider]
+    for key in foreign:
+        if table.get(key):
+            raise ConfigError(f"config: [{section}] {key} does not apply to oauth2_provider = \"{provider}\"")
+    return table
 
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")

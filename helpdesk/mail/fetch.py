@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass, field
 from helpdesk.config import MailboxSpec
 from helpdesk.core.errors import ConfigError, ServiceUnavailable
 from helpdesk.domain import inbound
-from helpdesk.mail import intake
+from helpdesk.mail import auth, intake, tls
 from helpdesk.mail.locks import mailbox_lock
+from helpdesk.mail.oauth2 import imap_login
 
 FETCH_BATCH = 200
 IMAP_TIMEOUT = 30
@@ -44,26 +45,33 @@ class FetchReport:
 
 
 def connect(mailbox: MailboxSpec):
-    """A logged-in IMAPClient; any connection, TLS or login failure is ServiceUnavailable (exit 3)."""
+    """A logged-in IMAPClient; any connection, TLS or login failure is ServiceUnavailable (exit 3), a
+    sign-in that only a person can renew is LoginRequired (exit 3, naming `helpdesk mail login`)."""
     # lazy: imapclient only when a mailbox is opened, not for every command that imports mail
-    from imapclient import IMAPClient
     from imapclient.exceptions import IMAPClientError, LoginError
 
     where = f"IMAP {mailbox.imap_host}:{mailbox.imap_port} ({mailbox.name})"
+    tokens = auth.provider(mailbox)
+    client = tls.open_imap(mailbox.imap_host, mailbox.imap_port, mode=mailbox.tls, context=auth.tls_context(mailbox),
+                           timeout=IMAP_TIMEOUT, where=where)
     try:
-        context = ssl.create_default_context() if mailbox.tls in ("ssl", "starttls") else None
-        client = IMAPClient(mailbox.imap_host, port=mailbox.imap_port, ssl=mailbox.tls == "ssl",
-                            ssl_context=context, timeout=IMAP_TIMEOUT)
-        if mailbox.tls == "starttls":
-            client.starttls(context)
-        client.login(mailbox.imap_user, mailbox.password())
+        if tokens is not None:
+            imap_login(client, tokens, where=where)
+        else:
+            client.login(mailbox.imap_user, mailbox.password())
         return client
-    except LoginError as exc:
-        raise ServiceUnavailable(f"{where}: login failed for {mailbox.imap_user!r}: {_text(exc)}") from None
-    except ssl.SSLError as exc:
-        raise ServiceUnavailable(f"{where}: TLS failed: {exc.reason or exc}") from None
-    except (IMAPClientError, socket.error, OSError) as exc:
-        raise ServiceUnavailable(f"{where}: cannot connect: {_text(exc)}") from None
+    except BaseException as exc:
+        try:
+            client.shutdown()
+        except Exception:  # already broken: nothing to close cleanly
+            pass
+        if isinstance(exc, LoginError):
+            raise ServiceUnavailable(f"{where}: login failed for {mailbox.imap_user!r}: {_text(exc)}") from None
+        if isinstance(exc, ssl.SSLError):
+            raise tls.failure(where, mailbox.imap_host, exc) from None
+        if isinstance(exc, (IMAPClientError, OSError)):
+            raise ServiceUnavailable(f"{where}: cannot connect: {_text(exc)}") from None
+        raise
 
 
 def _text(exc: Exception) -> str:

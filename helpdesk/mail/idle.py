@@ -116,6 +116,10 @@ class MailboxWatcher:
         self._thread.start()
         return self
 
+    def request_stop(self) -> None:
+        """Ask the watcher to stop, without waiting (stop many at once, then wait for each)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0) -> bool:
         """Ask the watcher to stop and wait for it; True when it has."""
         self._stop.set()

@@ -29,7 +29,9 @@ from helpdesk.domain.delivery import (  # noqa: F401 - the retry policy, part of
     MAX_BACKOFF,
     SENDING_LEASE,
 )
+from helpdesk.mail import auth, tls
 from helpdesk.mail.locks import mailbox_lock
+from helpdesk.mail.oauth2 import smtp_login
 
 SMTP_TIMEOUT = 30
 
@@ -78,26 +80,30 @@ def connect(desk) -> smtplib.SMTP:
     if spec is None:
         raise ConfigError("no [smtp] configured (see config.toml)")
     where = f"SMTP {spec.host}:{spec.port}"
+    tokens = auth.provider(spec)
+    client = tls.open_smtp(spec.host, spec.port, mode=spec.tls, context=auth.tls_context(spec), timeout=SMTP_TIMEOUT,
+                           where=where)
     try:
-        context = ssl.create_default_context()
-        if spec.tls == "ssl":
-            client = smtplib.SMTP_SSL(spec.host, spec.port, timeout=SMTP_TIMEOUT, context=context)
-        else:
-            client = smtplib.SMTP(spec.host, spec.port, timeout=SMTP_TIMEOUT)
-            if spec.tls == "starttls":
-                client.starttls(context=context)
-        password = spec.password
-        if spec.password_env:
-            password = os.environ.get(spec.password_env, "")
-        if spec.user:
+        if tokens is not None:
+            smtp_login(client, tokens, where=where)
+        elif spec.user:
+            password = spec.password
+            if spec.password_env:
+                password = os.environ.get(spec.password_env, "")
             client.login(spec.user, password or "")
         return client
-    except smtplib.SMTPAuthenticationError as exc:
-        raise ServiceUnavailable(f"{where}: login failed: {exc.smtp_code} {exc.smtp_error!r}") from None
-    except ssl.SSLError as exc:
-        raise ServiceUnavailable(f"{where}: TLS failed: {exc.reason or exc}") from None
-    except (smtplib.SMTPException, socket.error, OSError) as exc:
-        raise ServiceUnavailable(f"{where}: cannot connect: {exc}") from None
+    except BaseException as exc:
+        try:
+            client.close()
+        except Exception:  # already disconnected
+            pass
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            raise ServiceUnavailable(f"{where}: login failed: {exc.smtp_code} {exc.smtp_error!r}") from None
+        if isinstance(exc, ssl.SSLError):
+            raise tls.failure(where, spec.host, exc) from None
+        if isinstance(exc, (smtplib.SMTPException, OSError)):
+            raise ServiceUnavailable(f"{where}: cannot connect: {exc}") from None
+        raise
 
 
 def _count_retry(report: SendReport, retried: bool) -> None:

@@ -1,4 +1,5 @@
-"""The email channel: fetch, send, status, quarantine, outbox.
+"""The email channel: fetch, send, status, quarantine, outbox; OAuth2 sign-in (`login`) and the
+daemon's IDLE watchers (`watch`).
 
 Fetch and send talk to IMAP and SMTP servers, so they run no unit of work around the network: they
 commit message by message themselves (stopping between messages loses nothing). Retrying a quarantined
@@ -7,6 +8,10 @@ mail or an outbox entry is one unit of work each.
 
 from __future__ import annotations
 
+import datetime as dt
+
+from helpdesk.core import views
+from helpdesk.core.errors import InvalidInput, NotFound
 from helpdesk.services.work import unit
 
 
@@ -32,10 +37,15 @@ def send(desk):
 
 
 def status(desk) -> list[dict]:
-    """Per mailbox: the last UID seen and how every fetched message ended."""
+    """Per mailbox: the last UID seen, how every fetched message ended, how it authenticates, when its
+    token expires and whether the daemon's IDLE is live (see auth_status)."""
     from helpdesk.mail import fetch as fetch_mod  # lazy: see fetch
 
-    return fetch_mod.status(desk)
+    rows = fetch_mod.status(desk)
+    states = auth_status(desk)
+    for row in rows:
+        row.update(states.get(row["mailbox"], {}) if row["configured"] else {})
+    return rows
 
 
 def quarantine(desk, *, include_released: bool = False) -> list[dict]:
@@ -69,3 +79,83 @@ def outbox_retry(desk, outbox_id: int) -> dict:
 
     with unit(desk):
         return outbox_mod.requeue(desk, outbox_id)
+
+
+# ---------------------------------------------------------------- sign-in and push
+
+
+def _iso_epoch(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return views.iso(dt.datetime.fromtimestamp(float(seconds), dt.timezone.utc).replace(tzinfo=None))
+
+
+def _auth_spec(config, name: str):
+    """The mailbox (or, by the name "smtp", the [smtp] server) whose sign-in `name` means."""
+    from helpdesk.config import SMTP_GRANT  # lazy: only the sign-in commands need it
+
+    for mailbox in config.mailboxes:
+        if mailbox.name == name:
+            return mailbox
+    if name == SMTP_GRANT and config.smtp is not None:
+        return config.smtp
+    known = [m.name for m in config.mailboxes] + ([SMTP_GRANT] if config.smtp is not None else [])
+    raise NotFound(f"no mailbox named {name!r}" + (f" (configured: {', '.join(known)})" if known else
+                                                   " (no [[mailbox]] configured)"))
+
+
+def login(name: str, show) -> dict:
+    """Sign mailbox `name` (or "smtp") in once: `show(text)` tells the person what to open and type
+    (Microsoft: a URL and a code; Google: an address). Flows without a person get a token to prove the
+    settings work. The grant is kept 0600 in the data directory; the token is never returned."""
+    from helpdesk import config as config_mod  # lazy: see _auth_spec
+    from helpdesk.mail import auth  # lazy: the OAuth2 libraries load only for sign-in and mail
+
+    spec = _auth_spec(config_mod.load(), name)
+    tokens = auth.provider(spec)
+    if tokens is None:
+        raise InvalidInput(f"mailbox {name} logs in with a password (auth = \"password\"): there is nothing to sign "
+                         "in to; set auth = \"oauth2\" and oauth2_provider to use OAuth2")
+    account = tokens.login(show)
+    state = tokens.status()
+    return {"mailbox": name, "provider": state["provider"], "flow": state["flow"], "account": account or None,
+            "expires_at": _iso_epoch(state["expires_at"])}
+
+
+def auth_status(desk) -> dict[str, dict]:
+    """Per configured mailbox (and "smtp"): how it authenticates, when its token expires, whether the
+    daemon's IDLE is live. Reads no network."""
+    from helpdesk.config import SMTP_GRANT  # lazy: see _auth_spec
+    from helpdesk.mail import auth, watch  # lazy: see login
+
+    watching = watch.read_status()
+    out = {}
+    specs = [(m.name, m) for m in desk.config.mailboxes]
+    if desk.config.smtp is not None:
+        specs.append((SMTP_GRANT, desk.config.smtp))
+    for name, spec in specs:
+        state = auth.describe(spec)
+        seen = watching.get(name) if spec in desk.config.mailboxes else None
+        expires = state.get("expires_at") or (seen or {}).get("token_expires_at")
+        entry = {"auth": state["auth"], "oauth2_provider": state["provider"], "oauth2_flow": state["flow"],
+                 "signed_in": state["logged_in"], "account": state["account"],
+                 "token_expires_at": _iso_epoch(expires)}
+        if "error" in state:
+            entry["auth_error"] = state["error"]
+        if spec in desk.config.mailboxes:
+            entry["idle"] = (seen.get("state") == "idle") if seen else (None if not watching else False)
+            entry["watch"] = seen.get("state") if seen else None
+            entry["watch_error"] = seen.get("last_error") if seen else None
+        out[name] = entry
+    return out
+
+
+def watch(desk, wake):
+    """Start an IDLE watcher per mailbox (`idle = true`, the default) that sets `wake` when mail arrives;
+    None when no mailbox is watched. `.take()` says which mailboxes to fetch, `.stop()` ends them."""
+    from helpdesk.mail import watch as watch_mod  # lazy: only the daemon watches
+
+    watchers = watch_mod.Watchers(desk.config.mailboxes, wake)
+    if not watchers.watchers:
+        return None
+    return watchers.start()

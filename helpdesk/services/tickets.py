@@ -14,6 +14,7 @@ from helpdesk.core.errors import InvalidInput, RowsRefused
 from helpdesk.core.inputs import load_json
 from helpdesk.core.views import EntryView, EventView, TicketView
 from helpdesk.domain import tickets
+from helpdesk.services.ai import after_intake
 from helpdesk.services.work import unit
 
 BULK_CHUNK = 2000  # tickets per INSERT batch of a bulk create
@@ -43,6 +44,8 @@ def create(desk, *, title: str, body: str = "", type: str | None = None, priorit
         else:
             view, created = tickets.intake(desk, inp)
         work.changed(view.number)
+        if created:
+            after_intake(work, [view.number])
     return view, created
 
 
@@ -122,6 +125,8 @@ def create_records(desk, records: str | list[tuple[str, object]], *,
         with unit(desk) as work:
             view, created = tickets.intake(desk, inputs[0].inp)
             work.changed(view.number)
+            if created:
+                after_intake(work, [view.number])
         return RecordsCreated(single=(view, created))
     with unit(desk) as work:
         if progress is None:
@@ -130,6 +135,7 @@ def create_records(desk, records: str | list[tuple[str, object]], *,
             with progress(len(inputs)) as bar:
                 results = tickets.intake_bulk(desk, inputs, chunk=BULK_CHUNK, on_progress=bar.advance)
         work.changed(*(r.number for r in results if r.created))
+        after_intake(work, [r.number for r in results if r.created])
     return RecordsCreated(rows=[{"input": where, "number": r.number, "created": r.created}
                                 for (where, _), r in zip(records, results)])
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, reopen
 from ollama_standin import OllamaStandin
 
 DATA = ROOT / "tests" / "data" / "ai"
@@ -366,3 +366,41 @@ def test_ai_similar_summary_and_draft(ai_desk, cli, standin):
     assert cli("ai", "similar", str(number)).stdout.startswith(f"#{solved}")
     text = cli("ai", "summary", str(number))
     assert text.exit_code == 0 and text.stdout.strip()
+
+
+def test_suggestions_are_listed_accepted_and_changed_from_the_cli(ai_desk, cli, standin):
+    from helpdesk.services import ai, tickets
+
+    number = new_ticket(ai_desk, "Cannot log in", "My password expired", priority="P3")
+    standin.script({"answer": {"category": "email", "priority": "P2", "sentiment": "neutral", "confidence": "medium"}})
+    ai.classify_ticket(ai_desk, number)
+    listed = cli("ai", "suggestions", str(number), "--json")
+    assert listed.exit_code == 0 and {s["kind"] for s in listed.json()} >= {"category", "priority", "sentiment"}
+    changed = cli("ai", "change", str(number), "category", "access")
+    assert changed.exit_code == 0 and changed.stdout.strip() == f"#{number} category: changed access"
+    accepted = cli("ai", "accept", str(number), "priority", "--json")
+    assert accepted.exit_code == 0 and accepted.json()["status"] == "accepted"
+    reopen(ai_desk)
+    view = tickets.show(ai_desk, number)
+    assert (view.type, view.priority) == ("access", "P2")
+    wrong = cli("ai", "change", str(number), "mood", "happy")
+    assert wrong.exit_code != 0 and "kind is one of" in wrong.stderr
+    reopen(ai_desk)
+    other = new_ticket(ai_desk, "x")
+    none = cli("ai", "accept", str(other), "category")
+    assert none.exit_code != 0 and "has no category suggestion" in none.stderr
+
+
+def test_the_daemon_retrains_when_enough_new_labels_exist(open_ai_desk):
+    from helpdesk.ai.labelled import read_labelled_csv
+    from helpdesk.services import ai
+
+    desk = open_ai_desk(use_ollama=False, retrain_after=30)
+    rows = read_labelled_csv(DATA / "it_tickets_train.csv")
+    _history(desk, [r for r in rows if r[1] in ("printing", "network")][:20])
+    assert ai.retrain_if_due(desk) is None  # 20 new labels: not yet
+    _history(desk, [r for r in rows if r[1] in ("printing", "network")][20:40])
+    report = ai.retrain_if_due(desk)
+    assert report["category"]["trained"] and report["category"]["version"] == 1
+    assert "priority" not in report  # one priority only: not trainable, so not attempted
+    assert ai.retrain_if_due(desk) is None

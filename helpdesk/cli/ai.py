@@ -195,3 +195,59 @@ def draft(
     if fmt == "text":
         echo("draft (not sent):", err=True)
     _written(doc, fmt)
+
+
+@app.command("suggestions")
+@output_options("json")
+def suggestions_(ticket: Annotated[str, typer.Argument(help="The ticket number.")], fmt: str = "text") -> None:
+    """The ticket's suggestions in force and what became of them (offered, applied, accepted, changed).
+
+    Example: helpdesk ai suggestions 42
+    """
+    from helpdesk.services import ai  # lazy: see classify
+
+    with open_desk() as desk:
+        found = [s.to_dict() for s in ai.suggestions_of(desk, _number(ticket))]
+    if fmt != "text":
+        emit(found, fmt)
+        return
+    if not found:
+        echo("no suggestions (helpdesk ai classify ID makes them)")
+    for s in found:
+        decided = f" -> {s['final_value']} by {s['decided_by']}" if s["status"] in ("accepted", "changed") else ""
+        echo(f"{s['kind']:<10} {s['value']}  ({s['level']}, {s['confidence']:.2f}, {s['source']})  {s['status']}{decided}")
+
+
+def _decide(ticket: str, kind: str, value: Optional[str], fmt: str) -> None:
+    from helpdesk.services import ai  # lazy: see classify
+
+    with open_desk() as desk:
+        done = ai.decide(desk, _number(ticket), kind, value).to_dict()
+    if fmt != "text":
+        emit(done, fmt)
+        return
+    echo(f"#{done['ticket']} {done['kind']}: {done['status']} {done['final_value']}")
+
+
+KindArg = Annotated[str, typer.Argument(help="category, priority, sentiment or language.")]
+
+
+@app.command()
+@output_options("json")
+def accept(ticket: Annotated[str, typer.Argument(help="The ticket number.")], kind: KindArg, fmt: str = "text") -> None:
+    """Accept a suggestion (category and priority then apply to the ticket).
+
+    Example: helpdesk ai accept 42 category
+    """
+    _decide(ticket, kind, None, fmt)
+
+
+@app.command()
+@output_options("json")
+def change(ticket: Annotated[str, typer.Argument(help="The ticket number.")], kind: KindArg,
+           value: Annotated[str, typer.Argument(help="The right value.")], fmt: str = "text") -> None:
+    """Correct a suggestion: the ticket takes your value, and the next `ai train` learns from it.
+
+    Example: helpdesk ai change 42 category access
+    """
+    _decide(ticket, kind, value, fmt)

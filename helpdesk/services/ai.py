@@ -27,6 +27,7 @@ from helpdesk.store import ai_queries
 log = logging.getLogger("helpdesk.ai")
 TRAIN_KINDS = ("category", "priority")
 OFFLINE_EMBEDDINGS = "offline"  # the model name vectors from wordllama are stored under
+TEXT_WEIGHT = 0.5  # full-text relevance (0..1) blended with cosine similarity in similar-ticket ranking
 
 
 # ---------------------------------------------------------------- set-up from [ai]
@@ -229,13 +230,13 @@ def classify_pending(desk, limit: int = 100) -> list[int]:
 # ---------------------------------------------------------------- train and evaluate
 
 
-def train(desk) -> dict:
+def train(desk, kinds: tuple[str, ...] = TRAIN_KINDS) -> dict:
     """Train the category and priority classifiers on the desk's labelled history and store them as new
     versions; a kind with too little history says so and keeps its previous model (if any)."""
     from helpdesk.ai import offline  # lazy: scikit-learn only for training
 
     report: dict = {}
-    for kind in TRAIN_KINDS:
+    for kind in kinds:
         rows = suggestions.training_rows(kind)
         try:
             model = offline.train(rows)
@@ -249,6 +250,28 @@ def train(desk) -> dict:
             version = suggestions.save_model(desk, kind, model.to_bytes(), info, len(rows))
         report[kind] = {"trained": True, "texts": len(rows), "version": version, **info}
     return report
+
+
+def retrain_if_due(desk) -> dict | None:
+    """A daemon step: train again when `[ai] retrain_after` labelled tickets arrived since the last
+    model (or there is none yet and that many exist); None when not due."""
+    if not desk.config.ai.enabled:
+        return None
+    from helpdesk.ai.offline import NotEnoughHistory, check_history  # lazy: see train
+
+    due = []
+    for kind in TRAIN_KINDS:
+        stored = suggestions.stored_model(kind)
+        trained = stored[3] if stored else 0
+        rows = suggestions.training_rows(kind)
+        if len(rows) - trained < desk.config.ai.retrain_after:
+            continue
+        try:
+            check_history(rows)  # a kind that cannot be trained yet is not due (no attempt every step)
+        except NotEnoughHistory:
+            continue
+        due.append(kind)
+    return train(desk, tuple(due)) if due else None
 
 
 def evaluate_files(train_csv, test_csv, *, minimum_level: str = "medium") -> dict:
@@ -287,13 +310,20 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
     if not rows:
         return []
     index = VectorIndex.from_blobs(rows, OFFLINE_DIM)
-    query = embed_offline([f"{view.title}\n{view.description}".strip()])[0]
-    found = index.search(query, k, exclude={number})
-    numbers = [f.key for f in found]
+    text = f"{view.title}\n{view.description}".strip()
+    query = embed_offline([text])[0]
+    # Candidates by meaning, re-ranked with full-text relevance: shared rare words (an error code, a
+    # product name) count for more than the embedding's average of common words can show.
+    candidates = index.search(query, max(k * 10, 50), exclude={number})
+    relevance = ai_queries.text_relevance(text.split())
+    scored = sorted(((c.score + TEXT_WEIGHT * relevance.get(c.key, 0.0)) / (1 + TEXT_WEIGHT), c.key)
+                    for c in candidates if c.score > 0)
+    best = [(score, key) for score, key in reversed(scored)][:k]
+    numbers = [key for _, key in best]
     texts = ai_queries.ticket_texts(numbers)
     replies = ai_queries.last_public_reply(numbers)
-    return [{"ticket": f.key, "score": round(f.score, 3), "title": texts.get(f.key, ("", ""))[0],
-             "resolution": replies.get(f.key, "")} for f in found if f.score > 0]
+    return [{"ticket": key, "score": round(score, 3), "title": texts.get(key, ("", ""))[0],
+             "resolution": replies.get(key, "")} for score, key in best]
 
 
 # ---------------------------------------------------------------- summary and draft

@@ -116,3 +116,25 @@ def last_public_reply(numbers: Sequence[int]) -> dict[int, str]:
                          .order_by(ConversationEntry.id).tuples()):
         out[ticket] = body
     return out
+
+
+def text_relevance(words: Sequence[str], limit: int = 200) -> dict[int, float]:
+    """Ticket number -> full-text relevance in 0..1 (1: the best) of the documents holding any of
+    `words`, by the index's own ranking (bm25 on SQLite, ts_rank on PostgreSQL)."""
+    from helpdesk.store import search  # lazy: only similar-ticket search ranks by text
+    from helpdesk.store.db import database, is_postgres
+
+    words = [w for w in dict.fromkeys(search.fold(" ".join(words)).split()) if w][:24]
+    if not words:
+        return {}
+    db = database.obj
+    if is_postgres():
+        tsquery = "(" + " || ".join(["plainto_tsquery('simple', %s)"] * len(words)) + ")"
+        rows = db.execute_sql(f"SELECT ticket_number FROM ticket_search WHERE document @@ {tsquery} "
+                              f"ORDER BY ts_rank(document, {tsquery}) DESC LIMIT %s", [*words, *words, limit]).fetchall()
+    else:
+        match = " OR ".join(search.fts5_query([w]) for w in words)
+        rows = db.execute_sql("SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ? ORDER BY bm25(ticket_fts) LIMIT ?",
+                              [match, limit]).fetchall()
+    count = len(rows)
+    return {int(n): 1.0 - i / count for i, (n,) in enumerate(rows)}

@@ -404,3 +404,22 @@ def test_the_daemon_retrains_when_enough_new_labels_exist(open_ai_desk):
     assert report["category"]["trained"] and report["category"]["version"] == 1
     assert "priority" not in report  # one priority only: not trainable, so not attempted
     assert ai.retrain_if_due(desk) is None
+
+
+def test_similar_uses_ollamas_vectors_when_it_answers_and_the_offline_ones_when_not(ai_desk, standin):
+    import dataclasses
+
+    from helpdesk.services import ai, lifecycle
+
+    solved = new_ticket(ai_desk, "Printer prints blank pages", "Blank pages from the printer after toner change")
+    lifecycle.change_status(ai_desk, solved, "resolved", reason="done")
+    other = new_ticket(ai_desk, "VPN drops", "The VPN disconnects every hour")
+    lifecycle.change_status(ai_desk, other, "resolved", reason="done")
+    number = new_ticket(ai_desk, "Blank pages", "Our printer prints blank pages since the toner change")
+    with_model = ai.similar(ai_desk, number)
+    embedded = [body for path, body in standin.requests if path == "/api/embed"]
+    assert embedded and embedded[0]["model"] == "nomic-embed-text"
+    assert [r["ticket"] for r in with_model][0] == solved
+    down = dataclasses.replace(ai_desk, config=dataclasses.replace(
+        ai_desk.config, ai=dataclasses.replace(ai_desk.config.ai, ollama_host=f"http://127.0.0.1:{free_port()}")))
+    assert [r["ticket"] for r in ai.similar(down, number)][0] == solved

@@ -292,7 +292,8 @@ def _texts(numbers) -> dict[int, str]:
 
 def similar(desk, number: int, k: int = 5) -> list[dict]:
     """The resolved or closed tickets most like ticket `number`, best first, with their resolution (the
-    last public reply). Offline vectors, always there; missing ones are computed and stored first."""
+    last public reply). Offline vectors, always there (missing ones are computed and stored first),
+    averaged with Ollama's `/api/embed` vectors when it answers, then blended with full-text relevance."""
     from helpdesk.ai.embeddings import OFFLINE_DIM, embed_offline, to_bytes  # lazy: numpy and the vectors
     from helpdesk.ai.similar import VectorIndex
 
@@ -316,14 +317,52 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
     # product name) count for more than the embedding's average of common words can show.
     candidates = index.search(query, max(k * 10, 50), exclude={number})
     relevance = ai_queries.text_relevance(text.split())
-    scored = sorted(((c.score + TEXT_WEIGHT * relevance.get(c.key, 0.0)) / (1 + TEXT_WEIGHT), c.key)
-                    for c in candidates if c.score > 0)
+    served = _ollama_similarity(desk, text, number, max(k * 10, 50))
+    scored = sorted(((_meaning(c.key, c.score, served) + TEXT_WEIGHT * relevance.get(c.key, 0.0)) / (1 + TEXT_WEIGHT),
+                     c.key) for c in candidates if c.score > 0)
     best = [(score, key) for score, key in reversed(scored)][:k]
     numbers = [key for _, key in best]
     texts = ai_queries.ticket_texts(numbers)
     replies = ai_queries.last_public_reply(numbers)
     return [{"ticket": key, "score": round(score, 3), "title": texts.get(key, ("", ""))[0],
              "resolution": replies.get(key, "")} for score, key in best]
+
+
+OLLAMA_BACKFILL = 1000  # solved tickets embedded by Ollama per lookup: the first lookups fill the store
+
+
+def _meaning(key: int, offline_score: float, served: dict[int, float]) -> float:
+    """Similarity in meaning: the offline vectors' cosine, averaged with Ollama's where it has one."""
+    return (offline_score + served[key]) / 2 if key in served else offline_score
+
+
+def _ollama_similarity(desk, text: str, number: int, k: int) -> dict[int, float]:
+    """Cosine similarity by Ollama's embedding model of the solved tickets nearest `text` ({} when
+    Ollama is not used or fails: the offline vectors stand alone)."""
+    from helpdesk.ai.embeddings import to_bytes  # lazy: see similar
+    from helpdesk.ai.similar import VectorIndex
+
+    model = assistant(desk.config)
+    if model is None:
+        return {}
+    name = f"ollama:{desk.config.ai.embed_model}"[:100]
+    try:
+        query = model.embed([text])[0]
+        missing = ai_queries.solved_without_vector(name, OLLAMA_BACKFILL)
+        if missing:
+            texts = _texts(missing)
+            vectors = model.embed([texts.get(n, "") for n in missing])
+            with unit(desk):
+                ai_queries.save_vectors(name, int(vectors.shape[1]), [(n, to_bytes(v)) for n, v in zip(missing, vectors)])
+    except HelpdeskError as exc:
+        log.info("similar tickets without Ollama's vectors: %s", exc)
+        return {}
+    finally:
+        model.close()
+    rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(name, int(query.shape[0]))]
+    if not rows:
+        return {}
+    return {f.key: f.score for f in VectorIndex.from_blobs(rows, int(query.shape[0])).search(query, k, exclude={number})}
 
 
 # ---------------------------------------------------------------- summary and draft

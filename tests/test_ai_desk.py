@@ -260,6 +260,7 @@ def test_intake_does_not_wait_for_a_slow_model(ai_desk, standin):
     assert ai.wait_idle(40)
     found = {s.kind: s for s in ai.suggestions_of(slow, view.number)}
     assert found["category"].source == "llm" and found["category"].value == "printing"
+    assert {e.actor for e in events(slow, view.number, "ai_classified")} == {"system:ai"}
     assert ai.suggestions_of(slow, records.single[0].number)
 
 
@@ -317,6 +318,8 @@ def test_ai_eval_prints_the_figures_and_the_baseline(cli):
     assert text.exit_code == 0
     assert "accuracy" in text.stdout and "baseline (tfidf+logistic-regression" in text.stdout
     assert "level high" in text.stdout and "recall printing:" in text.stdout
+    level = cli("ai", "eval", "--train", train, test, "--level", "sure")
+    assert level.exit_code != 0 and "confidence level must be one of low, medium, high" in level.stderr
     missing = cli("ai", "eval", "--train", str(DATA / "nope.csv"), test)
     assert missing.exit_code != 0 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -196,7 +196,7 @@ def classify_soon(desk, numbers) -> None:
     after an intake's commit: it returns at once, whatever the model does."""
     numbers = [n for n in numbers if n is not None]
     if desk.config.ai.enabled and numbers:
-        _background.put(desk, numbers)
+        _background.put(desk.acting_as(suggestions.SYSTEM_AI), numbers)
 
 
 def after_intake(work, numbers) -> None:
@@ -278,7 +278,9 @@ def evaluate_files(train_csv, test_csv, *, minimum_level: str = "medium") -> dic
     """`ai eval`: the offline classifier trained on one labelled CSV and scored on another, next to the
     baseline trained in the same run."""
     from helpdesk.ai import evaluation, labelled  # lazy: scikit-learn only for evaluation
+    from helpdesk.ai.labels import check_level
 
+    check_level(minimum_level)
     return evaluation.evaluate(labelled.read_labelled_csv(train_csv), labelled.read_labelled_csv(test_csv),
                                minimum_level=minimum_level)
 

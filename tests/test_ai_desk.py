@@ -332,6 +332,8 @@ def test_ai_classify_commands(configured, cli):
     assert doc["language"]["value"] == "de" and doc["sentiment"]["source"] == "rule"
     assert any("not reachable" in n for n in doc["notes"])
     assert cli("ai", "classify").exit_code == 2
+    flagged = cli("ai", "classify", "--text", INJECTION)
+    assert flagged.exit_code == 0 and "warning: the text looks like an attempt to instruct the model" in flagged.stdout
     made = cli("ticket", "create", "--title", "Printer", "--body", PRINTER, "--json")
     from helpdesk.services import ai
 

@@ -14,7 +14,6 @@ from helpdesk.core.errors import InvalidInput, RowsRefused
 from helpdesk.core.inputs import load_json
 from helpdesk.core.views import EntryView, EventView, TicketView
 from helpdesk.domain import tickets
-from helpdesk.services.ai import after_intake
 from helpdesk.services.work import unit
 
 BULK_CHUNK = 2000  # tickets per INSERT batch of a bulk create
@@ -26,6 +25,14 @@ def parse_number(value: str | int) -> int:
 
 
 # ---------------------------------------------------------------- create
+
+
+def _classify_after_commit(work, numbers: list[int]) -> None:
+    """New tickets go to AI classification once the intake has committed (`[ai] enabled` only)."""
+    if work.desk.config.ai.enabled and numbers:
+        from helpdesk.services import ai  # lazy: the AI modules load only on desks that use them
+
+        ai.after_intake(work, numbers)
 
 
 def create(desk, *, title: str, body: str = "", type: str | None = None, priority: str | None = None,
@@ -45,7 +52,7 @@ def create(desk, *, title: str, body: str = "", type: str | None = None, priorit
             view, created = tickets.intake(desk, inp)
         work.changed(view.number)
         if created:
-            after_intake(work, [view.number])
+            _classify_after_commit(work, [view.number])
     return view, created
 
 
@@ -126,7 +133,7 @@ def create_records(desk, records: str | list[tuple[str, object]], *,
             view, created = tickets.intake(desk, inputs[0].inp)
             work.changed(view.number)
             if created:
-                after_intake(work, [view.number])
+                _classify_after_commit(work, [view.number])
         return RecordsCreated(single=(view, created))
     with unit(desk) as work:
         if progress is None:
@@ -135,7 +142,7 @@ def create_records(desk, records: str | list[tuple[str, object]], *,
             with progress(len(inputs)) as bar:
                 results = tickets.intake_bulk(desk, inputs, chunk=BULK_CHUNK, on_progress=bar.advance)
         work.changed(*(r.number for r in results if r.created))
-        after_intake(work, [r.number for r in results if r.created])
+        _classify_after_commit(work, [r.number for r in results if r.created])
     return RecordsCreated(rows=[{"input": where, "number": r.number, "created": r.created}
                                 for (where, _), r in zip(records, results)])
 

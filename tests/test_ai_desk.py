@@ -159,14 +159,22 @@ def test_a_type_already_set_is_never_overridden(ai_desk, standin):
 
 
 def test_very_negative_sentiment_raises_an_alert(ai_desk, standin):
-    from helpdesk.services import ai
+    from helpdesk.services import agents, ai, tickets
 
-    number = new_ticket(ai_desk, "Furious", "This is the third time, absolutely unacceptable!")
+    agents.add(ai_desk, "alice", email="alice@acme.example")
+    number = new_ticket(ai_desk, "Furious", "This is the third time, absolutely unacceptable!",
+                        customer="cross@example.com")
     standin.script({"answer": {"category": "hardware", "priority": "P2", "sentiment": "very_negative",
                                "confidence": "high"}})
     done = ai.classify_ticket(ai_desk, number)
     assert "alert: very negative sentiment" in done.applied
     assert [e.data["reason"] for e in events(ai_desk, number, "ai_alert")] == ["very negative sentiment"]
+    notes = [e.body for e in tickets.show(ai_desk, number).conversation if e.kind == "note"]
+    assert notes == ["AI alert: very negative sentiment (confidence high). Please look at this ticket soon."]
+    from helpdesk.services import mail
+
+    queued = [m for m in mail.outbox(ai_desk) if "AI alert" in m["subject"]]
+    assert queued and queued[0]["to"] == "alice@acme.example", queued
 
 
 def test_an_injection_attempt_is_flagged_and_nothing_of_the_models_word_is_applied(open_ai_desk, standin):

@@ -129,11 +129,28 @@ def apply_policy(desk, number: int, *, fields: tuple[str, ...], level: str) -> l
             done.append(f"priority raised to {target}")
         else:
             if row.value == "very_negative":
-                audit.record(system, number, "ai_alert", reason="very negative sentiment", level=row.level)
+                _alert(system, ticket, "very negative sentiment", row.level)
                 done.append("alert: very negative sentiment")
         ai_queries.decide(row.id, "applied", row.value, SYSTEM_AI, desk.now())
         audit.record(system, number, "ai_applied", kind=kind, value=row.value, level=row.level, source=row.source)
     return done
+
+
+def _alert(desk, ticket, reason: str, level: str) -> None:
+    """As negative feedback is raised (domain.ratings): an audit event, an internal note on the ticket and
+    a mail to its queue's lead, so a person looks at it soon."""
+    from helpdesk.domain import outbox  # lazy: only an alert queues mail
+    from helpdesk.store.models import Agent, ConversationEntry, Queue
+
+    audit.record(desk, ticket.number, "ai_alert", reason=reason, level=level)
+    ConversationEntry.create(ticket=ticket.number, kind="note", created_at=desk.now(),
+                             body=f"AI alert: {reason} (confidence {level}). Please look at this ticket soon.")
+    spec = desk.config.queue(Queue.get_by_id(ticket.queue_id).name) if ticket.queue_id else None
+    lead = Agent.get_or_none(Agent.login == spec.lead) if spec and spec.lead else None
+    if lead and lead.email:
+        outbox.queue_automatic(desk, ticket, "notification", lead.email,
+                               f"[#{ticket.number}] AI alert ({reason}): {ticket.title}"[:500],
+                               f"Ticket #{ticket.number} reads as {reason}: please look at it soon.\n")
 
 
 def decide(desk, number: int, kind: str, value: str | None = None) -> SuggestionView:

@@ -270,6 +270,9 @@ def test_intake_does_not_wait_for_a_slow_model(ai_desk, standin):
     assert found["category"].source == "llm" and found["category"].value == "printing"
     assert {e.actor for e in events(slow, view.number, "ai_classified")} == {"system:ai"}
     assert ai.suggestions_of(slow, records.single[0].number)
+    bulk = tickets.create_records(slow, "\n".join(json.dumps({"title": f"Printer {i}", "body": PRINTER}) for i in range(3)))
+    assert ai.wait_idle(40)
+    assert all(ai.suggestions_of(slow, row["number"]) for row in bulk.rows)
 
 
 def test_the_daemon_step_classifies_what_no_process_got_to(ai_desk, standin):

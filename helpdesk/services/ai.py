@@ -151,10 +151,10 @@ class _Background:
         self.lock = threading.Lock()
 
     def put(self, desk, numbers) -> None:
-        for number in numbers:
-            self.jobs.put((desk, number))
-        with self.lock:
-            if self.thread is None or not self.thread.is_alive():
+        with self.lock:  # the worker decides to end under this lock too: no job is left without one
+            for number in numbers:
+                self.jobs.put((desk, number))
+            if self.thread is None:
                 # A daemon thread: a process that ends leaves its backlog to `classify_pending`.
                 self.thread = threading.Thread(target=self.run, name="helpdesk-ai", daemon=True)
                 self.thread.start()
@@ -164,7 +164,11 @@ class _Background:
             try:
                 desk, number = self.jobs.get(timeout=2)
             except queue.Empty:
-                return
+                with self.lock:
+                    if self.jobs.empty():
+                        self.thread = None
+                        return
+                continue
             try:
                 classify_ticket(desk, number)
             except Exception as exc:  # a ticket that cannot be classified must not stop the others

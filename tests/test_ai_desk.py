@@ -169,6 +169,10 @@ def test_very_negative_sentiment_raises_an_alert(ai_desk, standin):
     done = ai.classify_ticket(ai_desk, number)
     assert "alert: very negative sentiment" in done.applied
     assert [e.data["reason"] for e in events(ai_desk, number, "ai_alert")] == ["very negative sentiment"]
+    standin.script({"answer": {"category": "hardware", "priority": "P2", "sentiment": "very_negative",
+                               "confidence": "high"}})
+    again = ai.classify_ticket(ai_desk, number)  # a second look alerts no one twice
+    assert again.applied == [] and len(events(ai_desk, number, "ai_alert")) == 1
     notes = [e.body for e in tickets.show(ai_desk, number).conversation if e.kind == "note"]
     assert notes == ["AI alert: very negative sentiment (confidence high). Please look at this ticket soon."]
     from helpdesk.services import mail

@@ -100,7 +100,10 @@ def apply_policy(desk, number: int, *, fields: tuple[str, ...], level: str) -> l
     """Apply the ticket's offered suggestions the policy allows; returns one line per change made.
     A ticket flagged as an injection attempt gets nothing applied from the model's word."""
     done: list[str] = []
-    rows = {r.kind: r for r in ai_queries.current_suggestions(number) if r.status == "offered"}
+    in_force = ai_queries.current_suggestions(number)
+    rows = {r.kind: r for r in in_force if r.status == "offered"}
+    # What an earlier classification applied is not applied again (no second alert on a new look).
+    applied_before = {(r.kind, r.value) for r in in_force if r.status == "applied"}
     system = desk.acting_as(SYSTEM_AI)
     flagged = "injection" in rows
     ticket = tickets.fetch(number)
@@ -108,7 +111,7 @@ def apply_policy(desk, number: int, *, fields: tuple[str, ...], level: str) -> l
         row = rows.get(kind)
         if row is None or kind not in fields or _rank(row.level) < _rank(level):
             continue
-        if flagged and row.source == "llm":
+        if (flagged and row.source == "llm") or (kind, row.value) in applied_before:
             continue
         if kind == "category":
             if ticket.type is not None or desk.config.type(row.value) is None:

@@ -7,7 +7,7 @@ from typing import Sequence
 import peewee as pw
 
 from helpdesk.core.vocabulary import OPEN_STATES
-from helpdesk.store.models import AiModel, AiSuggestion, ConversationEntry, Ticket, TicketVector
+from helpdesk.store.models import AiModel, AiSuggestion, AuditEvent, ConversationEntry, Ticket, TicketVector
 
 CURRENT = ("offered", "applied", "accepted", "changed")  # not superseded
 
@@ -43,8 +43,10 @@ def classified_numbers(numbers: Sequence[int]) -> set[int]:
 
 
 def unclassified_new_tickets(limit: int, since_number: int = 0) -> list[int]:
-    """Open tickets with no suggestion yet, oldest first (the backlog a daemon step works through)."""
-    has = AiSuggestion.select(AiSuggestion.id).where(AiSuggestion.ticket == Ticket.number)
+    """Open tickets never classified, oldest first (the backlog a daemon step works through). A
+    classification that offered nothing still leaves its `ai_classified` event: such a ticket is done."""
+    has = AuditEvent.select(AuditEvent.id).where((AuditEvent.ticket == Ticket.number)
+                                                 & (AuditEvent.action == "ai_classified"))
     return [n for (n,) in Ticket.select(Ticket.number).where(
         (Ticket.number > since_number) & Ticket.status.in_(list(OPEN_STATES)) & ~pw.fn.EXISTS(has))
         .order_by(Ticket.number).limit(limit).tuples()]

@@ -17,7 +17,10 @@ What it does (see bench/README.md):
     does;
  3. offline classification time per ticket: one text at a time through the model trained in 2;
  4. similar lookup: --vectors (default 1,000,000) random unit vectors of 256 float32 dimensions (the
-    offline embedding size), --queries searches for the top 10 (p50 / p95), after the index is built.
+    offline embedding size), --queries searches for the top 10 (p50 / p95), after the index is built;
+ 5. intake rate: --intake-tickets tickets created through the services (as every channel's intake is)
+    on a fresh SQLite desk, with `[ai]` off, then on with a loopback Ollama stand-in answering in 5 s:
+    classification runs after the commit, on a background thread, so the two rates should match.
 Results go to the terminal and to bench/out/ai-<time>.{json,txt}.
 """
 
@@ -34,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for extra in (ROOT, ROOT / "bench"):
+for extra in (ROOT, ROOT / "bench", ROOT / "tests"):  # tests: the Ollama stand-in
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
@@ -176,6 +179,49 @@ def blas() -> str:
         return "unknown"
 
 
+def intake_rate(args) -> dict:
+    """Tickets per second through services.tickets.create, without AI and with `[ai]` on and a stand-in
+    Ollama that takes 5 s per answer."""
+    import tempfile
+
+    from ollama_standin import OllamaStandin
+
+    from helpdesk.domain.desk import create, open_desk
+    from helpdesk.services import ai, tickets
+
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp, OllamaStandin() as standin:
+        home = Path(tmp)
+        os.environ.update(HELPDESK_HOME=str(home), HELPDESK_AGENT="bench",
+                          HELPDESK_DATABASE_URL=f"sqlite:///{home / 'helpdesk.db'}")
+        shipped = (ROOT / "config" / "helpdesk.toml").read_text()
+        for name, enabled in (("without_ai", "false"), ("with_ai_5s_model", "true")):
+            config = shipped.replace('[ai]\nenabled = false', f'[ai]\nenabled = {enabled}\nread_timeout = 10')
+            (home / "config.toml").write_text(config)
+            (home / "config.toml").chmod(0o600)
+            if not (home / "helpdesk.db").exists():
+                create()
+            desk = open_desk()
+            if enabled == "true":
+                # Warm, as a running daemon or TUI is: the model client, language and mood models loaded
+                # (a cold process pays ~1-2 s of imports and model loads once, on the worker thread).
+                ai.classify_text(desk, "The printer prints blank pages")
+            standin.script(*({"sleep": 5} for _ in range(args.intake_tickets)))
+            try:
+                started = time.perf_counter()
+                for i in range(args.intake_tickets):
+                    tickets.create(desk, title=f"Printer {i} prints blank pages", body="since the toner change",
+                                   channel="api")
+                took = time.perf_counter() - started
+            finally:
+                figures[name] = {"tickets": args.intake_tickets, "seconds": round(took, 2),
+                                 "per_second": round(args.intake_tickets / took, 1)}
+                standin.steps.clear()
+                ai.wait_idle(60)
+                desk.close()
+    return figures
+
+
 def report_text(result: dict) -> str:
     lines = ["AI benchmark", f"  code {result['code']['commit']}{' (dirty)' if result['code']['helpdesk_dirty'] else ''}, "
              f"{result['machine']}, load {result['load_before']} -> {result['load_after']}, blas {result['blas']}", ""]
@@ -197,6 +243,11 @@ def report_text(result: dict) -> str:
         lines.append(f"| {name} ({rep['train_texts']:,} / {rep['test_texts']:,}) | {rep['accuracy']} / {rep['macro_f1']} "
                      f"| {base['accuracy']} / {base['macro_f1']} (C={base['C']:g}) | {rep['feature_set']} ({fs}) | "
                      + " | ".join(cells) + " |")
+    if result.get("intake"):
+        i = result["intake"]
+        lines += ["", f"intake: {i['without_ai']['per_second']} tickets/s without AI, "
+                  f"{i['with_ai_5s_model']['per_second']} tickets/s with [ai] on and the model answering in 5 s "
+                  f"({i['without_ai']['tickets']} tickets each)"]
     d = result["detectors"]
     lines += ["", f"injection: {d['injection']['flagged']}/{d['injection']['attacks']} attempts flagged, "
               f"{d['injection']['false_flags']}/{d['injection']['benign']} ordinary tickets flagged, "
@@ -215,6 +266,7 @@ def main() -> int:
     parser.add_argument("--classify-texts", type=int, default=500)
     parser.add_argument("--vectors", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--intake-tickets", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
     args = parser.parse_args()
@@ -225,6 +277,7 @@ def main() -> int:
     result["detectors"] = detector_figures()
     result["training"] = training_and_classification(args)
     result["similar"] = similar_lookup(args)
+    result["intake"] = intake_rate(args)
     result["blas"] = blas()
     result["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = report_text(result)

@@ -18,7 +18,8 @@ import threading
 import time
 
 from helpdesk.core.errors import HelpdeskError, ServiceUnavailable
-from helpdesk.services import desk as desk_service, mail, sla
+from helpdesk.services import ai, mail, sla
+from helpdesk.services import desk as desk_service
 
 log = logging.getLogger("helpdesk.daemon")
 
@@ -62,7 +63,26 @@ def cycle(desk) -> dict:
                 log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
         except HelpdeskError as exc:
             _failed(summary, "send", "outbox", exc)
+    _assist(desk, summary)
     return summary
+
+
+def _assist(desk, summary: dict) -> None:
+    """With `[ai] enabled`: classify new tickets no process got to (mail fetched here among them) and
+    train again when enough labelled tickets arrived. After mail and delivery, so a slow model never
+    delays a ticket or a reply; a model that is away falls back to the offline classifier."""
+    if not desk.config.ai.enabled:
+        return
+    try:
+        classified = ai.classify_pending(desk)
+        if classified:
+            summary["ai"] = {"classified": len(classified)}
+            log.info("ai: %d tickets classified", len(classified))
+        retrained = ai.retrain_if_due(desk)
+        if retrained:
+            log.info("ai: classifier trained again")
+    except HelpdeskError as exc:
+        _failed(summary, "ai", "ai", exc)
 
 
 def pushed(desk, mailboxes) -> None:
@@ -83,6 +103,7 @@ def pushed(desk, mailboxes) -> None:
                 log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
         except HelpdeskError as exc:
             _failed(summary, "send", "outbox", exc)
+    _assist(desk, summary)
 
 
 def run(desk, *, once: bool = False, interval: float = 60.0) -> None:

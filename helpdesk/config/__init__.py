@@ -156,11 +156,28 @@ class SmtpSpec:
         return self.oauth2_client_secret
 
 
+AI_LEVELS = ("low", "medium", "high")  # rising; the same as helpdesk.ai.labels.LEVELS
+AI_APPLY_FIELDS = ("category", "priority", "sentiment")
+
+
 @dataclass(frozen=True)
 class AiSpec:
+    """`[ai]`: AI assistance. Off unless `enabled` (ticket text then goes to `ollama_host` and nowhere else)."""
+
+    enabled: bool = False
     ollama_host: str = "http://127.0.0.1:11434"
     model: str = "llama3.2"
     embed_model: str = "nomic-embed-text"
+    use_ollama: bool = True  # false: the offline classifier only, nothing leaves the machine
+    connect_timeout: float = 3.0  # seconds; the client's own default is none at all
+    read_timeout: float = 30.0
+    keep_alive: str = "5m"
+    num_ctx: int = 4096
+    categories: tuple[str, ...] = ()  # what the model chooses from; empty: the desk's ticket types
+    minimum_level: str = "medium"  # suggestions below this confidence level are not offered
+    apply: tuple[str, ...] = ("category", "sentiment", "priority")  # applied without a person...
+    apply_level: str = "high"  # ...when at least this confident (priority: only upward, never to P0)
+    retrain_after: int = 50  # the daemon retrains once this many new labelled tickets exist
 
 
 @dataclass(frozen=True)
@@ -363,8 +380,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
             raise ConfigError(f"config: a [[mailbox]] named '{SMTP_GRANT}' and [smtp] auth = \"oauth2\" would share "
                               "one sign-in: rename the mailbox")
 
-    ai_raw = data.get("ai", {})
-    _check_keys("ai", ai_raw, {f.name for f in dataclasses.fields(AiSpec)})
+    ai = parse_ai(_expect("ai", "ai", data.get("ai", {}), dict))
 
     default_priority = desk.get("default_priority", "P2")
     if default_priority not in PRIORITIES:
@@ -389,7 +405,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
         organisations=organisations,
         mailboxes=tuple(mailboxes),
         smtp=smtp,
-        ai=AiSpec(**ai_raw),
+        ai=ai,
         sla=sla,
         automation=automation,
         source=source,
@@ -458,6 +474,49 @@ def _mail_auth(section: str, table: dict, user: str | None) -> dict:
         if table.get(key):
             raise ConfigError(f"config: [{section}] {key} does not apply to oauth2_provider = \"{provider}\"")
     return table
+
+
+def parse_ai(raw: dict) -> AiSpec:
+    """`[ai]`, every key checked for its kind and range."""
+    _check_keys("ai", raw, {f.name for f in dataclasses.fields(AiSpec)})
+    values: dict[str, Any] = {}
+    for key in ("enabled", "use_ollama"):
+        if key in raw:
+            values[key] = _expect("ai", key, raw[key], bool)
+    for key in ("ollama_host", "model", "embed_model", "keep_alive"):
+        if key in raw:
+            values[key] = _expect("ai", key, raw[key], str).strip()
+            if not values[key]:
+                raise ConfigError(f"config: [ai] {key} cannot be empty")
+    for key in ("connect_timeout", "read_timeout"):
+        if key in raw:
+            value = float(_expect("ai", key, raw[key], (int, float)))
+            if not 0 < value <= 3600:
+                raise ConfigError(f"config: [ai] {key} must be between 0 and 3600 seconds, not {raw[key]!r}")
+            values[key] = value
+    for key, low in (("num_ctx", 512), ("retrain_after", 1)):
+        if key in raw:
+            values[key] = _expect("ai", key, raw[key], int)
+            if values[key] < low:
+                raise ConfigError(f"config: [ai] {key} must be at least {low}, not {raw[key]!r}")
+    for key in ("minimum_level", "apply_level"):
+        if key in raw:
+            values[key] = _expect("ai", key, raw[key], str)
+            if values[key] not in AI_LEVELS:
+                raise ConfigError(f"config: [ai] {key} must be one of {', '.join(AI_LEVELS)}, not {raw[key]!r}")
+    if "categories" in raw:
+        categories = [_expect("ai", "categories", c, str).strip() for c in _expect("ai", "categories", raw["categories"], list)]
+        if any(not c for c in categories) or len(set(categories)) != len(categories):
+            raise ConfigError("config: [ai] categories must be distinct, non-empty names")
+        values["categories"] = tuple(categories)
+    if "apply" in raw:
+        fields = [_expect("ai", "apply", f, str) for f in _expect("ai", "apply", raw["apply"], list)]
+        unknown = [f for f in fields if f not in AI_APPLY_FIELDS]
+        if unknown:
+            raise ConfigError(f"config: [ai] apply names {', '.join(map(repr, unknown))}: "
+                              f"it can name {', '.join(AI_APPLY_FIELDS)}")
+        values["apply"] = tuple(dict.fromkeys(fields))
+    return AiSpec(**values)
 
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")

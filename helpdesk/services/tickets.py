@@ -26,6 +26,14 @@ def parse_number(value: str | int) -> int:
 # ---------------------------------------------------------------- create
 
 
+def _classify_after_commit(work, numbers: list[int]) -> None:
+    """New tickets go to AI classification once the intake has committed (`[ai] enabled` only)."""
+    if work.desk.config.ai.enabled and numbers:
+        from helpdesk.services import ai  # lazy: the AI modules load only on desks that use them
+
+        ai.after_intake(work, numbers)
+
+
 def create(desk, *, title: str, body: str = "", type: str | None = None, priority: str | None = None,
            customer: str | None = None, fields: list[str] = (), key: str | None = None, tags: list[str] = (),
            queue: str | None = None, follow_up: int | None = None, channel: str = "cli") -> tuple[TicketView, bool]:
@@ -42,6 +50,8 @@ def create(desk, *, title: str, body: str = "", type: str | None = None, priorit
         else:
             view, created = tickets.intake(desk, inp)
         work.changed(view.number)
+        if created:
+            _classify_after_commit(work, [view.number])
     return view, created
 
 
@@ -121,6 +131,8 @@ def create_records(desk, records: str | list[tuple[str, object]], *,
         with unit(desk) as work:
             view, created = tickets.intake(desk, inputs[0].inp)
             work.changed(view.number)
+            if created:
+                _classify_after_commit(work, [view.number])
         return RecordsCreated(single=(view, created))
     with unit(desk) as work:
         if progress is None:
@@ -129,6 +141,7 @@ def create_records(desk, records: str | list[tuple[str, object]], *,
             with progress(len(inputs)) as bar:
                 results = tickets.intake_bulk(desk, inputs, chunk=BULK_CHUNK, on_progress=bar.advance)
         work.changed(*(r.number for r in results if r.created))
+        _classify_after_commit(work, [r.number for r in results if r.created])
     return RecordsCreated(rows=[{"input": where, "number": r.number, "created": r.created}
                                 for (where, _), r in zip(records, results)])
 

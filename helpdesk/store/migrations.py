@@ -197,3 +197,9 @@ def _conversation_full_body(db: pw.Database) -> None:
     # A mail reply stored only the text left after quote stripping: what a wrong cut took was gone.
     # The whole text is now kept beside it (entries stored before keep NULL: their whole text is lost).
     add_column_if_missing(db, "conversation_entry", "full_body", pw.TextField(null=True))
+
+
+@migration("0016_ai_assistance")
+def _ai_assistance(db: pw.Database) -> None:
+    # Suggestions and what people made of them, trained classifiers, ticket vectors for similar tickets.
+    db.create_tables(models.AI_MODELS, safe=True)

@@ -328,3 +328,58 @@ class Rating(BaseModel):
 
 
 RATING_MODELS = [Rating]
+
+
+# ---------------------------------------------------------------- AI assistance
+
+
+class AiSuggestion(BaseModel):
+    """One suggested value for a ticket (kind: category | priority | sentiment | language | injection)
+    and what became of it: offered, applied (by the desk's policy), accepted or changed (by a person:
+    `final_value` is what they chose, training data for the next model), or superseded by a newer one."""
+
+    ticket = pw.ForeignKeyField(Ticket, on_delete="CASCADE", index=False)
+    kind = pw.CharField(max_length=16)
+    value = pw.CharField(max_length=100)
+    confidence = pw.FloatField()
+    level = pw.CharField(max_length=8)
+    source = pw.CharField(max_length=8)  # llm | offline | rule
+    model_version = pw.CharField(max_length=200, default="")
+    status = pw.CharField(max_length=12, default="offered")  # offered | applied | accepted | changed | superseded
+    final_value = pw.CharField(max_length=100, null=True)
+    decided_by = pw.CharField(max_length=100, null=True)
+    decided_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("ticket", "kind"), False),)
+
+
+class AiModel(BaseModel):
+    """A trained offline classifier (kind: category | priority), versioned; the newest of a kind is used.
+    `data` is `OfflineModel.to_bytes()` (arrays and JSON, never a pickle)."""
+
+    kind = pw.CharField(max_length=16)
+    version = pw.IntegerField()
+    data = pw.BlobField()
+    info = pw.TextField(default="{}")  # JSON: texts, labels, feature set, validation figures
+    trained_texts = pw.IntegerField(default=0)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "version"), True),)
+
+
+class TicketVector(BaseModel):
+    """A ticket's text vector for similar-ticket search (float32 bytes), per embedding model."""
+
+    ticket = pw.ForeignKeyField(Ticket, on_delete="CASCADE", index=False)
+    model = pw.CharField(max_length=100)
+    dim = pw.IntegerField()
+    data = pw.BlobField()
+
+    class Meta:
+        indexes = ((("model", "ticket"), True),)
+
+
+AI_MODELS = [AiSuggestion, AiModel, TicketVector]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from helpdesk.core.errors import InvalidInput
+from helpdesk.core.vocabulary import CONFIDENCE_LEVELS as LEVELS
+from helpdesk.core.vocabulary import PRIORITIES, SENTIMENTS  # noqa: F401 - the label sets, in one place
 
-PRIORITIES = ("P0", "P1", "P2", "P3")
-SENTIMENTS = ("very_negative", "negative", "neutral", "positive", "very_positive")
 SOURCES = ("llm", "offline", "rule")
-LEVELS = ("low", "medium", "high")  # in rising order
 
 # The fields a classification suggests; language is identified offline, never asked of the model.
 FIELDS = ("category", "priority", "sentiment", "language")

@@ -21,7 +21,7 @@ from helpdesk.core import locations
 from helpdesk.core.errors import ConfigError
 from helpdesk.core.inputs import decode_utf8
 from helpdesk.core.limits import IDENTIFIER_RE, NAME_MAX, NAME_RE, ORGANISATION_MAX
-from helpdesk.core.vocabulary import PRIORITIES
+from helpdesk.core.vocabulary import CONFIDENCE_LEVELS, PRIORITIES
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
 TLS_MODES = ("ssl", "starttls", "none")
@@ -156,7 +156,7 @@ class SmtpSpec:
         return self.oauth2_client_secret
 
 
-AI_LEVELS = ("low", "medium", "high")  # rising; the same as helpdesk.ai.labels.LEVELS
+AI_LEVELS = CONFIDENCE_LEVELS
 AI_APPLY_FIELDS = ("category", "priority", "sentiment")
 
 

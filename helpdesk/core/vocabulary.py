@@ -18,6 +18,8 @@ ENTRY_KINDS = ("reply", "note", "inbound")  # conversation entries
 SLA_KINDS = ("first_response", "next_update", "resolution")  # SLA clocks
 SLA_OUTCOMES = ("at_risk", "breached")  # what a sweep marks a clock (and its ticket's sla_state)
 SLA_ACTIONS = ("notify", "raise_priority")  # escalation steps, plus "queue:NAME"
+SENTIMENTS = ("very_negative", "negative", "neutral", "positive", "very_positive")  # AI suggestions
+CONFIDENCE_LEVELS = ("low", "medium", "high")  # of an AI suggestion, in rising order
 
 ME = "me"  # in an agent argument or query: the acting agent
 

@@ -14,13 +14,13 @@ import json
 from dataclasses import dataclass
 
 from helpdesk.core.errors import HelpdeskError, InvalidInput, NotFound
+from helpdesk.core.vocabulary import CONFIDENCE_LEVELS as LEVELS
 from helpdesk.core.vocabulary import PRIORITIES, check_priority
 from helpdesk.domain import audit, tickets
 from helpdesk.store import ai_queries
 
 SYSTEM_AI = "system:ai"  # the actor of what the policy applies
 KINDS = ("category", "priority", "sentiment", "language")
-LEVELS = ("low", "medium", "high")
 AUTO_PRIORITY_CEILING = "P1"  # never P0 without a rule or a person
 
 

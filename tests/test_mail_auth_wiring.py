@@ -466,3 +466,14 @@ def test_status_without_smtp_says_null(configured, imap, cli):
     [row] = cli("mail", "status", "--json").json()
     assert row["smtp"] is None
     assert not any(line.startswith("smtp:") for line in cli("mail", "status").stdout.splitlines())
+
+
+def test_a_mailbox_named_smtp_keeps_its_own_status_beside_smtp(configured, imap, smtp, cli):
+    configured.write_config(configured.default_config() + imap.config_toml().replace(
+        'name = "support"', 'name = "smtp"') + smtp.config_toml())
+    [row] = cli("mail", "status", "--json").json()
+    assert row["mailbox"] == "smtp" and row["auth"] == "password" and row["idle"] is None and row["watch"] is None
+    assert row["smtp"]["auth"] == "password" and "idle" not in row["smtp"]
+    lines = cli("mail", "status").stdout.splitlines()
+    assert lines[1] == "  logs in with a password; IDLE: no daemon watching on this machine"
+    assert lines[-1] == "smtp: sends without signing in"

@@ -159,7 +159,7 @@ def _auth_entry(spec, watched_expiry: float | None = None) -> dict:
 
 def smtp_status(desk) -> dict | None:
     """How the [smtp] server signs in (None without [smtp]): the fields of a mailbox's sign-in, plus the
-    account it sends as (`user`, empty when it sends without signing in). Reads no network."""
+    account it signs in as (`user`, None when it sends without signing in). Reads no network."""
     from helpdesk.mail import auth  # lazy: see login
 
     if desk.config.smtp is None:

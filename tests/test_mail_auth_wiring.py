@@ -411,3 +411,69 @@ def test_fetch_refuses_a_certificate_for_another_name(configured, tls_dovecot, c
     run = cli("mail", "fetch")
     assert run.exit_code == 3
     one_line_error(run, "TLS with localhost failed", "not valid for the name 'localhost'")
+
+
+# ---------------------------------------------------------------- mail status: [smtp]'s own sign-in
+
+
+def test_status_shows_a_password_smtp(mail_desk, cli):
+    [row] = cli("mail", "status", "--json").json()
+    assert row["mailbox"] == "support" and row["auth"] == "password"
+    assert row["smtp"] == {"auth": "password", "oauth2_provider": None, "oauth2_flow": None, "signed_in": None,
+                           "account": None, "token_expires_at": None, "user": row["smtp"]["user"]}
+    text = cli("mail", "status").stdout.splitlines()
+    assert text[-1] in ("smtp: logs in with a password", "smtp: sends without signing in")
+    assert text[-1] == ("smtp: logs in with a password" if row["smtp"]["user"] else "smtp: sends without signing in")
+
+
+def test_status_shows_an_oauth2_smtp_and_its_error(configured, imap, standin, ca, cli):
+    token = app_token(standin, ca)
+    smtp_lines = ["[smtp]", 'host = "127.0.0.1"', "port = 2525", 'tls = "none"', f'user = "{USER}"',
+                  'auth = "oauth2"']
+    configured.write_config(configured.default_config() + imap.config_toml() + "\n".join(
+        smtp_lines + ['oauth2_provider = "command"', f'oauth2_command = "echo {token}"']) + "\n")
+    run = cli("mail", "status", "--json")
+    assert run.exit_code == 0, run.stderr
+    [row] = run.json()
+    assert row["auth"] == "password"  # the mailbox's own sign-in is unchanged
+    smtp = row["smtp"]
+    assert (smtp["auth"], smtp["oauth2_provider"], smtp["oauth2_flow"], smtp["user"]) == (
+        "oauth2", "command", "command", USER)
+    assert "auth_error" not in smtp
+    text = cli("mail", "status").stdout
+    assert "smtp: OAuth2 via command (command)" in text and token not in text + run.stdout
+
+    # Microsoft, nobody signed in yet: says so, and how to sign in.
+    configured.write_config(configured.default_config() + imap.config_toml() + "\n".join(
+        smtp_lines + microsoft_lines(standin, ca)[1:]) + "\n")
+    smtp = cli("mail", "status", "--json").json()[0]["smtp"]
+    assert (smtp["oauth2_provider"], smtp["oauth2_flow"], smtp["signed_in"], smtp["token_expires_at"]) == (
+        "microsoft", "device", False, None)
+    assert "smtp: OAuth2 via microsoft (device): not signed in (run `helpdesk mail login smtp`)" in \
+        cli("mail", "status").stdout
+
+    # A client secret variable that is not set: the error, in both outputs.
+    configured.write_config(configured.default_config() + imap.config_toml() + "\n".join(
+        smtp_lines + microsoft_lines(standin, ca)[1:] + ['oauth2_client_secret_env = "HELPDESK_SMTP_SECRET_UNSET"'])
+        + "\n")
+    smtp = cli("mail", "status", "--json").json()[0]["smtp"]
+    assert smtp["auth"] == "oauth2" and "HELPDESK_SMTP_SECRET_UNSET" in smtp["auth_error"]
+    assert "HELPDESK_SMTP_SECRET_UNSET" in cli("mail", "status").stdout.splitlines()[-1]
+
+
+def test_status_without_smtp_says_null(configured, imap, cli):
+    configured.write_config(configured.default_config() + imap.config_toml())
+    [row] = cli("mail", "status", "--json").json()
+    assert row["smtp"] is None
+    assert not any(line.startswith("smtp:") for line in cli("mail", "status").stdout.splitlines())
+
+
+def test_a_mailbox_named_smtp_keeps_its_own_status_beside_smtp(configured, imap, smtp, cli):
+    configured.write_config(configured.default_config() + imap.config_toml().replace(
+        'name = "support"', 'name = "smtp"') + smtp.config_toml())
+    [row] = cli("mail", "status", "--json").json()
+    assert row["mailbox"] == "smtp" and row["auth"] == "password" and row["idle"] is None and row["watch"] is None
+    assert row["smtp"]["auth"] == "password" and "idle" not in row["smtp"]
+    lines = cli("mail", "status").stdout.splitlines()
+    assert lines[1] == "  logs in with a password; IDLE: no daemon watching on this machine"
+    assert lines[-1] == "smtp: sends without signing in"

@@ -67,7 +67,8 @@ def send(fmt: str = "text") -> None:
 @output_options("json", "nl")
 def status(fmt: str = "text") -> None:
     """Per mailbox: the last UID seen, how every fetched message ended, how it logs in (password or
-    OAuth2, and when its token expires) and whether the daemon's IDLE is live.
+    OAuth2, and when its token expires) and whether the daemon's IDLE is live; and how [smtp] signs in
+    (in --json: each row's "smtp").
 
     Example: helpdesk mail status --json
     """
@@ -75,6 +76,7 @@ def status(fmt: str = "text") -> None:
 
     with open_desk() as desk:
         rows = mail.status(desk)
+        smtp = mail.smtp_status(desk)
     if fmt != "text":
         emit(rows, fmt)
         return
@@ -87,17 +89,21 @@ def status(fmt: str = "text") -> None:
                    f"{o['bounce']} bounces, {o['quarantined']} quarantined"
                    + ("" if r["configured"] else " (no longer configured)"))
         if r["configured"] and "auth" in r:
-            echo(f"  {_auth_line(r)}; {_idle_line(r)}")
+            echo(f"  {_auth_line(r, r['mailbox'])}; {_idle_line(r)}")
+    if smtp is not None:
+        echo("smtp: " + (_auth_line(smtp, "smtp") if smtp["auth"] == "oauth2" or smtp["user"]
+                         else "sends without signing in"))
 
 
-def _auth_line(r: dict) -> str:
+def _auth_line(r: dict, login_name: str) -> str:
+    """`login_name`: what `helpdesk mail login` calls this sign-in (a mailbox's name, or "smtp")."""
     if r["auth"] != "oauth2":
         return "logs in with a password"
     line = f"OAuth2 via {r['oauth2_provider']}" + (f" ({r['oauth2_flow']})" if r.get("oauth2_flow") else "")
     if r.get("auth_error"):
         return f"{line}: {r['auth_error']}"
     if r["signed_in"] is False:
-        return f"{line}: not signed in (run `helpdesk mail login {r['mailbox']}`)"
+        return f"{line}: not signed in (run `helpdesk mail login {login_name}`)"
     if r.get("account"):
         line += f" as {r['account']}"
     return line + (f", token expires {r['token_expires_at']}" if r.get("token_expires_at") else "")

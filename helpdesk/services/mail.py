@@ -38,13 +38,17 @@ def send(desk):
 
 def status(desk) -> list[dict]:
     """Per mailbox: the last UID seen, how every fetched message ended, how it authenticates, when its
-    token expires and whether the daemon's IDLE is live (see auth_status)."""
+    token expires and whether the daemon's IDLE is live (see auth_status). Every row also carries
+    `smtp`: how the [smtp] server signs in (null without [smtp]); on each row rather than a document of
+    its own so the output stays the list of mailboxes scripts already read."""
     from helpdesk.mail import fetch as fetch_mod  # lazy: see fetch
 
     rows = fetch_mod.status(desk)
     states = auth_status(desk)
+    smtp = smtp_status(desk)
     for row in rows:
         row.update(states.get(row["mailbox"], {}) if row["configured"] else {})
+        row["smtp"] = smtp
     return rows
 
 
@@ -123,31 +127,44 @@ def login(name: str, show) -> dict:
 
 
 def auth_status(desk) -> dict[str, dict]:
-    """Per configured mailbox (and "smtp"): how it authenticates, when its token expires, whether the
-    daemon's IDLE is live. Reads no network."""
-    from helpdesk.config import SMTP_GRANT  # lazy: see _auth_spec
-    from helpdesk.mail import auth, watch  # lazy: see login
+    """Per configured mailbox: how it authenticates, when its token expires, whether the daemon's IDLE
+    is live. Reads no network. [smtp] is smtp_status's: a mailbox may be named "smtp" too."""
+    from helpdesk.mail import watch  # lazy: see login
 
     watching = watch.read_status()
     out = {}
-    specs = [(m.name, m) for m in desk.config.mailboxes]
-    if desk.config.smtp is not None:
-        specs.append((SMTP_GRANT, desk.config.smtp))
-    for name, spec in specs:
-        state = auth.describe(spec)
-        seen = watching.get(name) if spec in desk.config.mailboxes else None
-        expires = state.get("expires_at") or (seen or {}).get("token_expires_at")
-        entry = {"auth": state["auth"], "oauth2_provider": state["provider"], "oauth2_flow": state["flow"],
-                 "signed_in": state["logged_in"], "account": state["account"],
-                 "token_expires_at": _iso_epoch(expires)}
-        if "error" in state:
-            entry["auth_error"] = state["error"]
-        if spec in desk.config.mailboxes:
-            entry["idle"] = (seen.get("state") == "idle") if seen else (None if not watching else False)
-            entry["watch"] = seen.get("state") if seen else None
-            entry["watch_error"] = seen.get("last_error") if seen else None
-        out[name] = entry
+    for mailbox in desk.config.mailboxes:
+        seen = watching.get(mailbox.name)
+        entry = _auth_entry(mailbox, (seen or {}).get("token_expires_at"))
+        entry["idle"] = (seen.get("state") == "idle") if seen else (None if not watching else False)
+        entry["watch"] = seen.get("state") if seen else None
+        entry["watch_error"] = seen.get("last_error") if seen else None
+        out[mailbox.name] = entry
     return out
+
+
+def _auth_entry(spec, watched_expiry: float | None = None) -> dict:
+    """How one mailbox or the [smtp] server signs in, from the grant kept here (or, for a mailbox, the
+    expiry the daemon's watcher last saw)."""
+    from helpdesk.mail import auth  # lazy: see login
+
+    state = auth.describe(spec)
+    entry = {"auth": state["auth"], "oauth2_provider": state["provider"], "oauth2_flow": state["flow"],
+             "signed_in": state["logged_in"], "account": state["account"],
+             "token_expires_at": _iso_epoch(state.get("expires_at") or watched_expiry)}
+    if "error" in state:
+        entry["auth_error"] = state["error"]
+    return entry
+
+
+def smtp_status(desk) -> dict | None:
+    """How the [smtp] server signs in (None without [smtp]): the fields of a mailbox's sign-in, plus the
+    account it signs in as (`user`, None when it sends without signing in). Reads no network."""
+    from helpdesk.mail import auth  # lazy: see login
+
+    if desk.config.smtp is None:
+        return None
+    return {**_auth_entry(desk.config.smtp), "user": auth.login_user(desk.config.smtp) or None}
 
 
 def watch(desk, wake):

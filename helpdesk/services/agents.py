@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpdesk.core.vocabulary import resolve_login
 from helpdesk.domain import agents
 from helpdesk.domain.agents import AgentView
 from helpdesk.services.work import unit
@@ -22,9 +23,8 @@ def update(desk, login: str, *, name: str | None = None, email: str | None = Non
            shift: str | None = None, role: str | None = None) -> AgentView:
     """Change an agent ('me': the acting one); None leaves a setting as it is."""
     with unit(desk):
-        target = desk.actor if login == "me" else login
-        return agents.update(desk, target, name=name, email=email, skills=skills, queues=queues,
-                             capacity=capacity, active=active, shift=shift, role=role)
+        return agents.update(desk, resolve_login(login, desk.actor), name=name, email=email, skills=skills,
+                             queues=queues, capacity=capacity, active=active, shift=shift, role=role)
 
 
 def list_(desk) -> list[AgentView]:

@@ -278,8 +278,11 @@ def test_two_concurrent_fetchers(mail_desk, imap, helpdesk_bin):
     reports = [json.loads(out)[0] for out, _ in outs]
     assert sum(r["fetched"] for r in reports) == count
     assert sum(sum(r["outcomes"].values()) for r in reports) == count
-    for r in reports:  # a run that found the mailbox busy says so and touched nothing
-        assert r["fetched"] == 0 if r["skipped"] else r["fetched"] > 0
+    # A run that found the mailbox busy says so and touched nothing. A run that was not skipped may
+    # still find nothing: on a loaded machine one process can finish before the other starts.
+    for r in reports:
+        if r["skipped"]:
+            assert r["fetched"] == 0
     desk = open_desk()
     try:
         from helpdesk.store.models import MailMessage, Ticket

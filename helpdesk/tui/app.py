@@ -6,6 +6,7 @@ a query (the filter bar's, a saved view's, or "" for the opening queue) to a `Ro
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -17,7 +18,7 @@ from helpdesk.tui import keys, themes
 from helpdesk.tui.core import Runner
 from helpdesk.tui.editor import compose_in_app
 from helpdesk.tui.text import line_content
-from helpdesk.tui.notices import Banner
+from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.palette import HelpdeskCommands
 from helpdesk.tui.rows import RowSource
 from helpdesk.tui.screens.help import HelpScreen
@@ -151,6 +152,59 @@ class HelpdeskApp(App, inherit_bindings=False):
             from helpdesk.tui.screens.detail import DetailScreen  # lazy: the first ticket opened loads it
 
             self.push_screen(DetailScreen(self.desk, message.row.number))
+
+    # ------------------------------------------------------------ bulk actions
+
+    @on(QueueTable.BulkRequested)
+    def _bulk_requested(self, message: QueueTable.BulkRequested) -> None:
+        if self.desk is None:
+            self.bell()
+            return
+        from helpdesk.tui.desk import PRIORITIES, STATES  # lazy: the vocabulary comes with the desk
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
+
+        numbers = sorted(message.ids)
+        what = f"#{numbers[0]}" if len(numbers) == 1 else f"{len(numbers)} tickets"
+        if message.action == "assign":
+            self._ask_agent(numbers, what)
+        elif message.action == "status":
+            self.push_screen(ChoiceScreen(f"Status of {what}", STATES),
+                             partial(self._chosen, "status", numbers))
+        else:
+            self.push_screen(ChoiceScreen(f"Priority of {what}", PRIORITIES),
+                             partial(self._chosen, "priority", numbers))
+
+    @work(thread=True, group="bulk", exit_on_error=False)
+    def _ask_agent(self, numbers: list[int], what: str) -> None:
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
+
+        try:
+            logins = self.desk.agent_logins()
+        except Exception as error:  # the desk's failure is said, not a crash
+            self.call_from_thread(notify, self, f"The agents could not be read: {error}", severity="error")
+            return
+        self.call_from_thread(self.push_screen, ChoiceScreen(f"Assign {what} to", logins),
+                              partial(self._chosen, "assign", numbers))
+
+    def _chosen(self, action: str, numbers: list[int], value: str | None) -> None:
+        if value:
+            self.bulk_apply(action, numbers, value)
+
+    @work(thread=True, group="bulk", exit_on_error=False)
+    def bulk_apply(self, action: str, numbers: list[int], value: str) -> None:
+        """Apply a bulk action ticket by ticket (one service call each), then say how many changed
+        and which were refused, why; the refused ones stay selected."""
+        outcome = self.desk.apply_each(action, numbers, value)
+        self.call_from_thread(self._bulk_done, action, value, len(numbers), outcome)
+
+    def _bulk_done(self, action: str, value: str, asked: int, outcome) -> None:
+        label = {"assign": "Assigned to", "status": "Status", "priority": "Priority"}[action]
+        message = f"{label} {value.replace('_', ' ')}: {len(outcome.changed)} of {asked} changed"
+        if outcome.refused:
+            message += "; refused: " + "; ".join(f"#{number} ({reason})" for number, reason in outcome.refused)
+        notify(self, message, severity="warning" if outcome.refused else "information")
+        self.queue.select_only({number for number, _ in outcome.refused})
+        self.queue.reload()
 
     @on(QueueTable.LoadFailed)
     def _queue_failed(self, message: QueueTable.LoadFailed) -> None:

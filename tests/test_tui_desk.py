@@ -1,7 +1,8 @@
 """The TUI on a real desk (both backends): the queue paged from the database with "N of M", the filter
 bar (a good query, a bad one shown inline), sorting, a ticket opened with its fields and conversation,
-reply, note, assign and claim, an illegal status refused, bulk assign / status / priority on a selection,, a stale edit refused, a change committed by
-another process appearing without a keypress, hostile titles shown inert."""
+reply, note, assign and claim, an illegal status refused, bulk assign / status / priority on a selection
+(an illegal move refused and reported), a stale edit refused, a change committed by another process
+appearing without a keypress, hostile titles shown inert."""
 
 from __future__ import annotations
 

@@ -251,3 +251,34 @@ async def test_bulk_keys_are_remappable(desk):
         app.screen.query_one("#choices").highlighted = app.screen.choices.index("P1")
         await pilot.press("enter")
         await until(pilot, lambda: tickets.show(desk, 3).priority == "P1")
+
+
+async def test_the_sidebar_counts_the_views_and_choosing_one_filters_the_queue(app, desk):
+    from helpdesk.services import queue as queue_service
+    from helpdesk.tui.app import DESK_VIEWS
+
+    lifecycle.take(desk, 2)
+    lifecycle.take(desk, 4)
+    lifecycle.change_status(desk, 4, "pending")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app) and app.sidebar.counts)
+        sidebar = app.sidebar
+        expected = {view.name: queue_service.count(desk, view.query) for view in DESK_VIEWS}
+        assert sidebar.counts == expected
+        assert expected["Unassigned"] == 10 and expected["Pending"] == 1 and expected["Breached"] == 0
+        assert expected["My open"] >= 1 and expected["All open"] >= expected["Unassigned"]
+        assert "Pending" in screen_text(app) and "Unassigned" in screen_text(app)
+
+        # choosing a view shows its rows, with its name on the status line
+        sidebar.focus()
+        sidebar.highlighted = [v.name for v in sidebar.views].index("Pending")
+        await pilot.press("enter")
+        await until(pilot, lambda: queue_ready(app) and app.queue.count == 1)
+        assert [r.number for r in app.queue.visible_rows()] == [4] and app.view.name == "Pending"
+        assert "Pending · 1 of 1" in screen_text(app)
+
+        # a change anywhere recounts, without a keypress
+        lifecycle.take(desk, 7)
+        await until(pilot, lambda: sidebar.counts["Unassigned"] == 9)
+        await pilot.press("f2")
+        assert not sidebar.display

@@ -24,8 +24,13 @@ from helpdesk.tui.rows import RowSource
 from helpdesk.tui.screens.help import HelpScreen
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.widgets.queue_table import QueueTable
+from helpdesk.tui.widgets.views_sidebar import ViewsSidebar
 
 RowsFor = Callable[[str], RowSource]
+# The views of the sidebar on a desk (then the saved views of `[tui.views]`), counted live.
+DESK_VIEWS = (SavedView("My open", "assignee:me status:open"), SavedView("Unassigned", "assignee:none status:open"),
+              SavedView("At risk", "sla:at-risk"), SavedView("Breached", "sla:breached"),
+              SavedView("Pending", "status:pending"), SavedView("All open", "status:open"))
 FILTER_HINT = "filter: a query, e.g. status:open priority:P1 printer  (/ to focus, enter to apply, empty for all)"
 
 
@@ -55,6 +60,9 @@ class HelpdeskApp(App, inherit_bindings=False):
         self.keymap = settings.keymap()
         self.editor_runner = editor_runner
         self.view: SavedView | None = None
+        # The sidebar's views: the desk's own (their queries are the desk's language), then the saved ones.
+        self.sidebar_views = [*DESK_VIEWS, *settings.views] if desk is not None else []
+        self._stop_counting: Callable[[], None] | None = None
         for theme in themes.THEMES.values():
             self.register_theme(theme)
         self.theme = settings.theme_name()
@@ -64,6 +72,8 @@ class HelpdeskApp(App, inherit_bindings=False):
         yield Banner(id="banner")
         yield Input(placeholder=FILTER_HINT, id="filter", select_on_focus=False)
         yield Static("", id="filter-error", markup=False)
+        if self.desk is not None:
+            yield ViewsSidebar(self.sidebar_views, id="views")
         yield QueueTable(self.rows_for(""), columns=self.settings.queue_columns(), id="queue")
         yield Footer()
 
@@ -79,12 +89,40 @@ class HelpdeskApp(App, inherit_bindings=False):
     def filter_error(self) -> Static:
         return self.query_one("#filter-error", Static)
 
+    @property
+    def sidebar(self) -> ViewsSidebar | None:
+        found = self.query("#views")
+        return found.first(ViewsSidebar) if found else None
+
     def on_mount(self) -> None:
         self.queue.focus()
+        if self.sidebar_views:
+            self.count_views()
+            self._stop_counting = self.rows_for("").on_change(self._changed_elsewhere)
 
     def on_unmount(self) -> None:
+        if self._stop_counting is not None:
+            self._stop_counting()
         if self.desk is not None:
             self.desk.close()
+
+    def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
+        self.call_from_thread(self.count_views)
+
+    @work(thread=True, exclusive=True, group="view-counts", exit_on_error=False)
+    def count_views(self) -> None:
+        """Count every view of the sidebar (a view whose query fails: None, shown as '?')."""
+        counts: dict[str, int | None] = {}
+        for view in self.sidebar_views:
+            try:
+                counts[view.name] = self.rows_for(view.query).count()
+            except Exception:  # a saved view with a bad query, or the desk gone: '?' beside it
+                counts[view.name] = None
+        self.call_from_thread(self._counted, counts)
+
+    def _counted(self, counts: dict[str, int | None]) -> None:
+        if self.sidebar is not None:
+            self.sidebar.show_counts(counts)
 
     # ------------------------------------------------------------ actions
 
@@ -95,6 +133,10 @@ class HelpdeskApp(App, inherit_bindings=False):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
+
+    def action_toggle_views(self) -> None:
+        if self.sidebar is not None:
+            self.sidebar.toggle_class("-hidden")
 
     def action_toggle_theme(self) -> None:
         self.theme = themes.opposite(self.theme)
@@ -145,6 +187,10 @@ class HelpdeskApp(App, inherit_bindings=False):
         self.queue.focus()
 
     # ------------------------------------------------------------ events
+
+    @on(ViewsSidebar.ViewChosen)
+    def _view_chosen(self, message: ViewsSidebar.ViewChosen) -> None:
+        self.open_view(message.view)
 
     @on(QueueTable.RowOpened)
     def _row_opened(self, message: QueueTable.RowOpened) -> None:

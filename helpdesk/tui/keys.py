@@ -67,6 +67,7 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("bulk_assign", "a", "bulk_assign", "Assign the selected tickets to an agent", QUEUE),
     KeySpec("bulk_status", "t", "bulk_status", "Change the status of the selected tickets", QUEUE),
     KeySpec("bulk_priority", "p", "bulk_priority", "Change the priority of the selected tickets", QUEUE),
+    KeySpec("views", "f2", "toggle_views", "Show or hide the sidebar of views", APP),
     KeySpec("back", "escape,q", "back", "Back to the queue", DETAIL, footer="Back"),
     KeySpec("reply", "r", "reply", "Reply to the customer (queued in the outbox)", DETAIL, footer="Reply"),
     KeySpec("note", "n", "note", "Add an internal note", DETAIL, footer="Note"),

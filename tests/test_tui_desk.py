@@ -1,7 +1,8 @@
 """The TUI on a real desk (both backends): the queue paged from the database with "N of M", the filter
 bar (a good query, a bad one shown inline), sorting, a ticket opened with its fields and conversation,
-reply, note, assign and claim, an illegal status refused, a stale edit refused, a change committed by
-another process appearing without a keypress, hostile titles shown inert."""
+reply, note, assign and claim, an illegal status refused, bulk assign / status / priority on a selection
+(an illegal move refused and reported), a stale edit refused, a change committed by another process
+appearing without a keypress, hostile titles shown inert."""
 
 from __future__ import annotations
 
@@ -192,3 +193,92 @@ def test_a_bare_helpdesk_without_a_desk_says_how_to_start(home, helpdesk_bin):
     proc = run_subprocess(helpdesk_bin)
     assert proc.returncode != 0
     assert "helpdesk init" in proc.stderr and "Traceback" not in proc.stderr
+
+
+async def test_bulk_assign_and_a_bulk_status_with_an_illegal_move_refused(app, desk):
+    from helpdesk.services import agents
+
+    agents.add(desk, "alice", name="Alice")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        queue = app.queue
+        for number in (5, 6):
+            queue.move_cursor(next(i for i, r in enumerate(queue.visible_rows()) if r.number == number))
+            await pilot.press("space")
+        assert queue.selected == {5, 6}
+
+        await pilot.press("a")  # the agents, read in a worker, to choose from
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        assert "alice" in app.screen.choices and "tester" in app.screen.choices
+        app.screen.query_one("#choices").highlighted = app.screen.choices.index("alice")
+        await pilot.press("enter")
+        await until(pilot, lambda: "Assigned to alice: 2 of 2 changed" in shown(app))
+        assert [tickets.show(desk, n).assignee for n in (5, 6)] == ["alice", "alice"]
+        assert tickets.show(desk, 7).assignee is None
+        assert queue.selected == set()  # nothing refused, nothing left selected
+
+        # #6 resolved meanwhile: closing both closes #6; #5 (assigned) cannot be closed, and says so
+        lifecycle.change_status(desk, 6, "resolved")
+        for number in (5, 6):
+            queue.move_cursor(next(i for i, r in enumerate(queue.visible_rows()) if r.number == number))
+            await pilot.press("space")
+        await pilot.press("t")
+        assert isinstance(app.screen, ChoiceScreen)
+        app.screen.query_one("#choices").highlighted = app.screen.choices.index("closed")
+        await pilot.press("enter")
+        await until(pilot, lambda: "Status closed: 1 of 2 changed; refused: #5" in shown(app))
+        assert tickets.show(desk, 6).status == "closed" and tickets.show(desk, 5).status == "assigned"
+        assert queue.selected == {5}  # the refused one stays selected, to act on again
+
+        await pilot.press("p")  # acts on the selection, now #5 alone
+        app.screen.query_one("#choices").highlighted = 0
+        await pilot.press("enter")
+        await until(pilot, lambda: "Priority P0: 1 of 1 changed" in shown(app))
+        assert tickets.show(desk, 5).priority == "P0"
+
+
+async def test_bulk_keys_are_remappable(desk):
+    from helpdesk.tui.settings import TuiSettings
+
+    make_tickets(desk, 3)
+    app = HelpdeskApp(desk=TicketDesk(desk), settings=TuiSettings(keys={"bulk_priority": "ctrl+y"}))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        await pilot.press("p")
+        assert not isinstance(app.screen, ChoiceScreen)
+        await pilot.press("ctrl+y")  # no selection: the cursor's row, #3
+        assert isinstance(app.screen, ChoiceScreen) and app.screen.heading == "Priority of #3"
+        app.screen.query_one("#choices").highlighted = app.screen.choices.index("P1")
+        await pilot.press("enter")
+        await until(pilot, lambda: tickets.show(desk, 3).priority == "P1")
+
+
+async def test_the_sidebar_counts_the_views_and_choosing_one_filters_the_queue(app, desk):
+    from helpdesk.services import queue as queue_service
+    from helpdesk.tui.app import DESK_VIEWS
+
+    lifecycle.take(desk, 2)
+    lifecycle.take(desk, 4)
+    lifecycle.change_status(desk, 4, "pending")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app) and app.sidebar.counts)
+        sidebar = app.sidebar
+        expected = {view.name: queue_service.count(desk, view.query) for view in DESK_VIEWS}
+        assert sidebar.counts == expected
+        assert expected["Unassigned"] == 10 and expected["Pending"] == 1 and expected["Breached"] == 0
+        assert expected["My open"] >= 1 and expected["All open"] >= expected["Unassigned"]
+        assert "Pending" in screen_text(app) and "Unassigned" in screen_text(app)
+
+        # choosing a view shows its rows, with its name on the status line
+        sidebar.focus()
+        sidebar.highlighted = [v.name for v in sidebar.views].index("Pending")
+        await pilot.press("enter")
+        await until(pilot, lambda: queue_ready(app) and app.queue.count == 1)
+        assert [r.number for r in app.queue.visible_rows()] == [4] and app.view.name == "Pending"
+        assert "Pending · 1 of 1" in screen_text(app)
+
+        # a change anywhere recounts, without a keypress
+        lifecycle.take(desk, 7)
+        await until(pilot, lambda: sidebar.counts["Unassigned"] == 9)
+        await pilot.press("f2")
+        assert not sidebar.display

@@ -6,6 +6,7 @@ a query (the filter bar's, a saved view's, or "" for the opening queue) to a `Ro
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -17,14 +18,19 @@ from helpdesk.tui import keys, themes
 from helpdesk.tui.core import Runner
 from helpdesk.tui.editor import compose_in_app
 from helpdesk.tui.text import line_content
-from helpdesk.tui.notices import Banner
+from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.palette import HelpdeskCommands
 from helpdesk.tui.rows import RowSource
 from helpdesk.tui.screens.help import HelpScreen
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.widgets.queue_table import QueueTable
+from helpdesk.tui.widgets.views_sidebar import ViewsSidebar
 
 RowsFor = Callable[[str], RowSource]
+# The views of the sidebar on a desk (then the saved views of `[tui.views]`), counted live.
+DESK_VIEWS = (SavedView("My open", "assignee:me status:open"), SavedView("Unassigned", "assignee:none status:open"),
+              SavedView("At risk", "sla:at-risk"), SavedView("Breached", "sla:breached"),
+              SavedView("Pending", "status:pending"), SavedView("All open", "status:open"))
 FILTER_HINT = "filter: a query, e.g. status:open priority:P1 printer  (/ to focus, enter to apply, empty for all)"
 
 
@@ -54,6 +60,9 @@ class HelpdeskApp(App, inherit_bindings=False):
         self.keymap = settings.keymap()
         self.editor_runner = editor_runner
         self.view: SavedView | None = None
+        # The sidebar's views: the desk's own (their queries are the desk's language), then the saved ones.
+        self.sidebar_views = [*DESK_VIEWS, *settings.views] if desk is not None else []
+        self._stop_counting: Callable[[], None] | None = None
         for theme in themes.THEMES.values():
             self.register_theme(theme)
         self.theme = settings.theme_name()
@@ -63,6 +72,8 @@ class HelpdeskApp(App, inherit_bindings=False):
         yield Banner(id="banner")
         yield Input(placeholder=FILTER_HINT, id="filter", select_on_focus=False)
         yield Static("", id="filter-error", markup=False)
+        if self.desk is not None:
+            yield ViewsSidebar(self.sidebar_views, id="views")
         yield QueueTable(self.rows_for(""), columns=self.settings.queue_columns(), id="queue")
         yield Footer()
 
@@ -78,12 +89,40 @@ class HelpdeskApp(App, inherit_bindings=False):
     def filter_error(self) -> Static:
         return self.query_one("#filter-error", Static)
 
+    @property
+    def sidebar(self) -> ViewsSidebar | None:
+        found = self.query("#views")
+        return found.first(ViewsSidebar) if found else None
+
     def on_mount(self) -> None:
         self.queue.focus()
+        if self.sidebar_views:
+            self.count_views()
+            self._stop_counting = self.rows_for("").on_change(self._changed_elsewhere)
 
     def on_unmount(self) -> None:
+        if self._stop_counting is not None:
+            self._stop_counting()
         if self.desk is not None:
             self.desk.close()
+
+    def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
+        self.call_from_thread(self.count_views)
+
+    @work(thread=True, exclusive=True, group="view-counts", exit_on_error=False)
+    def count_views(self) -> None:
+        """Count every view of the sidebar (a view whose query fails: None, shown as '?')."""
+        counts: dict[str, int | None] = {}
+        for view in self.sidebar_views:
+            try:
+                counts[view.name] = self.rows_for(view.query).count()
+            except Exception:  # a saved view with a bad query, or the desk gone: '?' beside it
+                counts[view.name] = None
+        self.call_from_thread(self._counted, counts)
+
+    def _counted(self, counts: dict[str, int | None]) -> None:
+        if self.sidebar is not None:
+            self.sidebar.show_counts(counts)
 
     # ------------------------------------------------------------ actions
 
@@ -94,6 +133,10 @@ class HelpdeskApp(App, inherit_bindings=False):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
+
+    def action_toggle_views(self) -> None:
+        if self.sidebar is not None:
+            self.sidebar.toggle_class("-hidden")
 
     def action_toggle_theme(self) -> None:
         self.theme = themes.opposite(self.theme)
@@ -145,12 +188,69 @@ class HelpdeskApp(App, inherit_bindings=False):
 
     # ------------------------------------------------------------ events
 
+    @on(ViewsSidebar.ViewChosen)
+    def _view_chosen(self, message: ViewsSidebar.ViewChosen) -> None:
+        self.open_view(message.view)
+
     @on(QueueTable.RowOpened)
     def _row_opened(self, message: QueueTable.RowOpened) -> None:
         if self.desk is not None:
             from helpdesk.tui.screens.detail import DetailScreen  # lazy: the first ticket opened loads it
 
             self.push_screen(DetailScreen(self.desk, message.row.number))
+
+    # ------------------------------------------------------------ bulk actions
+
+    @on(QueueTable.BulkRequested)
+    def _bulk_requested(self, message: QueueTable.BulkRequested) -> None:
+        if self.desk is None:
+            self.bell()
+            return
+        from helpdesk.tui.desk import PRIORITIES, STATES  # lazy: the vocabulary comes with the desk
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
+
+        numbers = sorted(message.ids)
+        what = f"#{numbers[0]}" if len(numbers) == 1 else f"{len(numbers)} tickets"
+        if message.action == "assign":
+            self._ask_agent(numbers, what)
+        elif message.action == "status":
+            self.push_screen(ChoiceScreen(f"Status of {what}", STATES),
+                             partial(self._chosen, "status", numbers))
+        else:
+            self.push_screen(ChoiceScreen(f"Priority of {what}", PRIORITIES),
+                             partial(self._chosen, "priority", numbers))
+
+    @work(thread=True, group="bulk", exit_on_error=False)
+    def _ask_agent(self, numbers: list[int], what: str) -> None:
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
+
+        try:
+            logins = self.desk.agent_logins()
+        except Exception as error:  # the desk's failure is said, not a crash
+            self.call_from_thread(notify, self, f"The agents could not be read: {error}", severity="error")
+            return
+        self.call_from_thread(self.push_screen, ChoiceScreen(f"Assign {what} to", logins),
+                              partial(self._chosen, "assign", numbers))
+
+    def _chosen(self, action: str, numbers: list[int], value: str | None) -> None:
+        if value:
+            self.bulk_apply(action, numbers, value)
+
+    @work(thread=True, group="bulk", exit_on_error=False)
+    def bulk_apply(self, action: str, numbers: list[int], value: str) -> None:
+        """Apply a bulk action ticket by ticket (one service call each), then say how many changed
+        and which were refused, why; the refused ones stay selected."""
+        outcome = self.desk.apply_each(action, numbers, value)
+        self.call_from_thread(self._bulk_done, action, value, len(numbers), outcome)
+
+    def _bulk_done(self, action: str, value: str, asked: int, outcome) -> None:
+        label = {"assign": "Assigned to", "status": "Status", "priority": "Priority"}[action]
+        message = f"{label} {value.replace('_', ' ')}: {len(outcome.changed)} of {asked} changed"
+        if outcome.refused:
+            message += "; refused: " + "; ".join(f"#{number} ({reason})" for number, reason in outcome.refused)
+        notify(self, message, severity="warning" if outcome.refused else "information")
+        self.queue.select_only({number for number, _ in outcome.refused})
+        self.queue.reload()
 
     @on(QueueTable.LoadFailed)
     def _queue_failed(self, message: QueueTable.LoadFailed) -> None:

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from helpdesk.core.errors import HelpdeskError, StaleVersion
 from helpdesk.core.views import EntryView, EventView, TicketView
 from helpdesk.core.vocabulary import PRIORITIES, STATES
-from helpdesk.services import changes, lifecycle, queue, tickets
+from helpdesk.services import agents, changes, lifecycle, queue, tickets
 from helpdesk.tui.rows import Row
 
-__all__ = ["PRIORITIES", "STATES", "ChangeFeed", "DeskRowSource", "HelpdeskError", "StaleVersion", "TicketDesk",
+__all__ = ["PRIORITIES", "STATES", "BulkOutcome", "ChangeFeed", "DeskRowSource", "HelpdeskError", "StaleVersion", "TicketDesk",
            "row_of"]
 
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
@@ -32,6 +33,14 @@ def row_of(ticket: TicketView, due: dt.datetime | None, now: dt.datetime) -> Row
     return Row(id=ticket.number, number=ticket.number, priority=ticket.priority, status=ticket.status,
                title=ticket.title, sla_state=state, sla_minutes=minutes, customer=ticket.customer,
                assignee=ticket.assignee, type=ticket.type, queue=ticket.queue, updated=ticket.updated_at)
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did: the tickets changed, and those refused with the reason (in order)."""
+
+    changed: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
 
 
 class ChangeFeed:
@@ -138,17 +147,35 @@ class TicketDesk:
     def reply(self, number: int, body: str, *, note: bool, version: int) -> EntryView:
         return tickets.reply(self.desk, number, body, note=note, expected_version=version)
 
-    def assign(self, number: int, agent: str, *, version: int) -> TicketView:
+    def agent_logins(self) -> list[str]:
+        """The active agents, by login (whom a ticket can be assigned to)."""
+        return [agent.login for agent in agents.list_(self.desk) if agent.active]
+
+    def assign(self, number: int, agent: str, *, version: int | None) -> TicketView:
         return lifecycle.assign(self.desk, number, agent, expected_version=version)
 
-    def take(self, number: int, *, version: int) -> TicketView:
+    def take(self, number: int, *, version: int | None) -> TicketView:
         return lifecycle.take(self.desk, number, expected_version=version)
 
-    def change_status(self, number: int, state: str, *, version: int) -> TicketView:
+    def change_status(self, number: int, state: str, *, version: int | None) -> TicketView:
         return lifecycle.change_status(self.desk, number, state, expected_version=version)
 
-    def set_priority(self, number: int, priority: str, *, version: int) -> TicketView:
+    def set_priority(self, number: int, priority: str, *, version: int | None) -> TicketView:
         return tickets.update(self.desk, number, priority=priority, expected_version=version)
+
+    def apply_each(self, action: str, numbers: Iterable[int], value: str) -> BulkOutcome:
+        """A bulk action (`assign` to an agent, `status`, `priority`): one service call per ticket, each
+        its own unit of work, so a refused one (an illegal transition) leaves the others changed."""
+        call = {"assign": self.assign, "status": self.change_status, "priority": self.set_priority}[action]
+        outcome = BulkOutcome()
+        for number in numbers:
+            try:
+                call(number, value, version=None)
+            except Exception as error:  # refused (HelpdeskError) or failed: said per ticket, the rest go on
+                outcome.refused.append((number, str(error) or error.__class__.__name__))
+            else:
+                outcome.changed.append(number)
+        return outcome
 
     def close(self) -> None:
         self.feed.close()

@@ -63,6 +63,11 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("sort", "s", "sort_next", "Sort by the next column", QUEUE, footer="Sort"),
     KeySpec("sort_reverse", "S", "sort_reverse", "Reverse the sort order", QUEUE),
     KeySpec("filter", "slash", "filter", "Filter the queue with a query", QUEUE, footer="Filter"),
+    # Bulk actions act on the selected rows (none selected: the row under the cursor).
+    KeySpec("bulk_assign", "a", "bulk_assign", "Assign the selected tickets to an agent", QUEUE),
+    KeySpec("bulk_status", "t", "bulk_status", "Change the status of the selected tickets", QUEUE),
+    KeySpec("bulk_priority", "p", "bulk_priority", "Change the priority of the selected tickets", QUEUE),
+    KeySpec("views", "f2", "toggle_views", "Show or hide the sidebar of views", APP),
     KeySpec("back", "escape,q", "back", "Back to the queue", DETAIL, footer="Back"),
     KeySpec("reply", "r", "reply", "Reply to the customer (queued in the outbox)", DETAIL, footer="Reply"),
     KeySpec("note", "n", "note", "Add an internal note", DETAIL, footer="Note"),

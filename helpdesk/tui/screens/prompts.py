@@ -1,5 +1,5 @@
 """Small modal questions the detail screen asks: the text of a reply or note (inline, or in $EDITOR),
-one of a few choices (a status, a priority), a line of text (an agent's login). Each dismisses with
+one of a few choices (a status, a priority, an agent), a line of text (an agent's login). Each dismisses with
 the answer, or None when the person backs out."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class ChoiceScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = line_content(self.heading)
-            labels = [Content(f"{c}{'  (now)' if c == self.current else ''}") for c in self.choices]
+            labels = [line_content(c) + ("  (now)" if c == self.current else "") for c in self.choices]
             yield OptionList(*labels, id="choices")
 
     def on_mount(self) -> None:

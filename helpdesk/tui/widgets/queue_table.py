@@ -127,6 +127,20 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         def control(self) -> QueueTable:
             return self.table
 
+    class BulkRequested(Message):
+        """A bulk action (`assign`, `status`, `priority`) asked for on these row ids: the selection, or
+        the cursor's row when nothing is selected. The app asks for the value and applies it."""
+
+        def __init__(self, table: QueueTable, action: str, ids: frozenset[int]) -> None:
+            super().__init__()
+            self.table = table
+            self.action = action
+            self.ids = ids
+
+        @property
+        def control(self) -> QueueTable:
+            return self.table
+
     class LoadFailed(Message):
         """The source raised while reading (a database that went away): the app shows a banner; the
         queue keeps what it has and tries again every RETRY_SECONDS."""
@@ -618,6 +632,31 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             self.selected.clear()
             self.refresh()
             self._selection_changed()
+
+    def select_only(self, ids: set[int] | frozenset[int]) -> None:
+        """Make these row ids the selection (after a bulk action: the ones it could not change)."""
+        self.selected = set(ids)
+        self.refresh()
+        self._selection_changed()
+
+    # ------------------------------------------------------------ bulk actions
+
+    def _bulk(self, action: str) -> None:
+        row = self.cursor_row
+        ids = frozenset(self.selected) or (frozenset({row.id}) if row is not None else frozenset())
+        if not ids:
+            self.app.bell()
+            return
+        self.post_message(self.BulkRequested(self, action, ids))
+
+    def action_bulk_assign(self) -> None:
+        self._bulk("assign")
+
+    def action_bulk_status(self) -> None:
+        self._bulk("status")
+
+    def action_bulk_priority(self) -> None:
+        self._bulk("priority")
 
     # ------------------------------------------------------------ sorting
 

@@ -24,6 +24,7 @@ async def loaded(pilot) -> None:
         await pilot.pause()
         if not pilot.app.queue.fetching and all(r is not None for r in pilot.app.queue.visible_rows()):
             break
+    await pilot.pause()  # the ended worker's state change (the status line drops "loading…")
     for widget in pilot.app.screen.query("*"):
         if hasattr(widget, "cursor_blink"):
             widget.cursor_blink = False

@@ -441,6 +441,11 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         if 1 <= y <= self._rows_height():
             self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # The last page can arrive while its worker still runs: "loading…" must go once it has ended.
+        if event.worker is self._worker and not self.fetching:
+            self._refresh_status()
+
     def _refresh_status(self) -> None:
         height = self.scrollable_content_region.height
         if height:

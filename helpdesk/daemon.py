@@ -37,14 +37,7 @@ def cycle(desk) -> dict:
     logged, the others still run; the summary lists them under "unreachable" (a server) and "failed"
     (anything else)."""
     summary: dict = {}
-    for mailbox in desk.config.mailboxes:
-        try:
-            report = mail.fetch_mailbox(desk, mailbox)
-            summary[f"fetch:{mailbox.name}"] = report.outcomes if not report.skipped else report.skipped
-            if report.fetched or report.skipped:
-                log.info("mailbox %s: %s", mailbox.name, report.skipped or report.outcomes)
-        except HelpdeskError as exc:
-            _failed(summary, f"fetch:{mailbox.name}", f"mailbox {mailbox.name}", exc)
+    _fetch(desk, desk.config.mailboxes, summary)
     try:
         swept = sla.sweep(desk, check_calendars=False)  # checked once, when the daemon starts
         report, fired = swept.report, swept.rules
@@ -55,16 +48,36 @@ def cycle(desk) -> dict:
             log.info("sla: %d newly at risk, %d newly breached", len(report.at_risk), len(report.breached))
     except HelpdeskError as exc:
         _failed(summary, "sla", "sla", exc)
-    if desk.config.smtp is not None:
-        try:
-            report = mail.send(desk)
-            summary["send"] = report.to_dict()
-            if report.sent or report.retry or report.failed:
-                log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
-        except HelpdeskError as exc:
-            _failed(summary, "send", "outbox", exc)
+    _deliver(desk, summary)
     _assist(desk, summary)
     return summary
+
+
+def _fetch(desk, mailboxes, summary: dict, *, announced: bool = False) -> None:
+    """Fetch each mailbox on its own: one that fails is logged and recorded, the others still run."""
+    for mailbox in mailboxes:
+        try:
+            report = mail.fetch_mailbox(desk, mailbox)
+            summary[f"fetch:{mailbox.name}"] = report.outcomes if not report.skipped else report.skipped
+            if announced and report.fetched:
+                log.info("mailbox %s (IDLE): %s", mailbox.name, report.outcomes)
+            elif not announced and (report.fetched or report.skipped):
+                log.info("mailbox %s: %s", mailbox.name, report.skipped or report.outcomes)
+        except HelpdeskError as exc:
+            _failed(summary, f"fetch:{mailbox.name}", f"mailbox {mailbox.name}", exc)
+
+
+def _deliver(desk, summary: dict) -> None:
+    """Send the outbox, if the desk has [smtp]; a failure is logged and recorded."""
+    if desk.config.smtp is None:
+        return
+    try:
+        report = mail.send(desk)
+        summary["send"] = report.to_dict()
+        if report.sent or report.retry or report.failed:
+            log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
+    except HelpdeskError as exc:
+        _failed(summary, "send", "outbox", exc)
 
 
 def _assist(desk, summary: dict) -> None:
@@ -89,20 +102,8 @@ def pushed(desk, mailboxes) -> None:
     """Mail announced by IDLE: fetch those mailboxes now, then deliver what that queued (the
     acknowledgements), each step on its own as in `cycle`."""
     summary: dict = {}
-    for mailbox in mailboxes:
-        try:
-            report = mail.fetch_mailbox(desk, mailbox)
-            if report.fetched:
-                log.info("mailbox %s (IDLE): %s", mailbox.name, report.outcomes)
-        except HelpdeskError as exc:
-            _failed(summary, f"fetch:{mailbox.name}", f"mailbox {mailbox.name}", exc)
-    if desk.config.smtp is not None:
-        try:
-            report = mail.send(desk)
-            if report.sent or report.retry or report.failed:
-                log.info("outbox: %d sent, %d to retry, %d failed", report.sent, report.retry, report.failed)
-        except HelpdeskError as exc:
-            _failed(summary, "send", "outbox", exc)
+    _fetch(desk, mailboxes, summary, announced=True)
+    _deliver(desk, summary)
     _assist(desk, summary)
 
 
@@ -127,15 +128,7 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
             try:
                 summary = cycle(desk)
             except Exception as exc:  # noqa: BLE001 - only the database's failures are handled here
-                failure = desk_service.database_failure(exc)
-                if not isinstance(failure, ServiceUnavailable):
-                    raise
-                # The database went away (a restart, a network cut): say so, reconnect next cycle.
-                log.error("%s", failure)
-                try:
-                    desk.db.close()
-                except Exception:  # already closed or broken
-                    pass
+                _database_lost(desk, exc)
                 if once:
                     raise
             if once:
@@ -151,6 +144,19 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
         raise ServiceUnavailable("; ".join(summary["unreachable"]))
     if once and summary.get("failed"):
         raise HelpdeskError("; ".join(summary["failed"]))
+
+
+def _database_lost(desk, exc: Exception) -> None:
+    """The database went away (a restart, a network cut): say so and drop the connection, so the next
+    step reconnects. Re-raises anything that is not a lost database (must be called in `except`)."""
+    failure = desk_service.database_failure(exc)
+    if not isinstance(failure, ServiceUnavailable):
+        raise exc
+    log.error("%s", failure)
+    try:
+        desk.db.close()
+    except Exception:  # already closed or broken
+        pass
 
 
 def _wait(desk, stop: threading.Event, wake: threading.Event, watchers, interval: float) -> None:
@@ -169,11 +175,4 @@ def _wait(desk, stop: threading.Event, wake: threading.Event, watchers, interval
             try:
                 pushed(desk, announced)
             except Exception as exc:  # noqa: BLE001 - only the database's failures are handled here
-                failure = desk_service.database_failure(exc)
-                if not isinstance(failure, ServiceUnavailable):
-                    raise
-                log.error("%s", failure)
-                try:
-                    desk.db.close()
-                except Exception:  # already closed or broken
-                    pass
+                _database_lost(desk, exc)

@@ -109,7 +109,7 @@ def test_the_sla_sweep_is_one_service_for_the_cli_and_the_daemon(desk):
 
 def test_agents_and_the_desk_by_services(desk):
     from helpdesk.core.errors import NotFound
-    from helpdesk.services import agents, desk as desk_service
+    from helpdesk.services import agents, desk as desk_service, location
 
     bob = agents.add(desk, "bob", name="Bob Keller", skills=["it"], queues=["it"], role="lead")
     assert (bob.login, bob.role, bob.skills) == ("bob", "lead", ["it"])
@@ -119,7 +119,7 @@ def test_agents_and_the_desk_by_services(desk):
     with pytest.raises(NotFound):
         agents.show(desk, "nobody")
     assert desk_service.migrate(desk) == {"applied": [], "types": []}
-    assert set(desk_service.locate()) == {"config", "config_dir", "data_dir", "database", "attachments"}
+    assert set(location.locate()) == {"config", "config_dir", "data_dir", "database", "attachments"}
 
 
 # ---------------------------------------------------------------- the layers of the front ends

@@ -120,9 +120,9 @@ def locate(fmt: str = "text") -> None:
 
     Example: helpdesk locate
     """
-    from helpdesk.services import desk as desk_service  # lazy: services load the store
+    from helpdesk.services import location  # lazy: as little as possible before the command
 
-    paths = desk_service.locate()
+    paths = location.locate()
     if fmt != "text":
         emit(paths, fmt)
     else:

@@ -15,7 +15,7 @@ def _skip_postgres_driver() -> None:
     """Peewee imports psycopg2 eagerly (18 ms); a desk on SQLite never needs it, so this process
     tells Python it is absent. Only the console script does this: it opens exactly one database."""
     try:
-        from helpdesk.services.desk import backend  # lazy: as little as possible before the command
+        from helpdesk.services.location import backend  # lazy: as little as possible before the command
 
         if backend() == "sqlite":
             for driver in ("psycopg2", "psycopg"):

@@ -74,8 +74,40 @@ class OrganisationSpec:
     domains: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class MailLogin:
+    """How a mailbox or `[smtp]` logs in and what TLS it trusts: the settings both share, checked by
+    `_mail_auth`."""
+
+    # "password", or "oauth2" (XOAUTH2) with a token from `oauth2_provider`.
+    auth: str = "password"
+    oauth2_provider: str | None = None  # microsoft | google | command
+    oauth2_client_id: str | None = None
+    oauth2_client_secret: str | None = None
+    oauth2_client_secret_env: str | None = None  # a secret: a Microsoft service principal, a Google client
+    oauth2_tenant: str | None = None  # Microsoft: the tenant's id or domain
+    oauth2_authority: str | None = None  # Microsoft: the sign-in host (national clouds, tests)
+    oauth2_scopes: tuple[str, ...] = ()  # default: the provider's mail scopes
+    oauth2_service_account_file: str | None = None  # Google: a service account key with domain-wide delegation
+    oauth2_auth_uri: str | None = None  # Google: the authorization and token endpoints (tests)
+    oauth2_token_uri: str | None = None
+    oauth2_redirect_port: int = 0  # Google: the loopback port the browser comes back to (0: any free one)
+    oauth2_command: str | None = None  # command: prints an access token on its first line
+    oauth2_command_timeout: float = 30.0
+    oauth2_ca_file: str | None = None  # the CA bundle to trust for the token endpoints
+    # TLS: trust `ca_file` (a PEM bundle) instead of the system store; present a client certificate.
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    def client_secret(self) -> str | None:
+        if self.oauth2_client_secret_env:
+            return os.environ.get(self.oauth2_client_secret_env) or None
+        return self.oauth2_client_secret
+
+
 @dataclass(frozen=True)
-class MailboxSpec:
+class MailboxSpec(MailLogin):
     name: str
     address: str
     imap_host: str
@@ -89,31 +121,6 @@ class MailboxSpec:
     queue: str | None = None
     max_message_bytes: int = 25 * 1024 * 1024
     idle: bool = True  # the daemon watches it with IMAP IDLE where the server offers it
-    # How it logs in: "password", or "oauth2" (XOAUTH2) with a token from `oauth2_provider`.
-    auth: str = "password"
-    oauth2_provider: str | None = None  # microsoft | google | command
-    oauth2_client_id: str | None = None
-    oauth2_client_secret: str | None = None
-    oauth2_client_secret_env: str | None = None  # a secret: a Microsoft service principal, a Google client
-    oauth2_tenant: str | None = None  # Microsoft: the tenant's id or domain
-    oauth2_authority: str | None = None  # Microsoft: the sign-in host (national clouds, tests)
-    oauth2_scopes: tuple[str, ...] = ()  # default: the provider's mail scopes
-    oauth2_service_account_file: str | None = None  # Google: a service account key with domain-wide delegation
-    oauth2_auth_uri: str | None = None  # Google: the authorization and token endpoints (tests)
-    oauth2_token_uri: str | None = None
-    oauth2_redirect_port: int = 0  # Google: the loopback port the browser comes back to (0: any free one)
-    oauth2_command: str | None = None  # command: prints an access token on its first line
-    oauth2_command_timeout: float = 30.0
-    oauth2_ca_file: str | None = None  # the CA bundle to trust for the token endpoints
-    # TLS: trust `ca_file` (a PEM bundle) instead of the system store; present a client certificate.
-    ca_file: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-
-    def client_secret(self) -> str | None:
-        if self.oauth2_client_secret_env:
-            return os.environ.get(self.oauth2_client_secret_env) or None
-        return self.oauth2_client_secret
 
     def password(self) -> str:
         if self.imap_password_env:
@@ -122,38 +129,13 @@ class MailboxSpec:
 
 
 @dataclass(frozen=True)
-class SmtpSpec:
+class SmtpSpec(MailLogin):
     host: str = "localhost"
     port: int = 587
     tls: str = "starttls"
     user: str | None = None
     password: str | None = None
     password_env: str | None = None
-    # How it logs in: "password", or "oauth2" (XOAUTH2) with a token from `oauth2_provider`.
-    auth: str = "password"
-    oauth2_provider: str | None = None  # microsoft | google | command
-    oauth2_client_id: str | None = None
-    oauth2_client_secret: str | None = None
-    oauth2_client_secret_env: str | None = None  # a secret: a Microsoft service principal, a Google client
-    oauth2_tenant: str | None = None  # Microsoft: the tenant's id or domain
-    oauth2_authority: str | None = None  # Microsoft: the sign-in host (national clouds, tests)
-    oauth2_scopes: tuple[str, ...] = ()  # default: the provider's mail scopes
-    oauth2_service_account_file: str | None = None  # Google: a service account key with domain-wide delegation
-    oauth2_auth_uri: str | None = None  # Google: the authorization and token endpoints (tests)
-    oauth2_token_uri: str | None = None
-    oauth2_redirect_port: int = 0  # Google: the loopback port the browser comes back to (0: any free one)
-    oauth2_command: str | None = None  # command: prints an access token on its first line
-    oauth2_command_timeout: float = 30.0
-    oauth2_ca_file: str | None = None  # the CA bundle to trust for the token endpoints
-    # TLS: trust `ca_file` (a PEM bundle) instead of the system store; present a client certificate.
-    ca_file: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-
-    def client_secret(self) -> str | None:
-        if self.oauth2_client_secret_env:
-            return os.environ.get(self.oauth2_client_secret_env) or None
-        return self.oauth2_client_secret
 
 
 AI_LEVELS = CONFIDENCE_LEVELS

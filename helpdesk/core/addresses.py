@@ -13,6 +13,7 @@ doubled dot, spaces or control characters outside quotes, an address longer than
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -20,11 +21,18 @@ from helpdesk.core.limits import EMAIL_MAX
 
 # RFC 5322 atext; any non-ASCII character is refused or allowed below, by its Unicode category.
 _ATEXT = r"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\U0010ffff"
-_DOT_ATOM = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
-# qtext (printable ASCII but `"` and `\`), spaces and tabs (FWS), quoted pairs.
-_QUOTED = re.compile(r'"(?:[\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff \t]|\\[\x20-\x7e\t])*"')
-# dtext (printable ASCII but `[`, `]` and `\`) and spaces.
-_DOMAIN_LITERAL = re.compile(r"\[[\x21-\x5a\x5e-\x7e \t]*\]")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """The dot-atom, quoted-string and domain-literal patterns, compiled on first use: the Unicode
+    ranges take milliseconds to compile, which every CLI start would pay for nothing."""
+    dot_atom = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*")
+    # qtext (printable ASCII but `"` and `\`), spaces and tabs (FWS), quoted pairs.
+    quoted = re.compile(r'"(?:[\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff \t]|\\[\x20-\x7e\t])*"')
+    # dtext (printable ASCII but `[`, `]` and `\`) and spaces.
+    domain_literal = re.compile(r"\[[\x21-\x5a\x5e-\x7e \t]*\]")
+    return dot_atom, quoted, domain_literal
 
 
 def _invisible(text: str) -> bool:
@@ -40,6 +48,7 @@ def is_address(text: str) -> bool:
     local, at, domain = text.rpartition("@")  # the domain holds no `@`; a quoted local part may
     if not at:
         return False
-    if not (_DOT_ATOM.fullmatch(local) or _QUOTED.fullmatch(local)):
+    dot_atom, quoted, domain_literal = _patterns()
+    if not (dot_atom.fullmatch(local) or quoted.fullmatch(local)):
         return False
-    return bool(_DOT_ATOM.fullmatch(domain) or _DOMAIN_LITERAL.fullmatch(domain))
+    return bool(dot_atom.fullmatch(domain) or domain_literal.fullmatch(domain))

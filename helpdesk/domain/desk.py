@@ -21,11 +21,11 @@ from helpdesk.core import limits, locations
 from helpdesk.core.clock import SystemClock
 from helpdesk.core.errors import HelpdeskError, InvalidInput, NoDesk
 from helpdesk.core.sanitise import inert
-from helpdesk.domain import agents, outbox, sample as sample_mod
+from helpdesk.domain import agents, outbox
 from helpdesk.store import cache, extensions, migrations
 from helpdesk.store.db import create_schema, has_desk, open_database, refresh_statistics, table_count, use_wal
 from helpdesk.store.models import Agent, Queue, Setting
-from helpdesk.store.urls import DatabaseUrl, parse_url
+from helpdesk.store.urls import DatabaseUrl, database_url, parse_url
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -36,14 +36,6 @@ if TYPE_CHECKING:
 SYSTEM_DAEMON = "system:daemon"  # daemon, mail fetch / send, the SLA sweep: cron needs no agent
 SYSTEM_INIT = "system:init"  # registers the first admin
 SYSTEM_MIGRATE = "system:migrate"  # helpdesk db migrate: schema upkeep, no ticket work
-
-
-def database_url(cfg: Config) -> DatabaseUrl:
-    """HELPDESK_DATABASE_URL, else `[database] url`, else the SQLite file in the data directory."""
-    url = os.environ.get("HELPDESK_DATABASE_URL") or cfg.database_url
-    if url:
-        return parse_url(url)
-    return DatabaseUrl("sqlite", path=locations.default_database_path())
 
 
 def acting_login(cfg: Config) -> str:
@@ -216,6 +208,8 @@ def create(*, sample: bool = False) -> Created:
             prepare(desk)
             me, desk = _first_admin(desk, login, source)
             if sample:
+                from helpdesk.domain import sample as sample_mod  # lazy: only `init --sample` loads it (and the lifecycle it drives)
+
                 counts = sample_mod.load(desk)
             if tmp_config is not None:
                 if config_path.exists():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ssl
 import threading
 
-from helpdesk.config import SMTP_GRANT, MailboxSpec, SmtpSpec
+from helpdesk.config import SMTP_GRANT, MailboxSpec, MailLogin
 from helpdesk.core import locations
 from helpdesk.core.errors import ConfigError
 from helpdesk.mail import tls
@@ -26,23 +26,23 @@ def token_dir():
     return locations.data_dir() / "oauth2"
 
 
-def grant_name(spec: MailboxSpec | SmtpSpec) -> str:
+def grant_name(spec: MailLogin) -> str:
     """The name a sign-in is kept and asked for under: the mailbox's, or "smtp" for [smtp]."""
     return spec.name if isinstance(spec, MailboxSpec) else SMTP_GRANT
 
 
-def login_user(spec: MailboxSpec | SmtpSpec) -> str:
+def login_user(spec: MailLogin) -> str:
     """The account a connection logs in as."""
     if isinstance(spec, MailboxSpec):
         return spec.imap_user or spec.address
     return spec.user or ""
 
 
-def _where(spec: MailboxSpec | SmtpSpec) -> str:
+def _where(spec: MailLogin) -> str:
     return f"mailbox {spec.name}" if isinstance(spec, MailboxSpec) else "[smtp]"
 
 
-def tls_context(spec: MailboxSpec | SmtpSpec) -> ssl.SSLContext | None:
+def tls_context(spec: MailLogin) -> ssl.SSLContext | None:
     """The verifying context for `spec`'s connection (None for tls = "none")."""
     if spec.tls == "none":
         return None
@@ -52,7 +52,7 @@ def tls_context(spec: MailboxSpec | SmtpSpec) -> ssl.SSLContext | None:
         raise ConfigError(f"{_where(spec)}: {exc}") from None
 
 
-def _settings(spec: MailboxSpec | SmtpSpec) -> dict:
+def _settings(spec: MailLogin) -> dict:
     kind = spec.oauth2_provider
     common: dict = {}
     if kind == "command":
@@ -87,7 +87,7 @@ def _settings(spec: MailboxSpec | SmtpSpec) -> dict:
     return common
 
 
-def provider(spec: MailboxSpec | SmtpSpec) -> TokenProvider | None:
+def provider(spec: MailLogin) -> TokenProvider | None:
     """The token provider of `spec` (None when it logs in with a password); the same object for the same
     settings for the life of the process."""
     if spec.auth != "oauth2":
@@ -103,7 +103,7 @@ def provider(spec: MailboxSpec | SmtpSpec) -> TokenProvider | None:
         return found
 
 
-def describe(spec: MailboxSpec | SmtpSpec) -> dict:
+def describe(spec: MailLogin) -> dict:
     """How `spec` authenticates, for `mail status`, reading no network: auth, provider, flow, whether a
     person has signed in, and when the token known here expires."""
     if spec.auth != "oauth2":

@@ -6,8 +6,6 @@ rebuilds on SQLite) and `create` is one transaction of its own that also writes 
 
 from __future__ import annotations
 
-from helpdesk import config
-from helpdesk.core import locations
 from helpdesk.core.errors import HelpdeskError
 from helpdesk.domain import desk as desk_mod
 from helpdesk.domain.desk import SYSTEM_DAEMON, SYSTEM_MIGRATE, Created, Desk  # noqa: F401 - for front ends
@@ -30,21 +28,6 @@ def migrate(desk: Desk) -> dict:
     return {"applied": applied, "types": changes}
 
 
-def backend() -> str:
-    """'sqlite' or 'postgres': the database the configuration points at."""
-    return desk_mod.database_url(config.load()).backend
-
-
-def locate() -> dict:
-    """The config file, data directory and database in use."""
-    cfg = config.load()
-    return {
-        "config": str(locations.config_file()),
-        "config_dir": str(locations.config_dir()),
-        "data_dir": str(locations.data_dir()),
-        "database": desk_mod.database_url(cfg).display(),
-        "attachments": str(locations.attachments_dir()),
-    }
 
 
 def database_failure(exc: BaseException) -> HelpdeskError | None:

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from helpdesk.store import notify
-
 log = logging.getLogger("helpdesk.services")
 
 
@@ -98,6 +96,8 @@ def _joined(desk, outer: UnitOfWork) -> Iterator[UnitOfWork]:
 
 def _after_commit(work: UnitOfWork) -> None:
     if work.changed_tickets:
+        from helpdesk.store import notify  # lazy: loads with the first change to announce; reads never need it
+
         try:
             notify.publish(work.desk, sorted(work.changed_tickets))
         except Exception as exc:  # a listener missing one refresh must not fail a committed action

@@ -5,12 +5,18 @@ Kept apart from the driver code so that deciding which database to open imports 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from helpdesk.core import locations
 from helpdesk.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from helpdesk.config import Config
 
 
 @dataclass(frozen=True)
@@ -62,3 +68,11 @@ def _port(parts, url: str) -> int:
         return parts.port or 5432
     except ValueError:  # not a number, or out of range
         raise ConfigError(f"database url {url!r}: the port is not a number from 1 to 65535") from None
+
+
+def database_url(cfg: Config) -> DatabaseUrl:
+    """HELPDESK_DATABASE_URL, else `[database] url`, else the SQLite file in the data directory."""
+    url = os.environ.get("HELPDESK_DATABASE_URL") or cfg.database_url
+    if url:
+        return parse_url(url)
+    return DatabaseUrl("sqlite", path=locations.default_database_path())

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from helpdesk.config.automation import Automation, parse as parse_automation
+from helpdesk.config.checks import checked
 from helpdesk.config.sla import SlaSettings, parse_settings as parse_sla
 from helpdesk.core import locations
 from helpdesk.core.errors import ConfigError
 from helpdesk.core.inputs import decode_utf8
 from helpdesk.core.limits import IDENTIFIER_RE, NAME_MAX, NAME_RE, ORGANISATION_MAX
-from helpdesk.core.vocabulary import CONFIDENCE_LEVELS, PRIORITIES
+from helpdesk.core.vocabulary import check_priority, CONFIDENCE_LEVELS
 
 FIELD_KINDS = ("text", "int", "number", "bool", "date", "choice")
 TLS_MODES = ("ssl", "starttls", "none")
@@ -364,9 +365,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
 
     ai = parse_ai(_expect("ai", "ai", data.get("ai", {}), dict))
 
-    default_priority = desk.get("default_priority", "P2")
-    if default_priority not in PRIORITIES:
-        raise ConfigError(f"config: [desk] default_priority must be P0..P3, not {default_priority!r}")
+    default_priority = checked(check_priority, desk.get("default_priority", "P2"), "[desk] default_priority")
 
     ratings = _expect("ratings", "ratings", data.get("ratings", {}), dict)
     _check_keys("ratings", ratings, {"enabled"})

@@ -10,7 +10,8 @@ from typing import Any
 from helpdesk.core import query_syntax
 from helpdesk.core.errors import ConfigError, HelpdeskError
 from helpdesk.core.limits import NAME_RE, RULE_NAME_MAX
-from helpdesk.core.vocabulary import PRIORITIES, STATES
+from helpdesk.config.checks import checked
+from helpdesk.core.vocabulary import check_priority, check_status
 
 EVENTS = ("created", "updated", "customer_replied", "status_changed", "sla_at_risk", "sla_breached", "time")
 ACTIONS = ("set_priority", "set_queue", "set_field", "assign", "add_tag", "note", "reply", "status", "escalate")
@@ -47,9 +48,8 @@ def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
                                   "(allowed: body, name, note, status)")
         if not m.get("name") or not m.get("body"):
             raise ConfigError("config: every [[macro]] needs a name and a body")
-        if m.get("status") and m["status"] not in STATES:
-            raise ConfigError(f"config: macro '{m['name']}' status '{m['status']}' is not a status")
-        macros[m["name"]] = Macro(name=m["name"], body=m["body"], status=m.get("status"), note=bool(m.get("note")))
+        status = checked(check_status, m["status"], f"macro '{m['name']}'") if m.get("status") else None
+        macros[m["name"]] = Macro(name=m["name"], body=m["body"], status=status, note=bool(m.get("note")))
     rules = []
     for i, r in enumerate(raw.get("rule", [])):
         name = r.get("name") or f"rule {i + 1}"
@@ -91,15 +91,15 @@ def parse(raw: dict, known_queues: set[str], known_types: dict) -> Automation:
                 raise ConfigError(f"config: rule '{name}': reply names unknown macro '{value}'")
             if kind == "set_queue" and value not in known_queues:
                 raise ConfigError(f"config: rule '{name}': unknown queue '{value}'")
-            if kind == "status" and value not in STATES:
-                raise ConfigError(f"config: rule '{name}': '{value}' is not a status")
+            if kind == "status":
+                value = checked(check_status, value, f"rule '{name}'")
             if kind == "add_tag":
                 for tag in value if isinstance(value, list) else [value]:
                     if not isinstance(tag, str) or not NAME_RE.match(tag):
                         raise ConfigError(f"config: rule '{name}': tag {tag!r} is not allowed (letters, digits and "
                                           ". _ + -, starting with a letter or digit, at most 64)")
-            if kind == "set_priority" and value not in PRIORITIES:
-                raise ConfigError(f"config: rule '{name}': priority '{value}' is not P0..P3")
+            if kind == "set_priority":
+                value = checked(check_priority, value, f"rule '{name}'")
             if kind == "set_field" and (not isinstance(value, dict) or not value):
                 raise ConfigError(f"config: rule '{name}': set_field takes a table, like {{ set_field = {{ severity = \"high\" }} }}")
             actions.append((kind, value))

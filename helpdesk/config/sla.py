@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helpdesk.config.calendar import ALWAYS_OPEN, CalendarSpec, parse_calendar
+from helpdesk.config.checks import checked
 from helpdesk.core.errors import ConfigError
-from helpdesk.core.vocabulary import PRIORITIES, SLA_ACTIONS, SLA_KINDS
+from helpdesk.core.vocabulary import check_priority, SLA_ACTIONS, SLA_KINDS
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|bd)\s*$")
 DEFAULT_POLICIES = [
@@ -132,10 +133,7 @@ def parse_settings(raw: dict, default_timezone: str, queue_names: set[str]) -> S
                 raise ConfigError(f"config: SLA policy '{name}' {key} must be a list")
             return tuple(str(v) for v in value)
 
-        priorities = tuple(p.upper() for p in listed("priority"))
-        for p in priorities:
-            if p not in PRIORITIES:
-                raise ConfigError(f"config: SLA policy '{name}' priority '{p}' is not P0..P3")
+        priorities = tuple(checked(check_priority, p, f"SLA policy '{name}'") for p in listed("priority"))
         actions = {}
         for key in ("on_at_risk", "on_breach"):
             value = listed(key) if key in rp else ("notify",)

@@ -238,3 +238,21 @@ async def test_hostile_type_labels_options_and_macro_names_are_inert(hostile_des
     assert tickets.show(hostile_desk, 2).fields["mood"] == HOSTILE
     notes = [e.body for e in tickets.show(hostile_desk, 1).conversation if e.kind == "note"]
     assert notes == ["[/] " + HOSTILE]
+
+
+async def test_compose_in_the_editor_from_the_detail_screen_through_a_replaced_runner(desk):
+    """ctrl+e in the compose prompt hands the text to the editor runner (the text area would take it as
+    'end of line'); the real suspend runs in tests/test_tui_terminal.py."""
+    from pathlib import Path
+
+    def person(path: str) -> None:
+        Path(path).write_text("Toner replaced [/]\n" + Path(path).read_text())
+
+    tickets.create(desk, title="Printer offline", customer="ana@example.com")
+    app = HelpdeskApp(desk=TicketDesk(desk), editor_runner=person)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, 1)
+        await pilot.press("n", "ctrl+e")
+        await until(pilot, lambda: any(e.kind == "note" for e in (screen.view.conversation or [])))
+    assert [(e.kind, e.body) for e in tickets.show(desk, 1).conversation] == [("note", "Toner replaced [/]")]

@@ -40,7 +40,8 @@ PROMPT_CSS = """
 class ComposeScreen(ModalScreen[str | None]):
     """A reply or a note: written inline, or in the person's editor (ctrl+e); ctrl+s sends."""
 
-    BINDINGS = [Binding("ctrl+s", "send", "Send"), Binding("ctrl+e", "editor", "Editor"),
+    # ctrl+e before the text area, which would take it as "end of line"
+    BINDINGS = [Binding("ctrl+s", "send", "Send"), Binding("ctrl+e", "editor", "Editor", priority=True),
                 Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = "ComposeScreen {" + PROMPT_CSS + "& TextArea { height: 12; } }"
 

@@ -16,7 +16,7 @@ from helpdesk.services import agents, changes, lifecycle, queue, tickets
 from helpdesk.tui.rows import Row
 
 __all__ = ["PRIORITIES", "STATES", "BulkOutcome", "ChangeFeed", "DeskRowSource", "FormRefused", "HelpdeskError",
-           "MacroView", "StaleVersion", "TicketDesk", "TicketFormView", "row_of"]
+           "MacroView", "StaleVersion", "TicketDesk", "TicketFormView", "TicketView", "row_of"]
 
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}

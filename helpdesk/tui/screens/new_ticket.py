@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Select, Static, TextArea
 
-from helpdesk.tui.desk import FormRefused, HelpdeskError, TicketDesk, TicketFormView
+from helpdesk.tui.desk import FormRefused, HelpdeskError, TicketDesk, TicketFormView, TicketView
 from helpdesk.tui.notices import Banner
 from helpdesk.tui.text import line_content, line_text
 
@@ -57,7 +57,7 @@ def field_label(name: str, label: str = "", *, required: bool = False, kind: str
     return text
 
 
-class NewTicketScreen(Screen[object]):
+class NewTicketScreen(Screen["TicketView | None"]):
     """Dismissed with the created ticket's view, or None when the person backs out."""
 
     BINDINGS = [Binding("ctrl+s", "create", "Create"), Binding("escape", "cancel", "Cancel")]
@@ -80,7 +80,6 @@ class NewTicketScreen(Screen[object]):
         self.desk = desk
         self.form: TicketFormView | None = None
         self.inputs: dict[str, FieldInput] = {}  # by the key the desk names problems with
-        self.created = None  # the ticket's view, once created
 
     def compose(self) -> ComposeResult:
         yield Banner(id="form-banner")
@@ -199,7 +198,7 @@ class NewTicketScreen(Screen[object]):
         except Exception as error:  # the desk's failure is said on the form, which keeps what was typed
             self.app.call_from_thread(self._refused, {"": f"The ticket could not be created: {error}"})
         else:
-            self.app.call_from_thread(self._created, view)
+            self.app.call_from_thread(self.dismiss, view)
 
     def _refused(self, problems: dict[str, str]) -> None:
         """Each problem beside its input; one no input shows (or none beside one) on the banner."""
@@ -216,14 +215,10 @@ class NewTicketScreen(Screen[object]):
         if first is not None:
             first.focus()
 
-    def _created(self, view) -> None:
-        self.created = view
-        self.dismiss(view)
-
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-def created_message(view) -> Text:
+def created_message(view: TicketView) -> Text:
     """What the app says once a ticket is created (its title inert)."""
     return Text(f"Ticket #{view.number} created: ") + line_text(view.title)

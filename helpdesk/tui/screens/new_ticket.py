@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Select, Static, TextArea
+from textual.worker import Worker, WorkerState
 
 from helpdesk.tui.desk import FormRefused, HelpdeskError, TicketDesk, TicketFormView, TicketView
 from helpdesk.tui.notices import Banner
@@ -188,17 +189,23 @@ class NewTicketScreen(Screen["TicketView | None"]):
                     queue=self._value("queue") or None, fields=fields)
 
     @work(thread=True, exclusive=True, group="new-ticket-create", exit_on_error=False)
-    def create(self, **values) -> None:
+    def create(self, **values) -> TicketView | None:
+        """The created ticket (the form closes once this worker has ended), or None and the problems shown."""
         try:
-            view = self.desk.create_ticket(**values)
+            return self.desk.create_ticket(**values)
         except FormRefused as refused:
             self.app.call_from_thread(self._refused, refused.problems)
         except HelpdeskError as error:
             self.app.call_from_thread(self._refused, {"": str(error)})
         except Exception as error:  # the desk's failure is said on the form, which keeps what was typed
             self.app.call_from_thread(self._refused, {"": f"The ticket could not be created: {error}"})
-        else:
-            self.app.call_from_thread(self.dismiss, view)
+        return None
+
+    @on(Worker.StateChanged)
+    def _worker_ended(self, event: Worker.StateChanged) -> None:
+        # Closed only after the worker has ended: closing from inside it would cancel it mid-call.
+        if event.worker.group == "new-ticket-create" and event.state == WorkerState.SUCCESS and event.worker.result:
+            self.dismiss(event.worker.result)
 
     def _refused(self, problems: dict[str, str]) -> None:
         """Each problem beside its input; one no input shows (or none beside one) on the banner."""

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from helpdesk.tui.core import EditorFailed
 from helpdesk.tui.desk import HelpdeskError, MacroView, StaleVersion, TicketDesk
@@ -235,9 +236,11 @@ class MacroScreen(ModalScreen[str | None]):
         self.apply(self.shown[event.option_index])
 
     @work(thread=True, exclusive=True, group="macro-apply", exit_on_error=False)
-    def apply(self, macro: MacroView) -> None:
+    def apply(self, macro: MacroView) -> str | None:
+        """What was done (the prompt closes once this worker has ended), or None and the reason shown."""
         try:
             self.desk.apply_macro(self.number, macro.name, version=self.version)
+            return macro_outcome(macro)
         except StaleVersion:
             self.app.call_from_thread(self._problem, f"#{self.number} was changed by someone else since you "
                                       "opened it: nothing was saved; look at it again (esc) and retry")
@@ -245,8 +248,13 @@ class MacroScreen(ModalScreen[str | None]):
             self.app.call_from_thread(self._problem, f"Macro {macro.name} not applied: {error}")
         except Exception as error:  # the desk's failure is said in the prompt, not a crash
             self.app.call_from_thread(self._problem, f"Macro {macro.name} failed: {error}")
-        else:
-            self.app.call_from_thread(self.dismiss, macro_outcome(macro))
+        return None
+
+    @on(Worker.StateChanged)
+    def _worker_ended(self, event: Worker.StateChanged) -> None:
+        # Closed only after the worker has ended: closing from inside it would cancel it mid-call.
+        if event.worker.group == "macro-apply" and event.state == WorkerState.SUCCESS and event.worker.result:
+            self.dismiss(event.worker.result)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

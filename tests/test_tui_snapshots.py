@@ -93,3 +93,38 @@ def test_ticket_detail(snap_compare, desk):
         await pilot.pause(0.1)
 
     assert snap_compare(HelpdeskApp(desk=TicketDesk(desk)), terminal_size=SIZE, run_before=open_it)
+
+
+def test_new_ticket_form(snap_compare, desk):
+    """The form on a real desk: a type chosen (its own fields under the common ones, the required one
+    marked), then sent with a bad date and no serial number: each message beside its field."""
+    from textual.widgets import Input, Select
+
+    from helpdesk.tui.desk import TicketDesk
+    from helpdesk.tui.screens.new_ticket import NewTicketScreen
+
+    async def until(pilot, condition) -> None:
+        for _ in range(100):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+            if condition():
+                return
+        raise AssertionError("the form never got there")
+
+    async def fill_in_badly(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NewTicketScreen) and pilot.app.screen.form)
+        form = pilot.app.screen
+        form.query_one("#type", Select).value = "equipment_repair"
+        await until(pilot, lambda: "field.purchase_date" in form.inputs)
+        form.query_one("#title", Input).value = "Laptop screen flickers"
+        form.inputs["field.purchase_date"].widget.value = "2026-13-45"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "must be" in str(form.inputs["field.purchase_date"].problem.render()))
+        for widget in form.query("*"):
+            if hasattr(widget, "cursor_blink"):
+                widget.cursor_blink = False
+        await pilot.pause(0.1)
+
+    assert snap_compare(HelpdeskApp(desk=TicketDesk(desk)), terminal_size=SIZE, run_before=fill_in_badly)

@@ -140,3 +140,34 @@ def test_type_records_keep_hidden_fields(desk):
     record = extensions.type_records()["equipment_repair"]
     names = [f["name"] for f in json.loads(record.fields)]
     assert "serial_number" in names
+
+
+def test_a_form_learns_every_problem_by_input_from_the_rules_intake_applies(desk):
+    """`check_new` names each problem by the input it concerns (a form shows it there); `create` refuses
+    the same ticket with the first of them: one set of rules."""
+    from helpdesk.services import tickets as ticket_service
+
+    form = ticket_service.new_ticket_form(desk)
+    repair = next(t for t in form.types if t.name == "equipment_repair")
+    assert [(f.name, f.kind, f.required) for f in repair.fields][:2] == [("serial_number", "text", True),
+                                                                         ("fault_code", "text", False)]
+    assert next(f for t in form.types for f in t.fields if f.name == "severity").options == ["low", "medium", "high"]
+    assert form.queues == ["it", "repairs", "care"] and form.default_priority == "P2"
+
+    bad = dict(title=" ", customer="not-an-address", type="equipment_repair", priority="P9",
+               fields={"purchase_date": "2026-13-45", "colour": "red"})
+    problems = ticket_service.check_new(desk, **bad)
+    assert set(problems) == {"title", "customer", "priority", "field.purchase_date", "field.colour",
+                             "field.serial_number"}
+    assert problems["field.purchase_date"] == ("field 'purchase_date' of type 'equipment_repair' must be a date "
+                                               "YYYY-MM-DD, not '2026-13-45'")
+    assert problems["field.serial_number"] == "field 'serial_number' of type 'equipment_repair' is required"
+    with pytest.raises(InvalidInput) as refused:
+        ticket_service.create(desk, **{**bad, "fields": [f"{k}={v}" for k, v in bad["fields"].items()]})
+    assert str(refused.value) == next(iter(problems.values()))
+    assert ticket_service.count(desk) == 0
+    # an unknown type: said once, its fields not checked against nothing; fields without a type: said
+    assert set(ticket_service.check_new(desk, title="x", type="nope", fields={"a": "1"})) == {"type"}
+    assert "needs a ticket type" in ticket_service.check_new(desk, title="x", fields={"a": "1"})["type"]
+    assert ticket_service.check_new(desk, title="Fine", type="equipment_repair",
+                                    fields={"serial_number": "SN-1"}) == {}

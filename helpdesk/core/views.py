@@ -99,5 +99,49 @@ class TicketView:
         return data
 
 
+@dataclass
+class FieldView:
+    """One field of a ticket type, as a form asks for it: its kind (text, int, number, bool, date,
+    choice), whether it is required, and a choice's options."""
+
+    name: str
+    kind: str
+    label: str = ""
+    required: bool = False
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TypeView:
+    """A ticket type with its own fields (the extension table's columns) and the queue it lands in."""
+
+    name: str
+    label: str
+    queue: str | None = None
+    fields: list[FieldView] = field(default_factory=list)
+
+
+@dataclass
+class TicketFormView:
+    """What a new ticket can be: the desk's types, queues and priorities, and what is taken when none
+    is given."""
+
+    types: list[TypeView]
+    queues: list[str]
+    priorities: list[str]
+    default_priority: str
+    default_queue: str | None = None
+
+
+@dataclass
+class MacroView:
+    """A configured quick reply: its text, whether it goes in as an internal note, the status it sets."""
+
+    name: str
+    body: str
+    note: bool = False
+    status: str | None = None
+
+
 LIST_COLUMNS = ["number", "title", "status", "priority", "type", "queue", "assignee", "customer", "tags",
                 "created_at", "updated_at"]

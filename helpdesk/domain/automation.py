@@ -116,26 +116,27 @@ def _run(desk, rule: Rule, number: int, auto: Automation) -> None:
             audit.record(desk, number, "rule_failed", rule=rule.name, step=kind, error=str(exc))
 
 
-def apply_macro(desk, number: int, name: str) -> str:
-    """An agent applies a named quick reply: the text goes out (or in as a note), the status may move."""
+def apply_macro(desk, number: int, name: str, *, expected_version: int | None = None) -> str:
+    """An agent applies a named quick reply: the text goes out (or in as a note), the status may move.
+    With `expected_version`, a ticket changed since then is refused (StaleVersion)."""
     auto = settings(desk)
     macro = auto.macros.get(name)
     if macro is None:
         known = ", ".join(sorted(auto.macros)) or "none configured"
         raise NotFound(f"macro '{name}' not found (macros: {known})")
     with desk.db.atomic():
-        _apply_macro(desk, number, macro)
+        _apply_macro(desk, number, macro, expected_version=expected_version)
     return macro.body
 
 
-def _apply_macro(desk, number: int, macro: Macro) -> None:
+def _apply_macro(desk, number: int, macro: Macro, *, expected_version: int | None = None) -> None:
     ticket = tickets.fetch(number)  # a missing ticket is a clear error, not a traceback
     body = macro.body
     if "{" in body:
         customer = Customer.get_or_none(Customer.id == ticket.customer_id) if ticket.customer_id else None
         body = body.replace("{number}", str(number)).replace("{title}", ticket.title).replace(
             "{customer}", (customer.name or customer.email) if customer else "")
-    tickets.reply(desk, number, body, note=macro.note)
+    tickets.reply(desk, number, body, note=macro.note, expected_version=expected_version)
     if macro.status and Ticket.get_by_id(number).status != macro.status:
         lifecycle.change_status(desk, number, macro.status, reason=f"macro {macro.name}")
 

@@ -74,22 +74,34 @@ def coerce_field(ttype: TicketType, spec: FieldSpec, value: Any) -> Any:
     raise InvalidInput(f"{where} has unknown kind {kind}")
 
 
-def check_fields(ttype: TicketType | None, values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+def check_fields(ttype: TicketType | None, values: dict[str, Any], *, creating: bool,
+                 problems: dict[str, str] | None = None) -> dict[str, Any]:
+    """The values checked and coerced to their kinds. A bad one raises InvalidInput, unless `problems` is
+    given: then each bad field's message goes there under its name and the rest are still checked (a
+    form shows every message beside its field)."""
     if not values and (ttype is None or not creating):
         return {}
     if ttype is None:
         raise InvalidInput(f"field {limits.shown(next(iter(values)))} needs a ticket type (--type)")
     clean = {}
     for name, value in values.items():
-        spec = ttype.field(name)
-        if spec is None:
-            known = ", ".join(f.name for f in ttype.fields) or "none"
-            raise InvalidInput(f"unknown field {limits.shown(name)} for type '{ttype.name}' (fields: {known})")
-        clean[name] = coerce_field(ttype, spec, value)
+        try:
+            spec = ttype.field(name)
+            if spec is None:
+                known = ", ".join(f.name for f in ttype.fields) or "none"
+                raise InvalidInput(f"unknown field {limits.shown(name)} for type '{ttype.name}' (fields: {known})")
+            clean[name] = coerce_field(ttype, spec, value)
+        except InvalidInput as error:
+            if problems is None:
+                raise
+            problems.setdefault(name, str(error))
     if creating:
         for spec in ttype.fields:
-            if spec.required and clean.get(spec.name) is None:
-                raise InvalidInput(f"field '{spec.name}' of type '{ttype.name}' is required")
+            if spec.required and clean.get(spec.name) is None and spec.name not in (problems or {}):
+                message = f"field '{spec.name}' of type '{ttype.name}' is required"
+                if problems is None:
+                    raise InvalidInput(message)
+                problems[spec.name] = message
     return clean
 
 

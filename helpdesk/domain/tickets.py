@@ -147,32 +147,62 @@ class _Checked:
     customer: str | None
 
 
-def _check(desk, inp: TicketInput) -> _Checked:
+def _check(desk, inp: TicketInput, problems: dict[str, str] | None = None) -> _Checked:
+    """The ticket checked; the first problem raises InvalidInput, unless `problems` is given: then every
+    problem goes there by the input it concerns (a common one by its key, a type's field as
+    `field.NAME`) and checking goes on (the result is then only good when `problems` stayed empty)."""
+
+    def refuse(key: str, error: InvalidInput | str) -> None:
+        if problems is None:
+            raise error if isinstance(error, InvalidInput) else InvalidInput(error)
+        problems.setdefault(key, str(error))
+
     title = (inp.title or "").strip()
     if not title:
-        raise InvalidInput("a ticket needs a title")
+        refuse("title", "a ticket needs a title")
     inp.title = title
-    for what, value, maximum in (("title", title, limits.TITLE_MAX), ("body", inp.body, limits.BODY_MAX),
-                                 ("customer", inp.customer, limits.EMAIL_MAX),
-                                 ("customer name", inp.customer_name, limits.PERSON_NAME_MAX),
-                                 ("organisation", inp.organisation, limits.ORGANISATION_MAX),
-                                 ("idempotency key", inp.key, limits.IDEMPOTENCY_KEY_MAX)):
-        limits.check_text(what, value, maximum)
+    for key, what, value, maximum in (("title", "title", title, limits.TITLE_MAX),
+                                      ("body", "body", inp.body, limits.BODY_MAX),
+                                      ("customer", "customer", inp.customer, limits.EMAIL_MAX),
+                                      ("customer_name", "customer name", inp.customer_name, limits.PERSON_NAME_MAX),
+                                      ("organisation", "organisation", inp.organisation, limits.ORGANISATION_MAX),
+                                      ("key", "idempotency key", inp.key, limits.IDEMPOTENCY_KEY_MAX)):
+        try:
+            limits.check_text(what, value, maximum)
+        except InvalidInput as error:
+            refuse(key, error)
     if len(inp.tags) > limits.TAGS_PER_TICKET:
-        raise InvalidInput(f"more than {limits.TAGS_PER_TICKET} tags")
-    ttype = ticket_type(desk, inp.type)
-    priority = check_priority(inp.priority or desk.config.default_priority)
+        refuse("tags", f"more than {limits.TAGS_PER_TICKET} tags")
+    ttype = type_known = None
+    try:
+        ttype = ticket_type(desk, inp.type)
+        type_known = True
+    except InvalidInput as error:
+        refuse("type", error)
+    priority = inp.priority
+    try:
+        priority = check_priority(inp.priority or desk.config.default_priority)
+    except InvalidInput as error:
+        refuse("priority", error)
     queue = inp.queue or (ttype.queue if ttype else None) or desk.config.default_queue
     if queue and desk.config.queue(queue) is None:
-        raise InvalidInput(f"unknown queue {limits.shown(queue)}")
+        refuse("queue", f"unknown queue {limits.shown(queue)}")
     customer = None
     if inp.customer:
         customer = inp.customer.strip().lower()
         if not is_address(customer):
-            raise InvalidInput(f"customer {limits.shown(inp.customer)} is not an email address")
+            refuse("customer", f"customer {limits.shown(inp.customer)} is not an email address")
     if inp.channel not in CHANNELS:
-        raise InvalidInput(f"channel {limits.shown(inp.channel)} is not one of {', '.join(CHANNELS)}")
-    fields = check_fields(ttype, inp.fields, creating=True)
+        refuse("channel", f"channel {limits.shown(inp.channel)} is not one of {', '.join(CHANNELS)}")
+    fields: dict[str, Any] = {}
+    if type_known:  # an unknown type has no fields to check against: its own message says enough
+        field_problems: dict[str, str] | None = None if problems is None else {}
+        try:
+            fields = check_fields(ttype, inp.fields, creating=True, problems=field_problems)
+        except InvalidInput as error:  # fields given without a type
+            refuse("type", error)
+        for name, message in (field_problems or {}).items():
+            refuse(f"field.{name}", message)
     return _Checked(inp, ttype, fields, priority, queue, customer)
 
 
@@ -180,6 +210,15 @@ def validate(desk, inp: TicketInput) -> "_Checked":
     """Check a ticket without storing it (bulk intake checks every row first); the result can be
     handed to `intake_many`, which then does not check it again."""
     return _check(desk, inp)
+
+
+def problems(desk, inp: TicketInput) -> dict[str, str]:
+    """Every problem of a ticket not yet stored, by the input it concerns ('title', 'customer', 'queue',
+    'priority', 'type', 'field.NAME', ...), by the same rules as intake: what a form shows beside each
+    input. Empty: intake would take it."""
+    found: dict[str, str] = {}
+    _check(desk, TicketInput(**{**vars(inp), "fields": dict(inp.fields), "tags": list(inp.tags)}), found)
+    return found
 
 
 # ---------------------------------------------------------------- intake

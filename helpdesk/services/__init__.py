@@ -4,7 +4,7 @@ Ollama, change notifications) runs after its commit.
 
 desk           create (init), open, migrate, locate, backend, database_failure
 tickets        create, create_records (bulk, all or nothing), list_, count, show, history, update, tag,
-               reply, note, apply_macro, attach, attachments, attachment
+               reply, note, apply_macro, macros, attach, attachments, attachment, new_ticket_form, check_new
 lifecycle      assign (or auto), take, transfer, return_to_queue, change_status, resolve, close, reopen, merge
 agents         add, update, list_, show
 ratings        rate

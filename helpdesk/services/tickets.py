@@ -11,7 +11,10 @@ from typing import Any, Callable
 
 from helpdesk.core.errors import InvalidInput, RowsRefused
 from helpdesk.core.inputs import load_json
-from helpdesk.core.views import EntryView, EventView, TicketView
+from helpdesk.core.views import (
+    EntryView, EventView, FieldView, MacroView, TicketFormView, TicketView, TypeView,
+)
+from helpdesk.core.vocabulary import PRIORITIES
 from helpdesk.domain import tickets
 from helpdesk.services.work import unit
 
@@ -53,6 +56,26 @@ def create(desk, *, title: str, body: str = "", type: str | None = None, priorit
         if created:
             _classify_after_commit(work, [view.number])
     return view, created
+
+
+def new_ticket_form(desk) -> TicketFormView:
+    """The desk's ticket types with their fields, its queues and priorities: what a new-ticket form offers."""
+    config = desk.config
+    types = [TypeView(t.name, t.label, t.queue,
+                      [FieldView(f.name, f.kind, f.label, f.required, list(f.options)) for f in t.fields])
+             for t in config.types]
+    return TicketFormView(types, [q.name for q in config.queues], list(PRIORITIES), config.default_priority,
+                          config.default_queue)
+
+
+def check_new(desk, *, title: str, body: str = "", type: str | None = None, priority: str | None = None,
+              customer: str | None = None, queue: str | None = None,
+              fields: dict[str, str] | None = None) -> dict[str, str]:
+    """Every problem of a ticket before it is created, by the input it concerns ('title', 'customer',
+    'type', 'field.NAME', ...), by the rules `create` applies; {}: `create` would take it. Stores nothing."""
+    return tickets.problems(desk, tickets.TicketInput(title=title, body=body or "", type=type or None,
+                                                      priority=priority or None, customer=customer or None,
+                                                      queue=queue or None, fields=dict(fields or {})))
 
 
 def read_records(text: str) -> list[tuple[str, object]]:
@@ -227,12 +250,20 @@ def note(desk, number: int, body: str, *, expected_version: int | None = None) -
     return reply(desk, number, body, note=True, expected_version=expected_version)
 
 
-def apply_macro(desk, number: int, name: str) -> str:
-    """Send a configured quick reply and apply what else the macro says (status, tags, ...)."""
+def macros(desk) -> list[MacroView]:
+    """The configured quick replies, by name."""
+    from helpdesk.domain import automation  # lazy: macros load the automation config
+
+    return [MacroView(m.name, m.body, m.note, m.status) for _, m in sorted(automation.settings(desk).macros.items())]
+
+
+def apply_macro(desk, number: int, name: str, *, expected_version: int | None = None) -> str:
+    """Send a configured quick reply and apply what else the macro says (status, tags, ...); with
+    `expected_version`, a ticket changed since then is refused (StaleVersion)."""
     from helpdesk.domain import automation  # lazy: macros load the automation config
 
     with unit(desk) as work:
-        result = automation.apply_macro(desk, number, name)
+        result = automation.apply_macro(desk, number, name, expected_version=expected_version)
         work.changed(number)
     return result
 

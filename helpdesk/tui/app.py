@@ -141,6 +141,27 @@ class HelpdeskApp(App, inherit_bindings=False):
     def action_toggle_theme(self) -> None:
         self.theme = themes.opposite(self.theme)
 
+    def action_new_ticket(self) -> None:
+        from helpdesk.tui.screens.new_ticket import NewTicketScreen  # lazy: loaded by the first new ticket
+
+        if self.desk is None or isinstance(self.screen, NewTicketScreen):
+            self.bell()
+            return
+        self.push_screen(NewTicketScreen(self.desk), self._ticket_created)
+
+    def _ticket_created(self, view) -> None:
+        """Say so, and show the queue of every ticket, newest first: the new one on top, the cursor on it."""
+        if view is None:
+            return
+        from helpdesk.tui.screens.new_ticket import created_message  # lazy: loaded with the form
+
+        notify(self, created_message(view))
+        while self.screen is not self.screen_stack[0]:
+            self.pop_screen()
+        self.query_one("#filter", Input).value = ""
+        self.view = None
+        self._filter_applied("", self.rows_for(""))
+
     async def run_binding(self, binding_id: str) -> None:
         """Do what the binding with this id does (the palette's way to every action)."""
         spec = keys.BY_ID[binding_id]

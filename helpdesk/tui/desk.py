@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from helpdesk.core.errors import HelpdeskError, StaleVersion
-from helpdesk.core.views import EntryView, EventView, TicketView
+from helpdesk.core.views import EntryView, EventView, MacroView, TicketFormView, TicketView
 from helpdesk.core.vocabulary import PRIORITIES, STATES
 from helpdesk.services import agents, changes, lifecycle, queue, tickets
 from helpdesk.tui.rows import Row
 
-__all__ = ["PRIORITIES", "STATES", "BulkOutcome", "ChangeFeed", "DeskRowSource", "HelpdeskError", "StaleVersion", "TicketDesk",
-           "row_of"]
+__all__ = ["PRIORITIES", "STATES", "BulkOutcome", "ChangeFeed", "DeskRowSource", "FormRefused", "HelpdeskError",
+           "MacroView", "StaleVersion", "TicketDesk", "TicketFormView", "TicketView", "row_of"]
 
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
@@ -33,6 +33,14 @@ def row_of(ticket: TicketView, due: dt.datetime | None, now: dt.datetime) -> Row
     return Row(id=ticket.number, number=ticket.number, priority=ticket.priority, status=ticket.status,
                title=ticket.title, sla_state=state, sla_minutes=minutes, customer=ticket.customer,
                assignee=ticket.assignee, type=ticket.type, queue=ticket.queue, updated=ticket.updated_at)
+
+
+class FormRefused(HelpdeskError):
+    """A new ticket refused before anything was stored: every problem, by the input it concerns."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(next(iter(problems.values())))
+        self.problems = problems
 
 
 @dataclass
@@ -146,6 +154,30 @@ class TicketDesk:
 
     def reply(self, number: int, body: str, *, note: bool, version: int) -> EntryView:
         return tickets.reply(self.desk, number, body, note=note, expected_version=version)
+
+    def new_ticket_form(self) -> TicketFormView:
+        """The types (with their fields), queues and priorities a new ticket can have."""
+        return tickets.new_ticket_form(self.desk)
+
+    def create_ticket(self, *, title: str, body: str, type: str | None, priority: str | None,
+                      customer: str | None, queue: str | None, fields: dict[str, str]) -> TicketView:
+        """A new ticket, created by an agent; FormRefused (nothing stored) with every problem, by input
+        ('title', 'customer', 'field.NAME', ...), when the desk would not take it."""
+        given = {name: value for name, value in fields.items() if value.strip()}
+        problems = tickets.check_new(self.desk, title=title, body=body, type=type, priority=priority,
+                                     customer=customer, queue=queue, fields=given)
+        if problems:
+            raise FormRefused(problems)
+        view, _ = tickets.create(self.desk, title=title, body=body, type=type, priority=priority,
+                                 customer=customer or None, queue=queue,
+                                 fields=[f"{name}={value}" for name, value in given.items()], channel="agent")
+        return view
+
+    def macros(self) -> list[MacroView]:
+        return tickets.macros(self.desk)
+
+    def apply_macro(self, number: int, name: str, *, version: int | None) -> str:
+        return tickets.apply_macro(self.desk, number, name, expected_version=version)
 
     def agent_logins(self) -> list[str]:
         """The active agents, by login (whom a ticket can be assigned to)."""

@@ -68,6 +68,7 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("bulk_status", "t", "bulk_status", "Change the status of the selected tickets", QUEUE),
     KeySpec("bulk_priority", "p", "bulk_priority", "Change the priority of the selected tickets", QUEUE),
     KeySpec("views", "f2", "toggle_views", "Show or hide the sidebar of views", APP),
+    KeySpec("new_ticket", "ctrl+n", "new_ticket", "Create a ticket: choose its type, fill in its fields", APP),
     KeySpec("back", "escape,q", "back", "Back to the queue", DETAIL, footer="Back"),
     KeySpec("reply", "r", "reply", "Reply to the customer (queued in the outbox)", DETAIL, footer="Reply"),
     KeySpec("note", "n", "note", "Add an internal note", DETAIL, footer="Note"),
@@ -76,6 +77,7 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("status", "s", "status", "Change the status", DETAIL, footer="Status"),
     KeySpec("priority", "p", "priority", "Change the priority", DETAIL, footer="Priority"),
     KeySpec("reload", "ctrl+r", "reload", "Read the ticket again", DETAIL),
+    KeySpec("macro", "ctrl+o", "macro", "Apply a macro (a configured quick reply) by name", DETAIL, footer="Macro"),
     KeySpec("help_close", "escape,q,f1,question_mark", "close", "Close the help", HELP),
 )
 BY_ID = {spec.id: spec for spec in CATALOGUE}

@@ -22,7 +22,7 @@ from helpdesk.tui import keys
 from helpdesk.tui.desk import PRIORITIES, STATES, HelpdeskError, StaleVersion, TicketDesk
 from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.rows import duration
-from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen
+from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen, MacroScreen
 from helpdesk.tui.text import block_text, line_text
 
 # How each kind of conversation entry is marked: a label readable without colour, and its colour.
@@ -286,3 +286,12 @@ class DetailScreen(Screen):
         if priority:
             self.write(f"Priority {priority}",
                        lambda version: self.desk.set_priority(self.number, priority, version=version))
+
+    def action_macro(self) -> None:
+        if self._when_loaded():
+            self.app.push_screen(MacroScreen(self.desk, self.number, self.view.version), self._macro_applied)
+
+    def _macro_applied(self, outcome: str | None) -> None:
+        if outcome:
+            notify(self, outcome)
+            self.load()

@@ -38,6 +38,10 @@ def row_of(ticket: TicketView, due: dt.datetime | None, now: dt.datetime) -> Row
 class AiOff(HelpdeskError):
     """An AI action on a desk whose `[ai]` is turned off."""
 
+    def __init__(self, message: str = "AI assistance is off on this desk: set enabled = true in the [ai] section "
+                                      "of the configuration to use it") -> None:
+        super().__init__(message)
+
 
 @dataclass
 class BulkOutcome:
@@ -223,8 +227,7 @@ class TicketDesk:
 
     def _ai(self):
         if not self.ai_enabled:
-            raise AiOff("AI assistance is off on this desk: set enabled = true in the [ai] section of the "
-                        "configuration to use it")
+            raise AiOff()
         from helpdesk.services import ai  # lazy: the AI modules load only when an agent asks for them
 
         return ai

@@ -80,15 +80,15 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("return_to_queue", "u", "return_to_queue", "Return to the queue: unassigned, status new", DETAIL),
     KeySpec("tag", "g", "tag", "Add or remove tags", DETAIL),
     KeySpec("edit", "e", "edit", "Edit the title and the type's fields", DETAIL),
-    KeySpec("merge", "M", "merge", "Merge into another ticket (asks which, then to confirm)", DETAIL),
+    KeySpec("merge", "M", "merge", "Merge into another ticket (confirmed first)", DETAIL),
     KeySpec("next_ticket", "right_square_bracket", "next_ticket", "Next ticket of the queue's view", DETAIL),
     KeySpec("previous_ticket", "left_square_bracket", "previous_ticket", "Previous ticket of the queue's view",
             DETAIL),
     KeySpec("save_attachment", "w", "save_attachment", "Save an attachment to a file", DETAIL),
     KeySpec("load_earlier", "o", "load_earlier", "Load older messages of a long conversation", DETAIL),
     KeySpec("ai_suggestions", "i", "ai_suggestions", "Accept or change the AI's suggestions", DETAIL),
-    KeySpec("similar", "f", "similar", "Similar solved tickets, with their resolution", DETAIL),
-    KeySpec("draft", "d", "draft", "Draft a reply with AI (you check and send it)", DETAIL),
+    KeySpec("similar", "f", "similar", "Similar solved tickets and their resolution", DETAIL),
+    KeySpec("draft", "d", "draft", "Draft a reply with AI (only you send it)", DETAIL),
     KeySpec("help_close", "escape,q,f1,question_mark", "close", "Close the help", HELP),
 )
 BY_ID = {spec.id: spec for spec in CATALOGUE}

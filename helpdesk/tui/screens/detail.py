@@ -71,8 +71,7 @@ def extension_table(view, specs) -> Table | Text:
     """The type's extension fields, each by its label (the configured ones first, in their order)."""
     values = dict(view.fields or {})
     if not values and not specs:
-        return Text("this ticket's type has no fields of its own" if view.type else "no type: no fields of its own",
-                    style="dim")
+        return Text("this ticket's type has no fields of its own", style="dim")
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
@@ -289,10 +288,12 @@ class DetailScreen(Screen):
 
     @work(thread=True, exclusive=True, group="detail-load", exit_on_error=False)
     def load(self) -> None:
-        """Read the ticket, as many of its newest entries as are shown (at least a page), its history and
-        its AI suggestions."""
+        """Read the ticket, as many of its newest entries as are shown (at least a page; all of them when
+        all were shown), its history and its AI suggestions."""
         number = self.number
         shown = len(self.view.conversation or []) if self.view is not None and self.view.number == number else 0
+        if shown and not self.earlier:
+            shown += CONVERSATION_PAGE  # all of it was shown: so it stays, with what arrived since
         try:
             view, earlier = self.desk.read_ticket(number, max(CONVERSATION_PAGE, shown))
             events = self.desk.history(number)
@@ -315,6 +316,8 @@ class DetailScreen(Screen):
         heading = self.query_one("#extension-heading", Static)
         heading.update(line_content(f"{ticket_type.label} fields") if ticket_type is not None else "Fields of the type")
         self.query_one("#extension", Static).update(extension_table(view, specs))
+        for name in ("#extension-heading", "#extension"):  # a ticket without a type has no such fields
+            self.query_one(name).set_class(ticket_type is None and not view.fields, "-hidden")
         self.query_one("#description", Static).update(description_text(view))
         show_ai = bool(suggestions) or self.desk.ai_enabled
         for name in ("#suggestions-heading", "#suggestions"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,7 @@ def suggestion_label(suggestion) -> Text:
     return text
 
 
-def suggestions_text(suggestions, *, enabled: bool) -> Text:
+def suggestions_text(suggestions) -> Text:
     text = Text()
     if any(s.kind == "injection" for s in suggestions):
         text.append(INJECTION_WARNING + "\n", "bold red")
@@ -161,7 +162,7 @@ def suggestions_text(suggestions, *, enabled: bool) -> Text:
             text.append_text(suggestion_label(suggestion))
             text.append("\n")
     if not text:
-        return Text("no AI suggestions yet" if enabled else "AI assistance is off on this desk", style="dim")
+        return Text("no AI suggestions yet", style="dim")
     text.append("i: accept or change · f: similar solved tickets · d: draft a reply", "dim")
     return text
 
@@ -319,10 +320,9 @@ class DetailScreen(Screen):
         for name in ("#extension-heading", "#extension"):  # a ticket without a type has no such fields
             self.query_one(name).set_class(ticket_type is None and not view.fields, "-hidden")
         self.query_one("#description", Static).update(description_text(view))
-        show_ai = bool(suggestions) or self.desk.ai_enabled
         for name in ("#suggestions-heading", "#suggestions"):
-            self.query_one(name).set_class(not show_ai, "-hidden")
-        self.query_one("#suggestions", Static).update(suggestions_text(suggestions, enabled=self.desk.ai_enabled))
+            self.query_one(name).set_class(not self.desk.ai_enabled, "-hidden")
+        self.query_one("#suggestions", Static).update(suggestions_text(suggestions))
         self.query_one("#clocks", Static).update(clocks_text(view))
         self._show_conversation()
         self.query_one("#attachments", Static).update(attachments_text(view))
@@ -653,8 +653,7 @@ class DetailScreen(Screen):
             return
         open_ones = [s for s in self.suggestions if s.kind != "injection"]
         if not open_ones:
-            notify(self, f"#{self.number} has no AI suggestions" +
-                   ("" if self.desk.ai_enabled else ": AI assistance is off on this desk"))
+            notify(self, f"#{self.number} has no AI suggestions" + ("" if self.desk.ai_enabled else f": {AiOff()}"))
             return
         labels = {suggestion_label(s).plain: s for s in open_ones}
         self.app.push_screen(ChoiceScreen(f"AI suggestions for #{self.number}: which one?", list(labels)),
@@ -682,32 +681,38 @@ class DetailScreen(Screen):
     def _decide(self, kind: str, value: str) -> None:
         self.write(f"AI suggestion: {kind} {value}", lambda version: self.desk.decide(self.number, kind, value))
 
-    def action_similar(self) -> None:
+    def _ask_ai(self, progress: str, failed: str, call: Callable[[], Any], then: Callable[[Any], None],
+                group: str) -> None:
+        """An AI action (the model can take seconds): `progress` on the banner meanwhile, `call()` in a
+        worker, `then(result)` back on the screen; a failure said in words after `failed`."""
         if not self._when_loaded():
             return
         if not self.desk.ai_enabled:
             notify(self, str(AiOff()), severity="warning")
             return
-        self.banner.show(f"Looking for solved tickets like #{self.number}…", "information")
-        self.find_similar(self.number)
+        self.banner.show(progress, "information")
 
-    @work(thread=True, exclusive=True, group="detail-similar", exit_on_error=False)
-    def find_similar(self, number: int) -> None:
-        try:
-            found = self.desk.similar(number)
-        except Exception as error:  # the model or the desk failed: said, not a crash
-            self.app.call_from_thread(self._ai_failed, f"Similar tickets could not be found: {error}")
-            return
-        self.app.call_from_thread(self._similar_found, number, found)
+        def run() -> None:
+            try:
+                result = call()
+            except Exception as error:  # the model or the desk failed: said, not a crash
+                self.app.call_from_thread(self._ai_answered, notify, self, f"{failed}: {error}", severity="error")
+                return
+            self.app.call_from_thread(self._ai_answered, then, result)
 
-    def _ai_failed(self, message: str) -> None:
+        self.run_worker(run, thread=True, exclusive=True, group=group, exit_on_error=False)
+
+    def _ai_answered(self, then: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if self.banner.has_class("-information"):
             self.banner.clear()
-        notify(self, message, severity="error")
+        then(*args, **kwargs)
+
+    def action_similar(self) -> None:
+        number = self.number
+        self._ask_ai(f"Looking for solved tickets like #{number}…", "Similar tickets could not be found",
+                     lambda: self.desk.similar(number), partial(self._similar_found, number), "detail-similar")
 
     def _similar_found(self, number: int, found: list[dict]) -> None:
-        if self.banner.has_class("-information"):
-            self.banner.clear()
         if not found:
             notify(self, f"No solved tickets like #{number} were found")
             return
@@ -718,30 +723,14 @@ class DetailScreen(Screen):
             self.app.push_screen(DetailScreen(self.desk, number))
 
     def action_draft(self) -> None:
-        if not self._when_loaded():
-            return
-        if not self.desk.ai_enabled:
-            notify(self, str(AiOff()), severity="warning")
-            return
         if self.draft_ready is not None and self.draft_ready[0] == self.number:
             self._open_draft(*self.draft_ready)
             return
-        self.banner.show(f"Drafting a reply to #{self.number}… the model can take a few seconds; keep working "
-                         "meanwhile", "information")
-        self.make_draft(self.number)
-
-    @work(thread=True, exclusive=True, group="detail-draft", exit_on_error=False)
-    def make_draft(self, number: int) -> None:
-        try:
-            written = self.desk.draft(number)
-        except Exception as error:  # the model or the desk failed: said, not a crash
-            self.app.call_from_thread(self._ai_failed, f"No draft: {error}")
-            return
-        self.app.call_from_thread(self._drafted, number, written)
+        number = self.number
+        self._ask_ai(f"Drafting a reply to #{number}… the model can take a few seconds; keep working meanwhile",
+                     "No draft", lambda: self.desk.draft(number), partial(self._drafted, number), "detail-draft")
 
     def _drafted(self, number: int, written) -> None:
-        if self.banner.has_class("-information"):
-            self.banner.clear()
         if written.notes:
             notify(self, "Draft written offline: " + "; ".join(written.notes), severity="warning")
         if number != self.number:

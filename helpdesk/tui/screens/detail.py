@@ -621,7 +621,7 @@ class DetailScreen(Screen):
             self.app.call_from_thread(notify, self, f"The attachment could not be read: {error}", severity="error")
             return
         self.app.call_from_thread(self.app.push_screen,
-                                  AskScreen(f"Save {inert(content.view.filename, layout=False)} to",
+                                  AskScreen(f"Save {content.view.filename} to",
                                             "a file or a folder", default),
                                   lambda path: self.save_attachment(content, path, overwrite=False) if path else None)
 

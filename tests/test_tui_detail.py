@@ -8,14 +8,13 @@ changed, similar solved tickets, a reply drafted by the loopback Ollama stand-in
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from helpdesk.services import lifecycle, tickets
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.desk import TicketDesk
-from helpdesk.tui.screens.detail import DetailScreen, DraftComposeScreen, EditFieldsScreen, SimilarScreen
+from helpdesk.tui.screens.detail import DetailScreen
+from helpdesk.tui.screens.ticket_forms import DraftComposeScreen, EditFieldsScreen, SimilarScreen
 from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen
 from test_ai_desk import INJECTION, free_port, new_ticket, open_ai_desk, standin  # noqa: F401 - fixtures
 from test_tui_desk import HOSTILE, SIZE, make_tickets, open_ticket, queue_ready, shown, until

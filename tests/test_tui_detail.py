@@ -251,6 +251,40 @@ async def test_a_long_conversation_shows_the_newest_entries_and_loads_earlier_on
         assert len(conversation_bodies(screen)) == 301
 
 
+async def test_a_remapped_detail_key_works_and_the_screen_names_it(desk):
+    from helpdesk.tui.settings import TuiSettings
+
+    make_tickets(desk, 1)
+    for i in range(1, 61):
+        tickets.note(desk, 1, f"message {i}")
+    app = HelpdeskApp(desk=TicketDesk(desk), settings=TuiSettings(keys={"load_earlier": "L"}))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, 1)
+        assert "10 earlier messages not shown: press L" in str(screen.query_one("#earlier").render())
+        await pilot.press("o")  # no longer the key
+        await pilot.pause(0.1)
+        assert len(conversation_bodies(screen)) == 50
+        await pilot.press("L")
+        await until(pilot, lambda: len(conversation_bodies(screen)) == 60)
+
+
+async def test_a_field_edit_of_a_ticket_changed_meanwhile_is_refused_and_read_again(desk):
+    make_tickets(desk, 2)
+    app = HelpdeskApp(desk=TicketDesk(desk))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, 2)
+        screen._stop_listening()  # the screen has not heard of the other agent's change
+        await pilot.press("e")
+        app.screen.query_one("#edit-title").value = "My new title"
+        tickets.update(desk, 2, title="Their new title")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.banner.shown and screen.view.title == "Their new title")
+        assert "changed by someone else" in screen.banner.message and app.screen is screen
+        assert tickets.show(desk, 2).title == "Their new title"
+
+
 async def test_hostile_text_in_the_conversation_and_fields_is_inert(desk):
     tickets.create(desk, title=HOSTILE, body=HOSTILE, customer="evil@example.com", type="it_support",
                    fields=[f"asset_tag={HOSTILE}"])

@@ -148,7 +148,7 @@ def suggestion_label(suggestion) -> Text:
     return text
 
 
-def suggestions_text(suggestions) -> Text:
+def suggestions_text(suggestions, hint: str = "") -> Text:
     text = Text()
     if any(s.kind == "injection" for s in suggestions):
         text.append(INJECTION_WARNING + "\n", "bold red")
@@ -158,7 +158,7 @@ def suggestions_text(suggestions) -> Text:
             text.append("\n")
     if not text:
         return Text("no AI suggestions yet", style="dim")
-    text.append("i: accept or change · f: similar solved tickets · d: draft a reply", "dim")
+    text.append(hint, "dim")
     return text
 
 
@@ -317,7 +317,9 @@ class DetailScreen(Screen):
         self.query_one("#description", Static).update(description_text(view))
         for name in ("#suggestions-heading", "#suggestions"):
             self.query_one(name).set_class(not self.desk.ai_enabled, "-hidden")
-        self.query_one("#suggestions", Static).update(suggestions_text(suggestions))
+        hint = (f"{self._key('ai_suggestions')}: accept or change · {self._key('similar')}: similar solved "
+                f"tickets · {self._key('draft')}: draft a reply")
+        self.query_one("#suggestions", Static).update(suggestions_text(suggestions, hint))
         self.query_one("#clocks", Static).update(clocks_text(view))
         self._show_conversation()
         self.query_one("#attachments", Static).update(attachments_text(view))
@@ -327,11 +329,16 @@ class DetailScreen(Screen):
         if self.banner.shown and not self.banner.has_class("-warning"):
             self.banner.clear()
 
+    def _key(self, binding_id: str) -> str:
+        """The keys of a binding as the person set them (`[tui.keys]`), as people read them."""
+        return keys.key_display(getattr(self.app, "keymap", {}).get(binding_id, keys.BY_ID[binding_id].keys))
+
     def _show_conversation(self) -> None:
         earlier = self.query_one("#earlier", EarlierEntries)
         if self.earlier:
             earlier.update(Content(f"▲ {self.earlier:,} earlier message{'s' if self.earlier != 1 else ''} not "
-                                   f"shown: press o (or click here) to load {min(self.earlier, CONVERSATION_PAGE)} more"))
+                                   f"shown: press {self._key('load_earlier')} (or click here) to load "
+                                   f"{min(self.earlier, CONVERSATION_PAGE)} more"))
         earlier.set_class(bool(self.earlier), "-shown")
         self.query_one("#conversation", Static).update(conversation(self.view))
 
@@ -732,7 +739,7 @@ class DetailScreen(Screen):
             return
         if self.app.screen is not self:  # a prompt is open: the draft waits for the agent
             self.draft_ready = (number, written)
-            notify(self, f"The draft reply to #{number} is ready: press d to open it")
+            notify(self, f"The draft reply to #{number} is ready: press {self._key('draft')} to open it")
             return
         self._open_draft(number, written)
 

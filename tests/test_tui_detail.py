@@ -269,6 +269,26 @@ async def test_a_remapped_detail_key_works_and_the_screen_names_it(desk):
         await until(pilot, lambda: len(conversation_bodies(screen)) == 60)
 
 
+async def test_the_palette_over_a_ticket_offers_the_tickets_actions(app):
+    from textual.command import CommandPalette
+
+    from helpdesk.tui import keys
+    from helpdesk.tui.palette import HelpdeskCommands
+
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, 4)
+        texts = [hit.text async for hit in HelpdeskCommands(screen).discover()]
+        assert texts == [s.description for s in keys.CATALOGUE if s.scope in (keys.APP, keys.DETAIL) and s.id != "palette"]
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Add or remove tags")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await answer(pilot, "from-palette")
+        await until(pilot, lambda: screen.view.tags == ["from-palette"])
+
+
 async def test_a_field_edit_of_a_ticket_changed_meanwhile_is_refused_and_read_again(desk):
     make_tickets(desk, 2)
     app = HelpdeskApp(desk=TicketDesk(desk))

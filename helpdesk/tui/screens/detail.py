@@ -223,6 +223,7 @@ class DetailScreen(Screen):
     (`index`), it moves to the next and previous ticket of that view."""
 
     BINDINGS = keys.bindings(keys.DETAIL)
+    KEY_SCOPE = keys.DETAIL  # the command palette offers this scope's actions over this screen
     DEFAULT_CSS = """
     DetailScreen {
         & #ticket { padding: 0 1; }

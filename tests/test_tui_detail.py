@@ -232,6 +232,8 @@ async def test_a_long_conversation_shows_the_newest_entries_and_loads_earlier_on
         await until(pilot, lambda: queue_ready(app))
         screen = await open_ticket(pilot, 1)
         assert conversation_bodies(screen) == [f"message {i}" for i in range(251, 301)]
+        # the history too shows its newest events only (a note is an event); the CLI lists them all
+        assert "older events not shown: `helpdesk ticket history 1`" in str(screen.query_one("#history").render())
         assert "250 earlier messages not shown" in screen_text(app) or "250 earlier messages" in str(
             screen.query_one("#earlier").render())
         await pilot.press("o")

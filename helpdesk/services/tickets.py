@@ -202,12 +202,12 @@ def conversation(desk, number: int, *, before: int | None = None, limit: int = 5
     return ConversationPage(found, earlier)
 
 
-def history(desk, number: int) -> list[EventView]:
-    """The audit events of a ticket, oldest first."""
+def history(desk, number: int, *, newest: int | None = None) -> list[EventView]:
+    """The audit events of a ticket, oldest first (`newest`: only the last N)."""
     from helpdesk.domain import audit  # lazy: only the history reads the audit trail
 
     tickets.fetch(number)
-    return audit.history(desk, number)
+    return audit.history(desk, number, newest=newest)
 
 
 # ---------------------------------------------------------------- change and answer

@@ -161,8 +161,9 @@ class TicketDesk:
         """The `limit` conversation entries before entry `before` (oldest first), and how many precede them."""
         return tickets.conversation(self.desk, number, before=before, limit=limit)
 
-    def history(self, number: int) -> list[EventView]:
-        return tickets.history(self.desk, number)
+    def history(self, number: int, newest: int | None = None) -> list[EventView]:
+        """The ticket's audit events, oldest first (`newest`: only the last N)."""
+        return tickets.history(self.desk, number, newest=newest)
 
     def reply(self, number: int, body: str, *, note: bool, version: int) -> EntryView:
         return tickets.reply(self.desk, number, body, note=note, expected_version=version)

@@ -33,6 +33,7 @@ from helpdesk.tui.screens.ticket_forms import DraftComposeScreen, EditFieldsScre
 from helpdesk.tui.text import block_text, line_content, line_text
 
 CONVERSATION_PAGE = 50  # conversation entries read at a time: the newest first, older ones on request
+HISTORY_SHOWN = 100  # the newest audit events shown (a ticket with 2,000 replies has 2,000 of them)
 # How each kind of conversation entry is marked: a label readable without colour, and its colour.
 ENTRY_KINDS = {"inbound": ("Customer", "bold cyan"), "reply": ("Public reply", "bold green"),
                "note": ("Internal note", "bold yellow")}
@@ -172,8 +173,11 @@ def attachments_text(view) -> Text:
     return text or Text("no attachments", style="dim")
 
 
-def history_text(events) -> Text:
+def history_text(events, *, more: bool = False) -> Text:
+    """The events given, oldest first; `more`: older ones exist (the CLI lists them all)."""
     text = Text()
+    if more and events:
+        text.append(f"… older events not shown: `helpdesk ticket history {events[0].ticket}` lists them all\n", "dim")
     for event in events:
         text.append(f"{_when(event.created_at)}  ", "dim")
         text.append_text(line_text(event.actor, style="bold"))
@@ -293,7 +297,7 @@ class DetailScreen(Screen):
             shown += CONVERSATION_PAGE  # all of it was shown: so it stays, with what arrived since
         try:
             view, earlier = self.desk.read_ticket(number, max(CONVERSATION_PAGE, shown))
-            events = self.desk.history(number)
+            events = self.desk.history(number, HISTORY_SHOWN + 1)  # one more: are there older ones?
             suggestions = self.desk.suggestions(number)
         except Exception as error:  # the desk's failure is shown, not a crash
             self.app.call_from_thread(self.banner.show, f"Ticket #{number} could not be read: {error}")
@@ -324,7 +328,7 @@ class DetailScreen(Screen):
         self.query_one("#clocks", Static).update(clocks_text(view))
         self._show_conversation()
         self.query_one("#attachments", Static).update(attachments_text(view))
-        self.query_one("#history", Static).update(history_text(events))
+        self.query_one("#history", Static).update(history_text(events[-HISTORY_SHOWN:], more=len(events) > HISTORY_SHOWN))
         if self.banner.shown and self.banner.has_class("-information"):
             return
         if self.banner.shown and not self.banner.has_class("-warning"):

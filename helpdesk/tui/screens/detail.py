@@ -645,10 +645,7 @@ class DetailScreen(Screen):
                     if chosen == replace else notify(self, f"Not saved: {target} exists"))
                 return
             content.save(target, overwrite=overwrite)
-        except HelpdeskError as error:
-            self.app.call_from_thread(notify, self, f"Not saved: {error}", severity="error")
-            return
-        except Exception as error:  # said, not a crash
+        except Exception as error:  # refused (a folder that is not there) or failed: said, not a crash
             self.app.call_from_thread(notify, self, f"Not saved: {error}", severity="error")
             return
         self.app.call_from_thread(notify, self, f"Saved {target} ({len(content.data):,} bytes)")

@@ -118,7 +118,7 @@ async def test_a_remapped_key_works_and_the_old_one_is_free():
 
 async def test_the_help_screen_lists_every_binding_with_its_keys():
     app = HelpdeskApp(rows_for, settings=TuiSettings(keys={"sort": "o"}))
-    async with app.run_test(size=(120, 60)) as pilot:
+    async with app.run_test(size=(120, 90)) as pilot:  # tall enough for the whole list
         await settle(pilot)
         await pilot.press("f1")
         await pilot.pause()

@@ -72,13 +72,15 @@ def test_command_palette(snap_compare):
 
 
 def test_ticket_detail(snap_compare, desk):
-    """A ticket on a real desk (fixed clock): fields, clocks, the three kinds of conversation entry."""
+    """A ticket on a real desk (fixed clock): fields, the type's fields by label, the description, clocks,
+    the three kinds of conversation entry."""
     from helpdesk.services import tickets
     from helpdesk.tui.desk import TicketDesk
     from helpdesk.tui.screens.detail import DetailScreen
 
     tickets.create(desk, title="Printer on 3rd floor jams [/]", body="It jams on every job.",
-                   customer="ana@example.com", priority="P1")
+                   customer="ana@example.com", priority="P1", type="it_support",
+                   fields=["category=hardware", "asset_tag=PRN-3F"])
     tickets.reply(desk, 1, "We are sending someone.")
     tickets.note(desk, 1, "Toner looks empty.")
 

@@ -507,7 +507,6 @@ def attachment_save(
       helpdesk ticket attachment save 42 vpn.log -o - | less
     """
     from helpdesk.services import tickets  # lazy: services load the store (see module notes)
-    from helpdesk.core import files as files_mod  # lazy: tempfile is only needed to write files
 
     with open_desk() as desk:
         found = tickets.attachment(desk, _number(ticket), which)
@@ -518,8 +517,7 @@ def attachment_save(
         sys.stdout.buffer.flush()
         return
     target = found.target(Path(output) if output else None)
-    with files_mod.writing(target, binary=True, overwrite=force) as fh:
-        fh.write(data)
+    found.save(target, overwrite=force)
     echo(f"saved {target} ({len(data):,} bytes)", err=True)
 
 

@@ -37,7 +37,12 @@ def record_encoded(desk, events: list[tuple[int | None, str, str]]) -> None:
                 [(t, desk.actor, a, text, now) for t, a, text in events])
 
 
-def history(desk, number: int) -> list[EventView]:
-    query = AuditEvent.select().where(AuditEvent.ticket == number).order_by(AuditEvent.id)
+def history(desk, number: int, *, newest: int | None = None) -> list[EventView]:
+    """A ticket's events, oldest first; `newest`: only the last N."""
+    query = AuditEvent.select().where(AuditEvent.ticket == number)
+    if newest is None:
+        rows = list(query.order_by(AuditEvent.id))
+    else:
+        rows = list(query.order_by(AuditEvent.id.desc()).limit(max(0, newest)))[::-1]
     return [EventView(id=e.id, ticket=e.ticket, actor=e.actor, action=e.action, data=json.loads(e.data),
-                      created_at=e.created_at) for e in query]
+                      created_at=e.created_at) for e in rows]

@@ -447,10 +447,13 @@ def _extension_values(desk, tickets: list[Ticket]) -> dict[int, dict]:
     return out
 
 
-def get(desk, number: int, *, conversation: bool = False) -> TicketView:
+def get(desk, number: int, *, conversation: bool = False, details: bool | None = None) -> TicketView:
+    """The ticket's view; `details` (default: with `conversation`): its attachments, SLA clocks and
+    rating too; `conversation`: every entry of its conversation."""
     view = views(desk, [fetch(number)])[0]
     if conversation:
         view.conversation = entries(number)
+    if conversation if details is None else details:
         view.attachments = [a.to_dict() for a in attachments.list_for(number)]
         view.sla = [c.to_dict() for c in sla.clocks(desk, number)]
 
@@ -459,18 +462,39 @@ def get(desk, number: int, *, conversation: bool = False) -> TicketView:
     return view
 
 
-def entries(number: int) -> list[EntryView]:
+def _before(number: int, before: int | None):
+    """The condition 'earlier in the conversation than entry `before`' (in (created_at, id) order)."""
+    if before is None:
+        return ConversationEntry.ticket == number
+    mark = ConversationEntry.select(ConversationEntry.created_at).where(ConversationEntry.id == before)
+    return (ConversationEntry.ticket == number) & (
+        (ConversationEntry.created_at < mark) | ((ConversationEntry.created_at == mark) & (ConversationEntry.id < before)))
+
+
+def entries(number: int, *, newest: int | None = None, before: int | None = None) -> list[EntryView]:
+    """The ticket's conversation, oldest first; `newest`: only the last N entries (of those earlier than
+    entry `before`), read newest first with a LIMIT so a long thread's other bodies stay in the database."""
     query = (ConversationEntry.select(ConversationEntry, Agent.login, Customer.email)
              .join(Agent, pw.JOIN.LEFT_OUTER, on=(ConversationEntry.author_agent == Agent.id))
              .switch(ConversationEntry)
              .join(Customer, pw.JOIN.LEFT_OUTER, on=(ConversationEntry.author_customer == Customer.id))
-             .where(ConversationEntry.ticket == number).order_by(ConversationEntry.created_at, ConversationEntry.id))
+             .where(_before(number, before)))
+    if newest is None:
+        rows = list(query.order_by(ConversationEntry.created_at, ConversationEntry.id).objects())
+    else:
+        rows = list(query.order_by(ConversationEntry.created_at.desc(), ConversationEntry.id.desc())
+                    .limit(max(0, newest)).objects())[::-1]
     out = []
-    for e in query.objects():
+    for e in rows:
         out.append(EntryView(id=e.id, kind=e.kind, author=e.login or e.email, body=e.body,
                              created_at=e.created_at, message_id=e.message_id, full_body=e.full_body,
                              hidden_lines=hidden_line_count(e.full_body, e.body)))
     return out
+
+
+def count_entries(number: int, *, before: int | None = None) -> int:
+    """How many conversation entries the ticket has (earlier than entry `before`)."""
+    return ConversationEntry.select().where(_before(number, before)).count()
 
 
 def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int = 0,

@@ -202,17 +202,35 @@ def count(desk, query: str = "", *, cap: int | None = None) -> int:
     return tickets.count_tickets(desk, query, cap=cap)
 
 
-def show(desk, number: int) -> TicketView:
-    """One ticket with its type fields, SLA clocks, attachments and conversation."""
-    return tickets.get(desk, number, conversation=True)
+def show(desk, number: int, *, conversation: bool = True) -> TicketView:
+    """One ticket with its type fields, SLA clocks, attachments and conversation (`conversation`
+    False: without it; `conversation()` reads it a page at a time)."""
+    return tickets.get(desk, number, conversation=conversation, details=True)
 
 
-def history(desk, number: int) -> list[EventView]:
-    """The audit events of a ticket, oldest first."""
+@dataclass
+class ConversationPage:
+    """Entries of a ticket's conversation, oldest first, and how many entries come before them."""
+
+    entries: list[EntryView]
+    earlier: int
+
+
+def conversation(desk, number: int, *, before: int | None = None, limit: int = 50) -> ConversationPage:
+    """The newest `limit` entries of a ticket's conversation (those earlier than entry `before`): a long
+    thread is read a page at a time, never all of its bodies at once."""
+    tickets.fetch(number)
+    found = tickets.entries(number, newest=limit, before=before)
+    earlier = tickets.count_entries(number, before=found[0].id) if found else 0
+    return ConversationPage(found, earlier)
+
+
+def history(desk, number: int, *, newest: int | None = None) -> list[EventView]:
+    """The audit events of a ticket, oldest first (`newest`: only the last N)."""
     from helpdesk.domain import audit  # lazy: only the history reads the audit trail
 
     tickets.fetch(number)
-    return audit.history(desk, number)
+    return audit.history(desk, number, newest=newest)
 
 
 # ---------------------------------------------------------------- change and answer
@@ -307,6 +325,14 @@ class AttachmentContent:
         from helpdesk.domain import attachments as attachments_mod  # lazy: see attach
 
         return attachments_mod.save_path(self.view, target)
+
+    def save(self, target: Path, *, overwrite: bool = False) -> None:
+        """Write the bytes to `target` whole or not at all; an existing file only with `overwrite`
+        (InvalidInput otherwise)."""
+        from helpdesk.core import files  # lazy: tempfile is only needed to write files
+
+        with files.writing(target, binary=True, overwrite=overwrite) as fh:
+            fh.write(self.data)
 
 
 def attachment(desk, number: int, which: str) -> AttachmentContent:

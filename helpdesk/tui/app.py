@@ -218,7 +218,9 @@ class HelpdeskApp(App, inherit_bindings=False):
         if self.desk is not None:
             from helpdesk.tui.screens.detail import DetailScreen  # lazy: the first ticket opened loads it
 
-            self.push_screen(DetailScreen(self.desk, message.row.number))
+            # The queue's rows and the ticket's place in them: the detail's next / previous ticket.
+            self.push_screen(DetailScreen(self.desk, message.row.number, source=message.table.source,
+                                          index=message.table.cursor))
 
     # ------------------------------------------------------------ bulk actions
 

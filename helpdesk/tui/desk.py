@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 from helpdesk.core.errors import HelpdeskError, StaleVersion
 from helpdesk.core.views import EntryView, EventView, MacroView, TicketFormView, TicketView
-from helpdesk.core.vocabulary import PRIORITIES, STATES
+from helpdesk.core.vocabulary import PRIORITIES, SENTIMENTS, STATES
 from helpdesk.services import agents, changes, lifecycle, queue, tickets
 from helpdesk.tui.rows import Row
 
-__all__ = ["PRIORITIES", "STATES", "BulkOutcome", "ChangeFeed", "DeskRowSource", "FormRefused", "HelpdeskError",
-           "MacroView", "StaleVersion", "TicketDesk", "TicketFormView", "TicketView", "row_of"]
+__all__ = ["PRIORITIES", "STATES", "AiOff", "BulkOutcome", "ChangeFeed", "DeskRowSource", "FormRefused",
+           "HelpdeskError", "MacroView", "StaleVersion", "TicketDesk", "TicketFormView", "TicketView", "row_of"]
 
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
@@ -41,6 +41,14 @@ class FormRefused(HelpdeskError):
     def __init__(self, problems: dict[str, str]) -> None:
         super().__init__(next(iter(problems.values())))
         self.problems = problems
+
+
+class AiOff(HelpdeskError):
+    """An AI action on a desk whose `[ai]` is turned off."""
+
+    def __init__(self, message: str = "AI assistance is off on this desk: set enabled = true in the [ai] section "
+                                      "of the configuration to use it") -> None:
+        super().__init__(message)
 
 
 @dataclass
@@ -149,8 +157,21 @@ class TicketDesk:
     def show(self, number: int) -> TicketView:
         return tickets.show(self.desk, number)
 
-    def history(self, number: int) -> list[EventView]:
-        return tickets.history(self.desk, number)
+    def read_ticket(self, number: int, newest: int) -> tuple[TicketView, int]:
+        """The ticket with only the newest `newest` entries of its conversation, and how many entries
+        come before them (read with `earlier_entries`)."""
+        view = tickets.show(self.desk, number, conversation=False)
+        page = tickets.conversation(self.desk, number, limit=newest)
+        view.conversation = page.entries
+        return view, page.earlier
+
+    def earlier_entries(self, number: int, before: int, limit: int) -> tickets.ConversationPage:
+        """The `limit` conversation entries before entry `before` (oldest first), and how many precede them."""
+        return tickets.conversation(self.desk, number, before=before, limit=limit)
+
+    def history(self, number: int, newest: int | None = None) -> list[EventView]:
+        """The ticket's audit events, oldest first (`newest`: only the last N)."""
+        return tickets.history(self.desk, number, newest=newest)
 
     def reply(self, number: int, body: str, *, note: bool, version: int) -> EntryView:
         return tickets.reply(self.desk, number, body, note=note, expected_version=version)
@@ -194,6 +215,85 @@ class TicketDesk:
 
     def set_priority(self, number: int, priority: str, *, version: int | None) -> TicketView:
         return tickets.update(self.desk, number, priority=priority, expected_version=version)
+
+    def queue_names(self) -> list[str]:
+        """The desk's queues, by name (where a ticket can be transferred to)."""
+        return [q.name for q in self.desk.config.queues]
+
+    def transfer(self, number: int, *, agent: str | None = None, queue: str | None = None,
+                 version: int | None) -> TicketView:
+        return lifecycle.transfer(self.desk, number, agent=agent, queue=queue, expected_version=version)
+
+    def return_to_queue(self, number: int, *, version: int | None) -> TicketView:
+        return lifecycle.return_to_queue(self.desk, number, expected_version=version)
+
+    def tag(self, number: int, add: list[str], remove: list[str], *, version: int | None) -> TicketView:
+        return tickets.tag(self.desk, number, add, remove, expected_version=version)
+
+    def ticket_type(self, name: str | None):
+        """A ticket type of the configuration (its label and extension `fields`: name, label, kind,
+        options, required), or None (no type, or one no longer configured)."""
+        return self.desk.config.type(name) if name else None
+
+    def edit(self, number: int, *, title: str | None, fields: dict[str, str], version: int | None) -> TicketView:
+        """A new title and extension field values (text, checked by the field's kind; '' clears one)."""
+        return tickets.update(self.desk, number, title=title, fields=[f"{k}={v}" for k, v in fields.items()],
+                              expected_version=version)
+
+    def parse_number(self, text: str) -> int:
+        """A ticket number as people write it (42 or #42); InvalidInput otherwise."""
+        return tickets.parse_number(text)
+
+    def merge(self, number: int, into: int) -> TicketView:
+        """Ticket `number` merged into ticket `into` (closed, its conversation moved); returns `into`."""
+        return lifecycle.merge(self.desk, number, into)
+
+    def attachment(self, number: int, which: str) -> tickets.AttachmentContent:
+        """One attachment (by its number in the list, or name) with its bytes, and where it saves to."""
+        return tickets.attachment(self.desk, number, which)
+
+    # ------------------------------------------------------------ AI assistance (issue 11)
+
+    @property
+    def ai_enabled(self) -> bool:
+        return self.desk.config.ai.enabled
+
+    def _ai(self):
+        if not self.ai_enabled:
+            raise AiOff()
+        from helpdesk.services import ai  # lazy: the AI modules load only when an agent asks for them
+
+        return ai
+
+    def suggestions(self, number: int) -> list:
+        """The ticket's AI suggestions in force (`SuggestionView`s: kind, value, confidence, level, source,
+        status); none on a desk with AI off (whose detail screen never loads the AI modules, ~0.1 s)."""
+        if not self.ai_enabled:
+            return []
+        return self._ai().suggestions_of(self.desk, number)
+
+    def suggestion_choices(self, kind: str) -> list[str]:
+        """The values a suggestion of `kind` can be changed to ([] : any text)."""
+        if kind == "priority":
+            return list(PRIORITIES)
+        if kind == "sentiment":
+            return list(SENTIMENTS)
+        if kind == "category":
+            return list(self.desk.config.ai.categories or [t.name for t in self.desk.config.types])
+        return []
+
+    def decide(self, number: int, kind: str, value: str | None = None):
+        """Accept the ticket's `kind` suggestion (value None) or change it to `value`."""
+        return self._ai().decide(self.desk, number, kind, value)
+
+    def similar(self, number: int, count: int = 5) -> list[dict]:
+        """Solved tickets like this one, best first: {ticket, score, title, resolution}."""
+        return self._ai().similar(self.desk, number, count)
+
+    def draft(self, number: int):
+        """A reply draft (`Written`: text, source llm or offline, notes saying why a source was not used);
+        the model can take seconds. Never sent: the agent sends it."""
+        return self._ai().draft(self.desk, number)
 
     def apply_each(self, action: str, numbers: Iterable[int], value: str) -> BulkOutcome:
         """A bulk action (`assign` to an agent, `status`, `priority`): one service call per ticket, each

@@ -36,15 +36,20 @@ def hit_display(text: str, help: str, matcher: Matcher | None = None) -> Content
 
 
 class HelpdeskCommands(Provider):
-    """Actions (by their description, with their keys) and saved views (by name, with their query)."""
+    """Actions (by their description, with their keys: the app's and those of the screen it was opened
+    over) and saved views (by name, with their query)."""
 
     def commands(self) -> Iterator[Command]:
         app = self.app
         keymap = getattr(app, "keymap", {})
+        # The screen the palette was opened over: a ticket's detail offers its actions, the queue its own.
+        scope = getattr(self.screen, "KEY_SCOPE", keys.QUEUE)
         for spec in keys.CATALOGUE:
-            if spec.scope in (keys.APP, keys.QUEUE) and spec.id != "palette":
+            if spec.scope in (keys.APP, scope) and spec.id != "palette":
+                run = (partial(self.screen.run_action, spec.action) if spec.scope == keys.DETAIL
+                       else partial(app.run_binding, spec.id))
                 yield Command(spec.description, f"{keys.key_display(keymap.get(spec.id, spec.keys))}  ·  {spec.id}",
-                              partial(app.run_binding, spec.id))
+                              run)
         for view in getattr(getattr(app, "settings", None), "views", ()):
             yield Command(f"View: {view.name}", view.query, partial(app.open_view, view))
 

@@ -1,12 +1,16 @@
-"""A ticket: every field, the type's extension fields, the SLA clocks, the conversation (customer
-messages, public replies and internal notes each marked and coloured their own way), the attachments
-and the audit history; actions by key. Every read and write runs in a worker; a write carries the
-version the screen shows, so an edit of a ticket someone else changed meanwhile is refused (the
-domain raises StaleVersion), said on a banner, and the ticket read again."""
+"""A ticket: every field, the type's extension fields, the description, the AI's suggestions, the SLA
+clocks, the conversation (customer messages, public replies and internal notes each marked and coloured
+their own way; a long one read a page at a time, newest first), the attachments and the audit history;
+actions by key. Every read and write runs in a worker; a write carries the version the screen shows, so
+an edit of a ticket someone else changed meanwhile is refused (the domain raises StaleVersion), said on a
+banner, and the ticket read again."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group
@@ -15,16 +19,21 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from helpdesk.tui import keys
-from helpdesk.tui.desk import PRIORITIES, STATES, HelpdeskError, StaleVersion, TicketDesk
+from helpdesk.tui.core import inert
+from helpdesk.tui.desk import PRIORITIES, STATES, AiOff, HelpdeskError, StaleVersion, TicketDesk
 from helpdesk.tui.notices import Banner, notify
-from helpdesk.tui.rows import duration
+from helpdesk.tui.rows import RowSource, duration
 from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen, MacroScreen
-from helpdesk.tui.text import block_text, line_text
+from helpdesk.tui.screens.ticket_forms import DraftComposeScreen, EditFieldsScreen, SimilarScreen, field_label
+from helpdesk.tui.text import block_text, line_content, line_text
 
+CONVERSATION_PAGE = 50  # conversation entries read at a time: the newest first, older ones on request
+HISTORY_SHOWN = 100  # the newest audit events shown (a ticket with 2,000 replies has 2,000 of them)
 # How each kind of conversation entry is marked: a label readable without colour, and its colour.
 ENTRY_KINDS = {"inbound": ("Customer", "bold cyan"), "reply": ("Public reply", "bold green"),
                "note": ("Internal note", "bold yellow")}
@@ -52,9 +61,30 @@ def fields_table(view) -> Table:
         rows.append(("Merged into", f"#{view.merged_into}"))
     for label, value in rows:
         table.add_row(Text(label), line_text(value or ""))
-    for name, value in (view.fields or {}).items():  # the type's extension fields
-        table.add_row(line_text(name, style="italic"), line_text("" if value is None else value))
     return table
+
+
+def extension_table(view, specs) -> Table | Text:
+    """The type's extension fields, each by its label (the configured ones first, in their order)."""
+    values = dict(view.fields or {})
+    if not values and not specs:
+        return Text("this ticket's type has no fields of its own", style="dim")
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    named = {spec.name: spec for spec in specs}
+    for name in [*named, *(n for n in values if n not in named)]:
+        spec = named.get(name)
+        label = line_text(field_label(spec) if spec else name)
+        if spec is not None and spec.required:
+            label.append(" *", "bold red")
+        value = values.get(name)
+        table.add_row(label, line_text("") if value is None else line_text(value))
+    return table
+
+
+def description_text(view) -> Text:
+    return block_text(view.description) if (view.description or "").strip() else Text("no description", style="dim")
 
 
 def clocks_text(view) -> Text:
@@ -82,6 +112,7 @@ def clocks_text(view) -> Text:
 
 
 def conversation(view) -> Group:
+    """The entries of `view.conversation` read so far, oldest first."""
     parts: list = []
     for entry in view.conversation or []:
         label, style = ENTRY_KINDS.get(entry.kind, (entry.kind, "bold"))
@@ -94,6 +125,44 @@ def conversation(view) -> Group:
     return Group(*parts) if parts else Group(Text("no messages", style="dim"))
 
 
+INJECTION_WARNING = ("⚠ Likely injection attempt: this ticket's text tries to instruct the AI. Nothing the "
+                     "model said was applied by itself; read it with care.")
+
+
+def suggestion_label(suggestion) -> Text:
+    """One suggestion on a line: kind, value, confidence (level and figure), source, what became of it."""
+    text = Text()
+    text.append(f"{suggestion.kind:<10}", "bold")
+    text.append_text(line_text(suggestion.value))
+    text.append(f"  {suggestion.level} {suggestion.confidence:.0%}, {suggestion.source}", "dim")
+    if suggestion.status == "offered":
+        text.append("  (offered)", "italic")
+    else:
+        text.append(f"  ({suggestion.status}", "italic")
+        if suggestion.final_value and suggestion.final_value != suggestion.value:
+            text.append(" to ", "italic")
+            text.append_text(line_text(suggestion.final_value, style="italic"))
+        if suggestion.decided_by:
+            text.append(" by ", "italic")
+            text.append_text(line_text(suggestion.decided_by, style="italic"))
+        text.append(")", "italic")
+    return text
+
+
+def suggestions_text(suggestions, hint: str = "") -> Text:
+    text = Text()
+    if any(s.kind == "injection" for s in suggestions):
+        text.append(INJECTION_WARNING + "\n", "bold red")
+    for suggestion in suggestions:
+        if suggestion.kind != "injection":
+            text.append_text(suggestion_label(suggestion))
+            text.append("\n")
+    if not text:
+        return Text("no AI suggestions yet", style="dim")
+    text.append(hint, "dim")
+    return text
+
+
 def attachments_text(view) -> Text:
     text = Text()
     for i, att in enumerate(view.attachments or [], 1):
@@ -104,8 +173,11 @@ def attachments_text(view) -> Text:
     return text or Text("no attachments", style="dim")
 
 
-def history_text(events) -> Text:
+def history_text(events, *, more: bool = False) -> Text:
+    """The events given, oldest first; `more`: older ones exist (the CLI lists them all)."""
     text = Text()
+    if more and events:
+        text.append(f"… older events not shown: `helpdesk ticket history {events[0].ticket}` lists them all\n", "dim")
     for event in events:
         text.append(f"{_when(event.created_at)}  ", "dim")
         text.append_text(line_text(event.actor, style="bold"))
@@ -118,24 +190,67 @@ def history_text(events) -> Text:
     return text or Text("no history", style="dim")
 
 
+def neighbour(source: RowSource, index: int, number: int, step: int) -> tuple[int, int] | None:
+    """(index, ticket number) of the row `step` (+1 / -1) from ticket `number` in the queue's `source`,
+    which was at `index` when last seen; None past either end. A ticket that left the view meanwhile (a
+    status change under a status filter) leaves its place to the next one."""
+    start = max(0, index - 1)
+    rows = source.page(start, 3)
+    at = next((start + i for i, row in enumerate(rows) if row is not None and row.number == number), None)
+    target = (index if step > 0 else index - 1) if at is None else at + step
+    if target < 0:
+        return None
+    if start <= target < start + len(rows):
+        row = rows[target - start]
+    else:
+        found = source.page(target, 1)
+        row = found[0] if found else None
+    return (target, row.number) if row is not None else None
+
+
+def parse_tags(text: str) -> tuple[list[str], list[str]]:
+    """'urgent, -printer vip': (tags to add, tags to remove); a leading '-' removes."""
+    words = [w for w in re.split(r"[,\s]+", text) if w]
+    return ([w for w in words if not w.startswith("-")], [w[1:] for w in words if w.startswith("-") and w[1:]])
+
+
+class EarlierEntries(Static):
+    """The line above a conversation read in part: how many older entries there are; a click loads them."""
+
+    def on_click(self) -> None:
+        self.screen.action_load_earlier()
+
+
 class DetailScreen(Screen):
-    """One ticket, read in a worker and shown whole; the actions of the DETAIL scope."""
+    """One ticket, read in a worker and shown whole (its conversation a page at a time); the actions of the
+    DETAIL scope. Opened from the queue with the queue's rows (`source`) and the ticket's place in them
+    (`index`), it moves to the next and previous ticket of that view."""
 
     BINDINGS = keys.bindings(keys.DETAIL)
+    KEY_SCOPE = keys.DETAIL  # the command palette offers this scope's actions over this screen
     DEFAULT_CSS = """
     DetailScreen {
         & #ticket { padding: 0 1; }
         & .detail--title { text-style: bold; color: $accent; margin-bottom: 1; }
         & .detail--heading { text-style: bold underline; margin-top: 1; }
+        & #earlier { display: none; }
+        & #earlier.-shown { display: block; color: $accent; }
+        & .-hidden { display: none; }
     }
     """
 
-    def __init__(self, desk: TicketDesk, number: int) -> None:
+    def __init__(self, desk: TicketDesk, number: int, *, source: RowSource | None = None,
+                 index: int | None = None) -> None:
         super().__init__()
         self.desk = desk
         self.number = number
+        self.source = source
+        self.index = index
         self.view = None  # the TicketView shown (its version goes with every edit)
+        self.earlier = 0  # conversation entries older than those read (view.conversation)
         self.history: list = []
+        self.suggestions: list = []
+        self.draft_ready = None  # (ticket number, Written): a draft that arrived while a prompt was open
         self._stop_listening: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -143,9 +258,14 @@ class DetailScreen(Screen):
         with VerticalScroll(id="ticket"):
             yield Static(f"#{self.number} …", id="title", classes="detail--title", markup=False)
             yield Static("", id="fields", markup=False)
-            for name, heading in (("clocks", "SLA"), ("conversation", "Conversation"),
+            yield Static("Fields of the type", id="extension-heading", classes="detail--heading", markup=False)
+            yield Static("", id="extension", markup=False)
+            for name, heading in (("description", "Description"), ("suggestions", "AI suggestions"),
+                                  ("clocks", "SLA"), ("conversation", "Conversation"),
                                   ("attachments", "Attachments"), ("history", "History")):
-                yield Static(heading, classes="detail--heading", markup=False)
+                yield Static(heading, id=f"{name}-heading", classes="detail--heading", markup=False)
+                if name == "conversation":
+                    yield EarlierEntries("", id="earlier", markup=False)
                 yield Static("", id=name, markup=False)
         yield Footer()
 
@@ -169,28 +289,88 @@ class DetailScreen(Screen):
 
     @work(thread=True, exclusive=True, group="detail-load", exit_on_error=False)
     def load(self) -> None:
+        """Read the ticket, as many of its newest entries as are shown (at least a page; all of them when
+        all were shown), its history and its AI suggestions."""
+        number = self.number
+        shown = len(self.view.conversation or []) if self.view is not None and self.view.number == number else 0
+        if shown and not self.earlier:
+            shown += CONVERSATION_PAGE  # all of it was shown: so it stays, with what arrived since
         try:
-            view = self.desk.show(self.number)
-            events = self.desk.history(self.number)
+            view, earlier = self.desk.read_ticket(number, max(CONVERSATION_PAGE, shown))
+            events = self.desk.history(number, HISTORY_SHOWN + 1)  # one more: are there older ones?
+            suggestions = self.desk.suggestions(number)
         except Exception as error:  # the desk's failure is shown, not a crash
-            self.app.call_from_thread(self.banner.show, f"Ticket #{self.number} could not be read: {error}")
+            self.app.call_from_thread(self.banner.show, f"Ticket #{number} could not be read: {error}")
             return
-        self.app.call_from_thread(self._show, view, events)
+        self.app.call_from_thread(self._show, view, earlier, events, suggestions)
 
-    def _show(self, view, events) -> None:
-        self.view, self.history = view, events
+    def _show(self, view, earlier: int, events, suggestions) -> None:
+        if view.number != self.number:  # read before a move to another ticket
+            return
+        self.view, self.earlier, self.history, self.suggestions = view, earlier, events, suggestions
         title = Text(f"#{view.number}  ")
         title.append_text(line_text(view.title))
         self.query_one("#title", Static).update(title)
         self.query_one("#fields", Static).update(fields_table(view))
+        ticket_type = self.desk.ticket_type(view.type)
+        specs = list(ticket_type.fields) if ticket_type is not None else []
+        heading = self.query_one("#extension-heading", Static)
+        heading.update(line_content(f"{ticket_type.label} fields") if ticket_type is not None else "Fields of the type")
+        self.query_one("#extension", Static).update(extension_table(view, specs))
+        for name in ("#extension-heading", "#extension"):  # a ticket without a type has no such fields
+            self.query_one(name).set_class(ticket_type is None and not view.fields, "-hidden")
+        self.query_one("#description", Static).update(description_text(view))
+        for name in ("#suggestions-heading", "#suggestions"):
+            self.query_one(name).set_class(not self.desk.ai_enabled, "-hidden")
+        hint = (f"{self._key('ai_suggestions')}: accept or change · {self._key('similar')}: similar solved "
+                f"tickets · {self._key('draft')}: draft a reply")
+        self.query_one("#suggestions", Static).update(suggestions_text(suggestions, hint))
         self.query_one("#clocks", Static).update(clocks_text(view))
-        self.query_one("#conversation", Static).update(conversation(view))
+        self._show_conversation()
         self.query_one("#attachments", Static).update(attachments_text(view))
-        self.query_one("#history", Static).update(history_text(events))
+        self.query_one("#history", Static).update(history_text(events[-HISTORY_SHOWN:], more=len(events) > HISTORY_SHOWN))
         if self.banner.shown and self.banner.has_class("-information"):
             return
         if self.banner.shown and not self.banner.has_class("-warning"):
             self.banner.clear()
+
+    def _key(self, binding_id: str) -> str:
+        """The keys of a binding as the person set them (`[tui.keys]`), as people read them."""
+        return keys.key_display(getattr(self.app, "keymap", {}).get(binding_id, keys.BY_ID[binding_id].keys))
+
+    def _show_conversation(self) -> None:
+        earlier = self.query_one("#earlier", EarlierEntries)
+        if self.earlier:
+            earlier.update(Content(f"▲ {self.earlier:,} earlier message{'s' if self.earlier != 1 else ''} not "
+                                   f"shown: press {self._key('load_earlier')} (or click here) to load "
+                                   f"{min(self.earlier, CONVERSATION_PAGE)} more"))
+        earlier.set_class(bool(self.earlier), "-shown")
+        self.query_one("#conversation", Static).update(conversation(self.view))
+
+    def action_load_earlier(self) -> None:
+        if not self._when_loaded():
+            return
+        if not self.earlier or not self.view.conversation:
+            notify(self, f"#{self.number}: the whole conversation is shown")
+            return
+        self.load_earlier(self.number, self.view.conversation[0].id)
+
+    @work(thread=True, exclusive=True, group="detail-earlier", exit_on_error=False)
+    def load_earlier(self, number: int, before: int) -> None:
+        try:
+            page = self.desk.earlier_entries(number, before, CONVERSATION_PAGE)
+        except Exception as error:  # said, not a crash
+            self.app.call_from_thread(notify, self, f"Older messages could not be read: {error}", severity="error")
+            return
+        self.app.call_from_thread(self._earlier_loaded, number, before, page)
+
+    def _earlier_loaded(self, number: int, before: int, page) -> None:
+        entries = self.view.conversation if self.view is not None else None
+        if number != self.number or not entries or entries[0].id != before:
+            return  # the ticket was read again or left meanwhile
+        self.view.conversation = [*page.entries, *entries]
+        self.earlier = page.earlier
+        self._show_conversation()
 
     # ------------------------------------------------------------ writing
 
@@ -202,9 +382,7 @@ class DetailScreen(Screen):
         try:
             action(self.view.version)
         except StaleVersion:
-            self.app.call_from_thread(
-                self.banner.show, f"#{self.number} was changed by someone else since you opened it: nothing "
-                "was saved; it has been read again, look and try once more", "warning")
+            self.app.call_from_thread(self._stale)
         except HelpdeskError as error:
             self.app.call_from_thread(notify, self, f"{what}: {error}", severity="error")
             return
@@ -214,6 +392,10 @@ class DetailScreen(Screen):
         else:
             self.app.call_from_thread(self._done, what)
         self.app.call_from_thread(self.load)
+
+    def _stale(self) -> None:
+        self.banner.show(f"#{self.number} was changed by someone else since you opened it: nothing was saved; it "
+                         "has been read again, look and try once more", "warning")
 
     def _done(self, what: str) -> None:
         if self.banner.shown:
@@ -295,3 +477,287 @@ class DetailScreen(Screen):
         if outcome:
             notify(self, outcome)
             self.load()
+
+    # ------------------------------------------------------------ transfer, return, tags, fields, merge
+
+    def action_transfer(self) -> None:
+        if self._when_loaded():
+            self.ask_transfer()
+
+    @work(thread=True, exclusive=True, group="detail-ask", exit_on_error=False)
+    def ask_transfer(self) -> None:
+        try:
+            logins = self.desk.agent_logins()
+        except Exception as error:  # said, not a crash
+            self.app.call_from_thread(notify, self, f"The agents could not be read: {error}", severity="error")
+            return
+        targets = {f"agent {login}": ("agent", login) for login in logins}
+        targets |= {f"queue {name}": ("queue", name) for name in self.desk.queue_names()}
+        current = f"agent {self.view.assignee}" if self.view.assignee else f"queue {self.view.queue}"
+        self.app.call_from_thread(self.app.push_screen,
+                                  ChoiceScreen(f"Transfer #{self.number} to", list(targets), current),
+                                  lambda chosen: self._transfer(targets.get(chosen)) if chosen else None)
+
+    def _transfer(self, target: tuple[str, str] | None) -> None:
+        if target is None:
+            return
+        kind, name = target
+        self.write(f"Transferred to {kind} {name}",
+                   lambda version: self.desk.transfer(self.number, version=version, **{kind: name}))
+
+    def action_return_to_queue(self) -> None:
+        if self._when_loaded():
+            self.write("Returned to the queue", lambda version: self.desk.return_to_queue(self.number, version=version))
+
+    def action_tag(self) -> None:
+        if self._when_loaded():
+            now = ", ".join(self.view.tags) or "none"
+            self.app.push_screen(AskScreen(f"Tags of #{self.number} (now: {now})",
+                                           "tags to add; -tag removes one (e.g. urgent, -printer)"), self._tag)
+
+    def _tag(self, answer: str | None) -> None:
+        add, remove = parse_tags(answer or "")
+        if add or remove:
+            said = ", ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove)])
+            self.write(f"Tags {said}", lambda version: self.desk.tag(self.number, add, remove, version=version))
+
+    def action_edit(self) -> None:
+        if self._when_loaded():
+            ticket_type = self.desk.ticket_type(self.view.type)
+            specs = list(ticket_type.fields) if ticket_type is not None else []
+            self.app.push_screen(EditFieldsScreen(self.desk, self.view, specs), self._edited)
+
+    def _edited(self, outcome: str | None) -> None:
+        if outcome == "stale":
+            self._stale()
+        elif outcome:
+            notify(self, outcome)
+        if outcome:
+            self.load()
+
+    def action_merge(self) -> None:
+        if self._when_loaded():
+            self.app.push_screen(AskScreen(f"Merge #{self.number} into which ticket?", "its number, e.g. 42"),
+                                 self._merge_target)
+
+    def _merge_target(self, answer: str | None) -> None:
+        if not answer:
+            return
+        try:
+            target = self.desk.parse_number(answer)
+        except HelpdeskError as error:
+            notify(self, f"Merge: {error}", severity="error")
+            return
+        if target == self.number:
+            notify(self, f"Merge: #{target} is this ticket; give another one", severity="error")
+            return
+        self.confirm_merge(target)
+
+    @work(thread=True, exclusive=True, group="detail-ask", exit_on_error=False)
+    def confirm_merge(self, target: int) -> None:
+        """Read the target (a number that names no ticket is said now), then ask to confirm."""
+        try:
+            into, _ = self.desk.read_ticket(target, 0)
+        except HelpdeskError as error:
+            self.app.call_from_thread(notify, self, f"Merge: {error}", severity="error")
+            return
+        except Exception as error:  # said, not a crash
+            self.app.call_from_thread(notify, self, f"Merge failed: {error}", severity="error")
+            return
+        keep, merge = f"No, keep #{self.number} as it is", f"Yes, merge #{self.number} into #{target}: {into.title}"
+        self.app.call_from_thread(
+            self.app.push_screen, ChoiceScreen(f"Merge #{self.number} into #{target}? It is closed, its "
+                                               "conversation and tags move over", [keep, merge]),
+            lambda chosen: self._merge(target) if chosen == merge else None)
+
+    def _merge(self, target: int) -> None:
+        self.write(f"Merged into #{target}", lambda version: self.desk.merge(self.number, target))
+
+    # ------------------------------------------------------------ next / previous ticket of the view
+
+    def action_next_ticket(self) -> None:
+        self._step(+1)
+
+    def action_previous_ticket(self) -> None:
+        self._step(-1)
+
+    def _step(self, step: int) -> None:
+        if self.source is None or self.index is None:
+            notify(self, "This ticket was not opened from the queue: there is no next or previous one",
+                   severity="warning")
+            return
+        self.move(step, self.number, self.index)
+
+    @work(thread=True, exclusive=True, group="detail-move", exit_on_error=False)
+    def move(self, step: int, number: int, index: int) -> None:
+        try:
+            found = neighbour(self.source, index, number, step)
+        except Exception as error:  # said, not a crash
+            self.app.call_from_thread(notify, self, f"The queue could not be read: {error}", severity="error")
+            return
+        self.app.call_from_thread(self._moved, step, number, found)
+
+    def _moved(self, step: int, number: int, found: tuple[int, int] | None) -> None:
+        if number != self.number:
+            return
+        if found is None:
+            notify(self, f"#{self.number} is the {'last' if step > 0 else 'first'} ticket of the view")
+            return
+        self.index, self.number = found
+        self.view, self.earlier, self.suggestions, self.draft_ready = None, 0, [], None
+        self.query_one("#title", Static).update(Content(f"#{self.number} …"))
+        self.query_one("#ticket", VerticalScroll).scroll_home(animate=False)
+        if self.banner.shown:
+            self.banner.clear()
+        self.load()
+
+    # ------------------------------------------------------------ attachments
+
+    def action_save_attachment(self) -> None:
+        if not self._when_loaded():
+            return
+        found = self.view.attachments or []
+        if not found:
+            notify(self, f"#{self.number} has no attachments")
+        elif len(found) == 1:
+            self.read_attachment(self.number, "1")
+        else:
+            names = [f"{i}. {att.get('filename') or att.get('name') or ''}" for i, att in enumerate(found, 1)]
+            self.app.push_screen(ChoiceScreen(f"Save which attachment of #{self.number}?", names),
+                                 lambda chosen: self.read_attachment(self.number, str(names.index(chosen) + 1))
+                                 if chosen else None)
+
+    @work(thread=True, exclusive=True, group="detail-attachment", exit_on_error=False)
+    def read_attachment(self, number: int, which: str) -> None:
+        """Read the attachment, then ask where to save it (its name made safe, in the current folder)."""
+        try:
+            content = self.desk.attachment(number, which)
+            default = str(Path.cwd() / content.target(None))
+        except Exception as error:  # said, not a crash
+            self.app.call_from_thread(notify, self, f"The attachment could not be read: {error}", severity="error")
+            return
+        self.app.call_from_thread(self.app.push_screen,
+                                  AskScreen(f"Save {content.view.filename} to",
+                                            "a file or a folder", default),
+                                  lambda path: self.save_attachment(content, path, overwrite=False) if path else None)
+
+    @work(thread=True, exclusive=True, group="detail-attachment", exit_on_error=False)
+    def save_attachment(self, content, path: str, *, overwrite: bool) -> None:
+        """Write the attachment; an existing file is replaced only after the agent confirms."""
+        try:
+            target = content.target(Path(path).expanduser())
+            if not overwrite and (target.exists() or target.is_symlink()):
+                keep, replace = "No, keep the existing file", f"Yes, overwrite {target}"
+                self.app.call_from_thread(
+                    self.app.push_screen, ChoiceScreen(f"{target} exists: overwrite it?", [keep, replace]),
+                    lambda chosen: self.save_attachment(content, str(target), overwrite=True)
+                    if chosen == replace else notify(self, f"Not saved: {target} exists"))
+                return
+            content.save(target, overwrite=overwrite)
+        except Exception as error:  # refused (a folder that is not there) or failed: said, not a crash
+            self.app.call_from_thread(notify, self, f"Not saved: {error}", severity="error")
+            return
+        self.app.call_from_thread(notify, self, f"Saved {target} ({len(content.data):,} bytes)")
+
+    # ------------------------------------------------------------ AI assistance
+
+    def action_ai_suggestions(self) -> None:
+        if not self._when_loaded():
+            return
+        open_ones = [s for s in self.suggestions if s.kind != "injection"]
+        if not open_ones:
+            notify(self, f"#{self.number} has no AI suggestions" + ("" if self.desk.ai_enabled else f": {AiOff()}"))
+            return
+        labels = {suggestion_label(s).plain: s for s in open_ones}
+        self.app.push_screen(ChoiceScreen(f"AI suggestions for #{self.number}: which one?", list(labels)),
+                             lambda chosen: self._decide_on(labels[chosen]) if chosen else None)
+
+    def _decide_on(self, suggestion) -> None:
+        value = suggestion.final_value or suggestion.value
+        accept = f"Accept {suggestion.kind} {value}"
+        options = {accept: value}
+        options |= {f"Change {suggestion.kind} to {choice}": choice
+                    for choice in self.desk.suggestion_choices(suggestion.kind) if choice != value}
+        other = f"Change {suggestion.kind} to something else…"
+        options[other] = None
+
+        def chosen(answer: str | None) -> None:
+            if answer == other:
+                self.app.push_screen(AskScreen(f"{suggestion.kind.capitalize()} of #{self.number}", value),
+                                     lambda typed: self._decide(suggestion.kind, typed) if typed else None)
+            elif answer:
+                self._decide(suggestion.kind, options[answer])
+
+        self.app.push_screen(ChoiceScreen(f"{suggestion.kind.capitalize()} suggested for #{self.number}",
+                                          list(options)), chosen)
+
+    def _decide(self, kind: str, value: str) -> None:
+        self.write(f"AI suggestion: {kind} {value}", lambda version: self.desk.decide(self.number, kind, value))
+
+    def _ask_ai(self, progress: str, failed: str, call: Callable[[], Any], then: Callable[[Any], None],
+                group: str) -> None:
+        """An AI action (the model can take seconds): `progress` on the banner meanwhile, `call()` in a
+        worker, `then(result)` back on the screen; a failure said in words after `failed`."""
+        if not self._when_loaded():
+            return
+        if not self.desk.ai_enabled:
+            notify(self, str(AiOff()), severity="warning")
+            return
+        self.banner.show(progress, "information")
+
+        def run() -> None:
+            try:
+                result = call()
+            except Exception as error:  # the model or the desk failed: said, not a crash
+                self.app.call_from_thread(self._ai_answered, notify, self, f"{failed}: {error}", severity="error")
+                return
+            self.app.call_from_thread(self._ai_answered, then, result)
+
+        self.run_worker(run, thread=True, exclusive=True, group=group, exit_on_error=False)
+
+    def _ai_answered(self, then: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if self.banner.has_class("-information"):
+            self.banner.clear()
+        then(*args, **kwargs)
+
+    def action_similar(self) -> None:
+        number = self.number
+        self._ask_ai(f"Looking for solved tickets like #{number}…", "Similar tickets could not be found",
+                     lambda: self.desk.similar(number), partial(self._similar_found, number), "detail-similar")
+
+    def _similar_found(self, number: int, found: list[dict]) -> None:
+        if not found:
+            notify(self, f"No solved tickets like #{number} were found")
+            return
+        self.app.push_screen(SimilarScreen(number, found), self._open_similar)
+
+    def _open_similar(self, number: int | None) -> None:
+        if number is not None:
+            self.app.push_screen(DetailScreen(self.desk, number))
+
+    def action_draft(self) -> None:
+        if self.draft_ready is not None and self.draft_ready[0] == self.number:
+            self._open_draft(*self.draft_ready)
+            return
+        number = self.number
+        self._ask_ai(f"Drafting a reply to #{number}… the model can take a few seconds; keep working meanwhile",
+                     "No draft", lambda: self.desk.draft(number), partial(self._drafted, number), "detail-draft")
+
+    def _drafted(self, number: int, written) -> None:
+        if written.notes:
+            notify(self, "Draft written offline: " + "; ".join(written.notes), severity="warning")
+        if number != self.number:
+            return
+        if self.app.screen is not self:  # a prompt is open: the draft waits for the agent
+            self.draft_ready = (number, written)
+            notify(self, f"The draft reply to #{number} is ready: press {self._key('draft')} to open it")
+            return
+        self._open_draft(number, written)
+
+    def _open_draft(self, number: int, written) -> None:
+        self.draft_ready = None
+        source = "written by the model" if written.source == "llm" else "written offline"
+        self.app.push_screen(DraftComposeScreen(
+            f"DRAFT reply to #{number} ({source}): check and edit it; ctrl+s sends, esc drops it",
+            f"Reply to #{number}; the customer gets this by mail. A DRAFT written by AI: check every line.",
+            inert(written.text)), self._send_reply)

@@ -105,20 +105,21 @@ class ChoiceScreen(ModalScreen[str | None]):
 
 
 class AskScreen(ModalScreen[str | None]):
-    """A line of text (an agent's login); enter answers, escape backs out."""
+    """A line of text (an agent's login; a path, `value` its default); enter answers, escape backs out."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = "AskScreen {" + PROMPT_CSS + "}"
 
-    def __init__(self, title: str, placeholder: str = "") -> None:
+    def __init__(self, title: str, placeholder: str = "", value: str = "") -> None:
         super().__init__()
         self.heading = title
         self.placeholder = placeholder
+        self.value = value
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = line_content(self.heading)
-            yield Input(placeholder=self.placeholder, id="answer")
+            yield Input(self.value, placeholder=self.placeholder, id="answer")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()

@@ -47,7 +47,7 @@ def summary(desk, *, days: int = 30) -> ReportSummary:
     by_kind = {kind: by_kind[kind] for kind in SLA_KINDS if kind in by_kind}
     load = [AgentLoad(login, name, per_agent.get(aid, 0), capacity, active)
             for aid, login, name, capacity, active in agents if active or per_agent.get(aid)]
-    counts = {queue_names.get(qid) if qid is not None else None: n for qid, n in breached}
+    counts = {queue_names.get(qid) if qid is not None else None: n for qid, n in breached.items()}
     breaches = [QueueBreaches(name, counts.get(name, 0)) for name in sorted(queue_names.values())]
     if counts.get(None):
         breaches.append(QueueBreaches(None, counts[None]))

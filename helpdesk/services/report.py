@@ -3,8 +3,10 @@ no unit of work."""
 
 from __future__ import annotations
 
-from helpdesk.core.reports import ReportSummary
+from helpdesk.core.reports import SLA_COMPLIANCE_MEANS, ReportSummary
 from helpdesk.domain import report
+
+__all__ = ["SLA_COMPLIANCE_MEANS", "ReportSummary", "summary"]
 
 
 def summary(desk, *, days: int = 30) -> ReportSummary:

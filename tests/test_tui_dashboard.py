@@ -126,3 +126,16 @@ def test_a_bad_tui_setting_stops_the_launch_with_one_line(configured, helpdesk_b
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and says in proc.stderr, proc.stderr
     assert proc.stderr.startswith("helpdesk: config") and "Traceback" not in proc.stderr
+
+
+def test_the_shipped_tui_example_works_uncommented(configured):
+    """The commented `[tui]` example of config/helpdesk.toml, uncommented, is a working configuration."""
+    lines = configured.default_config().splitlines()
+    start = lines.index("# [tui]")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+    example = [line[2:] for line in lines[start:end] if line.startswith("# ")]
+    configured.write_config("\n".join(lines[:start] + example + lines[end:]) + "\n")
+    app = launch.app_for(open_desk())
+    assert app.keymap["sort"] == "o" and app.keymap["open"] == "enter,l"
+    assert [v.name for v in app.settings.views] == ["My breaches", "Unassigned P0"]
+    app.desk.close()

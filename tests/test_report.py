@@ -158,3 +158,25 @@ def test_cli_json_and_text(desk, cli):
     assert "Load per agent" in text.stdout and "Breaches per queue" in text.stdout
     assert text.stdout.count("\n  20") == 7  # one line a day (dates of this century)
     assert cli("report", "summary", "--days", "0").exit_code == 2
+
+
+def test_breaches_of_tickets_in_no_queue(home):
+    """A desk without queues: its breached tickets are counted under no queue, marked by a sweep or not."""
+    from conftest import make_desk
+    from helpdesk.domain.desk import open_desk
+    from helpdesk.services import sla
+
+    home.write_config('[desk]\nname = "No queues"\n')
+    make_desk()
+    desk = open_desk(clock=FixedClock(dt.datetime(2026, 3, 2, 9, 0)))
+    try:
+        for priority in ("P0", "P0", "P3"):
+            tickets.create(desk, title=f"{priority} ticket", customer="ana@example.com", priority=priority)
+        desk.clock.advance(hours=1)  # past the P0s' 15-minute first response, not the P3's
+        found = report.summary(desk)
+        assert [(b.queue, b.breached) for b in found.breaches] == [(None, 2)] == [(None, tickets.count(desk, "sla:breached"))]
+        sla.sweep(desk, check_calendars=False)
+        assert [(b.queue, b.breached) for b in report.summary(desk).breaches] == [(None, 2)]
+        assert found.timezone == "UTC" and found.open == 3
+    finally:
+        desk.close()

@@ -6,11 +6,11 @@ key or theme stops the launch with one line."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from conftest import run_subprocess
+from test_tui_desk import until
 from helpdesk.services import lifecycle, report, tickets
 from helpdesk.tui import launch
 from helpdesk.tui.app import HelpdeskApp
@@ -20,16 +20,6 @@ from tui_screen import screen_text
 
 pytestmark = pytest.mark.anyio
 SIZE = (140, 40)
-
-
-async def until(pilot, condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause(0.05)
-        if condition():
-            return
-    raise AssertionError("the screen never got there:\n" + screen_text(pilot.app))
 
 
 def on_dashboard(app) -> bool:

@@ -82,6 +82,25 @@ async def test_a_change_elsewhere_is_counted_without_a_keypress(desk, helpdesk_b
         await until(pilot, lambda: app.screen.summary.open == 2, seconds=6)
 
 
+async def test_a_burst_of_changes_is_counted_once_a_second(desk):
+    from helpdesk.tui.screens import dashboard
+
+    app = HelpdeskApp(desk=TicketDesk(desk))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.queue.count is not None)
+        await pilot.press("f3")
+        await until(pilot, lambda: on_dashboard(app))
+        screen = app.screen
+        screen.load()  # a count has just started
+        first = screen._last_read
+        for _ in range(20):  # what the change feed calls on the event loop, once per commit it hears
+            screen._count_soon()
+        assert screen._last_read == first and screen._pending is not None  # waiting for its second
+        await until(pilot, lambda: screen._pending is None, seconds=3)
+        assert dashboard.REFRESH_SECONDS * 0.9 <= screen._last_read - first < dashboard.REFRESH_SECONDS * 3
+        assert screen._pending is None
+
+
 # ---------------------------------------------------------------- [tui] from the config file
 
 

@@ -52,10 +52,12 @@ def test_every_binding_has_an_id_a_description_and_a_known_action():
     assert len(ids) == len(set(ids))
     for spec in keys.CATALOGUE:
         assert spec.description and spec.scope in keys.ACTIVE_TOGETHER
+    from helpdesk.tui.screens.dashboard import DashboardScreen
     from helpdesk.tui.screens.detail import DetailScreen
     from helpdesk.tui.widgets.queue_table import QueueTable
 
-    owners = {keys.APP: HelpdeskApp, keys.QUEUE: QueueTable, keys.DETAIL: DetailScreen, keys.HELP: HelpScreen}
+    owners = {keys.APP: HelpdeskApp, keys.QUEUE: QueueTable, keys.DETAIL: DetailScreen, keys.HELP: HelpScreen,
+              keys.DASHBOARD: DashboardScreen}
     for spec in keys.CATALOGUE:
         owner = owners[spec.scope]
         assert hasattr(owner, f"action_{spec.action}"), f"{spec.id}: {owner.__name__} has no action {spec.action}"

@@ -130,3 +130,42 @@ def test_new_ticket_form(snap_compare, desk):
         await pilot.pause(0.1)
 
     assert snap_compare(HelpdeskApp(desk=TicketDesk(desk)), terminal_size=SIZE, run_before=fill_in_badly)
+
+
+def test_dashboard(snap_compare, desk):
+    """The dashboard on a real desk with a history at known times (fixed clock): the figures, 30 days
+    of tickets created (bars) and resolved (line), load per agent, breaches per queue."""
+    import datetime as dt
+
+    from helpdesk.services import agents, lifecycle, tickets
+    from helpdesk.tui.desk import TicketDesk
+    from helpdesk.tui.screens.dashboard import DashboardScreen
+
+    now = desk.clock.current
+    for login in ("ann", "bob"):
+        agents.add(desk, login, skills=["it", "repair", "care"], capacity=6)
+    queues, priorities = ("it", "repairs", "care"), ("P3", "P2", "P1", "P0")
+    number = 0
+    for day in range(29, -1, -1):
+        for i in range(2 + (day * 7) % 5):
+            desk.clock.current = now - dt.timedelta(days=day, hours=1 + i)
+            number = tickets.create(desk, title=f"day {day} #{i}", customer="ana@example.com",
+                                    priority=priorities[(day + i) % 4], queue=queues[(day + i) % 3])[0].number
+            if day > 2 and (day + i) % 3:
+                desk.clock.current += dt.timedelta(hours=3 + i)
+                lifecycle.resolve(desk, number)
+            elif i % 2:
+                lifecycle.assign(desk, number, ("ann", "bob", "tester")[day % 3], force=True)
+    desk.clock.current = now
+
+    async def open_dashboard(pilot) -> None:
+        await loaded(pilot)
+        await pilot.press("f3")
+        for _ in range(100):
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+            if isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.summary is not None:
+                break
+        await pilot.pause(0.1)
+
+    assert snap_compare(HelpdeskApp(desk=TicketDesk(desk)), terminal_size=SIZE, run_before=open_dashboard)

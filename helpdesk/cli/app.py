@@ -26,6 +26,8 @@ GROUPS = {
     "mail": ("helpdesk.cli.mail", "The email channel: fetch, send, status, quarantine, outbox.\n\n"
                                   "Example: helpdesk mail status --json"),
     "sla": ("helpdesk.cli.sla", "Service levels: the sweep over every open clock.\n\nExample: helpdesk sla check"),
+    "report": ("helpdesk.cli.report", "The dashboard's figures: open, today, SLA compliance, volume, load, "
+                                      "breaches.\n\nExample: helpdesk report summary --json"),
     "ai": ("helpdesk.cli.ai", "AI assistance: classify, train, eval, similar, summary, draft.\n\nExample: helpdesk ai classify 42"),
 }
 

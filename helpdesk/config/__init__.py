@@ -164,6 +164,17 @@ class AiSpec:
 
 
 @dataclass(frozen=True)
+class TuiSection:
+    """`[tui]` as written, its kinds checked: the TUI makes its settings of it when it starts and checks
+    what only it knows (key names and clashes, themes, column ids), each mistake one line."""
+
+    theme: str | None = None  # dark | light | a Textual theme name; None: the TUI's default
+    keys: tuple[tuple[str, str], ...] = ()  # [tui.keys]: (binding id, keys) over the defaults
+    columns: tuple[str, ...] | None = None  # the queue's column ids in order; None: the default set
+    views: tuple[tuple[str, str], ...] = ()  # saved views (name, query): [tui.views], then [[view]]
+
+
+@dataclass(frozen=True)
 class Config:
     desk_name: str = "helpdesk"
     timezone: str = "UTC"
@@ -177,6 +188,7 @@ class Config:
     mailboxes: tuple[MailboxSpec, ...] = ()
     smtp: SmtpSpec | None = None
     ai: AiSpec = field(default_factory=AiSpec)
+    tui: TuiSection = field(default_factory=TuiSection)
     # Parsed once, with the rest: `[sla]`, `[calendar.NAME]`; `[[rule]]`, `[[macro]]`.
     sla: SlaSettings = field(default_factory=lambda: parse_sla({}, "UTC", set()), compare=False, repr=False)
     automation: Automation = field(default_factory=Automation, compare=False, repr=False)
@@ -291,7 +303,7 @@ def parse_type(raw: dict) -> TicketType:
     )
 
 
-KNOWN_SECTIONS = {"desk", "me", "database", "mailbox", "smtp", "ai", "type", "queue", "organisation",
+KNOWN_SECTIONS = {"desk", "me", "database", "mailbox", "smtp", "ai", "type", "queue", "organisation", "tui", "view",
                   # sections other capabilities read; accepted here so one file configures the whole desk
                   "sla", "calendar", "rule", "macro", "ratings"}
 
@@ -364,6 +376,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
                               "one sign-in: rename the mailbox")
 
     ai = parse_ai(_expect("ai", "ai", data.get("ai", {}), dict))
+    tui = parse_tui(_expect("tui", "tui", data.get("tui", {}), dict), _expect("view", "view", data.get("view", []), list))
 
     default_priority = checked(check_priority, desk.get("default_priority", "P2"), "[desk] default_priority")
 
@@ -387,6 +400,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
         mailboxes=tuple(mailboxes),
         smtp=smtp,
         ai=ai,
+        tui=tui,
         sla=sla,
         automation=automation,
         source=source,
@@ -498,6 +512,31 @@ def parse_ai(raw: dict) -> AiSpec:
                               f"it can name {', '.join(AI_APPLY_FIELDS)}")
         values["apply"] = tuple(dict.fromkeys(fields))
     return AiSpec(**values)
+
+
+def parse_tui(raw: dict, views: list) -> TuiSection:
+    """`[tui]` (theme, columns, `[tui.keys]`, `[tui.views]` name = query) and `[[view]]` name, query."""
+    _check_keys("tui", raw, {"theme", "keys", "columns", "views"})
+    theme = _expect("tui", "theme", raw["theme"], str) if "theme" in raw else None
+    keys = []
+    for binding_id, value in _expect("tui", "keys", raw.get("keys", {}), dict).items():
+        if not isinstance(value, str):
+            raise ConfigError(f"config: [tui.keys] {binding_id} must be a string of keys, e.g. "
+                              f"{binding_id} = \"x\" or \"x,ctrl+x\", not {value!r}")
+        keys.append((binding_id, value))
+    columns = None
+    if "columns" in raw:
+        columns = tuple(_expect("tui", "columns", c, str) for c in _expect("tui", "columns", raw["columns"], list))
+    saved = []
+    for name, query in _expect("tui", "views", raw.get("views", {}), dict).items():
+        saved.append((name, _expect("tui.views", name, query, str)))
+    for table in views:
+        _expect("view", "view", table, dict)
+        _check_keys("view", table, {"name", "query"})
+        if "name" not in table or "query" not in table:
+            raise ConfigError("config: every [[view]] needs a name and a query")
+        saved.append((_expect("view", "name", table["name"], str), _expect("view", "query", table["query"], str)))
+    return TuiSection(theme=theme, keys=tuple(keys), columns=columns, views=tuple(saved))
 
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")

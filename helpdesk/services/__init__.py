@@ -14,4 +14,5 @@ mail           fetch, fetch_mailbox, send, status, quarantine, quarantine_retry,
 import_export  import_file, export, export_sqlite
 queue          page (a query's tickets at an offset, with due times), count, check_query: the TUI's queue
 changes        listen: tickets other processes changed (the TUI's live updates)
+report         summary: the dashboard's figures (`report summary`, the TUI's dashboard)
 """

@@ -138,6 +138,14 @@ class HelpdeskApp(App, inherit_bindings=False):
         if self.sidebar is not None:
             self.sidebar.toggle_class("-hidden")
 
+    def action_dashboard(self) -> None:
+        from helpdesk.tui.screens.dashboard import DashboardScreen  # lazy: plotext loads with the first dashboard
+
+        if self.desk is None:
+            self.bell()
+        elif not isinstance(self.screen, DashboardScreen):
+            self.push_screen(DashboardScreen(self.desk))
+
     def action_toggle_theme(self) -> None:
         self.theme = themes.opposite(self.theme)
 

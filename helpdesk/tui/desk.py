@@ -9,14 +9,16 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from helpdesk.core.errors import HelpdeskError, StaleVersion
+from helpdesk.core.errors import HelpdeskError, NoDesk, StaleVersion
 from helpdesk.core.views import EntryView, EventView, MacroView, TicketFormView, TicketView
 from helpdesk.core.vocabulary import PRIORITIES, SENTIMENTS, STATES
-from helpdesk.services import agents, changes, lifecycle, queue, tickets
+from helpdesk.services import agents, changes, lifecycle, queue, report, tickets
+from helpdesk.services.report import SLA_COMPLIANCE_MEANS, ReportSummary
 from helpdesk.tui.rows import Row
 
-__all__ = ["PRIORITIES", "STATES", "AiOff", "BulkOutcome", "ChangeFeed", "DeskRowSource", "FormRefused",
-           "HelpdeskError", "MacroView", "StaleVersion", "TicketDesk", "TicketFormView", "TicketView", "row_of"]
+__all__ = ["PRIORITIES", "SLA_COMPLIANCE_MEANS", "STATES", "AiOff", "BulkOutcome", "ChangeFeed", "DeskRowSource",
+           "FormRefused", "HelpdeskError", "MacroView", "NoDesk", "ReportSummary", "StaleVersion", "TicketDesk",
+           "TicketFormView", "TicketView", "row_of"]
 
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
@@ -308,6 +310,15 @@ class TicketDesk:
             else:
                 outcome.changed.append(number)
         return outcome
+
+    def summary(self, *, days: int = 30) -> ReportSummary:
+        """The dashboard's figures (what `helpdesk report summary` prints)."""
+        return report.summary(self.desk, days=days)
+
+    @property
+    def settings_section(self):
+        """The configuration's `[tui]` section, as the config package read it (plain data)."""
+        return self.desk.config.tui
 
     def close(self) -> None:
         self.feed.close()

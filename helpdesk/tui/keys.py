@@ -25,8 +25,10 @@ APP = "app"
 QUEUE = "queue"
 HELP = "help"
 DETAIL = "detail"
-ACTIVE_TOGETHER = {APP: {APP, QUEUE, DETAIL}, QUEUE: {APP, QUEUE}, DETAIL: {APP, DETAIL}, HELP: {HELP}}
-SCOPE_TITLES = {APP: "Everywhere", QUEUE: "Queue", DETAIL: "Ticket", HELP: "Help screen"}
+DASHBOARD = "dashboard"
+ACTIVE_TOGETHER = {APP: {APP, QUEUE, DETAIL, DASHBOARD}, QUEUE: {APP, QUEUE}, DETAIL: {APP, DETAIL},
+                   DASHBOARD: {APP, DASHBOARD}, HELP: {HELP}}
+SCOPE_TITLES = {APP: "Everywhere", QUEUE: "Queue", DETAIL: "Ticket", DASHBOARD: "Dashboard", HELP: "Help screen"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("bulk_priority", "p", "bulk_priority", "Change the priority of the selected tickets", QUEUE),
     KeySpec("views", "f2", "toggle_views", "Show or hide the sidebar of views", APP),
     KeySpec("new_ticket", "ctrl+n", "new_ticket", "Create a ticket: choose its type, fill in its fields", APP),
+    KeySpec("dashboard", "f3", "dashboard", "Open the dashboard of the desk's figures", APP),
     KeySpec("back", "escape,q", "back", "Back to the queue", DETAIL, footer="Back"),
     KeySpec("reply", "r", "reply", "Reply to the customer (queued in the outbox)", DETAIL, footer="Reply"),
     KeySpec("note", "n", "note", "Add an internal note", DETAIL, footer="Note"),
@@ -91,6 +94,8 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("ai_suggestions", "i", "ai_suggestions", "Accept or change the AI's suggestions", DETAIL),
     KeySpec("similar", "f", "similar", "Similar solved tickets and their resolution", DETAIL),
     KeySpec("draft", "d", "draft", "Draft a reply with AI (only you send it)", DETAIL),
+    KeySpec("dashboard_back", "escape,q", "back", "Back to the queue", DASHBOARD, footer="Back"),
+    KeySpec("dashboard_reload", "ctrl+r", "reload", "Count the figures again", DASHBOARD, footer="Refresh"),
     KeySpec("help_close", "escape,q,f1,question_mark", "close", "Close the help", HELP),
 )
 BY_ID = {spec.id: spec for spec in CATALOGUE}

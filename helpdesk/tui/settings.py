@@ -1,5 +1,5 @@
-"""The TUI's settings (the future `[tui]` section of the configuration), checked whole before the app
-starts: a mistake is one SettingsError line, never a half-working screen."""
+"""The TUI's settings (the `[tui]` section of the configuration, and its saved views), checked whole
+before the app starts: a mistake is one SettingsError line, never a half-working screen."""
 
 from __future__ import annotations
 
@@ -25,6 +25,18 @@ class TuiSettings:
     keys: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys, over the defaults
     columns: Sequence[str] = DEFAULT_COLUMNS  # the queue's column ids, in order
     views: Sequence[SavedView] = ()
+
+    @classmethod
+    def from_config(cls, section) -> TuiSettings:
+        """The settings a configuration's `[tui]` section gives (as the config package reads it: theme,
+        keys, columns, views as plain data), checked (SettingsError)."""
+        given = {}
+        if section.theme is not None:
+            given["theme"] = section.theme
+        if section.columns is not None:
+            given["columns"] = tuple(section.columns)
+        return cls(keys=dict(section.keys), views=tuple(SavedView(name, query) for name, query in section.views),
+                   **given).check()
 
     def theme_name(self) -> str:
         return themes.theme_name(self.theme)

@@ -96,6 +96,10 @@ def clocks_text(view) -> Text:
             mark, style = f"breached {duration(remaining)} ago", "bold red"
         elif state == "paused":
             mark, style = f"paused, {duration(remaining)} left", "magenta"
+        elif state == "stopped" and clock.get("used_minutes") is not None:
+            used, target = clock["used_minutes"], clock.get("target_minutes") or 0
+            mark, style = ((f"met in {duration(used)}", "green") if used <= target
+                           else (f"missed by {duration(used - target)}", "red"))
         elif state != "running":
             mark, style = state or "", "dim"
         elif clock.get("at_risk"):
@@ -104,8 +108,8 @@ def clocks_text(view) -> Text:
             mark, style = f"{duration(remaining)} left", "green"
         text.append(f"{str(clock.get('kind', '')).replace('_', ' '):<16}", "bold")
         text.append(mark, style)
-        text.append(f"  (target {duration(clock.get('target_minutes') or 0)}, due {_when(clock.get('due_at'))})\n",
-                    "dim")
+        due = f", due {_when(clock['due_at'])}" if clock.get("due_at") else ""  # a stopped clock is due no more
+        text.append(f"  (target {duration(clock.get('target_minutes') or 0)}{due})\n", "dim")
     if not text:
         text.append("no SLA clocks", "dim")
     return text

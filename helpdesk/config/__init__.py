@@ -140,6 +140,7 @@ class SmtpSpec(MailLogin):
 
 
 AI_LEVELS = CONFIDENCE_LEVELS
+AI_ALIASES = {"timeout": "read_timeout", "auto_apply": "apply"}  # INTERFACE.md's name -> ours
 AI_APPLY_FIELDS = ("category", "priority", "sentiment")
 
 
@@ -172,6 +173,7 @@ class TuiSection:
     keys: tuple[tuple[str, str], ...] = ()  # [tui.keys]: (binding id, keys) over the defaults
     columns: tuple[str, ...] | None = None  # the queue's column ids in order; None: the default set
     views: tuple[tuple[str, str], ...] = ()  # saved views (name, query): [tui.views], then [[view]]
+    start_view: str | None = None  # the view the queue opens on (by name); None: all open, most urgent first
 
 
 @dataclass(frozen=True)
@@ -351,7 +353,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
     organisations = parse_organisations(_expect("organisation", "organisation", data.get("organisation", []), list))
 
     mailboxes = []
-    allowed_mb = {f.name for f in dataclasses.fields(MailboxSpec)}
+    allowed_mb = {f.name for f in dataclasses.fields(MailboxSpec)} | {"oauth2_token_command"}
     for mb in _expect("mailbox", "mailbox", data.get("mailbox", []), list):
         _check_keys("mailbox", mb, allowed_mb)
         for key in ("name", "address", "imap_host"):
@@ -366,7 +368,7 @@ def parse(data: dict, source: Path | None = None) -> Config:
 
     smtp = None
     if "smtp" in data:
-        allowed = {f.name for f in dataclasses.fields(SmtpSpec)}
+        allowed = {f.name for f in dataclasses.fields(SmtpSpec)} | {"oauth2_token_command"}
         _check_keys("smtp", data["smtp"], allowed)
         if data["smtp"].get("tls", "starttls") not in TLS_MODES:
             raise ConfigError(f"config: [smtp] tls must be one of {', '.join(TLS_MODES)}")
@@ -414,6 +416,10 @@ SMTP_GRANT = "smtp"  # the name `helpdesk mail login` knows [smtp]'s own OAuth2 
 def _mail_auth(section: str, table: dict, user: str | None) -> dict:
     """Check a mailbox's or [smtp]'s authentication and TLS settings; the table, typed, for its spec."""
     table = dict(table)
+    if "oauth2_token_command" in table:  # INTERFACE.md's name for it
+        if "oauth2_command" in table:
+            raise ConfigError(f"config: [{section}] set oauth2_token_command or oauth2_command, not both")
+        table["oauth2_command"] = table.pop("oauth2_token_command")
     for key in ("ca_file", "client_cert", "client_key", "oauth2_provider", "oauth2_client_id", "oauth2_client_secret",
                 "oauth2_client_secret_env", "oauth2_tenant", "oauth2_authority", "oauth2_service_account_file",
                 "oauth2_auth_uri", "oauth2_token_uri", "oauth2_command", "oauth2_ca_file"):
@@ -473,8 +479,16 @@ def _mail_auth(section: str, table: dict, user: str | None) -> dict:
 
 def parse_ai(raw: dict) -> AiSpec:
     """`[ai]`, every key checked for its kind and range."""
+    # INTERFACE.md's names for two settings: `timeout` (the model's answer) and `auto_apply`.
+    for alias, key in AI_ALIASES.items():
+        if alias in raw:
+            if key in raw:
+                raise ConfigError(f"config: [ai] set {alias} or {key}, not both (they are one setting)")
+            raw = {**{k: v for k, v in raw.items() if k != alias}, key: raw[alias]}
     _check_keys("ai", raw, {f.name for f in dataclasses.fields(AiSpec)})
-    values: dict[str, Any] = {}
+    # An [ai] section turns AI on unless it says `enabled = false` (the shipped config does, until a
+    # model is there); with no section at all it stays off.
+    values: dict[str, Any] = {"enabled": bool(raw)}
     for key in ("enabled", "use_ollama"):
         if key in raw:
             values[key] = _expect("ai", key, raw[key], bool)
@@ -516,8 +530,9 @@ def parse_ai(raw: dict) -> AiSpec:
 
 def parse_tui(raw: dict, views: list) -> TuiSection:
     """`[tui]` (theme, columns, `[tui.keys]`, `[tui.views]` name = query) and `[[view]]` name, query."""
-    _check_keys("tui", raw, {"theme", "keys", "columns", "views"})
+    _check_keys("tui", raw, {"theme", "keys", "columns", "views", "start_view"})
     theme = _expect("tui", "theme", raw["theme"], str) if "theme" in raw else None
+    start_view = _expect("tui", "start_view", raw["start_view"], str) if "start_view" in raw else None
     keys = []
     for binding_id, value in _expect("tui", "keys", raw.get("keys", {}), dict).items():
         if not isinstance(value, str):
@@ -536,7 +551,7 @@ def parse_tui(raw: dict, views: list) -> TuiSection:
         if "name" not in table or "query" not in table:
             raise ConfigError("config: every [[view]] needs a name and a query")
         saved.append((_expect("view", "name", table["name"], str), _expect("view", "query", table["query"], str)))
-    return TuiSection(theme=theme, keys=tuple(keys), columns=columns, views=tuple(saved))
+    return TuiSection(theme=theme, keys=tuple(keys), columns=columns, views=tuple(saved), start_view=start_view)
 
 
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")

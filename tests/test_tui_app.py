@@ -59,8 +59,10 @@ def test_every_binding_has_an_id_a_description_and_a_known_action():
     owners = {keys.APP: HelpdeskApp, keys.QUEUE: QueueTable, keys.DETAIL: DetailScreen, keys.HELP: HelpScreen,
               keys.DASHBOARD: DashboardScreen}
     for spec in keys.CATALOGUE:
-        owner = owners[spec.scope]
-        assert hasattr(owner, f"action_{spec.action}"), f"{spec.id}: {owner.__name__} has no action {spec.action}"
+        owner, action = owners[spec.scope], spec.action
+        if action.startswith("app."):  # a widget's key for an app action (`q` on the queue quits)
+            owner, action = HelpdeskApp, action.removeprefix("app.")
+        assert hasattr(owner, f"action_{action}"), f"{spec.id}: {owner.__name__} has no action {action}"
 
 
 def test_the_default_keymap_has_no_clash_and_remaps_are_checked():
@@ -116,6 +118,19 @@ async def test_a_remapped_key_works_and_the_old_one_is_free():
         await pilot.press("ctrl+e")
         await settle(pilot)
         assert app.queue.cursor == 4_999
+
+
+async def test_q_quits_from_the_queue_and_types_a_q_in_the_filter():
+    app = HelpdeskApp(rows_for)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "q")
+        assert app.query_one("#filter").value == "q" and app.is_running
+        await pilot.press("escape")
+        app.queue.focus()
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0 and not app.is_running
 
 
 async def test_the_help_screen_lists_every_binding_with_its_keys():

@@ -65,6 +65,8 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("sort", "s", "sort_next", "Sort by the next column", QUEUE, footer="Sort"),
     KeySpec("sort_reverse", "S", "sort_reverse", "Reverse the sort order", QUEUE),
     KeySpec("filter", "slash", "filter", "Filter the queue with a query", QUEUE, footer="Filter"),
+    # `q` quits from the queue (INTERFACE.md); not app-wide, so it types a q in the filter and compose.
+    KeySpec("quit_from_queue", "q", "app.quit", "Quit (from the queue)", QUEUE),
     # Bulk actions act on the selected rows (none selected: the row under the cursor).
     KeySpec("bulk_assign", "a", "bulk_assign", "Assign the selected tickets to an agent", QUEUE),
     KeySpec("bulk_status", "t", "bulk_status", "Change the status of the selected tickets", QUEUE),

@@ -279,24 +279,63 @@ def test_intake_does_not_wait_for_a_slow_model(ai_desk, standin):
     assert all(ai.suggestions_of(slow, row["number"]) for row in bulk.rows)
 
 
-def test_the_daemon_step_classifies_what_no_process_got_to(ai_desk, standin):
+def test_the_daemon_step_queues_what_no_process_got_to_once(ai_desk, standin):
     from helpdesk.services import ai
 
+    standin.script({"sleep": 1})
     first = new_ticket(ai_desk, "Printer", PRINTER)
     second = new_ticket(ai_desk, "Network down", "The network is down on floor 3")
-    assert ai.classify_pending(ai_desk) == [first, second]
+    assert ai.classify_pending(ai_desk) == [first, second]  # queued: the step waits for nothing
+    assert ai.classify_pending(ai_desk) == []  # queued or in work already: not twice
+    assert ai.wait_idle(30)
     assert ai.classify_pending(ai_desk) == []
+    for number in (first, second):
+        assert len(events(ai_desk, number, "ai_classified")) == 1
+    assert len(standin.chat_requests()) == 2
 
 
-def test_the_daemon_cycle_classifies_new_tickets_after_mail_and_delivery(ai_desk, standin):
+def test_queued_work_leaves_a_ticket_another_process_classified_alone(ai_desk, standin):
+    from helpdesk.services import ai
+
+    number = new_ticket(ai_desk, "Printer", PRINTER)
+    assert ai.classify_ticket(ai_desk, number) is not None  # an agent's `ai classify`, say
+    assert ai.classify_ticket(ai_desk, number, only_new=True) is None
+    assert ai.classify_soon(ai_desk, [number]) == [number] and ai.wait_idle(30)
+    assert len(events(ai_desk, number, "ai_classified")) == 1 and len(standin.chat_requests()) == 1
+
+
+def test_settle_gives_the_queue_a_bounded_time_and_drops_what_has_not_started(ai_desk, standin):
+    from helpdesk.services import ai
+
+    standin.script({"sleep": 3}, {"sleep": 3}, {"sleep": 3})
+    numbers = [new_ticket(ai_desk, f"Printer {i}", PRINTER) for i in range(3)]
+    assert ai.classify_soon(ai_desk, numbers) == numbers
+    settled = ai.settle(ai_desk, numbers, 0.5)
+    assert settled.classified == [] and settled.left == numbers and settled.waited < 3
+    assert ai.wait_idle(30)  # the one in work when time was up goes on in this (test) process only
+    assert ai.classify_pending(ai_desk) == numbers[1:]  # the dropped ones: queued again by the daemon step
+    assert ai.settle(ai_desk, numbers, 30).classified == numbers
+
+
+def test_the_daemon_cycle_queues_new_tickets_after_mail_and_delivery(ai_desk, standin):
     from helpdesk import daemon
     from helpdesk.services import ai
 
     number = new_ticket(ai_desk, "Printer", PRINTER)
     summary = daemon.cycle(ai_desk)
-    assert summary["ai"] == {"classified": 1}
+    assert summary["ai"] == {"queued": 1}
+    assert ai.wait_idle(30)
     assert ai.suggestions_of(ai_desk, number)
     assert "ai" not in daemon.cycle(ai_desk)  # nothing left to do
+
+
+def test_daemon_once_gives_its_queue_a_bounded_time_before_it_ends(ai_desk, standin):
+    from helpdesk import daemon
+    from helpdesk.services import ai
+
+    number = new_ticket(ai_desk, "Printer", PRINTER)
+    daemon.run(ai_desk, once=True)
+    assert ai.settle(ai_desk, [number], 0).classified == [number]
 
 
 # ---------------------------------------------------------------- training on the desk's history

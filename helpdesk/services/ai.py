@@ -3,9 +3,10 @@
 Never in the way: the model is asked outside every write transaction (the ticket is read, the model
 answers, then one short unit of work records and applies the suggestions), and intake only queues its
 new tickets (`classify_soon`, run after the intake's commit) for a background thread of this process;
-a ticket the process could not get to (it ended first) is picked up by `classify_pending`, a daemon
-step. Ollama when it answers, else the classifier trained on the desk's history: every failure is a
-note, never an error of the action.
+a ticket the process could not get to (it ended first) is queued again by `classify_pending`, a
+daemon step that waits for nothing either. A process about to end gives its queue a bounded time
+(`settle`). Ollama when it answers, else the classifier trained on the desk's history: every failure
+is a note, never an error of the action.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = logging.getLogger("helpdesk.ai")
 TRAIN_KINDS = ("category", "priority")
 OFFLINE_EMBEDDINGS = "offline"  # the model name vectors from wordllama are stored under
 TEXT_WEIGHT = 0.5  # full-text relevance (0..1) blended with cosine similarity in similar-ticket ranking
+EXIT_WAIT = 30.0  # seconds a process about to end (`mail fetch`, `daemon --once`) gives its queued tickets
 
 
 # ---------------------------------------------------------------- set-up from [ai]
@@ -110,8 +112,11 @@ def _classify(desk, text: str):
     return found, versions
 
 
-def classify_ticket(desk, number: int, *, apply: bool = True) -> TicketClassification:
-    """Classify ticket `number`, store the suggestions and (with `apply`) apply what `[ai]` allows."""
+def classify_ticket(desk, number: int, *, apply: bool = True, only_new: bool = False) -> TicketClassification | None:
+    """Classify ticket `number`, store the suggestions and (with `apply`) apply what `[ai]` allows. With
+    `only_new` (queued work), a ticket another process classified first is left alone: None."""
+    if only_new and ai_queries.classified_numbers([number]):
+        return None
     view = tickets.get(desk, number)
     text = f"{view.title}\n{view.description}".strip()
     found, versions = _classify(desk, text)
@@ -120,6 +125,8 @@ def classify_ticket(desk, number: int, *, apply: bool = True) -> TicketClassific
                ("language", found.language))}
     policy = desk.config.ai
     with unit(desk) as work:
+        if only_new and ai_queries.classified_numbers([number]):  # done meanwhile (the model took a while)
+            return None
         stored = suggestions.record(desk, number, fields, model_versions=versions, injection=found.injection.to_dict())
         applied = suggestions.apply_policy(desk, number, fields=policy.apply, level=policy.apply_level) if apply else []
         if applied:
@@ -149,15 +156,24 @@ class _Background:
         self.jobs: queue.Queue = queue.Queue()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.queued: set[tuple[int, int]] = set()  # (id(desk.db), number) waiting or in work: never twice
 
-    def put(self, desk, numbers) -> None:
+    def put(self, desk, numbers) -> list[int]:
+        """Queue the numbers not queued already; returns those."""
+        added = []
         with self.lock:  # the worker decides to end under this lock too: no job is left without one
             for number in numbers:
+                key = (id(desk.db), number)
+                if key in self.queued:
+                    continue
+                self.queued.add(key)
                 self.jobs.put((desk, number))
-            if self.thread is None:
+                added.append(number)
+            if added and self.thread is None:
                 # A daemon thread: a process that ends leaves its backlog to `classify_pending`.
                 self.thread = threading.Thread(target=self.run, name="helpdesk-ai", daemon=True)
                 self.thread.start()
+        return added
 
     def run(self) -> None:
         while True:
@@ -170,10 +186,12 @@ class _Background:
                         return
                 continue
             try:
-                classify_ticket(desk, number)
+                classify_ticket(desk, number, only_new=True)
             except Exception as exc:  # a ticket that cannot be classified must not stop the others
                 log.warning("AI classification of ticket #%s failed: %s", number, exc)
             finally:
+                with self.lock:
+                    self.queued.discard((id(desk.db), number))
                 self.jobs.task_done()
                 try:
                     desk.db.close()  # this thread's connection only
@@ -191,16 +209,32 @@ class _Background:
             time.sleep(0.02)
         return True
 
+    def drop_waiting(self) -> list[int]:
+        """Take the jobs not started yet off the queue (a process about to end: `classify_pending` of a
+        later daemon step queues them again)."""
+        dropped = []
+        with self.lock:
+            while True:
+                try:
+                    desk, number = self.jobs.get_nowait()
+                except queue.Empty:
+                    return dropped
+                self.queued.discard((id(desk.db), number))
+                self.jobs.task_done()
+                dropped.append(number)
+
 
 _background = _Background()
 
 
-def classify_soon(desk, numbers) -> None:
-    """Queue tickets for classification on the background thread (nothing when `[ai]` is off). Called
-    after an intake's commit: it returns at once, whatever the model does."""
+def classify_soon(desk, numbers) -> list[int]:
+    """Queue tickets for classification on the background thread (nothing when `[ai]` is off); a ticket
+    queued already is not queued twice. Called after an intake's commit: it returns at once, whatever
+    the model does. Returns the numbers queued."""
     numbers = [n for n in numbers if n is not None]
     if desk.config.ai.enabled and numbers:
-        _background.put(desk.acting_as(suggestions.SYSTEM_AI), numbers)
+        return _background.put(desk.acting_as(suggestions.SYSTEM_AI), numbers)
+    return []
 
 
 def after_intake(work, numbers) -> None:
@@ -215,20 +249,42 @@ def wait_idle(timeout: float = 30.0) -> bool:
     return _background.wait(timeout)
 
 
+@dataclass
+class Settled:
+    """What a process about to end got done of its tickets' classification."""
+
+    classified: list[int] = field(default_factory=list)
+    left: list[int] = field(default_factory=list)  # for the daemon's `classify_pending` (or `ai classify ID`)
+    waited: float = 0.0
+
+
+def settle(desk, numbers=None, seconds: float = EXIT_WAIT) -> Settled:
+    """For a process about to end (`mail fetch`, `daemon --once`): give the background queue up to
+    `seconds`, then take off it what has not started; which of `numbers` (default: what this process
+    has queued for the desk) are classified and which are left. A ticket in work when time is up ends
+    with the process (its write is one transaction)."""
+    import time  # lazy: only a process about to end waits
+
+    if numbers is None:
+        with _background.lock:
+            numbers = sorted(n for db, n in _background.queued if db == id(desk.db))
+    numbers = list(numbers)
+    started = time.monotonic()
+    if desk.config.ai.enabled and numbers:
+        _background.wait(max(0.0, seconds))
+        _background.drop_waiting()
+    done = ai_queries.classified_numbers(numbers) if desk.config.ai.enabled else set()
+    return Settled([n for n in numbers if n in done], [n for n in numbers if n not in done],
+                   round(time.monotonic() - started, 2))
+
+
 def classify_pending(desk, limit: int = 100) -> list[int]:
-    """A daemon step: classify open tickets that have no suggestion yet (those the intake's process did
-    not get to, mail fetched by other processes); returns the numbers done."""
+    """A daemon step: queue open tickets never classified (those whose intake's process ended first,
+    mail fetched elsewhere) for the background thread, as intake does; returns the numbers queued.
+    It waits for nothing: a slow model never holds up the daemon's mail and delivery."""
     if not desk.config.ai.enabled:
         return []
-    done = []
-    for number in ai_queries.unclassified_new_tickets(limit):
-        try:
-            classify_ticket(desk, number)
-        except HelpdeskError as exc:
-            log.warning("AI classification of ticket #%s failed: %s", number, exc)
-            continue
-        done.append(number)
-    return done
+    return classify_soon(desk, ai_queries.unclassified_new_tickets(limit))
 
 
 # ---------------------------------------------------------------- train and evaluate

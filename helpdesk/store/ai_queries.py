@@ -35,11 +35,12 @@ def decide(suggestion_id: int, status: str, final_value: str, login: str, when) 
 
 
 def classified_numbers(numbers: Sequence[int]) -> set[int]:
-    """Which of these tickets have a classification already."""
+    """Which of these tickets were classified already (an `ai_classified` event, as
+    `unclassified_new_tickets` counts them: a classification that offered nothing still leaves one)."""
     if not numbers:
         return set()
-    return {n for (n,) in AiSuggestion.select(AiSuggestion.ticket).where(
-        AiSuggestion.ticket.in_(list(numbers))).distinct().tuples()}
+    return {n for (n,) in AuditEvent.select(AuditEvent.ticket).where(
+        AuditEvent.ticket.in_(list(numbers)) & (AuditEvent.action == "ai_classified")).distinct().tuples()}
 
 
 def unclassified_new_tickets(limit: int, since_number: int = 0) -> list[int]:

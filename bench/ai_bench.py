@@ -71,17 +71,8 @@ def eval_sets(args) -> dict:
     for name, train_path, test_path in sets:
         log(f"eval on {name}")
         report = evaluate(read_labelled_csv(train_path), read_labelled_csv(test_path))
-        report["accuracy_95"] = interval(report["accuracy"], report["test_texts"])
         out[name] = report
     return out
-
-
-def interval(accuracy: float, n: int) -> list[float]:
-    """The 95 % Wilson interval of an accuracy measured on n texts."""
-    z = 1.96
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return [round(centre - half, 3), round(centre + half, 3)]
 
 
 def cross_validated(args, folds: int = 5) -> dict:
@@ -89,7 +80,7 @@ def cross_validated(args, folds: int = 5) -> dict:
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
-    from helpdesk.ai.evaluation import evaluate
+    from helpdesk.ai.evaluation import evaluate, interval
     from helpdesk.ai.labelled import read_labelled_csv
 
     rows = read_labelled_csv(DATA / "it_tickets_train.csv") + read_labelled_csv(DATA / "it_tickets_test.csv")

@@ -379,9 +379,15 @@ def test_ai_eval_prints_the_figures_and_the_baseline(cli):
     doc = run.json()
     assert doc["test_texts"] == 80 and doc["accuracy"] >= doc["baseline"]["accuracy"]
     assert set(doc["levels"]) == {"low", "medium", "high"} and doc["feature_set"] in ("tfidf", "tfidf+embeddings")
+    # 80 test texts: the interval says how far that can be trusted (about +-9 points).
+    low, high = doc["accuracy_95"]
+    assert low < doc["accuracy"] < high and 0.15 < high - low < 0.22
+    assert doc["baseline"]["accuracy_95"][0] < doc["baseline"]["accuracy"]
     text = cli("ai", "eval", "--train", train, test)
     assert text.exit_code == 0
     assert "accuracy" in text.stdout and "baseline (tfidf+logistic-regression" in text.stdout
+    assert f"(95 % interval {low:.3f}-{high:.3f})" in text.stdout
+    assert f"features: {doc['feature_set']} (validation accuracy: tfidf " in text.stdout
     assert "level high" in text.stdout and "recall printing:" in text.stdout
     level = cli("ai", "eval", "--train", train, test, "--level", "sure")
     assert level.exit_code != 0 and "confidence level must be one of low, medium, high" in level.stderr

@@ -43,6 +43,8 @@ import json
 import os
 import platform
 import random
+import re
+import socket
 import statistics
 import sys
 import time
@@ -239,9 +241,10 @@ def blas() -> str:
         return "unknown"
 
 
-def _desk_home(home: Path, ai_enabled: bool, extra: str = "") -> None:
-    """A fresh SQLite desk in `home` with the shipped config, `[ai]` on or off (read timeout 10 s: the
-    stand-in's 5 s answers are answers, not timeouts), and `extra` config appended."""
+def _desk_home(home: Path, ai_enabled: bool, extra: str = "", host: str = "") -> None:
+    """A fresh SQLite desk in `home` with the shipped config, `[ai]` on or off and asking the Ollama at
+    `host` (read timeout 10 s: the stand-in's 5 s answers are answers, not timeouts), and `extra` config
+    appended."""
     from helpdesk.domain.desk import create
 
     os.environ.update(HELPDESK_HOME=str(home), HELPDESK_AGENT="bench",
@@ -250,6 +253,10 @@ def _desk_home(home: Path, ai_enabled: bool, extra: str = "") -> None:
     if "[ai]\nenabled = false" not in shipped:
         raise SystemExit("config/helpdesk.toml has no `[ai]\\nenabled = false`: update ai_bench.py")
     config = shipped.replace("[ai]\nenabled = false", f"[ai]\nenabled = {str(ai_enabled).lower()}\nread_timeout = 10")
+    if host:
+        config = re.sub(r'^ollama_host = ".*"$', f'ollama_host = "{host}"', config, count=1, flags=re.M)
+        if f'ollama_host = "{host}"' not in config:
+            raise SystemExit("config/helpdesk.toml has no `ollama_host = ...` line in [ai]: update ai_bench.py")
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(config + "\n" + extra)
     (home / "config.toml").chmod(0o600)
@@ -269,7 +276,8 @@ def _mails(count: int, round_no: int) -> list[bytes]:
 
 def intake_rate(args) -> dict:
     """Mail intake (services.mail.fetch against Dovecot) and API intake (services.tickets.create) in
-    tickets per second, without AI and with `[ai]` on and a stand-in Ollama that takes 5 s an answer."""
+    tickets per second: without AI, with `[ai]` on and a stand-in Ollama that takes 5 s an answer, and
+    with `[ai]` on and no Ollama listening (every ticket classified offline, beside the intake)."""
     import shutil
     import tempfile
 
@@ -285,12 +293,17 @@ def intake_rate(args) -> dict:
     dovecot = start_dovecot(root / "dovecot")
     try:
         with OllamaStandin() as standin:
+            with socket.socket() as s:  # a port nothing listens on: Ollama down
+                s.bind(("127.0.0.1", 0))
+                down = f"http://127.0.0.1:{s.getsockname()[1]}"
+            conditions = [("without_ai", ""), ("with_ai_5s_model", standin.host), ("with_ai_model_down", down)]
             for round_no in range(args.intake_rounds):
-                for enabled in (False, True) if round_no % 2 == 0 else (True, False):
-                    label = "with_ai_5s_model" if enabled else "without_ai"
+                shift = round_no % len(conditions)  # each condition first in turn
+                for label, host in conditions[shift:] + conditions[:shift]:
+                    enabled = bool(host)
                     for channel in ("mail", "api"):
                         home = root / f"{channel}-{label}-{round_no}"
-                        _desk_home(home, enabled, dovecot.config_toml() if channel == "mail" else "")
+                        _desk_home(home, enabled, dovecot.config_toml() if channel == "mail" else "", host)
                         if channel == "mail":
                             dovecot.reset_mailbox()
                             client = dovecot.client()
@@ -378,9 +391,10 @@ def report_text(result: dict) -> str:
         lines += ["", "intake, tickets/s (median of the rounds; each round in brackets):"]
         for channel, what in (("mail", f"mail ({result['args']['intake_mails']} mails, services.mail.fetch, Dovecot)"),
                               ("api", f"API ({result['args']['intake_tickets']} tickets, services.tickets.create)")):
-            off, on = i[f"{channel}:without_ai"], i[f"{channel}:with_ai_5s_model"]
-            lines.append(f"  {what}: {off['median']} without AI {off['per_second']}, {on['median']} with [ai] on "
-                         f"and the model answering in 5 s {on['per_second']}")
+            off, on, down = (i[f"{channel}:{c}"] for c in ("without_ai", "with_ai_5s_model", "with_ai_model_down"))
+            lines.append(f"  {what}: {off['median']} without AI {off['per_second']}; {on['median']} with [ai] on "
+                         f"and the model answering in 5 s {on['per_second']}; {down['median']} with [ai] on and "
+                         f"no Ollama (offline classifier) {down['per_second']}")
     if "detectors" in result:
         d = result["detectors"]
         lines += ["", f"injection: {d['injection']['flagged']}/{d['injection']['attacks']} attempts flagged, "
@@ -402,7 +416,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--intake-tickets", type=int, default=200)
     parser.add_argument("--intake-mails", type=int, default=200)
-    parser.add_argument("--intake-rounds", type=int, default=2, help="rounds of each intake, off and on alternating")
+    parser.add_argument("--intake-rounds", type=int, default=3, help="rounds of each intake, the conditions in turn")
     parser.add_argument("--only", help="comma-separated parts: eval, cross_validated, detectors, training, similar, intake")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))

@@ -15,6 +15,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 from helpdesk.ai import classify as classify_mod, language, sentiment
@@ -30,6 +31,9 @@ TRAIN_KINDS = ("category", "priority")
 OFFLINE_EMBEDDINGS = "offline"  # the model name vectors from wordllama are stored under
 TEXT_WEIGHT = 0.5  # full-text relevance (0..1) blended with cosine similarity in similar-ticket ranking
 EXIT_WAIT = 30.0  # seconds a process about to end (`mail fetch`, `daemon --once`) gives its queued tickets
+# Seconds without newly queued tickets before the background thread classifies: a burst of intake (a
+# mail fetch, a bulk create) runs alone, not sharing the interpreter with classification beside it.
+QUIET = 0.3
 
 
 # ---------------------------------------------------------------- set-up from [ai]
@@ -157,6 +161,7 @@ class _Background:
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.queued: set[tuple[int, int]] = set()  # (id(desk.db), number) waiting or in work: never twice
+        self.last_put = 0.0  # time.monotonic() of the last ticket queued
 
     def put(self, desk, numbers) -> list[int]:
         """Queue the numbers not queued already; returns those."""
@@ -169,6 +174,7 @@ class _Background:
                 self.queued.add(key)
                 self.jobs.put((desk, number))
                 added.append(number)
+            self.last_put = time.monotonic()
             if added and self.thread is None:
                 # A daemon thread: a process that ends leaves its backlog to `classify_pending`.
                 self.thread = threading.Thread(target=self.run, name="helpdesk-ai", daemon=True)
@@ -185,6 +191,8 @@ class _Background:
                         self.thread = None
                         return
                 continue
+            while (rest := self.last_put + QUIET - time.monotonic()) > 0:
+                time.sleep(rest)  # intake is still busy queueing: let it finish first
             try:
                 classify_ticket(desk, number, only_new=True)
             except Exception as exc:  # a ticket that cannot be classified must not stop the others
@@ -200,8 +208,6 @@ class _Background:
 
     def wait(self, timeout: float) -> bool:
         """Whether the queue emptied within `timeout` seconds (tests, and an orderly exit)."""
-        import time  # lazy: only waiting needs it
-
         end = time.monotonic() + timeout
         while self.jobs.unfinished_tasks:
             if time.monotonic() > end:
@@ -263,8 +269,6 @@ def settle(desk, numbers=None, seconds: float = EXIT_WAIT) -> Settled:
     `seconds`, then take off it what has not started; which of `numbers` (default: what this process
     has queued for the desk) are classified and which are left. A ticket in work when time is up ends
     with the process (its write is one transaction)."""
-    import time  # lazy: only a process about to end waits
-
     if numbers is None:
         with _background.lock:
             numbers = sorted(n for db, n in _background.queued if db == id(desk.db))

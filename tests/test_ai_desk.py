@@ -528,3 +528,25 @@ def test_summary_and_draft_send_the_ticket_only_as_data_and_fall_back_offline(ai
     shown = cli("ai", "summary", str(number))
     assert shown.exit_code == 0 and "\x1b" not in shown.stdout and "\x07" not in shown.stdout
     assert shown.stdout.startswith("Intent: printer")
+
+
+def test_the_similar_index_is_kept_while_the_stored_vectors_do_not_change(open_ai_desk):
+    from helpdesk.services import ai, lifecycle
+
+    desk = open_ai_desk(use_ollama=False)
+    printer = new_ticket(desk, "Printer prints blank pages", "Blank pages from the printer after toner change")
+    lifecycle.change_status(desk, printer, "resolved", reason="done")
+    number = new_ticket(desk, "Blank pages", "Our printer prints blank pages since the toner change")
+    assert [r["ticket"] for r in ai.similar(desk, number)] == [printer]
+    kept = ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256)
+    assert ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256) is kept and len(kept) == 1
+    # A newly solved ticket gets its vector on the next lookup: a new index that has it.
+    vpn = new_ticket(desk, "VPN drops", "The VPN disconnects every hour")
+    lifecycle.change_status(desk, vpn, "resolved", reason="done")
+    assert [r["ticket"] for r in ai.similar(desk, number)][0] == printer
+    grown = ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256)
+    assert grown is not kept and sorted(grown.keys.tolist()) == [printer, vpn]
+    # A reopened ticket leaves the index: it is no longer a solved one.
+    lifecycle.change_status(desk, printer, "new", reason="not fixed after all")
+    assert printer not in [r["ticket"] for r in ai.similar(desk, number)]
+    assert ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256).keys.tolist() == [vpn]

@@ -16,6 +16,7 @@ import queue
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 from helpdesk.ai import classify as classify_mod, language, sentiment
@@ -361,7 +362,6 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
     last public reply). Offline vectors, always there (missing ones are computed and stored first),
     averaged with Ollama's `/api/embed` vectors when it answers, then blended with full-text relevance."""
     from helpdesk.ai.embeddings import OFFLINE_DIM, embed_offline, to_bytes  # lazy: numpy and the vectors
-    from helpdesk.ai.similar import VectorIndex
 
     view = tickets.get(desk, number)
     while True:
@@ -373,10 +373,9 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
         with unit(desk):
             ai_queries.save_vectors(OFFLINE_EMBEDDINGS, OFFLINE_DIM,
                                     [(n, to_bytes(v)) for n, v in zip(missing, vectors)])
-    rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(OFFLINE_EMBEDDINGS, OFFLINE_DIM)]
-    if not rows:
+    index = solved_index(desk, OFFLINE_EMBEDDINGS, OFFLINE_DIM)
+    if index is None:
         return []
-    index = VectorIndex.from_blobs(rows, OFFLINE_DIM)
     text = f"{view.title}\n{view.description}".strip()
     query = embed_offline([text])[0]
     # Candidates by meaning, re-ranked with full-text relevance: shared rare words (an error code, a
@@ -394,6 +393,28 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
              "resolution": replies.get(key, "")} for score, key in best]
 
 
+# database -> {(model, dim): (state, index)}; weak: a closed and dropped desk takes its indexes along
+_indexes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def solved_index(desk, model: str, dim: int):
+    """The VectorIndex of the solved tickets' vectors of `model` (None when there are none), kept per
+    process while the stored vectors do not change: built from 1,000,000 stored vectors it takes seconds,
+    a search in it a tenth of one (bench/ai_bench.py)."""
+    from helpdesk.ai.similar import VectorIndex  # lazy: see similar
+
+    state = ai_queries.solved_vectors_state(model, dim)
+    with _models_lock:
+        kept = _indexes.get(desk.db, {}).get((model, dim))
+    if kept is not None and kept[0] == state:
+        return kept[1]
+    rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(model, dim)]
+    index = VectorIndex.from_blobs(rows, dim) if rows else None
+    with _models_lock:
+        _indexes.setdefault(desk.db, {})[(model, dim)] = (state, index)
+    return index
+
+
 OLLAMA_BACKFILL = 1000  # solved tickets embedded by Ollama per lookup: the first lookups fill the store
 
 
@@ -406,7 +427,6 @@ def _ollama_similarity(desk, text: str, number: int, k: int) -> dict[int, float]
     """Cosine similarity by Ollama's embedding model of the solved tickets nearest `text` ({} when
     Ollama is not used or fails: the offline vectors stand alone)."""
     from helpdesk.ai.embeddings import to_bytes  # lazy: see similar
-    from helpdesk.ai.similar import VectorIndex
 
     model = assistant(desk.config)
     if model is None:
@@ -425,10 +445,10 @@ def _ollama_similarity(desk, text: str, number: int, k: int) -> dict[int, float]
         return {}
     finally:
         model.close()
-    rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(name, int(query.shape[0]))]
-    if not rows:
+    index = solved_index(desk, name, int(query.shape[0]))
+    if index is None:
         return {}
-    return {f.key: f.score for f in VectorIndex.from_blobs(rows, int(query.shape[0])).search(query, k, exclude={number})}
+    return {f.key: f.score for f in index.search(query, k, exclude={number})}
 
 
 # ---------------------------------------------------------------- summary and draft

@@ -102,6 +102,16 @@ def save_vectors(model: str, dim: int, rows: list[tuple[int, bytes]]) -> None:
         TicketVector.insert(ticket=number, model=model, dim=dim, data=data).execute()
 
 
+def solved_vectors_state(model: str, dim: int) -> tuple[int, int]:
+    """(how many, the highest row id) of the solved tickets' vectors of `model`: it changes when a vector
+    is added or replaced and when a ticket that has one is reopened (what a kept index must notice)."""
+    count, highest = (TicketVector.select(pw.fn.COUNT(TicketVector.id), pw.fn.MAX(TicketVector.id))
+                      .join(Ticket, on=(TicketVector.ticket == Ticket.number))
+                      .where((TicketVector.model == model) & (TicketVector.dim == dim)
+                             & ~Ticket.status.in_(list(OPEN_STATES))).tuples().first())
+    return int(count or 0), int(highest or 0)
+
+
 def solved_vectors(model: str, dim: int) -> list[tuple[int, bytes]]:
     return list(TicketVector.select(TicketVector.ticket, TicketVector.data)
                 .join(Ticket, on=(TicketVector.ticket == Ticket.number))

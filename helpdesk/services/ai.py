@@ -408,8 +408,17 @@ def solved_index(desk, model: str, dim: int):
         kept = _indexes.get(desk.db, {}).get((model, dim))
     if kept is not None and kept[0] == state:
         return kept[1]
-    rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(model, dim)]
-    index = VectorIndex.from_blobs(rows, dim) if rows else None
+    index = None
+    if kept is not None and kept[1] is not None and state[0] > kept[0][0]:
+        # Tickets solved since: only their vectors are read and appended, when that accounts for the
+        # whole change (nothing reopened, no vector replaced); anything else reads them all again.
+        added = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(model, dim, after_id=kept[0][1])]
+        more = VectorIndex.from_blobs(added, dim) if added else None
+        if more is not None and len(more) == state[0] - kept[0][0] and not kept[1].has_any(more.keys):
+            index = kept[1].extended(more)
+    if index is None:
+        rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(model, dim)]
+        index = VectorIndex.from_blobs(rows, dim) if rows else None
     with _models_lock:
         _indexes.setdefault(desk.db, {})[(model, dim)] = (state, index)
     return index

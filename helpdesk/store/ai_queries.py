@@ -112,10 +112,12 @@ def solved_vectors_state(model: str, dim: int) -> tuple[int, int]:
     return int(count or 0), int(highest or 0)
 
 
-def solved_vectors(model: str, dim: int) -> list[tuple[int, bytes]]:
+def solved_vectors(model: str, dim: int, after_id: int = 0) -> list[tuple[int, bytes]]:
+    """(ticket, vector bytes) of the solved tickets' vectors of `model`; with `after_id`, only the rows
+    stored after that row id (what a kept index lacks)."""
     return list(TicketVector.select(TicketVector.ticket, TicketVector.data)
                 .join(Ticket, on=(TicketVector.ticket == Ticket.number))
-                .where((TicketVector.model == model) & (TicketVector.dim == dim)
+                .where((TicketVector.model == model) & (TicketVector.dim == dim) & (TicketVector.id > after_id)
                        & ~Ticket.status.in_(list(OPEN_STATES))).tuples())
 
 

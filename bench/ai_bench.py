@@ -25,7 +25,8 @@ What it does (see bench/README.md):
     category and priority classifiers; the model of 2 stands in for both);
  4. similar lookup: --vectors (default 1,000,000) random unit vectors of 256 float32 dimensions (the
     offline embedding size), --queries searches for the top 10 (p50 / p95), after the index is built;
-    and the time to build that index from the stored blobs (what `ai similar` does on each call);
+    the time to build that index from the stored blobs (a process's first `ai similar`; it then keeps
+    it) and for a kept index to take 100 newly solved tickets;
  5. intake rate, with `[ai]` off and on with a loopback Ollama stand-in answering in 5 s (classification
     runs after each commit, on a background thread, so the rates should match), --intake-rounds times
     each, alternating: mail intake (services.mail.fetch, what `helpdesk mail fetch` runs, against the
@@ -216,6 +217,11 @@ def similar_lookup(args) -> dict:
     started = time.perf_counter()
     VectorIndex.from_blobs(blobs, OFFLINE_DIM)
     from_blobs_s = time.perf_counter() - started
+    started = time.perf_counter()  # a kept index taking 100 newly solved tickets (services.ai.solved_index)
+    more = VectorIndex.from_blobs([(args.vectors + i, blob) for i, (_, blob) in enumerate(blobs[:100])], OFFLINE_DIM)
+    if not index.has_any(more.keys):
+        index.extended(more)
+    extend_s = time.perf_counter() - started
     del matrix, blobs
     queries = rng.standard_normal((args.queries + 3, OFFLINE_DIM), dtype=np.float32)
     for q in queries[:3]:
@@ -227,7 +233,7 @@ def similar_lookup(args) -> dict:
         times.append((time.perf_counter() - started) * 1000)
         assert len(found) == 10
     return {"vectors": args.vectors, "dim": OFFLINE_DIM, "matrix_mb": round(index.matrix.nbytes / 2**20),
-            "build_s": round(build_s, 2), "from_blobs_s": round(from_blobs_s, 2), "queries": len(times), "search_ms_p50": round(statistics.median(times), 2),
+            "build_s": round(build_s, 2), "from_blobs_s": round(from_blobs_s, 2), "extend_100_s": round(extend_s, 2), "queries": len(times), "search_ms_p50": round(statistics.median(times), 2),
             "search_ms_p95": round(sorted(times)[max(0, int(len(times) * 0.95) - 1)], 2)}
 
 
@@ -364,8 +370,9 @@ def report_text(result: dict) -> str:
         sim = result["similar"]
         rows += [f"| similar lookup, top 10 of {sim['vectors']:,} x {sim['dim']} (p50 / p95) | {sim['search_ms_p50']} / "
                  f"{sim['search_ms_p95']} ms | <= {TARGETS['similar_1m_ms']:g} ms |",
-                 f"| building that index from {sim['vectors']:,} stored vectors (each `ai similar` call) | "
-                 f"{sim['from_blobs_s']} s | |"]
+                 f"| building that index from {sim['vectors']:,} stored vectors (a process's first lookup) | "
+                 f"{sim['from_blobs_s']} s | |",
+                 f"| a kept index taking 100 newly solved tickets | {sim['extend_100_s']} s | |"]
     if rows:
         lines += ["| measure | figure | target |", "|---|---|---|", *rows, ""]
     if "eval" in result:

@@ -81,16 +81,17 @@ def _deliver(desk, summary: dict) -> None:
 
 
 def _assist(desk, summary: dict) -> None:
-    """With `[ai] enabled`: classify new tickets no process got to (mail fetched here among them) and
-    train again when enough labelled tickets arrived. After mail and delivery, so a slow model never
-    delays a ticket or a reply; a model that is away falls back to the offline classifier."""
+    """With `[ai] enabled`: queue new tickets no process got to for this process's AI thread (mail
+    fetched here was queued as each one committed) and train again when enough labelled tickets
+    arrived. The queue is worked on beside the loop, so a slow model never delays mail or a reply; a
+    model that is away falls back to the offline classifier."""
     if not desk.config.ai.enabled:
         return
     try:
-        classified = ai.classify_pending(desk)
-        if classified:
-            summary["ai"] = {"classified": len(classified)}
-            log.info("ai: %d tickets classified", len(classified))
+        queued = ai.classify_pending(desk)
+        if queued:
+            summary["ai"] = {"queued": len(queued)}
+            log.info("ai: %d tickets queued for classification", len(queued))
         retrained = ai.retrain_if_due(desk)
         if retrained:
             log.info("ai: classifier trained again")
@@ -132,6 +133,7 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
                 if once:
                     raise
             if once:
+                _settle(desk, summary)
                 break
             _wait(desk, stop, wake, watchers, interval)
     finally:
@@ -144,6 +146,17 @@ def run(desk, *, once: bool = False, interval: float = 60.0) -> None:
         raise ServiceUnavailable("; ".join(summary["unreachable"]))
     if once and summary.get("failed"):
         raise HelpdeskError("; ".join(summary["failed"]))
+
+
+def _settle(desk, summary: dict) -> None:
+    """`--once` is about to end the process: give the tickets queued for AI classification a bounded
+    time; what is left, the next run queues again."""
+    if not desk.config.ai.enabled:
+        return
+    settled = ai.settle(desk)
+    if settled.classified or settled.left:
+        summary["ai"] = {**summary.get("ai", {}), "classified": len(settled.classified), "left": len(settled.left)}
+        log.info("ai: %d tickets classified, %d left for the next run", len(settled.classified), len(settled.left))
 
 
 def _database_lost(desk, exc: Exception) -> None:

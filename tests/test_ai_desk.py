@@ -279,24 +279,63 @@ def test_intake_does_not_wait_for_a_slow_model(ai_desk, standin):
     assert all(ai.suggestions_of(slow, row["number"]) for row in bulk.rows)
 
 
-def test_the_daemon_step_classifies_what_no_process_got_to(ai_desk, standin):
+def test_the_daemon_step_queues_what_no_process_got_to_once(ai_desk, standin):
     from helpdesk.services import ai
 
+    standin.script({"sleep": 1})
     first = new_ticket(ai_desk, "Printer", PRINTER)
     second = new_ticket(ai_desk, "Network down", "The network is down on floor 3")
-    assert ai.classify_pending(ai_desk) == [first, second]
+    assert ai.classify_pending(ai_desk) == [first, second]  # queued: the step waits for nothing
+    assert ai.classify_pending(ai_desk) == []  # queued or in work already: not twice
+    assert ai.wait_idle(30)
     assert ai.classify_pending(ai_desk) == []
+    for number in (first, second):
+        assert len(events(ai_desk, number, "ai_classified")) == 1
+    assert len(standin.chat_requests()) == 2
 
 
-def test_the_daemon_cycle_classifies_new_tickets_after_mail_and_delivery(ai_desk, standin):
+def test_queued_work_leaves_a_ticket_another_process_classified_alone(ai_desk, standin):
+    from helpdesk.services import ai
+
+    number = new_ticket(ai_desk, "Printer", PRINTER)
+    assert ai.classify_ticket(ai_desk, number) is not None  # an agent's `ai classify`, say
+    assert ai.classify_ticket(ai_desk, number, only_new=True) is None
+    assert ai.classify_soon(ai_desk, [number]) == [number] and ai.wait_idle(30)
+    assert len(events(ai_desk, number, "ai_classified")) == 1 and len(standin.chat_requests()) == 1
+
+
+def test_settle_gives_the_queue_a_bounded_time_and_drops_what_has_not_started(ai_desk, standin):
+    from helpdesk.services import ai
+
+    standin.script({"sleep": 3}, {"sleep": 3}, {"sleep": 3})
+    numbers = [new_ticket(ai_desk, f"Printer {i}", PRINTER) for i in range(3)]
+    assert ai.classify_soon(ai_desk, numbers) == numbers
+    settled = ai.settle(ai_desk, numbers, 0.5)
+    assert settled.classified == [] and settled.left == numbers and settled.waited < 3
+    assert ai.wait_idle(30)  # the one in work when time was up goes on in this (test) process only
+    assert ai.classify_pending(ai_desk) == numbers[1:]  # the dropped ones: queued again by the daemon step
+    assert ai.settle(ai_desk, numbers, 30).classified == numbers
+
+
+def test_the_daemon_cycle_queues_new_tickets_after_mail_and_delivery(ai_desk, standin):
     from helpdesk import daemon
     from helpdesk.services import ai
 
     number = new_ticket(ai_desk, "Printer", PRINTER)
     summary = daemon.cycle(ai_desk)
-    assert summary["ai"] == {"classified": 1}
+    assert summary["ai"] == {"queued": 1}
+    assert ai.wait_idle(30)
     assert ai.suggestions_of(ai_desk, number)
     assert "ai" not in daemon.cycle(ai_desk)  # nothing left to do
+
+
+def test_daemon_once_gives_its_queue_a_bounded_time_before_it_ends(ai_desk, standin):
+    from helpdesk import daemon
+    from helpdesk.services import ai
+
+    number = new_ticket(ai_desk, "Printer", PRINTER)
+    daemon.run(ai_desk, once=True)
+    assert ai.settle(ai_desk, [number], 0).classified == [number]
 
 
 # ---------------------------------------------------------------- training on the desk's history
@@ -340,9 +379,15 @@ def test_ai_eval_prints_the_figures_and_the_baseline(cli):
     doc = run.json()
     assert doc["test_texts"] == 80 and doc["accuracy"] >= doc["baseline"]["accuracy"]
     assert set(doc["levels"]) == {"low", "medium", "high"} and doc["feature_set"] in ("tfidf", "tfidf+embeddings")
+    # 80 test texts: the interval says how far that can be trusted (about +-9 points).
+    low, high = doc["accuracy_95"]
+    assert low < doc["accuracy"] < high and 0.15 < high - low < 0.22
+    assert doc["baseline"]["accuracy_95"][0] < doc["baseline"]["accuracy"]
     text = cli("ai", "eval", "--train", train, test)
     assert text.exit_code == 0
     assert "accuracy" in text.stdout and "baseline (tfidf+logistic-regression" in text.stdout
+    assert f"(95 % interval {low:.3f}-{high:.3f})" in text.stdout
+    assert f"features: {doc['feature_set']} (validation accuracy: tfidf " in text.stdout
     assert "level high" in text.stdout and "recall printing:" in text.stdout
     level = cli("ai", "eval", "--train", train, test, "--level", "sure")
     assert level.exit_code != 0 and "confidence level must be one of low, medium, high" in level.stderr
@@ -483,3 +528,25 @@ def test_summary_and_draft_send_the_ticket_only_as_data_and_fall_back_offline(ai
     shown = cli("ai", "summary", str(number))
     assert shown.exit_code == 0 and "\x1b" not in shown.stdout and "\x07" not in shown.stdout
     assert shown.stdout.startswith("Intent: printer")
+
+
+def test_the_similar_index_is_kept_while_the_stored_vectors_do_not_change(open_ai_desk):
+    from helpdesk.services import ai, lifecycle
+
+    desk = open_ai_desk(use_ollama=False)
+    printer = new_ticket(desk, "Printer prints blank pages", "Blank pages from the printer after toner change")
+    lifecycle.change_status(desk, printer, "resolved", reason="done")
+    number = new_ticket(desk, "Blank pages", "Our printer prints blank pages since the toner change")
+    assert [r["ticket"] for r in ai.similar(desk, number)] == [printer]
+    kept = ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256)
+    assert ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256) is kept and len(kept) == 1
+    # A newly solved ticket gets its vector on the next lookup: a new index that has it.
+    vpn = new_ticket(desk, "VPN drops", "The VPN disconnects every hour")
+    lifecycle.change_status(desk, vpn, "resolved", reason="done")
+    assert [r["ticket"] for r in ai.similar(desk, number)][0] == printer
+    grown = ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256)
+    assert grown is not kept and sorted(grown.keys.tolist()) == [printer, vpn]
+    # A reopened ticket leaves the index: it is no longer a solved one.
+    lifecycle.change_status(desk, printer, "new", reason="not fixed after all")
+    assert printer not in [r["ticket"] for r in ai.similar(desk, number)]
+    assert ai.solved_index(desk, ai.OFFLINE_EMBEDDINGS, 256).keys.tolist() == [vpn]

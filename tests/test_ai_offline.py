@@ -171,3 +171,13 @@ def test_labelled_csv_reading(tmp_path):
         read_labelled_csv(tmp_path / "latin1.csv")
     with pytest.raises(InvalidInput, match="cannot read .*missing.csv: No such file"):
         read_labelled_csv(tmp_path / "missing.csv")
+
+
+def test_the_accuracy_interval_is_wilsons_and_narrows_with_more_texts():
+    from helpdesk.ai.evaluation import interval
+
+    assert interval(0.5, 100) == [0.4038, 0.5962]  # Wilson's 95 % interval, as tables give it
+    small, large = interval(0.8, 80), interval(0.8, 8000)
+    assert small[0] < 0.8 < small[1] and large[0] < 0.8 < large[1]
+    assert large[1] - large[0] < (small[1] - small[0]) / 5
+    assert interval(1.0, 10)[1] == 1.0 and interval(0.0, 10)[0] == 0.0

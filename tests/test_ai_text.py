@@ -145,6 +145,11 @@ def test_the_index_finds_the_same_top_k_as_a_full_sort():
     skipped = index.search(query, 10, exclude={int(expected[0])})
     assert [n.key for n in skipped] == list(expected[1:11])
     assert VectorIndex([], np.zeros((0, 32), np.float32)).search(query, 5) == []
+    # An index extended by more rows finds what one index of all the rows finds.
+    first, more = VectorIndex(keys[:3000], matrix[:3000]), VectorIndex(keys[3000:], matrix[3000:])
+    joined = first.extended(more)
+    assert len(joined) == 5000 and [n.key for n in joined.search(query, 10)] == list(expected[:10])
+    assert first.has_any([1000, 9]) and not first.has_any(keys[3000:]) and len(first) == 3000
 
 
 def test_similar_tickets_by_offline_embeddings():

@@ -31,6 +31,21 @@ class VectorIndex:
         """From (key, to_bytes(vector)) pairs, as the store keeps them."""
         return cls([key for key, _ in rows], matrix_from_bytes([blob for _, blob in rows], dim))
 
+    def extended(self, more: "VectorIndex") -> "VectorIndex":
+        """A new index with `more`'s rows after these (one copy of the matrix, no re-normalising)."""
+        import numpy as np  # lazy: see __init__
+
+        index = VectorIndex.__new__(VectorIndex)
+        index.keys = np.concatenate([self.keys, more.keys])
+        index.matrix = np.concatenate([self.matrix, more.matrix])
+        return index
+
+    def has_any(self, keys) -> bool:
+        """Whether any of `keys` is a row of this index."""
+        import numpy as np  # lazy: see __init__
+
+        return bool(np.isin(np.asarray(keys, dtype=np.int64), self.keys).any())
+
     def __len__(self) -> int:
         return len(self.keys)
 

@@ -110,12 +110,18 @@ def eval_(
     if fmt != "text":
         emit(report, fmt)
         return
+    validated = ", ".join(f"{name} {accuracy:.3f}" for name, accuracy in report["feature_set_accuracy"].items())
     echo(f"trained on {report['train_texts']} texts, tested on {report['test_texts']}, "
-         f"{len(report['labels'])} labels; features: {report['feature_set']}")
-    echo(f"accuracy {report['accuracy']:.3f}  macro-F1 {report['macro_f1']:.3f}")
+         f"{len(report['labels'])} labels; features: {report['feature_set']} (validation accuracy: {validated})")
+
+    def accuracy_line(figures: dict) -> str:
+        low, high = figures["accuracy_95"]
+        return f"accuracy {figures['accuracy']:.3f} (95 % interval {low:.3f}-{high:.3f})  macro-F1 {figures['macro_f1']:.3f}"
+
+    echo(accuracy_line(report))
     base = report.get("baseline")
     if base:
-        echo(f"baseline ({base['name']}, C={base['C']:g}): accuracy {base['accuracy']:.3f}  macro-F1 {base['macro_f1']:.3f}")
+        echo(f"baseline ({base['name']}, C={base['C']:g}): {accuracy_line(base)}")
     for name, figures in report["levels"].items():
         accuracy = "-" if figures["accuracy"] is None else f"{figures['accuracy']:.3f}"
         echo(f"level {name:<6} share {figures['share']:.3f}  accuracy {accuracy}")

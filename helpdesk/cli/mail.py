@@ -19,26 +19,46 @@ app.add_typer(quarantine_app, name="quarantine", help="Mail that could not becom
 
 @app.command()
 @output_options("json", "nl")
-def fetch(fmt: str = "text") -> None:
+def fetch(
+    ai_wait: Annotated[float, typer.Option(
+        "--ai-wait", min=0, metavar="SECONDS",
+        help="With [ai] enabled: how long to wait, after the mail is in, for the AI classification of the new "
+             "tickets (it starts as each one is stored); what is left, the daemon classifies. 0: leave it all "
+             "to the daemon.")] = 30.0,
+    fmt: str = "text",
+) -> None:
     """One pass over every configured mailbox, then exit (exit 3 if a server cannot be reached).
 
     Example: helpdesk mail fetch --json
     """
     from helpdesk.services import desk as desk_service, mail  # lazy: see the module notes
 
+    settled = None
     with open_desk(actor=desk_service.SYSTEM_DAEMON) as desk:  # the daemon's work, run by cron too: no agent needed
         reports = mail.fetch(desk)
+        new = [n for r in reports for n in r.new_tickets]
+        if desk.config.ai.enabled and new:
+            from helpdesk.services import ai  # lazy: only desks with [ai] enabled load it
+
+            settled = ai.settle(desk, new, ai_wait)
     if fmt != "text":
         emit([r.to_dict() for r in reports], fmt)
-        return
-    for r in reports:
-        if r.skipped:
-            echo(f"{r.mailbox}: skipped: {r.skipped}")
-        else:
-            counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(r.outcomes.items())) or "nothing new"
-            echo(f"{r.mailbox}: {r.fetched} fetched ({counts}); last UID {r.last_uid}"
-                       + (f"; {r.recovered} already stored by an interrupted run, now flagged" if r.recovered else "")
-                       + ("; UIDVALIDITY changed: folder rescanned" if r.rescanned else ""))
+    else:
+        for r in reports:
+            if r.skipped:
+                echo(f"{r.mailbox}: skipped: {r.skipped}")
+            else:
+                counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(r.outcomes.items())) or "nothing new"
+                echo(f"{r.mailbox}: {r.fetched} fetched ({counts}); last UID {r.last_uid}"
+                     + (f"; {r.recovered} already stored by an interrupted run, now flagged" if r.recovered else "")
+                     + ("; UIDVALIDITY changed: folder rescanned" if r.rescanned else ""))
+    if settled is not None:
+        # On stderr with --json/--nl: their stdout stays the one document scripts read.
+        line = f"ai: {len(settled.classified)} of {len(new)} new tickets classified"
+        if settled.left:
+            line += (f"; {len(settled.left)} left for the daemon (helpdesk daemon) or helpdesk ai classify ID: "
+                     + ", ".join(f"#{n}" for n in settled.left[:10]) + (" ..." if len(settled.left) > 10 else ""))
+        echo(line, err=fmt != "text")
 
 
 @app.command()

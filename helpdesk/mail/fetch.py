@@ -16,6 +16,7 @@ import imaplib
 import socket
 import ssl
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 from helpdesk.config import MailboxSpec
 from helpdesk.core.errors import ConfigError, ServiceUnavailable
@@ -38,6 +39,7 @@ class FetchReport:
     uidvalidity: int | None = None
     rescanned: bool = False
     recovered: int = 0  # fetched again but already committed by a run that stopped before flagging them
+    new_tickets: list[int] = field(default_factory=list)  # tickets this pass created, in order
 
     def to_dict(self) -> dict:
 
@@ -96,8 +98,14 @@ def _dispose(client, mailbox: MailboxSpec, uids: list[int]) -> None:
         client.add_flags(uids, [b"\\Seen"])
 
 
-def fetch_mailbox(desk, mailbox: MailboxSpec, *, crash_after_commit: bool = False) -> FetchReport:
-    """One pass over one mailbox. `crash_after_commit` exists for the crash-recovery test only."""
+NewTickets = Callable[[list[int]], object]
+
+
+def fetch_mailbox(desk, mailbox: MailboxSpec, *, on_new_tickets: NewTickets | None = None,
+                  crash_after_commit: bool = False) -> FetchReport:
+    """One pass over one mailbox. `on_new_tickets([number])` is called after the commit of each message
+    that created a ticket (the services queue its AI classification there); it must return at once.
+    `crash_after_commit` exists for the crash-recovery test only."""
     report = FetchReport(mailbox=mailbox.name)
     with mailbox_lock(desk, mailbox.name) as held:
         if not held:
@@ -105,7 +113,7 @@ def fetch_mailbox(desk, mailbox: MailboxSpec, *, crash_after_commit: bool = Fals
             return report
         client = connect(mailbox)
         try:
-            _fetch(desk, client, mailbox, report, crash_after_commit)
+            _fetch(desk, client, mailbox, report, on_new_tickets, crash_after_commit)
         except ServiceUnavailable:
             raise
         except (socket.error, OSError) as exc:
@@ -123,7 +131,8 @@ def fetch_mailbox(desk, mailbox: MailboxSpec, *, crash_after_commit: bool = Fals
     return report
 
 
-def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_commit: bool) -> None:
+def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, on_new_tickets: NewTickets | None,
+           crash_after_commit: bool) -> None:
     folder = mailbox.imap_folder
     if mailbox.processed_folder and not client.folder_exists(mailbox.processed_folder):
         client.create_folder(mailbox.processed_folder)
@@ -160,6 +169,10 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
             else:
                 report.fetched += 1
                 report.outcomes[outcome.outcome] = report.outcomes.get(outcome.outcome, 0) + 1
+                if outcome.outcome == "new_ticket" and outcome.ticket is not None:
+                    report.new_tickets.append(outcome.ticket)
+                    if on_new_tickets is not None:
+                        on_new_tickets([outcome.ticket])
             if crash_after_commit:
                 raise SystemExit("simulated crash between commit and flag")
             done_uids.append(uid)  # its record exists: process() committed it (or found it from a crashed run)
@@ -169,11 +182,11 @@ def _fetch(desk, client, mailbox: MailboxSpec, report: FetchReport, crash_after_
     report.last_uid = last
 
 
-def fetch_all(desk) -> list[FetchReport]:
+def fetch_all(desk, *, on_new_tickets: NewTickets | None = None) -> list[FetchReport]:
     if not desk.config.mailboxes:
 
         raise ConfigError("no [[mailbox]] configured (see config.toml)")
-    return [fetch_mailbox(desk, mailbox) for mailbox in desk.config.mailboxes]
+    return [fetch_mailbox(desk, mailbox, on_new_tickets=on_new_tickets) for mailbox in desk.config.mailboxes]
 
 
 def status(desk) -> list[dict]:

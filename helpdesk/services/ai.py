@@ -3,9 +3,10 @@
 Never in the way: the model is asked outside every write transaction (the ticket is read, the model
 answers, then one short unit of work records and applies the suggestions), and intake only queues its
 new tickets (`classify_soon`, run after the intake's commit) for a background thread of this process;
-a ticket the process could not get to (it ended first) is picked up by `classify_pending`, a daemon
-step. Ollama when it answers, else the classifier trained on the desk's history: every failure is a
-note, never an error of the action.
+a ticket the process could not get to (it ended first) is queued again by `classify_pending`, a
+daemon step that waits for nothing either. A process about to end gives its queue a bounded time
+(`settle`). Ollama when it answers, else the classifier trained on the desk's history: every failure
+is a note, never an error of the action.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 import queue
 import re
 import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 
 from helpdesk.ai import classify as classify_mod, language, sentiment
@@ -28,6 +31,10 @@ log = logging.getLogger("helpdesk.ai")
 TRAIN_KINDS = ("category", "priority")
 OFFLINE_EMBEDDINGS = "offline"  # the model name vectors from wordllama are stored under
 TEXT_WEIGHT = 0.5  # full-text relevance (0..1) blended with cosine similarity in similar-ticket ranking
+EXIT_WAIT = 30.0  # seconds a process about to end (`mail fetch`, `daemon --once`) gives its queued tickets
+# Seconds without newly queued tickets before the background thread classifies: a burst of intake (a
+# mail fetch, a bulk create) runs alone, not sharing the interpreter with classification beside it.
+QUIET = 0.3
 
 
 # ---------------------------------------------------------------- set-up from [ai]
@@ -110,8 +117,11 @@ def _classify(desk, text: str):
     return found, versions
 
 
-def classify_ticket(desk, number: int, *, apply: bool = True) -> TicketClassification:
-    """Classify ticket `number`, store the suggestions and (with `apply`) apply what `[ai]` allows."""
+def classify_ticket(desk, number: int, *, apply: bool = True, only_new: bool = False) -> TicketClassification | None:
+    """Classify ticket `number`, store the suggestions and (with `apply`) apply what `[ai]` allows. With
+    `only_new` (queued work), a ticket another process classified first is left alone: None."""
+    if only_new and ai_queries.classified_numbers([number]):
+        return None
     view = tickets.get(desk, number)
     text = f"{view.title}\n{view.description}".strip()
     found, versions = _classify(desk, text)
@@ -120,6 +130,8 @@ def classify_ticket(desk, number: int, *, apply: bool = True) -> TicketClassific
                ("language", found.language))}
     policy = desk.config.ai
     with unit(desk) as work:
+        if only_new and ai_queries.classified_numbers([number]):  # done meanwhile (the model took a while)
+            return None
         stored = suggestions.record(desk, number, fields, model_versions=versions, injection=found.injection.to_dict())
         applied = suggestions.apply_policy(desk, number, fields=policy.apply, level=policy.apply_level) if apply else []
         if applied:
@@ -149,15 +161,26 @@ class _Background:
         self.jobs: queue.Queue = queue.Queue()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.queued: set[tuple[int, int]] = set()  # (id(desk.db), number) waiting or in work: never twice
+        self.last_put = 0.0  # time.monotonic() of the last ticket queued
 
-    def put(self, desk, numbers) -> None:
+    def put(self, desk, numbers) -> list[int]:
+        """Queue the numbers not queued already; returns those."""
+        added = []
         with self.lock:  # the worker decides to end under this lock too: no job is left without one
             for number in numbers:
+                key = (id(desk.db), number)
+                if key in self.queued:
+                    continue
+                self.queued.add(key)
                 self.jobs.put((desk, number))
-            if self.thread is None:
+                added.append(number)
+            self.last_put = time.monotonic()
+            if added and self.thread is None:
                 # A daemon thread: a process that ends leaves its backlog to `classify_pending`.
                 self.thread = threading.Thread(target=self.run, name="helpdesk-ai", daemon=True)
                 self.thread.start()
+        return added
 
     def run(self) -> None:
         while True:
@@ -169,11 +192,15 @@ class _Background:
                         self.thread = None
                         return
                 continue
+            while (rest := self.last_put + QUIET - time.monotonic()) > 0:
+                time.sleep(rest)  # intake is still busy queueing: let it finish first
             try:
-                classify_ticket(desk, number)
+                classify_ticket(desk, number, only_new=True)
             except Exception as exc:  # a ticket that cannot be classified must not stop the others
                 log.warning("AI classification of ticket #%s failed: %s", number, exc)
             finally:
+                with self.lock:
+                    self.queued.discard((id(desk.db), number))
                 self.jobs.task_done()
                 try:
                     desk.db.close()  # this thread's connection only
@@ -182,8 +209,6 @@ class _Background:
 
     def wait(self, timeout: float) -> bool:
         """Whether the queue emptied within `timeout` seconds (tests, and an orderly exit)."""
-        import time  # lazy: only waiting needs it
-
         end = time.monotonic() + timeout
         while self.jobs.unfinished_tasks:
             if time.monotonic() > end:
@@ -191,16 +216,32 @@ class _Background:
             time.sleep(0.02)
         return True
 
+    def drop_waiting(self) -> list[int]:
+        """Take the jobs not started yet off the queue (a process about to end: `classify_pending` of a
+        later daemon step queues them again)."""
+        dropped = []
+        with self.lock:
+            while True:
+                try:
+                    desk, number = self.jobs.get_nowait()
+                except queue.Empty:
+                    return dropped
+                self.queued.discard((id(desk.db), number))
+                self.jobs.task_done()
+                dropped.append(number)
+
 
 _background = _Background()
 
 
-def classify_soon(desk, numbers) -> None:
-    """Queue tickets for classification on the background thread (nothing when `[ai]` is off). Called
-    after an intake's commit: it returns at once, whatever the model does."""
+def classify_soon(desk, numbers) -> list[int]:
+    """Queue tickets for classification on the background thread (nothing when `[ai]` is off); a ticket
+    queued already is not queued twice. Called after an intake's commit: it returns at once, whatever
+    the model does. Returns the numbers queued."""
     numbers = [n for n in numbers if n is not None]
     if desk.config.ai.enabled and numbers:
-        _background.put(desk.acting_as(suggestions.SYSTEM_AI), numbers)
+        return _background.put(desk.acting_as(suggestions.SYSTEM_AI), numbers)
+    return []
 
 
 def after_intake(work, numbers) -> None:
@@ -215,20 +256,40 @@ def wait_idle(timeout: float = 30.0) -> bool:
     return _background.wait(timeout)
 
 
+@dataclass
+class Settled:
+    """What a process about to end got done of its tickets' classification."""
+
+    classified: list[int] = field(default_factory=list)
+    left: list[int] = field(default_factory=list)  # for the daemon's `classify_pending` (or `ai classify ID`)
+    waited: float = 0.0
+
+
+def settle(desk, numbers=None, seconds: float = EXIT_WAIT) -> Settled:
+    """For a process about to end (`mail fetch`, `daemon --once`): give the background queue up to
+    `seconds`, then take off it what has not started; which of `numbers` (default: what this process
+    has queued for the desk) are classified and which are left. A ticket in work when time is up ends
+    with the process (its write is one transaction)."""
+    if numbers is None:
+        with _background.lock:
+            numbers = sorted(n for db, n in _background.queued if db == id(desk.db))
+    numbers = list(numbers)
+    started = time.monotonic()
+    if desk.config.ai.enabled and numbers:
+        _background.wait(max(0.0, seconds))
+        _background.drop_waiting()
+    done = ai_queries.classified_numbers(numbers) if desk.config.ai.enabled else set()
+    return Settled([n for n in numbers if n in done], [n for n in numbers if n not in done],
+                   round(time.monotonic() - started, 2))
+
+
 def classify_pending(desk, limit: int = 100) -> list[int]:
-    """A daemon step: classify open tickets that have no suggestion yet (those the intake's process did
-    not get to, mail fetched by other processes); returns the numbers done."""
+    """A daemon step: queue open tickets never classified (those whose intake's process ended first,
+    mail fetched elsewhere) for the background thread, as intake does; returns the numbers queued.
+    It waits for nothing: a slow model never holds up the daemon's mail and delivery."""
     if not desk.config.ai.enabled:
         return []
-    done = []
-    for number in ai_queries.unclassified_new_tickets(limit):
-        try:
-            classify_ticket(desk, number)
-        except HelpdeskError as exc:
-            log.warning("AI classification of ticket #%s failed: %s", number, exc)
-            continue
-        done.append(number)
-    return done
+    return classify_soon(desk, ai_queries.unclassified_new_tickets(limit))
 
 
 # ---------------------------------------------------------------- train and evaluate
@@ -301,7 +362,6 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
     last public reply). Offline vectors, always there (missing ones are computed and stored first),
     averaged with Ollama's `/api/embed` vectors when it answers, then blended with full-text relevance."""
     from helpdesk.ai.embeddings import OFFLINE_DIM, embed_offline, to_bytes  # lazy: numpy and the vectors
-    from helpdesk.ai.similar import VectorIndex
 
     view = tickets.get(desk, number)
     while True:
@@ -313,10 +373,9 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
         with unit(desk):
             ai_queries.save_vectors(OFFLINE_EMBEDDINGS, OFFLINE_DIM,
                                     [(n, to_bytes(v)) for n, v in zip(missing, vectors)])
-    rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(OFFLINE_EMBEDDINGS, OFFLINE_DIM)]
-    if not rows:
+    index = solved_index(desk, OFFLINE_EMBEDDINGS, OFFLINE_DIM)
+    if index is None:
         return []
-    index = VectorIndex.from_blobs(rows, OFFLINE_DIM)
     text = f"{view.title}\n{view.description}".strip()
     query = embed_offline([text])[0]
     # Candidates by meaning, re-ranked with full-text relevance: shared rare words (an error code, a
@@ -334,6 +393,37 @@ def similar(desk, number: int, k: int = 5) -> list[dict]:
              "resolution": replies.get(key, "")} for score, key in best]
 
 
+# database -> {(model, dim): (state, index)}; weak: a closed and dropped desk takes its indexes along
+_indexes: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def solved_index(desk, model: str, dim: int):
+    """The VectorIndex of the solved tickets' vectors of `model` (None when there are none), kept per
+    process while the stored vectors do not change: built from 1,000,000 stored vectors it takes seconds,
+    a search in it a tenth of one (bench/ai_bench.py)."""
+    from helpdesk.ai.similar import VectorIndex  # lazy: see similar
+
+    state = ai_queries.solved_vectors_state(model, dim)
+    with _models_lock:
+        kept = _indexes.get(desk.db, {}).get((model, dim))
+    if kept is not None and kept[0] == state:
+        return kept[1]
+    index = None
+    if kept is not None and kept[1] is not None and state[0] > kept[0][0]:
+        # Tickets solved since: only their vectors are read and appended, when that accounts for the
+        # whole change (nothing reopened, no vector replaced); anything else reads them all again.
+        added = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(model, dim, after_id=kept[0][1])]
+        more = VectorIndex.from_blobs(added, dim) if added else None
+        if more is not None and len(more) == state[0] - kept[0][0] and not kept[1].has_any(more.keys):
+            index = kept[1].extended(more)
+    if index is None:
+        rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(model, dim)]
+        index = VectorIndex.from_blobs(rows, dim) if rows else None
+    with _models_lock:
+        _indexes.setdefault(desk.db, {})[(model, dim)] = (state, index)
+    return index
+
+
 OLLAMA_BACKFILL = 1000  # solved tickets embedded by Ollama per lookup: the first lookups fill the store
 
 
@@ -346,7 +436,6 @@ def _ollama_similarity(desk, text: str, number: int, k: int) -> dict[int, float]
     """Cosine similarity by Ollama's embedding model of the solved tickets nearest `text` ({} when
     Ollama is not used or fails: the offline vectors stand alone)."""
     from helpdesk.ai.embeddings import to_bytes  # lazy: see similar
-    from helpdesk.ai.similar import VectorIndex
 
     model = assistant(desk.config)
     if model is None:
@@ -365,10 +454,10 @@ def _ollama_similarity(desk, text: str, number: int, k: int) -> dict[int, float]
         return {}
     finally:
         model.close()
-    rows = [(n, bytes(b)) for n, b in ai_queries.solved_vectors(name, int(query.shape[0]))]
-    if not rows:
+    index = solved_index(desk, name, int(query.shape[0]))
+    if index is None:
         return {}
-    return {f.key: f.score for f in VectorIndex.from_blobs(rows, int(query.shape[0])).search(query, k, exclude={number})}
+    return {f.key: f.score for f in index.search(query, k, exclude={number})}
 
 
 # ---------------------------------------------------------------- summary and draft

@@ -15,18 +15,29 @@ from helpdesk.core.errors import InvalidInput, NotFound
 from helpdesk.services.work import unit
 
 
+def _classify_new(desk):
+    """What mail intake calls after each new ticket's commit: with `[ai] enabled`, queue its AI
+    classification for this process's background thread (returns at once, as every intake's does)."""
+    if not desk.config.ai.enabled:
+        return None
+    from helpdesk.services import ai  # lazy: the AI modules load only on desks that use them
+
+    return lambda numbers: ai.classify_soon(desk, numbers)
+
+
 def fetch(desk) -> list:
-    """One pass over every configured mailbox; a report per mailbox."""
+    """One pass over every configured mailbox; a report per mailbox (`new_tickets`: what it created,
+    queued for AI classification as each committed)."""
     from helpdesk.mail import fetch as fetch_mod  # lazy: the IMAP client is only needed here
 
-    return fetch_mod.fetch_all(desk)
+    return fetch_mod.fetch_all(desk, on_new_tickets=_classify_new(desk))
 
 
 def fetch_mailbox(desk, mailbox):
     """One pass over one mailbox (the daemon logs each on its own)."""
     from helpdesk.mail import fetch as fetch_mod  # lazy: see fetch
 
-    return fetch_mod.fetch_mailbox(desk, mailbox)
+    return fetch_mod.fetch_mailbox(desk, mailbox, on_new_tickets=_classify_new(desk))
 
 
 def send(desk):
@@ -67,6 +78,10 @@ def quarantine_retry(desk, quarantine_id: int):
         outcome = intake.quarantine_retry(desk, quarantine_id)
         if outcome.ticket:
             work.changed(outcome.ticket)
+        if outcome.outcome == "new_ticket" and outcome.ticket and desk.config.ai.enabled:
+            from helpdesk.services import ai  # lazy: see _classify_new
+
+            ai.after_intake(work, [outcome.ticket])
     return outcome
 
 

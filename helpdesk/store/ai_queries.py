@@ -35,11 +35,12 @@ def decide(suggestion_id: int, status: str, final_value: str, login: str, when) 
 
 
 def classified_numbers(numbers: Sequence[int]) -> set[int]:
-    """Which of these tickets have a classification already."""
+    """Which of these tickets were classified already (an `ai_classified` event, as
+    `unclassified_new_tickets` counts them: a classification that offered nothing still leaves one)."""
     if not numbers:
         return set()
-    return {n for (n,) in AiSuggestion.select(AiSuggestion.ticket).where(
-        AiSuggestion.ticket.in_(list(numbers))).distinct().tuples()}
+    return {n for (n,) in AuditEvent.select(AuditEvent.ticket).where(
+        AuditEvent.ticket.in_(list(numbers)) & (AuditEvent.action == "ai_classified")).distinct().tuples()}
 
 
 def unclassified_new_tickets(limit: int, since_number: int = 0) -> list[int]:
@@ -101,10 +102,22 @@ def save_vectors(model: str, dim: int, rows: list[tuple[int, bytes]]) -> None:
         TicketVector.insert(ticket=number, model=model, dim=dim, data=data).execute()
 
 
-def solved_vectors(model: str, dim: int) -> list[tuple[int, bytes]]:
+def solved_vectors_state(model: str, dim: int) -> tuple[int, int]:
+    """(how many, the highest row id) of the solved tickets' vectors of `model`: it changes when a vector
+    is added or replaced and when a ticket that has one is reopened (what a kept index must notice)."""
+    count, highest = (TicketVector.select(pw.fn.COUNT(TicketVector.id), pw.fn.MAX(TicketVector.id))
+                      .join(Ticket, on=(TicketVector.ticket == Ticket.number))
+                      .where((TicketVector.model == model) & (TicketVector.dim == dim)
+                             & ~Ticket.status.in_(list(OPEN_STATES))).tuples().first())
+    return int(count or 0), int(highest or 0)
+
+
+def solved_vectors(model: str, dim: int, after_id: int = 0) -> list[tuple[int, bytes]]:
+    """(ticket, vector bytes) of the solved tickets' vectors of `model`; with `after_id`, only the rows
+    stored after that row id (what a kept index lacks)."""
     return list(TicketVector.select(TicketVector.ticket, TicketVector.data)
                 .join(Ticket, on=(TicketVector.ticket == Ticket.number))
-                .where((TicketVector.model == model) & (TicketVector.dim == dim)
+                .where((TicketVector.model == model) & (TicketVector.dim == dim) & (TicketVector.id > after_id)
                        & ~Ticket.status.in_(list(OPEN_STATES))).tuples())
 
 

@@ -461,9 +461,9 @@ def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int =
 SORT_KEYS = ("number", "created", "updated", "priority", "due")
 
 
-def sort_order(sort: str | None) -> list | None:
-    """ORDER BY terms for `--sort KEY` (`-KEY`: descending), ties broken newest first so a page is
-    the same on every run and backend; None for the default order (newest first).
+def sort_terms(sort: str | None) -> list[tuple[pw.Node, bool]] | None:
+    """(expression, descending) pairs for `--sort KEY` (`-KEY`: descending), ties broken newest first so
+    the order is total and the same on every run and backend; None for the default order (newest first).
     `priority` ascending is the most urgent first; `due` is the nearest running SLA due time."""
     if not sort:
         return None
@@ -472,14 +472,70 @@ def sort_order(sort: str | None) -> list | None:
         raise UsageError(f"--sort: unknown key '{sort}' (one of {', '.join(SORT_KEYS)}; '-' before it for "
                          "descending, e.g. -updated)")
     if key == "due":
-        terms = [sla.next_due_order(descending)]
+        terms = [(sla.next_due_key(descending), descending)]
     else:
         column = {"number": Ticket.number, "created": Ticket.created_at, "updated": Ticket.updated_at,
                   "priority": Ticket.priority}[key]
-        terms = [column.desc() if descending else column.asc()]
+        terms = [(column, descending)]
     if key != "number":
-        terms.append(Ticket.number.desc())
+        terms.append((Ticket.number, True))
     return terms
+
+
+def sort_order(sort: str | None) -> list | None:
+    """ORDER BY terms for `--sort KEY` (see `sort_terms`); None for the default order (newest first)."""
+    terms = sort_terms(sort)
+    return None if terms is None else _order_by(terms)
+
+
+def _order_by(terms: list[tuple[pw.Node, bool]], reverse: bool = False) -> list:
+    return [e.desc() if descending != reverse else e.asc() for e, descending in terms]
+
+
+def _past(terms: list[tuple[pw.Node, bool]], key: tuple, reverse: bool = False) -> pw.Node:
+    """The rows strictly after `key` in the order of `terms` (`reverse`: strictly before it). Written as
+    `first >= v AND (first > v OR rest after)`: the leading range is what an index on the first term
+    can seek to; the rest only sorts out the rows that tie with the key."""
+    (expr, descending), value = terms[0], pw.Value(key[0], converter=False)  # the key as read: no conversion
+    down = descending != reverse
+    beyond = expr < value if down else expr > value
+    if len(terms) == 1:
+        return beyond
+    reached = expr <= value if down else expr >= value
+    return reached & (beyond | _past(terms[1:], key[1:], reverse))
+
+
+@dataclass
+class TicketPage:
+    """Tickets in the requested order, and each one's key: its place in that order, which `page_tickets`
+    takes as `after` or `before` to read the neighbouring page by seeking, not by counting."""
+
+    tickets: list[TicketView]
+    keys: list[tuple]
+
+
+def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int = 100, after: tuple | None = None,
+                 before: tuple | None = None, offset: int = 0, from_end: bool = False) -> TicketPage:
+    """One page of a query's tickets in `sort` order (None: newest first), read by keyset: the `limit`
+    rows just after the row whose key is `after`, or just before `before` (read in reverse order), each
+    an index seek whatever the depth. Without a key: the rows `offset` from the first row, or with
+    `from_end` from the last one (read in reverse, so the last page costs what the first does)."""
+    if (after is not None) + (before is not None) > 1 or limit <= 0:
+        raise UsageError("a page starts after one key or before one, and holds at least one ticket")
+    parsed = query_mod.parse(query)
+    select, order = query_mod.find(desk, parsed)
+    terms = sort_terms(sort) or [(order, True)]
+    reverse = before is not None or (after is None and from_end)
+    if after is not None or before is not None:
+        select = select.where(_past(terms, after if after is not None else before, reverse=before is not None))
+    keyed = (select.select(Ticket.number, *[e for e, _ in terms]).order_by(*_order_by(terms, reverse))
+             .limit(limit).offset(max(0, offset) if after is None and before is None and offset > 0 else None))
+    found = [(row[0], tuple(row[1:])) for row in keyed.coerce(False).tuples()]  # raw keys, sent back as read
+    if reverse:
+        found.reverse()
+    rows = {t.number: t for t in Ticket.select().where(Ticket.number.in_([n for n, _ in found]))} if found else {}
+    kept = [(n, key) for n, key in found if n in rows]
+    return TicketPage(views(desk, [rows[n] for n, _ in kept]), [key for _, key in kept])
 
 
 def _sorted_views(desk, select: pw.ModelSelect, limit: int | None, offset: int,

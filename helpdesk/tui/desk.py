@@ -93,22 +93,60 @@ class ChangeFeed:
 
 
 class DeskRowSource:
-    """The tickets of a query, a page at a time (offset paging in the database's order), the count from
-    the database, changes from the desk's feed."""
+    """The tickets of a query, a page at a time, the count from the database, changes from the desk's
+    feed. Pages are read by keyset: the source remembers the key of the first and last row of each
+    page it read, and reads a neighbour by seeking past one of them (page down, page up: one index
+    seek at any depth). A page with no neighbour read (End, a jump) is read from the nearer end: the
+    last page in reverse order costs what the first does. Remembered keys are dropped when the sort
+    changes or the desk does (rows may have moved)."""
 
     sortable = frozenset(COLUMN_SORTS)  # the columns this source can order by
+    KEYS_KEPT = 20_000  # row keys remembered (two a page): past it they are dropped and learnt again
 
     def __init__(self, desk, feed: ChangeFeed, query: str = "") -> None:
         self._desk = desk
         self._feed = feed
         self.query = query
         self._sort: str | None = None
+        self._count: int | None = None  # the last count read (where the end is)
+        self._keys: dict[int, tuple] = {}  # position -> key of a row read there
+        self._epoch = 0  # bumped when remembered keys become wrong; a read from before keeps none
+        self._lock = threading.Lock()
 
     def count(self) -> int:
-        return queue.count(self._desk, self.query)
+        epoch = self._epoch
+        found = queue.count(self._desk, self.query)
+        with self._lock:
+            if epoch == self._epoch:
+                self._count = found
+        return found
 
     def page(self, offset: int, limit: int) -> list[Row]:
-        found = queue.page(self._desk, self.query, sort=self._sort, offset=offset, limit=limit)
+        offset, limit = max(0, offset), max(0, limit)
+        with self._lock:
+            epoch, count = self._epoch, self._count
+            after, before = self._keys.get(offset - 1), self._keys.get(offset + limit)
+        if count is not None:
+            limit = min(limit, count - offset)
+        if limit <= 0:
+            return []
+        if offset == 0:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit)
+        elif after is not None:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit, after=after)
+        elif before is not None:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit, before=before)
+        elif count is not None and offset + limit / 2 > count / 2:  # nearer the end: count from there
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit,
+                               offset=count - offset - limit, from_end=True)
+        else:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit, offset=offset)
+        with self._lock:
+            if epoch == self._epoch and found.keys:
+                if len(self._keys) > self.KEYS_KEPT:
+                    self._keys.clear()
+                self._keys[offset] = found.keys[0]
+                self._keys[offset + len(found.keys) - 1] = found.keys[-1]
         now = self._desk.now()
         return [row_of(t, found.due.get(t.number), now) for t in found.tickets]
 
@@ -116,9 +154,18 @@ class DeskRowSource:
         if column not in COLUMN_SORTS:
             raise ValueError(f"the queue cannot be sorted by {column!r}")
         self._sort = ("-" if descending else "") + COLUMN_SORTS[column]
+        self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._keys = {}
 
     def on_change(self, callback: Callable[[frozenset[int]], None]) -> Callable[[], None]:
-        return self._feed.subscribe(callback)
+        def changed(ids: frozenset[int]) -> None:
+            self._forget()  # rows may have come, gone or moved: positions of remembered keys are stale
+            callback(ids)
+        return self._feed.subscribe(changed)
 
 
 class TicketDesk:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from helpdesk.core.errors import HelpdeskError, StaleVersion
 from helpdesk.core.views import EntryView, EventView, TicketView
 from helpdesk.core.vocabulary import PRIORITIES, STATES
-from helpdesk.services import agents, changes, lifecycle, queue, tickets
+from helpdesk.services import agents, changes, desk as desk_service, lifecycle, queue, tickets
 from helpdesk.tui.rows import Row
 
 __all__ = ["PRIORITIES", "STATES", "BulkOutcome", "ChangeFeed", "DeskRowSource", "HelpdeskError", "StaleVersion", "TicketDesk",
@@ -21,6 +22,7 @@ __all__ = ["PRIORITIES", "STATES", "BulkOutcome", "ChangeFeed", "DeskRowSource",
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
 POLL_SECONDS = 0.3  # how long the feed's thread waits for a change before looking again (SQLite: a stat())
+RETRY_MAX_SECONDS = 5.0  # the longest wait between tries at a listener that keeps failing
 
 
 def row_of(ticket: TicketView, due: dt.datetime | None, now: dt.datetime) -> Row:
@@ -71,18 +73,30 @@ class ChangeFeed:
         return stop
 
     def _run(self) -> None:
+        delay = POLL_SECONDS
+        connected = True
         while not self._stopped.is_set():
             try:
                 found = self._listener.poll(POLL_SECONDS)
-            except Exception:  # a listener that fails is tried again; the screens keep what they show
-                self._stopped.wait(POLL_SECONDS)
+            except Exception:  # a listener that fails is tried again, less often each time
+                self._stopped.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            delay = POLL_SECONDS
+            if connected and not self._listener.connected:
+                # The database went away: every subscriber reads again now (and meets the failure, which
+                # it shows), rather than at its next keypress. The listener reconnects by itself and then
+                # reports everything changed, which makes them read again once more.
+                found = changes.Changes(everything=True)
+            connected = self._listener.connected
             if found and not self._stopped.is_set():
-                ids = frozenset() if found.everything else frozenset(found.tickets)
-                with self._lock:
-                    subscribers = list(self._subscribers)
-                for callback in subscribers:
-                    callback(ids)
+                self._publish(frozenset() if found.everything else frozenset(found.tickets))
+
+    def _publish(self, ids: frozenset[int]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            callback(ids)
 
     def close(self) -> None:
         self._stopped.set()
@@ -90,6 +104,21 @@ class ChangeFeed:
             self._thread.join(timeout=2)
         if self._listener is not None:
             self._listener.close()
+
+
+@contextmanager
+def desk_errors():
+    """A database driver's failure (the server went away, refused the connection) raised as the desk's
+    error, with the one-line message front ends show; anything else as it is."""
+    try:
+        yield
+    except HelpdeskError:
+        raise
+    except Exception as error:
+        failure = desk_service.database_failure(error)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 class DeskRowSource:
@@ -113,9 +142,15 @@ class DeskRowSource:
         self._epoch = 0  # bumped when remembered keys become wrong; a read from before keeps none
         self._lock = threading.Lock()
 
+    def check(self) -> None:
+        """Raise QueryError when the query cannot be read (a bounded read, not a count of every match)."""
+        with desk_errors():
+            queue.check_query(self._desk, self.query)
+
     def count(self) -> int:
         epoch = self._epoch
-        found = queue.count(self._desk, self.query)
+        with desk_errors():
+            found = queue.count(self._desk, self.query)
         with self._lock:
             if epoch == self._epoch:
                 self._count = found
@@ -130,6 +165,19 @@ class DeskRowSource:
             limit = min(limit, count - offset)
         if limit <= 0:
             return []
+        with desk_errors():
+            found = self._read(offset, limit, count, after, before)
+        with self._lock:
+            if epoch == self._epoch and found.keys:
+                if len(self._keys) > self.KEYS_KEPT:
+                    self._keys.clear()
+                self._keys[offset] = found.keys[0]
+                self._keys[offset + len(found.keys) - 1] = found.keys[-1]
+        now = self._desk.now()
+        return [row_of(t, found.due.get(t.number), now) for t in found.tickets]
+
+    def _read(self, offset: int, limit: int, count: int | None, after: tuple | None,
+              before: tuple | None) -> queue.QueuePage:
         if offset == 0:
             found = queue.page(self._desk, self.query, sort=self._sort, limit=limit)
         elif after is not None:
@@ -141,14 +189,7 @@ class DeskRowSource:
                                offset=count - offset - limit, from_end=True)
         else:
             found = queue.page(self._desk, self.query, sort=self._sort, limit=limit, offset=offset)
-        with self._lock:
-            if epoch == self._epoch and found.keys:
-                if len(self._keys) > self.KEYS_KEPT:
-                    self._keys.clear()
-                self._keys[offset] = found.keys[0]
-                self._keys[offset + len(found.keys) - 1] = found.keys[-1]
-        now = self._desk.now()
-        return [row_of(t, found.due.get(t.number), now) for t in found.tickets]
+        return found
 
     def sort_by(self, column: str, descending: bool) -> None:
         if column not in COLUMN_SORTS:
@@ -183,7 +224,8 @@ class TicketDesk:
         return DeskRowSource(self.desk, self.feed, query)
 
     def check_query(self, query: str) -> None:
-        queue.check_query(self.desk, query)
+        with desk_errors():
+            queue.check_query(self.desk, query)
 
     def show(self, number: int) -> TicketView:
         return tickets.show(self.desk, number)
@@ -231,14 +273,5 @@ class TicketDesk:
 def open_desk() -> TicketDesk:
     """The desk the configuration points at, opened for the acting agent (HelpdeskError if it cannot
     be: no desk, an unknown agent, a database that cannot be reached)."""
-    from helpdesk.services import desk as desk_service  # lazy: only the launch opens a desk
-
-    try:
+    with desk_errors():
         return TicketDesk(desk_service.open())
-    except HelpdeskError:
-        raise
-    except Exception as error:
-        failure = desk_service.database_failure(error)
-        if failure is None:
-            raise
-        raise failure from None

@@ -446,12 +446,12 @@ def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int =
     if limit is None:  # in batches: one IN list per batch stays within SQLite's variable limit
         return list(iter_tickets(desk, query, with_fields=with_fields))[offset:]
     if parsed.words and is_postgres():
-        # PostgreSQL reads every full-text match, then sorts. Newest first needs only the top few:
-        # look in a window of the newest tickets, widening it until it holds enough matches.
+        # Newest first needs only the top few matches: look in a window of the newest tickets (a range
+        # of the search table's key, whatever the planner estimates), widening it until it holds enough.
         top = Ticket.select(pw.fn.MAX(Ticket.number)).scalar() or 0
         window = 5000
         while window < top:
-            rows = list(select.where(Ticket.number > top - window).limit(limit).offset(offset))
+            rows = list(select.where(order > top - window).limit(limit).offset(offset))
             if len(rows) == limit:
                 return views(desk, rows, with_fields=with_fields)
             window *= 10

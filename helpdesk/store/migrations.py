@@ -203,3 +203,11 @@ def _conversation_full_body(db: pw.Database) -> None:
 def _ai_assistance(db: pw.Database) -> None:
     # Suggestions and what people made of them, trained classifiers, ticket vectors for similar tickets.
     db.create_tables(models.AI_MODELS, safe=True)
+
+
+@migration("0017_ticket_assignee_number_index")
+def _ticket_assignee_number_index(db: pw.Database) -> None:
+    # An agent's queue (`assignee:alice status:open`, newest first) walks this index backward and stops
+    # at the page's end, whatever the planner's statistics say; with (assignee_id, status) alone it read
+    # and sorted every open ticket of the agent (170 ms on PostgreSQL at a million tickets before ANALYZE).
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_assignee_id_number ON ticket (assignee_id, number)")

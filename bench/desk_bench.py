@@ -1030,7 +1030,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(res)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{args.backend}-{args.tickets}"
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{args.backend}-{res['tickets']}"
     (args.out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str))
     (args.out / f"{stem}.txt").write_text(text + "\n")
     log(f"results: {args.out / stem}.json / .txt")

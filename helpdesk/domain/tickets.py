@@ -526,11 +526,24 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
     select, order = query_mod.find(desk, parsed)
     terms = sort_terms(sort) or [(order, True)]
     reverse = before is not None or (after is None and from_end)
-    if after is not None or before is not None:
-        select = select.where(_past(terms, after if after is not None else before, reverse=before is not None))
-    keyed = (select.select(Ticket.number, *[e for e, _ in terms]).order_by(*_order_by(terms, reverse))
-             .limit(limit).offset(max(0, offset) if after is None and before is None and offset > 0 else None))
-    found = [(row[0], tuple(row[1:])) for row in keyed.coerce(False).tuples()]  # raw keys, sent back as read
+    key = after if after is not None else before
+
+    def read(where: pw.Node | None, count: int) -> list[tuple[int, tuple]]:
+        chosen = select.where(where) if where is not None else select
+        keyed = (chosen.select(Ticket.number, *[e for e, _ in terms]).order_by(*_order_by(terms, reverse))
+                 .limit(count).offset(max(0, offset) if key is None and offset > 0 else None))
+        return [(row[0], tuple(row[1:])) for row in keyed.coerce(False).tuples()]  # raw keys, sent back as read
+
+    first = terms[0][0]
+    if key is not None and len(terms) == 2 and isinstance(first, pw.Field):
+        # Two seeks instead of one range with an OR: the rest of the key's tie group, by number (an index
+        # on (column, number) reads just those), then the rows past the group, so a page deep inside a
+        # big group (a million tickets share four priorities) costs what the first page does.
+        value, number = (pw.Value(v, converter=False) for v in key)
+        tied = read((first == value) & (Ticket.number > number if reverse else Ticket.number < number), limit)
+        found = tied + (read(_past(terms[:1], key[:1], reverse), limit - len(tied)) if len(tied) < limit else [])
+    else:
+        found = read(_past(terms, key, reverse) if key is not None else None, limit)
     if reverse:
         found.reverse()
     rows = {t.number: t for t in Ticket.select().where(Ticket.number.in_([n for n, _ in found]))} if found else {}

@@ -205,9 +205,15 @@ def _ai_assistance(db: pw.Database) -> None:
     db.create_tables(models.AI_MODELS, safe=True)
 
 
-@migration("0017_ticket_assignee_number_index")
-def _ticket_assignee_number_index(db: pw.Database) -> None:
+@migration("0017_queue_seek_indexes")
+def _queue_seek_indexes(db: pw.Database) -> None:
     # An agent's queue (`assignee:alice status:open`, newest first) walks this index backward and stops
     # at the page's end, whatever the planner's statistics say; with (assignee_id, status) alone it read
     # and sorted every open ticket of the agent (170 ms on PostgreSQL at a million tickets before ANALYZE).
     db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_assignee_id_number ON ticket (assignee_id, number)")
+    # The queue sorted by priority reads a page by seeking to (priority, number): ties go newest first in
+    # both directions, so most urgent first is (priority ASC, number DESC) and least urgent first is
+    # (priority DESC, number DESC), the second index read backward. Four priorities share a million
+    # tickets: without them every page sorted a whole priority's tickets.
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_priority_number_desc ON ticket (priority, number DESC)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_priority_number ON ticket (priority, number)")

@@ -63,6 +63,7 @@ class HelpdeskApp(App, inherit_bindings=False):
         # The sidebar's views: the desk's own (their queries are the desk's language), then the saved ones.
         self.sidebar_views = [*DESK_VIEWS, *settings.views] if desk is not None else []
         self._stop_counting: Callable[[], None] | None = None
+        self._views_counted = False  # the sidebar's first count waits for the queue's first rows
         for theme in themes.THEMES.values():
             self.register_theme(theme)
         self.theme = settings.theme_name()
@@ -96,8 +97,7 @@ class HelpdeskApp(App, inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.queue.focus()
-        if self.sidebar_views:
-            self.count_views()
+        if self.sidebar_views:  # counted once the queue's first rows are in (they come first)
             self._stop_counting = self.rows_for("").on_change(self._changed_elsewhere)
 
     def on_unmount(self) -> None:
@@ -261,3 +261,6 @@ class HelpdeskApp(App, inherit_bindings=False):
     def _queue_loaded(self) -> None:
         if self.banner.shown:
             self.banner.clear()
+        if self.sidebar_views and not self._views_counted:
+            self._views_counted = True
+            self.count_views()

@@ -157,7 +157,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             return self.table
 
     class Loaded(Message):
-        """Rows were read again after a failure (the app takes its banner down)."""
+        """The first rows of a source arrived, or rows were read again after a failure (the app takes
+        its banner down; it starts what can wait for the first rows)."""
 
         def __init__(self, table: QueueTable) -> None:
             super().__init__()
@@ -192,6 +193,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.label = ""  # the view's name, first on the status line
         self.failed: Exception | None = None  # the last read failed with this (until one succeeds)
         self._failures = 0  # reads failed in a row (the retry waits longer each time)
+        self._announced = False  # Loaded was posted for this source's first rows
         self._retry = None  # the timer of the next try
         self.cursor = 0
         self._follow: int | None = None  # the id of the row the cursor was on when the source changed
@@ -265,6 +267,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._source = source
         self.label = label
         self._sort = None
+        self._announced = False
         self._reset(keep_count=False)
         self.selected.clear()
         self._stop_listening = source.on_change(self._changed_elsewhere) if self._running else None
@@ -361,9 +364,10 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _page_loaded(self, message: _PageLoaded) -> None:
         if message.generation != self._generation:
             return
-        if self.failed is not None:
+        if self.failed is not None or (message.page is not None and not self._announced):
             self.failed = None
             self._failures = 0
+            self._announced = True
             self.post_message(self.Loaded(self))
         redraw_all = False
         if message.count is not None:

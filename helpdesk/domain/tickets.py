@@ -23,7 +23,7 @@ from helpdesk.domain.fields import (  # noqa: F401 - part of this module's inter
     check_fields, coerce_field, normalise_tags, ticket_type,
 )
 from helpdesk.store import bulk, extensions, queries, search
-from helpdesk.store.db import is_postgres, refresh_statistics
+from helpdesk.store.db import refresh_statistics
 from helpdesk.store.models import Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag
 
 INPUT_KEYS = {"title", "body", "description", "type", "priority", "customer", "customer_name", "organisation",
@@ -445,16 +445,6 @@ def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int =
     select = select.order_by(order.desc())
     if limit is None:  # in batches: one IN list per batch stays within SQLite's variable limit
         return list(iter_tickets(desk, query, with_fields=with_fields))[offset:]
-    if parsed.words and is_postgres():
-        # Newest first needs only the top few matches: look in a window of the newest tickets (a range
-        # of the search table's key, whatever the planner estimates), widening it until it holds enough.
-        top = Ticket.select(pw.fn.MAX(Ticket.number)).scalar() or 0
-        window = 5000
-        while window < top:
-            rows = list(select.where(order > top - window).limit(limit).offset(offset))
-            if len(rows) == limit:
-                return views(desk, rows, with_fields=with_fields)
-            window *= 10
     return views(desk, list(select.limit(limit).offset(offset)), with_fields=with_fields)
 
 

@@ -23,7 +23,7 @@ from helpdesk.domain.fields import (  # noqa: F401 - part of this module's inter
     check_fields, coerce_field, normalise_tags, ticket_type,
 )
 from helpdesk.store import bulk, extensions, queries, search
-from helpdesk.store.db import refresh_statistics
+from helpdesk.store.db import is_postgres, refresh_statistics
 from helpdesk.store.models import Agent, ConversationEntry, Customer, Organisation, Queue, Ticket, TicketTag
 
 INPUT_KEYS = {"title", "body", "description", "type", "priority", "customer", "customer_name", "organisation",
@@ -445,6 +445,10 @@ def list_tickets(desk, query: str = "", *, limit: int | None = 50, offset: int =
     select = select.order_by(order.desc())
     if limit is None:  # in batches: one IN list per batch stays within SQLite's variable limit
         return list(iter_tickets(desk, query, with_fields=with_fields))[offset:]
+    walked = _walk_search(desk, parsed, None, False, limit) if offset <= 0 and limit > 0 else None
+    if walked is not None:
+        rows = {t.number: t for t in Ticket.select().where(Ticket.number.in_([n for n, _ in walked]))}
+        return views(desk, [rows[n] for n, _ in walked if n in rows], with_fields=with_fields)
     return views(desk, list(select.limit(limit).offset(offset)), with_fields=with_fields)
 
 
@@ -525,7 +529,10 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
         return [(row[0], tuple(row[1:])) for row in keyed.coerce(False).tuples()]  # raw keys, sent back as read
 
     first = terms[0][0]
-    if key is not None and len(terms) == 2 and isinstance(first, pw.Field):
+    walked = _walk_search(desk, parsed, key, reverse, limit) if sort is None and offset <= 0 else None
+    if walked is not None:
+        found = walked
+    elif key is not None and len(terms) == 2 and isinstance(first, pw.Field):
         # Two seeks instead of one range with an OR: the rest of the key's tie group, by number (an index
         # on (column, number) reads just those), then the rows past the group, so a page deep inside a
         # big group (a million tickets share four priorities) costs what the first page does.
@@ -539,6 +546,35 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
     rows = {t.number: t for t in Ticket.select().where(Ticket.number.in_([n for n, _ in found]))} if found else {}
     kept = [(n, key) for n, key in found if n in rows]
     return TicketPage(views(desk, [rows[n] for n, _ in kept]), [key for _, key in kept])
+
+
+SEARCH_WINDOWS = (5_000, 50_000)  # tickets walked, newest first, before a search asks its index
+
+
+def _walk_search(desk, parsed, key: tuple | None, reverse: bool, limit: int) -> list[tuple[int, tuple]] | None:
+    """PostgreSQL, a search newest first (or oldest first): the matches among the next few thousand
+    tickets from where the page starts, walked in order and tested one by one, then ten times as many;
+    None when that found fewer than `limit` (the caller asks the full-text index). A common phrase is
+    found in the first window whatever the planner believes: without statistics it takes any search
+    for rare, reads every match from the GIN index and sorts them (0.5-1 s for a phrase 10 % of a
+    million tickets hold, against a millisecond walked)."""
+    if not parsed.words or not is_postgres():
+        return None
+    select, order = query_mod.find(desk, parsed, indexed_search=False)
+    if key is not None:
+        start = key[0]
+    else:
+        start = Ticket.select(pw.fn.MIN(Ticket.number) if reverse else pw.fn.MAX(Ticket.number)).scalar()
+        if start is None:
+            return []
+        start = start - 1 if reverse else start + 1
+    for window in SEARCH_WINDOWS:
+        bounded = ((order > start) & (order < start + window)) if reverse else ((order < start) & (order > start - window))
+        rows = list(select.where(bounded).select(Ticket.number, order)
+                    .order_by(order.asc() if reverse else order.desc()).limit(limit).tuples())
+        if len(rows) == limit:
+            return [(number, (value,)) for number, value in rows]
+    return None
 
 
 def _sorted_views(desk, select: pw.ModelSelect, limit: int | None, offset: int,

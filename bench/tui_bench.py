@@ -363,11 +363,11 @@ def main() -> None:
         rss = Path(tmp) / "rss"
         bare, big, small = [], [], []
         on_desk: dict[str, list[dict]] = {d.name: [] for d in desks}
-        for _ in range(args.runs):  # interleaved, so load changes touch every scenario alike
+        for run in range(args.runs):  # interleaved, so load changes touch every scenario alike
             bare.append(run_bare(rss))
             big.append(run_queue(args.rows, rss))
             small.append(run_queue(100, rss))
-            for desk in desks:
+            for desk in desks[run % len(desks):] + desks[:run % len(desks)] if desks else []:  # each goes first
                 on_desk[desk.name].append(run_desk(desk, rss))
 
     def col(results: list[dict], key: str) -> list[float]:

@@ -116,3 +116,32 @@ def test_the_row_source_gives_the_same_rows_at_every_position_whichever_way_it_g
             assert [r.number for r in source.page(offset, PAGE)] == expected[offset:offset + PAGE]
     finally:
         desk.close()
+
+
+def test_search_pages_newest_first_when_the_matches_are_beyond_the_first_windows(desk):
+    """Matches among the newest tickets, then none for more than a window, then old ones: every page
+    of a search, read forward, backward and from the end, is the whole order's slice (on PostgreSQL
+    the newest-first walk finds the first pages, the full-text index the rest)."""
+    from helpdesk.domain.tickets import SEARCH_WINDOWS
+
+    n = SEARCH_WINDOWS[0] + 1_200
+    records = [json.dumps({"title": "zebra crossing lamp" if i < 300 or i >= n - 40 else f"plain ticket {i}",
+                           "customer": "c@example.com"}) for i in range(n)]
+    tickets.create_records(desk, "\n".join(records))
+    expected = [t.number for t in domain_tickets.list_tickets(desk, "zebra", limit=None)]
+    assert len(expected) == 340 and expected[:40] == list(range(n, n - 40, -1))
+    assert [t.number for t in domain_tickets.list_tickets(desk, "zebra", limit=50)] == expected[:50]
+    forward, after = [], None
+    while (found := queue.page(desk, "zebra", limit=30, after=after)).tickets:
+        forward += [t.number for t in found.tickets]
+        after = found.keys[-1]
+    assert forward == expected
+    backward, before = [], None
+    while True:
+        found = (queue.page(desk, "zebra", limit=30, from_end=True) if before is None
+                 else queue.page(desk, "zebra", limit=30, before=before))
+        if not found.tickets:
+            break
+        backward = [t.number for t in found.tickets] + backward
+        before = found.keys[0]
+    assert backward == expected

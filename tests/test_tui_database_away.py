@@ -15,11 +15,22 @@ import pytest
 from conftest import BACKEND, run_subprocess
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.desk import TicketDesk
-from test_tui_desk import SIZE, make_tickets, queue_ready, until
+from test_tui_desk import SIZE, make_tickets, queue_ready
 from tui_screen import screen_text
 
 pytestmark = [pytest.mark.anyio,
               pytest.mark.skipif(BACKEND != "postgres", reason="a database server that goes away: PostgreSQL")]
+
+
+async def until(pilot, condition, seconds: float = 10.0) -> None:
+    """Poll the screen (not waiting for workers: while the database is away, a worker that reads again
+    is cancelled by the next one, and waiting for it would raise)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if condition():
+            return
+    raise AssertionError("the screen never got there:\n" + screen_text(pilot.app))
 
 
 class Proxy:

@@ -4,6 +4,8 @@
     .venv/bin/python bench/desk_bench.py                       # 100,000 tickets on SQLite
     .venv/bin/python bench/desk_bench.py --million             # 1,000,000 tickets on SQLite
     .venv/bin/python bench/desk_bench.py --backend postgres    # schema bench_xxx in postgres@127.0.0.1/test
+    .venv/bin/python bench/desk_bench.py --million --keep      # keep the desk; later measure it again with
+    .venv/bin/python bench/desk_bench.py --reuse HOME [--backend postgres --reuse-schema bench_xxx]
 
 What it does (see bench/README.md):
  1. a fresh desk in a temporary HELPDESK_HOME (config/helpdesk.toml copied to HOME/config.toml; on
@@ -458,7 +460,7 @@ class Bench:
         self.args = args
         self.backend = args.backend
         self.n = args.tickets
-        self.home = Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
+        self.home = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
         self.schema = None
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith("HELPDESK_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
@@ -467,7 +469,7 @@ class Bench:
                          # start compile helpdesk/ from source); the cache lives in the temp home, not the tree.
                          "PYTHONPYCACHEPREFIX": str(self.home / "pycache")})
         if self.backend == "postgres":
-            self.schema = "bench_" + uuid.uuid4().hex[:10]
+            self.schema = args.reuse_schema or "bench_" + uuid.uuid4().hex[:10]
             base = args.pg_url
             self.pg_base = base
             self.env["HELPDESK_DATABASE_URL"] = base + ("&" if "?" in base else "?") + f"schema={self.schema}"
@@ -556,6 +558,18 @@ class Bench:
         log(f"created {self.n:,} tickets in {wall:.1f}s: {self.n / wall:,.0f} tickets/s "
             f"(CLI process CPU {cpu:.1f}s; the database server's time is not in it)")
 
+    def build(self) -> None:
+        """The desk: init, N tickets through the CLI, agents, a realistic spread of states (no ANALYZE
+        after the state changes: `analyze()` does that). bench/tui_bench.py builds its desks this way."""
+        self.setup()
+        if self.n:
+            path = self.generate()
+            self.bulk_create(path)
+            path.unlink()
+        self.add_agents()
+        if self.n:
+            self.move_states()
+
     def add_agents(self) -> None:
         t0 = time.perf_counter()
         for login, name, skills, queues in AGENTS:
@@ -641,6 +655,27 @@ class Bench:
         self.results["states"] = {k: counts.get(k, 0) for k in ("new", "assigned", "in_progress", "pending", "resolved", "closed")}
         log(f"moved states by SQL in {time.perf_counter() - t0:.1f}s: {self.results['states']} "
             f"({done / n:.0%} resolved/closed)")
+
+    def drop_statistics(self) -> None:
+        """A reused desk as one whose planner has no statistics yet (PostgreSQL: the column statistics of
+        the desk's tables deleted; SQLite: sqlite_stat1 emptied)."""
+        conn = self.raw()
+        cur = conn.cursor()
+        if self.backend == "sqlite":
+            cur.execute("DELETE FROM sqlite_stat1")
+        else:
+            cur.execute("DELETE FROM pg_statistic WHERE starelid IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE n.nspname = %s)", (self.schema,))
+        conn.close()
+        log("statistics dropped (a reused desk, measured as one never analysed)")
+
+    def count_tickets(self) -> int:
+        conn = self.raw()
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*) FROM ticket")
+        n = cur.fetchone()[0]
+        conn.close()
+        return n
 
     def analyze(self) -> None:
         t0 = time.perf_counter()
@@ -806,12 +841,14 @@ class Bench:
     def run(self) -> dict:
         args = self.args
         try:
-            self.setup()
-            path = self.generate()
-            self.bulk_create(path)
-            path.unlink()
-            self.add_agents()
-            self.move_states()
+            if args.reuse:
+                self.n = self.results["tickets"] = self.count_tickets()
+                self.results["reused"] = True
+                self.open_desk().close()  # pending migrations applied before anything is timed
+                self.drop_statistics()
+                log(f"reusing the desk in {self.home} ({self.n:,} tickets)")
+            else:
+                self.build()
             log("queries before ANALYZE (no statistics: what a desk that never ran ANALYZE sees):")
             self.results["queries_no_stats"] = self.measure_queries("no stats", max(5, args.runs // 5))
             self.analyze()
@@ -826,7 +863,7 @@ class Bench:
             self.results["load_after"] = [round(x, 2) for x in os.getloadavg()]
             return self.results
         finally:
-            if args.keep:
+            if args.keep or args.reuse:
                 log(f"kept: HELPDESK_HOME={self.home}" + (f" HELPDESK_DATABASE_URL={self.env['HELPDESK_DATABASE_URL']}"
                                                            if self.schema else ""))
             else:
@@ -901,10 +938,13 @@ def report(res: dict) -> str:
     def verdict(ok: bool) -> str:
         return "ok" if ok else "MISSED"
 
-    c = res["create"]
-    rows.append(("bulk create (CLI, NDJSON stdin)", f"{c['per_second']:,.0f} tickets/s",
-                 f">= {TARGET_CREATE_PER_S:,.0f}/s", verdict(c["per_second"] >= TARGET_CREATE_PER_S)))
-    rows.append(("  total wall time / CLI CPU time", f"{c['seconds']:,.1f} s / {c['cpu_seconds']:,.1f} s", "", ""))
+    c = res.get("create")
+    if c:  # (a reused desk was not built in this run)
+        rows.append(("bulk create (CLI, NDJSON stdin)", f"{c['per_second']:,.0f} tickets/s",
+                     f">= {TARGET_CREATE_PER_S:,.0f}/s", verdict(c["per_second"] >= TARGET_CREATE_PER_S)))
+        rows.append(("  total wall time / CLI CPU time", f"{c['seconds']:,.1f} s / {c['cpu_seconds']:,.1f} s", "", ""))
+    else:
+        rows.append(("desk reused (--reuse), statistics dropped first", "", "", ""))
     q = res["queries"]
     for name, target in (("queue query", TARGET_QUERY_P50_MS), ("full-text search", TARGET_SEARCH_P50_MS)):
         r = q[name]
@@ -958,7 +998,7 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tickets", type=int, default=100_000, help="tickets to create (default 100000)")
     ap.add_argument("--million", action="store_true", help="1,000,000 tickets (the size the targets are set for)")
@@ -970,6 +1010,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--closed-share", type=float, default=0.3, help="share of tickets resolved/closed (default 0.3)")
     ap.add_argument("--seed", type=int, default=20260302)
     ap.add_argument("--keep", action="store_true", help="keep the desk (temp home / schema) for experiments")
+    ap.add_argument("--reuse", metavar="HOME", help="measure a desk kept by --keep (its HELPDESK_HOME) instead of "
+                    "building one; its statistics are dropped first, then the run is as usual; kept afterwards")
+    ap.add_argument("--reuse-schema", metavar="SCHEMA", help="with --reuse on PostgreSQL: the kept desk's schema")
     ap.add_argument("--no-explain", action="store_true", help="do not print the query plans")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out", help="where the JSON results go")
     args = ap.parse_args(argv)
@@ -977,12 +1020,17 @@ def main(argv: list[str] | None = None) -> int:
         args.tickets = 1_000_000
     if args.tickets < 100:
         ap.error("--tickets must be at least 100")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     bench = Bench(args)
     res = bench.run()
     text = report(res)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{args.backend}-{args.tickets}"
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{args.backend}-{res['tickets']}"
     (args.out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str))
     (args.out / f"{stem}.txt").write_text(text + "\n")
     log(f"results: {args.out / stem}.json / .txt")

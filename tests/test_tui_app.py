@@ -256,7 +256,7 @@ async def test_a_failing_source_shows_a_banner_and_the_queue_recovers():
             if app.banner.shown:
                 break
         assert app.banner.shown
-        assert app.banner.message == "The queue could not be read: server closed the connection [/] ␛[2J unexpectedly"
+        assert app.banner.message == "The desk cannot be read: server closed the connection [/] ␛[2J unexpectedly (trying again…)"
         assert "300 of 300 · cannot read, retrying…" in status_line(app)
         source.down = False
         for _ in range(40):

@@ -282,3 +282,48 @@ async def test_the_sidebar_counts_the_views_and_choosing_one_filters_the_queue(a
         await until(pilot, lambda: sidebar.counts["Unassigned"] == 9)
         await pilot.press("f2")
         assert not sidebar.display
+
+
+async def test_paging_to_the_end_of_a_10000_ticket_desk_and_back_in_two_sorts(desk):
+    import json
+
+    from helpdesk.domain.tickets import list_tickets
+
+    tickets.create_records(desk, "\n".join(json.dumps({"title": f"Bulk ticket {i}", "customer": f"bulk{i % 50}@example.com",
+                                                       "priority": f"P{i * 7 % 4}"}) for i in range(10_000)))
+    app = HelpdeskApp(desk=TicketDesk(desk))
+
+    def shown_in_order(expected: list[int]) -> bool:
+        queue = app.queue
+        top = queue.scroll_offset.y
+        rows = queue.visible_rows()
+        return queue_ready(app) and [r.number for r in rows] == expected[top:top + len(rows)]
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue_ready(app) and app.queue.count == 10_000)
+        newest_first = list(range(10_000, 0, -1))
+        assert shown_in_order(newest_first) and "1 of 10,000" in screen_text(app)
+        for _ in range(4):
+            await pilot.press("pagedown")
+        await until(pilot, lambda: shown_in_order(newest_first))
+        assert app.queue.scroll_offset.y > 100  # past the first page of rows read
+        await pilot.press("end")
+        await until(pilot, lambda: shown_in_order(newest_first) and app.queue.visible_rows()[-1].number == 1)
+        assert "10,000 of 10,000" in screen_text(app) and "Bulk ticket 0 " in screen_text(app)
+        for _ in range(5):  # back up across a page boundary of the reads
+            await pilot.press("pageup")
+        await until(pilot, lambda: shown_in_order(newest_first))
+        assert app.queue.scroll_offset.y < 10_000 - 100
+        # most urgent first (ties newest first): to the end and back up
+        by_priority = [t.number for t in list_tickets(desk, "", limit=None, sort="priority")]
+        app.queue.sort_by("priority")
+        await until(pilot, lambda: shown_in_order(by_priority))
+        await pilot.press("end")
+        await until(pilot, lambda: shown_in_order(by_priority) and app.queue.cursor == 9_999)
+        assert app.queue.visible_rows()[-1].priority == "P3"
+        for _ in range(3):
+            await pilot.press("pageup")
+        await until(pilot, lambda: shown_in_order(by_priority))
+        await pilot.press("home")
+        await until(pilot, lambda: shown_in_order(by_priority) and app.queue.scroll_offset.y == 0)
+        assert app.queue.visible_rows()[0].priority == "P0" and "1 of 10,000" in screen_text(app)

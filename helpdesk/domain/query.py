@@ -252,9 +252,12 @@ def apply(desk, select: pw.ModelSelect, query: Query) -> pw.ModelSelect:
     return select.where(_joined(conditions, " AND ")) if conditions else select
 
 
-def find(desk, query: Query, select: pw.ModelSelect | None = None) -> tuple[pw.ModelSelect, pw.Node]:
-    """The tickets a query selects, with the column that orders them newest first."""
+def find(desk, query: Query, select: pw.ModelSelect | None = None, *,
+         indexed_search: bool = True) -> tuple[pw.ModelSelect, pw.Node]:
+    """The tickets a query selects, with the column that orders them newest first (`indexed_search`
+    False: words are tested on each row read, never looked up in the full-text index; see
+    `search.restrict`)."""
     select = apply(desk, select if select is not None else Ticket.select(), query)
     if query.words:
-        return search.restrict(select, Ticket.number, query.words)
+        return search.restrict(select, Ticket.number, query.words, indexed=indexed_search)
     return select, Ticket.number

@@ -269,13 +269,12 @@ def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
     return out
 
 
-def next_due_order(descending: bool = False):
-    """A ticket's nearest running due time as an ORDER BY term (a correlated subquery on the unique
-    (ticket, kind) index); tickets with no running clock sort last either way."""
+def next_due_key(descending: bool = False):
+    """A ticket's nearest running due time as a sort key (a correlated subquery on the unique (ticket,
+    kind) index); tickets with no running clock sort last either way."""
     nearest = (SlaClock.select(pw.fn.MIN(SlaClock.due_at))
                .where((SlaClock.ticket == Ticket.number) & (SlaClock.state == "running")))
-    key = pw.fn.COALESCE(nearest, "0001-01-01 00:00:00" if descending else "9999-12-31 23:59:59")
-    return key.desc() if descending else key.asc()
+    return pw.fn.COALESCE(nearest, "0001-01-01 00:00:00" if descending else "9999-12-31 23:59:59")
 
 
 # ---------------------------------------------------------------- the sweep

@@ -1,6 +1,6 @@
 """The triage queue's reads (the TUI's `RowSource` over the desk): one page of a query's tickets at a
-position in a sort order, each with its nearest SLA due time, and how many match. Read only: no unit
-of work."""
+place in a sort order (keyset: after or before a row's key, or at an offset from either end), each with
+its nearest SLA due time, and how many match. Read only: no unit of work."""
 
 from __future__ import annotations
 
@@ -15,17 +15,23 @@ SORT_KEYS = tickets.SORT_KEYS  # what `sort` may name (`-KEY`: descending); None
 
 @dataclass
 class QueuePage:
-    """Tickets in order, and each one's nearest running SLA due time (tickets without one absent)."""
+    """Tickets in order, each one's key (its place in the order: pass it back as `after` / `before` to
+    read the next / previous page), and each one's nearest running SLA due time (absent: none)."""
 
     tickets: list[TicketView]
+    keys: list[tuple] = field(default_factory=list)
     due: dict[int, dt.datetime] = field(default_factory=dict)
 
 
-def page(desk, query: str = "", *, sort: str | None = None, offset: int = 0, limit: int = 100) -> QueuePage:
-    """Up to `limit` tickets matching the query, from position `offset` in `sort` order (a bad query or
-    sort raises QueryError / UsageError)."""
-    found = tickets.list_tickets(desk, query, limit=limit, offset=max(0, offset), sort=sort)
-    return QueuePage(found, sla.next_due(desk, [t.number for t in found]) if found else {})
+def page(desk, query: str = "", *, sort: str | None = None, limit: int = 100, after: tuple | None = None,
+         before: tuple | None = None, offset: int = 0, from_end: bool = False) -> QueuePage:
+    """Up to `limit` tickets matching the query in `sort` order: just after the key `after`, just before
+    `before`, or `offset` rows from the first (`from_end`: from the last) row. A bad query or sort
+    raises QueryError / UsageError."""
+    found = tickets.page_tickets(desk, query, sort=sort, limit=limit, after=after, before=before,
+                                 offset=offset, from_end=from_end)
+    numbers = [t.number for t in found.tickets]
+    return QueuePage(found.tickets, found.keys, sla.next_due(desk, numbers) if numbers else {})
 
 
 def count(desk, query: str = "") -> int:

@@ -100,13 +100,26 @@ def _sqlite_open_error(url: DatabaseUrl, exc: Exception) -> HelpdeskError:
     return ServiceUnavailable(f"cannot open the database {url.display()}: {_first_line(exc)}")
 
 
+class _PostgresqlDatabase(pw.PostgresqlDatabase):
+    """A connection the server dropped (a restart, a network cut) is replaced by a new one at the
+    thread's next statement outside a transaction, instead of failing every later call ("connection
+    already closed"): a screen or the daemon recovers once the database is back. The statement that
+    met the broken connection still fails (it may have been a write); nothing is retried here."""
+
+    def cursor(self, named_cursor=None):
+        conn = self._state.conn
+        if conn is not None and conn.closed and not self._state.closed and not self.in_transaction():
+            self._state.reset()  # psycopg2 closed it on the error; autoconnect opens a new one
+        return super().cursor(named_cursor)
+
+
 def _open_postgres(url: DatabaseUrl) -> pw.Database:
     params = dict(url.params)
     if url.schema:
         params["options"] = f"-c search_path={url.schema}"
     params.setdefault("connect_timeout", 5)
     name = params.pop("database")
-    db = pw.PostgresqlDatabase(name, **params)
+    db = _PostgresqlDatabase(name, **params)
     try:
         db.connect(reuse_if_open=True)
     except pw.OperationalError as exc:

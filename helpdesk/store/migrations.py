@@ -12,6 +12,7 @@ from typing import Callable
 
 import peewee as pw
 
+from helpdesk.core.vocabulary import OPEN_STATES
 from helpdesk.store import models, search
 from helpdesk.store.db import is_postgres
 from helpdesk.store.report_queries import OPEN_BREACHED
@@ -221,3 +222,23 @@ def _report_indexes(db: pw.Database) -> None:
     # sweep's marking of a ticket (once at risk, once breached) is no longer a HOT update: two index
     # writes in a ticket's life, against a dashboard that read 300,000 rows on each refresh.
     db.execute_sql(f"CREATE INDEX IF NOT EXISTS ticket_open_breached ON ticket (queue_id) WHERE {OPEN_BREACHED}")
+
+
+@migration("0018_queue_seek_indexes")
+def _queue_seek_indexes(db: pw.Database) -> None:
+    if is_postgres(db):
+        # An agent's open tickets newest first (`assignee:alice status:open`, the "My open" view): this
+        # index holds just the open tickets, so the planner walks it backward and stops at the page's
+        # end even without statistics; before, it read and sorted every open ticket of the agent (160-320
+        # ms at a million tickets before ANALYZE). The predicate is written as the query language writes
+        # `status:open` (the open states, sorted), for the planner to match. SQLite binds the states as
+        # parameters, which a partial index cannot be matched against; it plans this query well anyway.
+        states = ", ".join(f"'{state}'" for state in sorted(OPEN_STATES))
+        db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_open_assignee_number ON ticket (assignee_id, number)"
+                       f" WHERE status IN ({states})")
+    # The queue sorted by priority reads a page by seeking to (priority, number): ties go newest first in
+    # both directions, so most urgent first is (priority ASC, number DESC) and least urgent first is
+    # (priority DESC, number DESC), the second index read backward. Four priorities share a million
+    # tickets: without them every page sorted a whole priority's tickets.
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_priority_number_desc ON ticket (priority, number DESC)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_priority_number ON ticket (priority, number)")

@@ -95,7 +95,7 @@ class Ticket(BaseModel):
     class Meta:
         indexes = (
             (("status", "priority", "created_at"), False),
-            (("assignee", "status"), False),
+            (("assignee", "status"), False),  # (priority, number), open by (assignee, number): migration 0017
             (("queue", "status"), False),
             (("customer",), False),
         )

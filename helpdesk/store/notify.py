@@ -216,6 +216,12 @@ class Listener:
             cur.execute('LISTEN "{}"'.format(channel(self.url).replace('"', '""')))
         self._conn = conn
 
+    @property
+    def connected(self) -> bool:
+        """PostgreSQL: whether the LISTEN connection is up (poll reconnects it; what was missed while it
+        was down comes as `everything`). SQLite: always (a file beside the database)."""
+        return self.url.backend != "postgresql" or (self._conn is not None and not self._conn.closed)
+
     def fileno(self) -> int | None:
         """PostgreSQL: the socket that becomes readable when a notification arrives (for an event
         loop's add_reader; then call `poll(0)`). SQLite: None (poll on a timer)."""

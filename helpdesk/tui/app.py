@@ -63,6 +63,8 @@ class HelpdeskApp(App, inherit_bindings=False):
         # The sidebar's views: the desk's own (their queries are the desk's language), then the saved ones.
         self.sidebar_views = [*DESK_VIEWS, *settings.views] if desk is not None else []
         self._stop_counting: Callable[[], None] | None = None
+        self._views_counted = False  # the sidebar's first count waits for the queue's first rows
+        self._counting = self._count_again = False  # a count is running / asked for while it ran
         for theme in themes.THEMES.values():
             self.register_theme(theme)
         self.theme = settings.theme_name()
@@ -96,8 +98,7 @@ class HelpdeskApp(App, inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.queue.focus()
-        if self.sidebar_views:
-            self.count_views()
+        if self.sidebar_views:  # counted once the queue's first rows are in (they come first)
             self._stop_counting = self.rows_for("").on_change(self._changed_elsewhere)
 
     def on_unmount(self) -> None:
@@ -109,8 +110,17 @@ class HelpdeskApp(App, inherit_bindings=False):
     def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
         self.call_from_thread(self.count_views)
 
-    @work(thread=True, exclusive=True, group="view-counts", exit_on_error=False)
     def count_views(self) -> None:
+        """Count every view of the sidebar in a worker; asked again while it counts, it counts once more
+        when done (a burst of changes costs two rounds, and no round is cut short)."""
+        if self._counting:
+            self._count_again = True
+            return
+        self._counting = True
+        self._count_views()
+
+    @work(thread=True, group="view-counts", exit_on_error=False)
+    def _count_views(self) -> None:
         """Count every view of the sidebar (a view whose query fails: None, shown as '?')."""
         counts: dict[str, int | None] = {}
         for view in self.sidebar_views:
@@ -121,8 +131,12 @@ class HelpdeskApp(App, inherit_bindings=False):
         self.call_from_thread(self._counted, counts)
 
     def _counted(self, counts: dict[str, int | None]) -> None:
+        self._counting = False
         if self.sidebar is not None:
             self.sidebar.show_counts(counts)
+        if self._count_again:
+            self._count_again = False
+            self.count_views()
 
     # ------------------------------------------------------------ actions
 
@@ -198,7 +212,8 @@ class HelpdeskApp(App, inherit_bindings=False):
         was and says why under the bar)."""
         try:
             source = self.rows_for(query)
-            source.count()
+            check = getattr(source, "check", None)  # a source that can check without counting every match
+            check() if check is not None else source.count()
         except Exception as error:  # a query the language cannot read: its message, inert, inline
             self.call_from_thread(self._filter_failed, error)
             return
@@ -285,9 +300,12 @@ class HelpdeskApp(App, inherit_bindings=False):
 
     @on(QueueTable.LoadFailed)
     def _queue_failed(self, message: QueueTable.LoadFailed) -> None:
-        self.banner.show(f"The queue could not be read: {message.error}", "error")
+        self.banner.show(f"The desk cannot be read: {message.error} (trying again…)", "error")
 
     @on(QueueTable.Loaded)
     def _queue_loaded(self) -> None:
         if self.banner.shown:
             self.banner.clear()
+        if self.sidebar_views and not self._views_counted:
+            self._views_counted = True
+            self.count_views()

@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from helpdesk.core.errors import HelpdeskError, NoDesk, StaleVersion
 from helpdesk.core.views import EntryView, EventView, MacroView, TicketFormView, TicketView
 from helpdesk.core.vocabulary import PRIORITIES, SENTIMENTS, STATES
-from helpdesk.services import agents, changes, lifecycle, queue, report, tickets
+from helpdesk.services import agents, changes, desk as desk_service, lifecycle, queue, report, tickets
 from helpdesk.services.report import SLA_COMPLIANCE_MEANS, ReportSummary
 from helpdesk.tui.rows import Row
 
@@ -23,6 +24,7 @@ __all__ = ["PRIORITIES", "SLA_COMPLIANCE_MEANS", "STATES", "AiOff", "BulkOutcome
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
 POLL_SECONDS = 0.3  # how long the feed's thread waits for a change before looking again (SQLite: a stat())
+RETRY_MAX_SECONDS = 5.0  # the longest wait between tries at a listener that keeps failing
 
 
 def row_of(ticket: TicketView, due: dt.datetime | None, now: dt.datetime) -> Row:
@@ -89,18 +91,30 @@ class ChangeFeed:
         return stop
 
     def _run(self) -> None:
+        delay = POLL_SECONDS
+        connected = True
         while not self._stopped.is_set():
             try:
                 found = self._listener.poll(POLL_SECONDS)
-            except Exception:  # a listener that fails is tried again; the screens keep what they show
-                self._stopped.wait(POLL_SECONDS)
+            except Exception:  # a listener that fails is tried again, less often each time
+                self._stopped.wait(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
+            delay = POLL_SECONDS
+            if connected and not self._listener.connected:
+                # The database went away: every subscriber reads again now (and meets the failure, which
+                # it shows), rather than at its next keypress. The listener reconnects by itself and then
+                # reports everything changed, which makes them read again once more.
+                found = changes.Changes(everything=True)
+            connected = self._listener.connected
             if found and not self._stopped.is_set():
-                ids = frozenset() if found.everything else frozenset(found.tickets)
-                with self._lock:
-                    subscribers = list(self._subscribers)
-                for callback in subscribers:
-                    callback(ids)
+                self._publish(frozenset() if found.everything else frozenset(found.tickets))
+
+    def _publish(self, ids: frozenset[int]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            callback(ids)
 
     def close(self) -> None:
         self._stopped.set()
@@ -110,33 +124,107 @@ class ChangeFeed:
             self._listener.close()
 
 
+@contextmanager
+def desk_errors():
+    """A database driver's failure (the server went away, refused the connection) raised as the desk's
+    error, with the one-line message front ends show; anything else as it is."""
+    try:
+        yield
+    except HelpdeskError:
+        raise
+    except Exception as error:
+        failure = desk_service.database_failure(error)
+        if failure is None:
+            raise
+        raise failure from None
+
+
 class DeskRowSource:
-    """The tickets of a query, a page at a time (offset paging in the database's order), the count from
-    the database, changes from the desk's feed."""
+    """The tickets of a query, a page at a time, the count from the database, changes from the desk's
+    feed. Pages are read by keyset: the source remembers the key of the first and last row of each
+    page it read, and reads a neighbour by seeking past one of them (page down, page up: one index
+    seek at any depth). A page with no neighbour read (End, a jump) is read from the nearer end: the
+    last page in reverse order costs what the first does. Remembered keys are dropped when the sort
+    changes or the desk does (rows may have moved)."""
 
     sortable = frozenset(COLUMN_SORTS)  # the columns this source can order by
+    KEYS_KEPT = 20_000  # row keys remembered (two a page): past it they are dropped and learnt again
 
     def __init__(self, desk, feed: ChangeFeed, query: str = "") -> None:
         self._desk = desk
         self._feed = feed
         self.query = query
         self._sort: str | None = None
+        self._count: int | None = None  # the last count read (where the end is)
+        self._keys: dict[int, tuple] = {}  # position -> key of a row read there
+        self._epoch = 0  # bumped when remembered keys become wrong; a read from before keeps none
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Raise QueryError when the query cannot be read (a bounded read, not a count of every match)."""
+        with desk_errors():
+            queue.check_query(self._desk, self.query)
 
     def count(self) -> int:
-        return queue.count(self._desk, self.query)
+        epoch = self._epoch
+        with desk_errors():
+            found = queue.count(self._desk, self.query)
+        with self._lock:
+            if epoch == self._epoch:
+                self._count = found
+        return found
 
     def page(self, offset: int, limit: int) -> list[Row]:
-        found = queue.page(self._desk, self.query, sort=self._sort, offset=offset, limit=limit)
+        offset, limit = max(0, offset), max(0, limit)
+        with self._lock:
+            epoch, count = self._epoch, self._count
+            after, before = self._keys.get(offset - 1), self._keys.get(offset + limit)
+        if count is not None:
+            limit = min(limit, count - offset)
+        if limit <= 0:
+            return []
+        with desk_errors():
+            found = self._read(offset, limit, count, after, before)
+        with self._lock:
+            if epoch == self._epoch and found.keys:
+                if len(self._keys) > self.KEYS_KEPT:
+                    self._keys.clear()
+                self._keys[offset] = found.keys[0]
+                self._keys[offset + len(found.keys) - 1] = found.keys[-1]
         now = self._desk.now()
         return [row_of(t, found.due.get(t.number), now) for t in found.tickets]
+
+    def _read(self, offset: int, limit: int, count: int | None, after: tuple | None,
+              before: tuple | None) -> queue.QueuePage:
+        if offset == 0:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit)
+        elif after is not None:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit, after=after)
+        elif before is not None:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit, before=before)
+        elif count is not None and offset + limit / 2 > count / 2:  # nearer the end: count from there
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit,
+                               offset=count - offset - limit, from_end=True)
+        else:
+            found = queue.page(self._desk, self.query, sort=self._sort, limit=limit, offset=offset)
+        return found
 
     def sort_by(self, column: str, descending: bool) -> None:
         if column not in COLUMN_SORTS:
             raise ValueError(f"the queue cannot be sorted by {column!r}")
         self._sort = ("-" if descending else "") + COLUMN_SORTS[column]
+        self._forget()
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._keys = {}
 
     def on_change(self, callback: Callable[[frozenset[int]], None]) -> Callable[[], None]:
-        return self._feed.subscribe(callback)
+        def changed(ids: frozenset[int]) -> None:
+            self._forget()  # rows may have come, gone or moved: positions of remembered keys are stale
+            callback(ids)
+        return self._feed.subscribe(changed)
 
 
 class TicketDesk:
@@ -154,7 +242,8 @@ class TicketDesk:
         return DeskRowSource(self.desk, self.feed, query)
 
     def check_query(self, query: str) -> None:
-        queue.check_query(self.desk, query)
+        with desk_errors():
+            queue.check_query(self.desk, query)
 
     def show(self, number: int) -> TicketView:
         return tickets.show(self.desk, number)
@@ -327,14 +416,5 @@ class TicketDesk:
 def open_desk() -> TicketDesk:
     """The desk the configuration points at, opened for the acting agent (HelpdeskError if it cannot
     be: no desk, an unknown agent, a database that cannot be reached)."""
-    from helpdesk.services import desk as desk_service  # lazy: only the launch opens a desk
-
-    try:
+    with desk_errors():
         return TicketDesk(desk_service.open())
-    except HelpdeskError:
-        raise
-    except Exception as error:
-        failure = desk_service.database_failure(error)
-        if failure is None:
-            raise
-        raise failure from None

@@ -74,7 +74,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     PAGE_SIZE: ClassVar[int] = 100
     PAGE_CACHE: ClassVar[int] = 64  # pages kept (6,400 rows)
-    RETRY_SECONDS: ClassVar[float] = 2.0  # after a failed read
+    RETRY_SECONDS: ClassVar[float] = 0.5  # after a failed read; doubled after each further failure
+    RETRY_MAX_SECONDS: ClassVar[float] = 8.0
     LINE_CACHE: ClassVar[int] = 1024  # rendered lines kept
 
     BINDINGS = keys.bindings(keys.QUEUE)
@@ -143,7 +144,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     class LoadFailed(Message):
         """The source raised while reading (a database that went away): the app shows a banner; the
-        queue keeps what it has and tries again every RETRY_SECONDS."""
+        queue keeps what it has and tries again after RETRY_SECONDS, twice as long after each further
+        failure (up to RETRY_MAX_SECONDS)."""
 
         def __init__(self, table: QueueTable, error: Exception) -> None:
             super().__init__()
@@ -155,7 +157,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             return self.table
 
     class Loaded(Message):
-        """Rows were read again after a failure (the app takes its banner down)."""
+        """The first rows of a source arrived, or rows were read again after a failure (the app takes
+        its banner down; it starts what can wait for the first rows)."""
 
         def __init__(self, table: QueueTable) -> None:
             super().__init__()
@@ -189,6 +192,9 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._running = False  # between mount and unmount
         self.label = ""  # the view's name, first on the status line
         self.failed: Exception | None = None  # the last read failed with this (until one succeeds)
+        self._failures = 0  # reads failed in a row (the retry waits longer each time)
+        self._announced = False  # Loaded was posted for this source's first rows
+        self._retry = None  # the timer of the next try
         self.cursor = 0
         self._follow: int | None = None  # the id of the row the cursor was on when the source changed
         self.selected: set[int] = set()
@@ -261,6 +267,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._source = source
         self.label = label
         self._sort = None
+        self._announced = False
         self._reset(keep_count=False)
         self.selected.clear()
         self._stop_listening = source.on_change(self._changed_elsewhere) if self._running else None
@@ -343,14 +350,24 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
         self.failed = message.error
-        self.set_timer(self.RETRY_SECONDS, self.reload)
+        self._refresh_status()
+        if self._retry is None:  # one try pending at a time (a change notification also reads again)
+            delay = min(self.RETRY_SECONDS * 2 ** self._failures, self.RETRY_MAX_SECONDS)
+            self._failures += 1
+            self._retry = self.set_timer(delay, self._try_again)
+
+    def _try_again(self) -> None:
+        self._retry = None
+        self.reload()
 
     @on(_PageLoaded)
     def _page_loaded(self, message: _PageLoaded) -> None:
         if message.generation != self._generation:
             return
-        if self.failed is not None:
+        if self.failed is not None or (message.page is not None and not self._announced):
             self.failed = None
+            self._failures = 0
+            self._announced = True
             self.post_message(self.Loaded(self))
         redraw_all = False
         if message.count is not None:

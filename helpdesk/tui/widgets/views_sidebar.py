@@ -18,7 +18,7 @@ NAME_WIDTH = 14
 class ViewsSidebar(OptionList):
     DEFAULT_CSS = """
     ViewsSidebar {
-        dock: left;
+        split: left;  /* beside the filter bar and the queue, not over them */
         width: 26;
         height: 1fr;
         border: none;

@@ -13,6 +13,8 @@ import pytest
 from conftest import run_subprocess
 from helpdesk.services import lifecycle, tickets
 from helpdesk.tui.app import HelpdeskApp
+from helpdesk.tui.errors import SettingsError
+from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.desk import TicketDesk
 from helpdesk.tui.screens.detail import DetailScreen, clocks_text, conversation
 from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen
@@ -26,6 +28,8 @@ def shown(app) -> str:
 pytestmark = pytest.mark.anyio
 
 SIZE = (140, 36)
+# These tests read the whole desk newest first (the app opens on "All open", most urgent first).
+ALL_NEWEST_FIRST = TuiSettings(start_view="All tickets")
 HOSTILE = "[/] [link=https://evil.example]x[/link] \x1b]8;;http://e\x07esc\x1b[31m \u202eevil \x9b"
 
 
@@ -53,7 +57,7 @@ def queue_ready(app) -> bool:
 @pytest.fixture
 def app(desk):
     make_tickets(desk)
-    return HelpdeskApp(desk=TicketDesk(desk))
+    return HelpdeskApp(desk=TicketDesk(desk), settings=ALL_NEWEST_FIRST)
 
 
 async def open_ticket(pilot, number: int) -> DetailScreen:
@@ -176,7 +180,7 @@ async def test_a_change_by_another_process_appears_without_a_keypress(app, desk,
 
 async def test_hostile_titles_are_shown_inert_in_the_queue_and_the_detail(desk):
     tickets.create(desk, title=HOSTILE, body=HOSTILE, customer="evil@example.com")
-    app = HelpdeskApp(desk=TicketDesk(desk))
+    app = HelpdeskApp(desk=TicketDesk(desk), settings=ALL_NEWEST_FIRST)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await until(pilot, lambda: queue_ready(app))
         text = screen_text(app)
@@ -238,10 +242,8 @@ async def test_bulk_assign_and_a_bulk_status_with_an_illegal_move_refused(app, d
 
 
 async def test_bulk_keys_are_remappable(desk):
-    from helpdesk.tui.settings import TuiSettings
-
     make_tickets(desk, 3)
-    app = HelpdeskApp(desk=TicketDesk(desk), settings=TuiSettings(keys={"bulk_priority": "ctrl+y"}))
+    app = HelpdeskApp(desk=TicketDesk(desk), settings=TuiSettings(keys={"bulk_priority": "ctrl+y"}, start_view="All tickets"))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await until(pilot, lambda: queue_ready(app))
         await pilot.press("p")
@@ -291,7 +293,7 @@ async def test_paging_to_the_end_of_a_10000_ticket_desk_and_back_in_two_sorts(de
 
     tickets.create_records(desk, "\n".join(json.dumps({"title": f"Bulk ticket {i}", "customer": f"bulk{i % 50}@example.com",
                                                        "priority": f"P{i * 7 % 4}"}) for i in range(10_000)))
-    app = HelpdeskApp(desk=TicketDesk(desk))
+    app = HelpdeskApp(desk=TicketDesk(desk), settings=ALL_NEWEST_FIRST)
 
     def shown_in_order(expected: list[int]) -> bool:
         queue = app.queue
@@ -327,3 +329,25 @@ async def test_paging_to_the_end_of_a_10000_ticket_desk_and_back_in_two_sorts(de
         await pilot.press("home")
         await until(pilot, lambda: shown_in_order(by_priority) and app.queue.scroll_offset.y == 0)
         assert app.queue.visible_rows()[0].priority == "P0" and "1 of 10,000" in screen_text(app)
+
+
+async def test_the_queue_opens_on_all_open_most_urgent_first_or_on_the_start_view(desk):
+    make_tickets(desk, 12)  # #4, #8, #12 are P1, the rest P3
+    lifecycle.change_status(desk, 12, "resolved")
+    app = HelpdeskApp(desk=TicketDesk(desk))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue_ready(app) and app.queue.count == 11)
+        assert app.queue.sort == ("priority", False) and app.queue.label == "All open"
+        assert [r.number for r in app.queue.visible_rows()][:3] == [8, 4, 11]  # P1 newest first, then P3
+
+    settings = TuiSettings(views=(SavedView("VPN", '"VPN"'),), start_view="VPN")
+    app = HelpdeskApp(desk=TicketDesk(desk), settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue_ready(app) and app.queue.count == 4)
+        assert app.queue.label == "VPN" and app.queue.sort is None
+        assert [r.number for r in app.queue.visible_rows()] == [12, 9, 6, 3]
+
+
+def test_a_start_view_that_names_no_view_stops_the_app_before_it_draws(desk):
+    with pytest.raises(SettingsError, match=r"start_view = 'Mine' names no view \(views: My open, "):
+        HelpdeskApp(desk=TicketDesk(desk), settings=TuiSettings(start_view="Mine"))

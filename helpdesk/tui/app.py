@@ -22,6 +22,7 @@ from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.palette import HelpdeskCommands
 from helpdesk.tui.rows import RowSource
 from helpdesk.tui.screens.help import HelpScreen
+from helpdesk.tui.errors import SettingsError
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.widgets.queue_table import QueueTable
 from helpdesk.tui.widgets.views_sidebar import ViewsSidebar
@@ -30,7 +31,10 @@ RowsFor = Callable[[str], RowSource]
 # The views of the sidebar on a desk (then the saved views of `[tui.views]`), counted live.
 DESK_VIEWS = (SavedView("My open", "assignee:me status:open"), SavedView("Unassigned", "assignee:none status:open"),
               SavedView("At risk", "sla:at-risk"), SavedView("Breached", "sla:breached"),
-              SavedView("Pending", "status:pending"), SavedView("All open", "status:open"))
+              SavedView("Pending", "status:pending"), SavedView("All open", "status:open"),
+              SavedView("All tickets", ""))
+ALL_OPEN = DESK_VIEWS[-2]
+START_SORT = ("priority", False)  # most urgent first (ties newest first): what a shift starts with
 FILTER_HINT = "filter: a query, e.g. status:open priority:P1 printer  (/ to focus, enter to apply, empty for all)"
 
 
@@ -62,6 +66,7 @@ class HelpdeskApp(App, inherit_bindings=False):
         self.view: SavedView | None = None
         # The sidebar's views: the desk's own (their queries are the desk's language), then the saved ones.
         self.sidebar_views = [*DESK_VIEWS, *settings.views] if desk is not None else []
+        self.start = self._start_view(settings.start_view)
         self._stop_counting: Callable[[], None] | None = None
         self._views_counted = False  # the sidebar's first count waits for the queue's first rows
         self._counting = self._count_again = False  # a count is running / asked for while it ran
@@ -76,8 +81,22 @@ class HelpdeskApp(App, inherit_bindings=False):
         yield Static("", id="filter-error", markup=False)
         if self.desk is not None:
             yield ViewsSidebar(self.sidebar_views, id="views")
-        yield QueueTable(self.rows_for(""), columns=self.settings.queue_columns(), id="queue")
+        start = self.start
+        yield QueueTable(self.rows_for(start.query if start else ""), columns=self.settings.queue_columns(),
+                         id="queue", label=start.name if start else "",
+                         sort=START_SORT if start is not None and start.query == ALL_OPEN.query else None)
         yield Footer()
+
+    def _start_view(self, name: str | None) -> SavedView | None:
+        """The view the queue opens on (`[tui] start_view`, by name; on a desk, by default all open
+        tickets, most urgent first); an unknown name is a SettingsError before anything is drawn."""
+        if name is None:
+            return ALL_OPEN if self.desk is not None else None
+        found = next((view for view in self.sidebar_views if view.name == name), None)
+        if found is None:
+            names = ", ".join(view.name for view in self.sidebar_views) or "none on this screen"
+            raise SettingsError(f"[tui] start_view = {name!r} names no view (views: {names})")
+        return found
 
     @property
     def queue(self) -> QueueTable:

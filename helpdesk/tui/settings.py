@@ -25,6 +25,7 @@ class TuiSettings:
     keys: Mapping[str, str] = field(default_factory=dict)  # binding id -> keys, over the defaults
     columns: Sequence[str] = DEFAULT_COLUMNS  # the queue's column ids, in order
     views: Sequence[SavedView] = ()
+    start_view: str | None = None  # the view the queue opens on, by name (None: all open, most urgent first)
 
     @classmethod
     def from_config(cls, section) -> TuiSettings:
@@ -36,7 +37,7 @@ class TuiSettings:
         if section.columns is not None:
             given["columns"] = tuple(section.columns)
         return cls(keys=dict(section.keys), views=tuple(SavedView(name, query) for name, query in section.views),
-                   **given).check()
+                   start_view=section.start_view, **given).check()
 
     def theme_name(self) -> str:
         return themes.theme_name(self.theme)

@@ -168,8 +168,10 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         def control(self) -> QueueTable:
             return self.table
 
-    def __init__(self, source: RowSource, *, columns: list[Column] | None = None, name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, source: RowSource, *, columns: list[Column] | None = None, label: str = "",
+                 sort: tuple[str, bool] | None = None, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        """`label`: the view's name on the status line; `sort`: (column id, descending) to start with."""
         super().__init__(name=name, id=id, classes=classes)
         self._source = source
         self._columns = list(columns) if columns else [COLUMNS[c] for c in DEFAULT_COLUMNS]
@@ -182,7 +184,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._styles: dict[str, Style] = {}  # component styles, until the theme or CSS changes
         self._base_style: Style | None = None
         self._generation = 0  # bumped by a sort or a new source: older pages are dropped on arrival
-        self._sort: tuple[str, bool] | None = None
+        self._sort: tuple[str, bool] | None = sort if sort and sort[0] in {c.id for c in self._columns} else None
         self._applied: tuple[RowSource, tuple[str, bool]] | None = None  # the sort a source has; under _source_lock
         self._source_lock = threading.Lock()  # the source sees one call at a time
         self._worker: Worker | None = None
@@ -190,7 +192,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._stop_listening = None
         self._request_pending = False
         self._running = False  # between mount and unmount
-        self.label = ""  # the view's name, first on the status line
+        self.label = label  # the view's name, first on the status line
         self.failed: Exception | None = None  # the last read failed with this (until one succeeds)
         self._failures = 0  # reads failed in a row (the retry waits longer each time)
         self._announced = False  # Loaded was posted for this source's first rows

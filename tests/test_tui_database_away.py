@@ -44,6 +44,7 @@ class Proxy:
         self._server: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._running = False
 
     def start(self) -> None:
         server = socket.socket()
@@ -52,6 +53,8 @@ class Proxy:
         server.listen(64)
         self.port = server.getsockname()[1]
         self._server = server
+        with self._lock:
+            self._running = True
         threading.Thread(target=self._accept, args=(server,), daemon=True).start()
 
     def _accept(self, server: socket.socket) -> None:
@@ -66,6 +69,10 @@ class Proxy:
                 client.close()
                 continue
             with self._lock:
+                if not self._running:  # accepted just as it stopped: cut too
+                    for s in (client, upstream):
+                        s.close()
+                    return
                 self._sockets.update((client, upstream))
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -84,9 +91,10 @@ class Proxy:
                     pass
 
     def stop(self) -> None:
-        self._server.close()
         with self._lock:
+            self._running = False
             sockets, self._sockets = self._sockets, set()
+        self._server.close()
         for s in sockets:
             try:
                 s.shutdown(socket.SHUT_RDWR)

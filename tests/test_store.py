@@ -148,3 +148,44 @@ def test_bulk_intake_keeps_extension_values_of_every_kind(desk):
         (f"SN\t{i}\\x", i % 2 == 0, f"2024-02-{1 + i % 28:02d}", None if i % 3 else "E\n42")
         for i in range(COPY_FROM + 5)]
     assert isinstance(dt.date.fromisoformat(str(got[0]["purchase_date"])), dt.date)
+
+
+def _connection_in_a_new_thread(db):
+    """The connection a new thread's first statement runs on (the thread then ends)."""
+    import threading
+
+    got = []
+
+    def read():
+        db.execute_sql("SELECT 1")
+        got.append(db.connection())
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    return got[0]
+
+
+def test_a_thread_that_ends_hands_its_connection_to_the_next_one(desk):
+    # The TUI reads in a new worker thread each time: one connection each would pay a new session
+    # (PostgreSQL's catalogue cache, SQLite's page cache) on every screen.
+    from helpdesk.store.db import close_database
+
+    first = _connection_in_a_new_thread(desk.db)
+    assert _connection_in_a_new_thread(desk.db) is first
+    # a thread that ends inside a transaction (here on that same connection) hands nothing on: its
+    # connection is closed
+    import threading
+
+    def leave_open():
+        desk.db.execute_sql("SELECT 1")
+        desk.db.begin()
+
+    thread = threading.Thread(target=leave_open)
+    thread.start()
+    thread.join()
+    assert desk.db._shelf == [] and not desk.db._idle(first)
+    second = _connection_in_a_new_thread(desk.db)
+    assert second is not first and desk.db._shelf == [second]
+    close_database(desk.db)
+    assert desk.db._shelf == [] and not desk.db._idle(second)  # closed with the desk

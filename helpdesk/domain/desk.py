@@ -23,7 +23,7 @@ from helpdesk.core.errors import HelpdeskError, InvalidInput, NoDesk
 from helpdesk.core.sanitise import inert
 from helpdesk.domain import agents, outbox
 from helpdesk.store import cache, extensions, migrations
-from helpdesk.store.db import create_schema, has_desk, open_database, refresh_statistics, table_count, use_wal
+from helpdesk.store.db import close_database, create_schema, has_desk, open_database, refresh_statistics, table_count, use_wal
 from helpdesk.store.models import Agent, Queue, Setting
 from helpdesk.store.urls import DatabaseUrl, database_url, parse_url
 
@@ -85,7 +85,7 @@ class Desk:
                 refresh_statistics(self.db)
             except Exception:  # statistics are an optimisation: never fail a command over them
                 pass
-            self.db.close()
+            close_database(self.db)
 
 
 def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
@@ -224,7 +224,7 @@ def create(*, sample: bool = False) -> Created:
                        sample=counts, warnings=config_warnings(cfg))
     except BaseException:
         if db is not None and not db.is_closed():
-            db.close()
+            close_database(db)
         _remove(made, tmp_config)
         raise
 

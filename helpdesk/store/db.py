@@ -11,6 +11,7 @@ creates one, see `helpdesk.domain.desk.create`).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from urllib.parse import quote
 
@@ -33,6 +34,98 @@ SQLITE_PRAGMAS = (
 DESK_TABLE = "schema_migration"
 
 
+class _Handoff:
+    """Kept in a thread's connection state: when the thread ends and its state is freed, its open,
+    idle connection goes back to the database's shelf for the next new thread."""
+
+    __slots__ = ("db", "conn")
+
+    def __init__(self, db: _ReusedConnections, conn) -> None:
+        self.db, self.conn = db, conn
+
+    def __del__(self) -> None:
+        try:
+            self.db._shelve(self.conn)
+        except Exception:  # a finaliser never raises; the connection is simply not kept
+            pass
+
+
+class _ReusedConnections:
+    """Peewee gives every thread its own connection, and the TUI runs each read in a new worker thread:
+    each would open a connection (a PostgreSQL session with a cold catalogue cache, a SQLite one with
+    an empty page cache). A thread that ends hands its idle connection to the next new thread instead;
+    `close_all` closes them when the desk closes. A connection in a transaction is never handed on."""
+
+    SHELF_SIZE = 4
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._shelf: list = []
+        self._shelf_lock = threading.Lock()
+        self._shelving = True
+
+    def _connect(self):
+        with self._shelf_lock:
+            while self._shelf:
+                conn = self._shelf.pop()
+                if self._idle(conn):
+                    return conn
+                self._discard(conn)
+        return super()._connect()
+
+    def connect(self, reuse_if_open: bool = False) -> bool:
+        opened = super().connect(reuse_if_open)
+        if opened:
+            self._state.handoff = _Handoff(self, self._state.conn)
+        return opened
+
+    def close(self) -> bool:
+        closed = super().close()
+        self._state.handoff = None  # its connection is closed: nothing to hand on
+        return closed
+
+    def _shelve(self, conn) -> None:
+        with self._shelf_lock:
+            if self._shelving and len(self._shelf) < self.SHELF_SIZE and self._idle(conn):
+                self._shelf.append(conn)
+                return
+        self._discard(conn)
+
+    def close_all(self) -> None:
+        """Close this thread's connection and every shelved one; ending threads close theirs from now on."""
+        with self._shelf_lock:
+            self._shelving = False
+            shelf, self._shelf = self._shelf, []
+        for conn in shelf:
+            self._discard(conn)
+        if not self.is_closed():
+            self.close()
+
+    @staticmethod
+    def _discard(conn) -> None:
+        try:
+            conn.close()
+        except Exception:  # already closed or broken: nothing to release
+            pass
+
+
+class _SqliteDatabase(_ReusedConnections, pw.SqliteDatabase):
+    @staticmethod
+    def _idle(conn) -> bool:
+        try:
+            return not conn.in_transaction
+        except Exception:  # closed
+            return False
+
+
+def close_database(db: pw.Database) -> None:
+    """Close the database: this thread's connection and those kept for reuse."""
+    if isinstance(db, _ReusedConnections):
+        db.close_all()
+    elif not db.is_closed():
+        db.close()
+
+
 def open_database(url: DatabaseUrl) -> pw.Database:
     """Connect to the existing database the URL names and bind the models' proxy to it."""
     db = _open_sqlite(url) if url.backend == "sqlite" else _open_postgres(url)
@@ -42,7 +135,7 @@ def open_database(url: DatabaseUrl) -> pw.Database:
 
 def _open_sqlite(url: DatabaseUrl) -> pw.Database:
     # mode=rw: a missing file is an error, never a new empty database (a typo must not look like data loss).
-    db = pw.SqliteDatabase(f"file:{quote(str(url.path))}?mode=rw", uri=True, pragmas=SQLITE_PRAGMAS,
+    db = _SqliteDatabase(f"file:{quote(str(url.path))}?mode=rw", uri=True, pragmas=SQLITE_PRAGMAS,
                            lock_type="IMMEDIATE", timeout=BUSY_TIMEOUT, check_same_thread=False)
 
     def connect() -> None:
@@ -100,11 +193,15 @@ def _sqlite_open_error(url: DatabaseUrl, exc: Exception) -> HelpdeskError:
     return ServiceUnavailable(f"cannot open the database {url.display()}: {_first_line(exc)}")
 
 
-class _PostgresqlDatabase(pw.PostgresqlDatabase):
+class _PostgresqlDatabase(_ReusedConnections, pw.PostgresqlDatabase):
     """A connection the server dropped (a restart, a network cut) is replaced by a new one at the
     thread's next statement outside a transaction, instead of failing every later call ("connection
     already closed"): a screen or the daemon recovers once the database is back. The statement that
     met the broken connection still fails (it may have been a write); nothing is retried here."""
+
+    @staticmethod
+    def _idle(conn) -> bool:
+        return not conn.closed and conn.get_transaction_status() == 0  # psycopg2: TRANSACTION_STATUS_IDLE
 
     def cursor(self, named_cursor=None):
         conn = self._state.conn

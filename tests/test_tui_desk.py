@@ -351,3 +351,37 @@ async def test_the_queue_opens_on_all_open_most_urgent_first_or_on_the_start_vie
 def test_a_start_view_that_names_no_view_stops_the_app_before_it_draws(desk):
     with pytest.raises(SettingsError, match=r"start_view = 'Mine' names no view \(views: My open, "):
         HelpdeskApp(desk=TicketDesk(desk), settings=TuiSettings(start_view="Mine"))
+
+
+async def test_bulk_tag_and_bulk_merge(app, desk):
+    make_tickets(desk, 6)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        queue = app.queue
+        for number in (4, 5, 6):
+            queue.move_cursor(next(i for i, r in enumerate(queue.visible_rows()) if r.number == number))
+            await pilot.press("space")
+        await pilot.press("plus")
+        await until(pilot, lambda: isinstance(app.screen, AskScreen))
+        app.screen.query_one("Input").value = "vpn, outage"
+        await pilot.press("enter")
+        await until(pilot, lambda: "Tags vpn, outage: 3 of 3 changed" in shown(app))
+        assert all({"vpn", "outage"} <= set(tickets.show(desk, n).tags) for n in (4, 5, 6))
+        assert tickets.show(desk, 3).tags == []
+
+        # one ticket is not enough to merge
+        queue.select_only(set())
+        queue.move_cursor(0)
+        await pilot.press("M")
+        await until(pilot, lambda: "Select two or more tickets to merge" in shown(app))
+
+        # #4 and #5 into #6 (the first choice: the newest)
+        queue.select_only({4, 5, 6})
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        assert app.screen.choices == ["#6", "#5", "#4"]
+        app.screen.query_one("#choices").highlighted = 0
+        await pilot.press("enter")
+        await until(pilot, lambda: "Merged into #6: 2 of 2 changed" in shown(app))
+        assert [tickets.show(desk, n).merged_into for n in (4, 5)] == [6, 6]
+        assert tickets.show(desk, 6).merged_into is None

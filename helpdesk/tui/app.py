@@ -272,12 +272,24 @@ class HelpdeskApp(App, inherit_bindings=False):
             self.bell()
             return
         from helpdesk.tui.desk import PRIORITIES, STATES  # lazy: the vocabulary comes with the desk
-        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
+        from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen  # lazy: loaded by the first prompt
 
         numbers = sorted(message.ids)
         what = f"#{numbers[0]}" if len(numbers) == 1 else f"{len(numbers)} tickets"
         if message.action == "assign":
             self._ask_agent(numbers, what)
+        elif message.action == "tag":
+            self.push_screen(AskScreen(f"Tags of {what}", "tags to add; -tag removes one (e.g. urgent, -printer)"),
+                             partial(self._chosen, "tag", numbers))
+        elif message.action == "merge":
+            if len(numbers) < 2:
+                notify(self, "Select two or more tickets to merge (space selects); on a ticket, M merges it",
+                       severity="warning")
+                return
+            # The newest stays, as a rule of thumb; the person chooses (the others are merged into it).
+            choices = [f"#{number}" for number in reversed(numbers)]
+            self.push_screen(ChoiceScreen(f"Merge {what} into", choices),
+                             lambda chosen: self._merge_chosen(numbers, chosen))
         elif message.action == "status":
             self.push_screen(ChoiceScreen(f"Status of {what}", STATES),
                              partial(self._chosen, "status", numbers))
@@ -298,8 +310,13 @@ class HelpdeskApp(App, inherit_bindings=False):
                               partial(self._chosen, "assign", numbers))
 
     def _chosen(self, action: str, numbers: list[int], value: str | None) -> None:
-        if value:
+        if value and value.strip():
             self.bulk_apply(action, numbers, value)
+
+    def _merge_chosen(self, numbers: list[int], chosen: str | None) -> None:
+        if chosen:
+            into = int(chosen.lstrip("#"))
+            self.bulk_apply("merge", [n for n in numbers if n != into], str(into))
 
     @work(thread=True, group="bulk", exit_on_error=False)
     def bulk_apply(self, action: str, numbers: list[int], value: str) -> None:
@@ -309,8 +326,9 @@ class HelpdeskApp(App, inherit_bindings=False):
         self.call_from_thread(self._bulk_done, action, value, len(numbers), outcome)
 
     def _bulk_done(self, action: str, value: str, asked: int, outcome) -> None:
-        label = {"assign": "Assigned to", "status": "Status", "priority": "Priority"}[action]
-        message = f"{label} {value.replace('_', ' ')}: {len(outcome.changed)} of {asked} changed"
+        label = {"assign": "Assigned to", "status": "Status", "priority": "Priority", "tag": "Tags",
+                 "merge": "Merged into #"}[action]
+        message = f"{label}{'' if action == 'merge' else ' '}{value.replace('_', ' ')}: {len(outcome.changed)} of {asked} changed"
         if outcome.refused:
             message += "; refused: " + "; ".join(f"#{number} ({reason})" for number, reason in outcome.refused)
         notify(self, message, severity="warning" if outcome.refused else "information")

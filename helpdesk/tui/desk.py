@@ -5,6 +5,7 @@ changes other processes commit. Every method may block on I/O: screens call them
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from helpdesk.tui.rows import Row
 
 __all__ = ["PRIORITIES", "SLA_COMPLIANCE_MEANS", "STATES", "AiOff", "BulkOutcome", "ChangeFeed", "DeskRowSource",
            "FormRefused", "HelpdeskError", "MacroView", "NoDesk", "ReportSummary", "StaleVersion", "TicketDesk",
-           "TicketFormView", "TicketView", "row_of"]
+           "TicketFormView", "TicketView", "parse_tags", "row_of"]
 
 # The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
@@ -53,6 +54,12 @@ class AiOff(HelpdeskError):
     def __init__(self, message: str = "AI assistance is off on this desk: set enabled = true in the [ai] section "
                                       "of the configuration to use it") -> None:
         super().__init__(message)
+
+
+def parse_tags(text: str) -> tuple[list[str], list[str]]:
+    """'urgent, -printer vip': (tags to add, tags to remove); a leading '-' removes."""
+    words = [w for w in re.split(r"[,\s]+", text) if w]
+    return ([w for w in words if not w.startswith("-")], [w[1:] for w in words if w.startswith("-") and w[1:]])
 
 
 @dataclass
@@ -387,9 +394,11 @@ class TicketDesk:
         return self._ai().draft(self.desk, number)
 
     def apply_each(self, action: str, numbers: Iterable[int], value: str) -> BulkOutcome:
-        """A bulk action (`assign` to an agent, `status`, `priority`): one service call per ticket, each
+        """A bulk action (`assign` to an agent, `status`, `priority`, `tag` with 'a, -b', `merge` into the
+        ticket numbered `value`): one service call per ticket, each
         its own unit of work, so a refused one (an illegal transition) leaves the others changed."""
-        call = {"assign": self.assign, "status": self.change_status, "priority": self.set_priority}[action]
+        call = {"assign": self.assign, "status": self.change_status, "priority": self.set_priority,
+                "tag": self._tag_each, "merge": self._merge_into}[action]
         outcome = BulkOutcome()
         for number in numbers:
             try:
@@ -399,6 +408,13 @@ class TicketDesk:
             else:
                 outcome.changed.append(number)
         return outcome
+
+    def _tag_each(self, number: int, tags: str, *, version: int | None) -> TicketView:
+        add, remove = parse_tags(tags)
+        return self.tag(number, add, remove, version=version)
+
+    def _merge_into(self, number: int, into: str, *, version: int | None) -> TicketView:
+        return self.merge(number, int(into))
 
     def summary(self, *, days: int = 30) -> ReportSummary:
         """The dashboard's figures (what `helpdesk report summary` prints)."""

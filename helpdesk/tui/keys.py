@@ -71,6 +71,8 @@ CATALOGUE: tuple[KeySpec, ...] = (
     KeySpec("bulk_assign", "a", "bulk_assign", "Assign the selected tickets to an agent", QUEUE),
     KeySpec("bulk_status", "t", "bulk_status", "Change the status of the selected tickets", QUEUE),
     KeySpec("bulk_priority", "p", "bulk_priority", "Change the priority of the selected tickets", QUEUE),
+    KeySpec("bulk_tag", "plus", "bulk_tag", "Add or remove tags on the selected tickets", QUEUE),
+    KeySpec("bulk_merge", "M", "bulk_merge", "Merge the selected tickets into one of them", QUEUE),
     KeySpec("views", "f2", "toggle_views", "Show or hide the sidebar of views", APP),
     KeySpec("new_ticket", "ctrl+n", "new_ticket", "Create a ticket: choose its type, fill in its fields", APP),
     KeySpec("dashboard", "f3", "dashboard", "Open the dashboard of the desk's figures", APP),

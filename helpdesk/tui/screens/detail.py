@@ -7,7 +7,6 @@ banner, and the ticket read again."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -25,7 +24,7 @@ from textual.widgets import Footer, Static
 
 from helpdesk.tui import keys
 from helpdesk.tui.core import inert
-from helpdesk.tui.desk import PRIORITIES, STATES, AiOff, HelpdeskError, StaleVersion, TicketDesk
+from helpdesk.tui.desk import PRIORITIES, STATES, AiOff, HelpdeskError, StaleVersion, TicketDesk, parse_tags
 from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.rows import RowSource, duration
 from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen, MacroScreen
@@ -210,12 +209,6 @@ def neighbour(source: RowSource, index: int, number: int, step: int) -> tuple[in
         found = source.page(target, 1)
         row = found[0] if found else None
     return (target, row.number) if row is not None else None
-
-
-def parse_tags(text: str) -> tuple[list[str], list[str]]:
-    """'urgent, -printer vip': (tags to add, tags to remove); a leading '-' removes."""
-    words = [w for w in re.split(r"[,\s]+", text) if w]
-    return ([w for w in words if not w.startswith("-")], [w[1:] for w in words if w.startswith("-") and w[1:]])
 
 
 class EarlierEntries(Static):

@@ -129,7 +129,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             return self.table
 
     class BulkRequested(Message):
-        """A bulk action (`assign`, `status`, `priority`) asked for on these row ids: the selection, or
+        """A bulk action (`assign`, `status`, `priority`, `tag`, `merge`) asked for on these row ids: the selection, or
         the cursor's row when nothing is selected. The app asks for the value and applies it."""
 
         def __init__(self, table: QueueTable, action: str, ids: frozenset[int]) -> None:
@@ -681,6 +681,12 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     def action_bulk_priority(self) -> None:
         self._bulk("priority")
+
+    def action_bulk_tag(self) -> None:
+        self._bulk("tag")
+
+    def action_bulk_merge(self) -> None:
+        self._bulk("merge")
 
     # ------------------------------------------------------------ sorting
 

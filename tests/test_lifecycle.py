@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from helpdesk.domain import agents, routing as assignment, audit, lifecycle, tickets, import_export as transfer
-from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound
+from helpdesk.core.errors import IllegalTransition, InvalidInput, NotFound, StaleVersion
 from helpdesk.domain.lifecycle import NEEDS_ASSIGNEE, TRANSITIONS
 from helpdesk.core.vocabulary import STATES
 from helpdesk.store.models import ConversationEntry, Ticket
@@ -470,6 +470,11 @@ def test_merge_refusals_change_nothing(desk):
         lifecycle.merge(desk, closed, b)
     with pytest.raises(NotFound):
         lifecycle.merge(desk, a, 999)
+    seen = tickets.get(desk, a).version  # someone replies after the person read the ticket
+    tickets.reply(desk, a, "one more thing")
+    before[0] = snapshot(desk, a)
+    with pytest.raises(StaleVersion, match=f"you had {seen}"):
+        lifecycle.merge(desk, a, b, expected_version=seen)
     assert [snapshot(desk, n) for n in (a, b, closed)] == before
 
 
@@ -718,6 +723,10 @@ def test_cli_merge(desk, cli):
     assert r.exit_code == 1 and "itself" in _only_error_line(r)
     r = cli("ticket", "merge", str(target), str(source))
     assert r.exit_code == 1 and "closed" in _only_error_line(r)
+    other = new_ticket(desk, title="another dup")
+    r = cli("ticket", "merge", str(other), str(target), "--if-version", "99")
+    assert r.exit_code == 1 and "you had 99" in _only_error_line(r)
+    assert tickets.get(desk, other).merged_into is None
     assert snapshot(desk, target) == before
 
 

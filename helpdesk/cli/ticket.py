@@ -377,16 +377,17 @@ def merge(
     source: Annotated[str, typer.Argument(help="The ticket merged away (closed).", metavar="SOURCE")],
     target: Annotated[str, typer.Argument(help="The ticket that remains.", metavar="TARGET")],
     reason: Annotated[Optional[str], typer.Option("--reason")] = None,
+    if_version: IfVersion = None,
     fmt: str = "text",
 ) -> None:
-    """Merge SOURCE into TARGET: conversation and tags move over, SOURCE is closed.
+    """Merge SOURCE into TARGET: conversation and tags move over, SOURCE is closed (--if-version: SOURCE's).
 
     Example: helpdesk ticket merge 43 42
     """
     from helpdesk.services import lifecycle  # lazy: services load the store (see module notes)
 
     with open_desk() as desk:
-        view = lifecycle.merge(desk, _number(source), _number(target), reason=reason)
+        view = lifecycle.merge(desk, _number(source), _number(target), reason=reason, expected_version=if_version)
     _moved(view, fmt, f"#{_number(source)} merged into #{view.number}")
 
 

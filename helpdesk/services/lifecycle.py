@@ -73,9 +73,11 @@ def reopen(desk, number: int, *, reason: str | None = None, expected_version: in
     return view
 
 
-def merge(desk, source: int, target: int, *, reason: str | None = None) -> TicketView:
-    """SOURCE into TARGET: conversation and tags move over, SOURCE is closed; returns TARGET."""
+def merge(desk, source: int, target: int, *, reason: str | None = None,
+          expected_version: int | None = None) -> TicketView:
+    """SOURCE into TARGET: conversation and tags move over, SOURCE is closed; returns TARGET
+    (`expected_version`: SOURCE's, refused as stale if it moved)."""
     with unit(desk) as work:
-        view = lifecycle.merge(desk, source, target, reason=reason)
+        view = lifecycle.merge(desk, source, target, reason=reason, expected_version=expected_version)
         work.changed(source, target)
     return view

@@ -342,9 +342,10 @@ class TicketDesk:
         """A ticket number as people write it (42 or #42); InvalidInput otherwise."""
         return tickets.parse_number(text)
 
-    def merge(self, number: int, into: int) -> TicketView:
-        """Ticket `number` merged into ticket `into` (closed, its conversation moved); returns `into`."""
-        return lifecycle.merge(self.desk, number, into)
+    def merge(self, number: int, into: int, *, version: int | None = None) -> TicketView:
+        """Ticket `number` merged into ticket `into` (closed, its conversation moved); returns `into`
+        (`version`: the one shown, refused as stale if it moved)."""
+        return lifecycle.merge(self.desk, number, into, expected_version=version)
 
     def attachment(self, number: int, which: str) -> tickets.AttachmentContent:
         """One attachment (by its number in the list, or name) with its bytes, and where it saves to."""

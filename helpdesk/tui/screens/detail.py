@@ -568,7 +568,7 @@ class DetailScreen(Screen):
             lambda chosen: self._merge(target) if chosen == merge else None)
 
     def _merge(self, target: int) -> None:
-        self.write(f"Merged into #{target}", lambda version: self.desk.merge(self.number, target))
+        self.write(f"Merged into #{target}", lambda version: self.desk.merge(self.number, target, version=version))
 
     # ------------------------------------------------------------ next / previous ticket of the view
 

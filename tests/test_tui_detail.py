@@ -175,8 +175,13 @@ async def test_next_and_previous_follow_the_queues_view_and_order(app):
             await until(pilot, lambda: screen.view is not None and screen.view.number == expected)
         await pilot.press("left_square_bracket")
         await until(pilot, lambda: "first ticket of the view" in shown(app))
-        # another order of the queue is the order of the detail's moves
+        for expected in (9, 6):
+            await pilot.press("right_square_bracket")
+            await until(pilot, lambda: screen.view is not None and screen.view.number == expected)
+        # back in the queue (opened on #9), the cursor is on the ticket the detail showed last
         await pilot.press("escape")
+        assert app.queue.visible_rows()[app.queue.cursor - app.queue.scroll_offset.y].number == 6
+        # another order of the queue is the order of the detail's moves
         await pilot.press("s")  # sort by the next column (number)
         await until(pilot, lambda: queue_ready(app) and app.queue.sort is not None)
         first = app.queue.visible_rows()[0].number

@@ -30,6 +30,7 @@ from helpdesk.tui.rows import RowSource, duration
 from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen, MacroScreen
 from helpdesk.tui.screens.ticket_forms import DraftComposeScreen, EditFieldsScreen, SimilarScreen, field_label
 from helpdesk.tui.text import block_text, line_content, line_text
+from helpdesk.tui.widgets.queue_table import QueueTable
 
 CONVERSATION_PAGE = 50  # conversation entries read at a time: the newest first, older ones on request
 HISTORY_SHOWN = 100  # the newest audit events shown (a ticket with 2,000 replies has 2,000 of them)
@@ -601,12 +602,19 @@ class DetailScreen(Screen):
             notify(self, f"#{self.number} is the {'last' if step > 0 else 'first'} ticket of the view")
             return
         self.index, self.number = found
+        self._queue_follows()
         self.view, self.earlier, self.suggestions, self.draft_ready = None, 0, [], None
         self.query_one("#title", Static).update(Content(f"#{self.number} …"))
         self.query_one("#ticket", VerticalScroll).scroll_home(animate=False)
         if self.banner.shown:
             self.banner.clear()
         self.load()
+
+    def _queue_follows(self) -> None:
+        """The queue below puts its cursor on the ticket shown, so back there it is where the person is."""
+        for table in self.app.screen_stack[0].query(QueueTable):
+            if table.source is self.source:
+                table.move_cursor(self.index)
 
     # ------------------------------------------------------------ attachments
 

@@ -6,14 +6,12 @@ Changes anyone commits count it again, at most once every REFRESH_SECONDS."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
@@ -21,6 +19,7 @@ from textual_plotext import PlotextPlot
 from helpdesk.tui import keys
 from helpdesk.tui.desk import SLA_COMPLIANCE_MEANS, ReportSummary, TicketDesk
 from helpdesk.tui.notices import Banner
+from helpdesk.tui.screens.live import LiveScreen
 from helpdesk.tui.text import line_text
 
 REFRESH_SECONDS = 1.0  # at most one count a second, however many changes arrive
@@ -82,9 +81,10 @@ def breaches_table(summary: ReportSummary) -> Table:
     return table
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(LiveScreen):
     """The desk's figures, read in a worker and counted again when the desk changes."""
 
+    BANNER_ID = "dashboard-banner"
     BINDINGS = keys.bindings(keys.DASHBOARD)
     DEFAULT_CSS = """
     DashboardScreen {
@@ -102,7 +102,6 @@ class DashboardScreen(Screen):
         self.desk = desk
         self.days = days
         self.summary: ReportSummary | None = None  # the figures shown
-        self._stop_listening: Callable[[], None] | None = None
         self._last_read = 0.0  # time.monotonic() of the last count asked for
         self._pending: Timer | None = None  # a count waiting for its second to come
 
@@ -119,18 +118,6 @@ class DashboardScreen(Screen):
                 yield Static("", id="dashboard-breaches", markup=False)
         yield Static(f"SLA compliance: {SLA_COMPLIANCE_MEANS}.", id="dashboard-means", markup=False)
         yield Footer()
-
-    @property
-    def banner(self) -> Banner:
-        return self.query_one("#dashboard-banner", Banner)
-
-    def on_mount(self) -> None:
-        self._stop_listening = self.desk.feed.subscribe(self._changed_elsewhere)
-        self.load()
-
-    def on_unmount(self) -> None:
-        if self._stop_listening is not None:
-            self._stop_listening()
 
     def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
         self.app.call_from_thread(self._count_soon)

@@ -19,7 +19,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from helpdesk.tui import keys
@@ -27,6 +26,7 @@ from helpdesk.tui.core import inert
 from helpdesk.tui.desk import PRIORITIES, STATES, AiOff, HelpdeskError, StaleVersion, TicketDesk, parse_tags
 from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.rows import RowSource, duration
+from helpdesk.tui.screens.live import LiveScreen
 from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen, MacroScreen
 from helpdesk.tui.screens.ticket_forms import DraftComposeScreen, EditFieldsScreen, SimilarScreen, field_label
 from helpdesk.tui.text import block_text, line_content, line_text
@@ -219,11 +219,12 @@ class EarlierEntries(Static):
         self.screen.action_load_earlier()
 
 
-class DetailScreen(Screen):
+class DetailScreen(LiveScreen):
     """One ticket, read in a worker and shown whole (its conversation a page at a time); the actions of the
     DETAIL scope. Opened from the queue with the queue's rows (`source`) and the ticket's place in them
     (`index`), it moves to the next and previous ticket of that view."""
 
+    BANNER_ID = "detail-banner"
     BINDINGS = keys.bindings(keys.DETAIL)
     KEY_SCOPE = keys.DETAIL  # the command palette offers this scope's actions over this screen
     DEFAULT_CSS = """
@@ -249,7 +250,6 @@ class DetailScreen(Screen):
         self.history: list = []
         self.suggestions: list = []
         self.draft_ready = None  # (ticket number, Written): a draft that arrived while a prompt was open
-        self._stop_listening: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Banner(id="detail-banner")
@@ -266,18 +266,6 @@ class DetailScreen(Screen):
                     yield EarlierEntries("", id="earlier", markup=False)
                 yield Static("", id=name, markup=False)
         yield Footer()
-
-    @property
-    def banner(self) -> Banner:
-        return self.query_one("#detail-banner", Banner)
-
-    def on_mount(self) -> None:
-        self._stop_listening = self.desk.feed.subscribe(self._changed_elsewhere)
-        self.load()
-
-    def on_unmount(self) -> None:
-        if self._stop_listening is not None:
-            self._stop_listening()
 
     def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
         if not ids or self.number in ids:

@@ -30,6 +30,16 @@ async def loaded(pilot) -> None:
             widget.cursor_blink = False
 
 
+async def until(pilot, condition) -> None:
+    """Let the workers run until `condition()` holds (the screen shows what the snapshot is of)."""
+    for _ in range(100):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+        if condition():
+            return
+    raise AssertionError("the screen never got there")
+
+
 async def select_some(pilot) -> None:
     await loaded(pilot)
     await pilot.press("down", "space", "down", "down", "shift+down", "shift+down")
@@ -87,11 +97,7 @@ def test_ticket_detail(snap_compare, desk):
     async def open_it(pilot) -> None:
         await loaded(pilot)
         await pilot.press("enter")
-        for _ in range(100):
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause(0.05)
-            if isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.view is not None:
-                break
+        await until(pilot, lambda: isinstance(pilot.app.screen, DetailScreen) and pilot.app.screen.view is not None)
         await pilot.pause(0.1)
 
     assert snap_compare(HelpdeskApp(desk=TicketDesk(desk)), terminal_size=SIZE, run_before=open_it)
@@ -104,14 +110,6 @@ def test_new_ticket_form(snap_compare, desk):
 
     from helpdesk.tui.desk import TicketDesk
     from helpdesk.tui.screens.new_ticket import NewTicketScreen
-
-    async def until(pilot, condition) -> None:
-        for _ in range(100):
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause(0.05)
-            if condition():
-                return
-        raise AssertionError("the form never got there")
 
     async def fill_in_badly(pilot) -> None:
         await loaded(pilot)
@@ -161,11 +159,7 @@ def test_dashboard(snap_compare, desk):
     async def open_dashboard(pilot) -> None:
         await loaded(pilot)
         await pilot.press("f3")
-        for _ in range(100):
-            await pilot.app.workers.wait_for_complete()
-            await pilot.pause(0.05)
-            if isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.summary is not None:
-                break
+        await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.summary is not None)
         await pilot.pause(0.1)
 
     assert snap_compare(HelpdeskApp(desk=TicketDesk(desk)), terminal_size=SIZE, run_before=open_dashboard)

@@ -120,6 +120,27 @@ async def test_a_remapped_key_works_and_the_old_one_is_free():
         assert app.queue.cursor == 4_999
 
 
+async def test_the_key_bar_shows_the_keys_in_force_and_a_click_presses_one():
+    from helpdesk.tui.widgets.key_bar import KeyBar
+
+    app = HelpdeskApp(rows_for, settings=TuiSettings(keys={"sort": "o"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.query_one(KeyBar)
+        shown = dict(bar.keys_shown)
+        assert shown["o"] == "Sort" and "s" not in shown  # the remapped key, not the default
+        bottom = screen_lines(app)[-1]
+        assert " o Sort " in bottom and "Open the command palette" in bottom
+        await pilot.click(KeyBar, offset=(bottom.index(" o Sort ") + 1, 0))
+        await settle(pilot)
+        assert app.queue.sort == ("number", False)
+        await pilot.click(KeyBar, offset=(bottom.index(" / Filter") + 1, 0))
+        await pilot.pause()
+        assert app.focused is app.query_one("#filter")
+        after = dict(bar.keys_shown)  # the filter has the focus: its keys, not the queue's
+        assert after != shown and "Sort" not in after.values()
+
+
 async def test_q_quits_from_the_queue_and_types_a_q_in_the_filter():
     app = HelpdeskApp(rows_for)
     async with app.run_test(size=SIZE) as pilot:

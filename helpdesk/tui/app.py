@@ -12,7 +12,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from helpdesk.tui import keys, themes
 from helpdesk.tui.core import Runner
@@ -24,6 +24,7 @@ from helpdesk.tui.rows import RowSource
 from helpdesk.tui.screens.help import HelpScreen
 from helpdesk.tui.errors import SettingsError
 from helpdesk.tui.settings import SavedView, TuiSettings
+from helpdesk.tui.widgets.key_bar import KeyBar
 from helpdesk.tui.widgets.queue_table import QueueTable
 from helpdesk.tui.widgets.views_sidebar import ViewsSidebar
 
@@ -85,7 +86,7 @@ class HelpdeskApp(App, inherit_bindings=False):
         yield QueueTable(self.rows_for(start.query if start else ""), columns=self.settings.queue_columns(),
                          id="queue", label=start.name if start else "",
                          sort=START_SORT if start is not None and start.query == ALL_OPEN.query else None)
-        yield Footer()
+        yield KeyBar()
 
     def _start_view(self, name: str | None) -> SavedView | None:
         """The view the queue opens on (`[tui] start_view`, by name; on a desk, by default all open

@@ -13,7 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from helpdesk.tui import keys
@@ -21,6 +21,7 @@ from helpdesk.tui.desk import SLA_COMPLIANCE_MEANS, ReportSummary, TicketDesk
 from helpdesk.tui.notices import Banner
 from helpdesk.tui.screens.live import LiveScreen
 from helpdesk.tui.text import line_text
+from helpdesk.tui.widgets.key_bar import KeyBar
 
 REFRESH_SECONDS = 1.0  # at most one count a second, however many changes arrive
 BAR_CELLS = 24  # the longest load bar
@@ -117,7 +118,7 @@ class DashboardScreen(LiveScreen):
                 yield Static("Breaches per queue (open tickets)", classes="dashboard--heading", markup=False)
                 yield Static("", id="dashboard-breaches", markup=False)
         yield Static(f"SLA compliance: {SLA_COMPLIANCE_MEANS}.", id="dashboard-means", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
         self.app.call_from_thread(self._count_soon)

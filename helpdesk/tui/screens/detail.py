@@ -19,7 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from helpdesk.tui import keys
 from helpdesk.tui.core import inert
@@ -30,6 +30,7 @@ from helpdesk.tui.screens.live import LiveScreen
 from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen, MacroScreen
 from helpdesk.tui.screens.ticket_forms import DraftComposeScreen, EditFieldsScreen, SimilarScreen, field_label
 from helpdesk.tui.text import block_text, line_content, line_text
+from helpdesk.tui.widgets.key_bar import KeyBar
 from helpdesk.tui.widgets.queue_table import QueueTable
 
 CONVERSATION_PAGE = 50  # conversation entries read at a time: the newest first, older ones on request
@@ -265,7 +266,7 @@ class DetailScreen(LiveScreen):
                 if name == "conversation":
                     yield EarlierEntries("", id="earlier", markup=False)
                 yield Static("", id=name, markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
         if not ids or self.number in ids:

@@ -19,12 +19,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Select, Static, TextArea
+from textual.widgets import Input, Select, Static, TextArea
 from textual.worker import Worker, WorkerState
 
 from helpdesk.tui.desk import FormRefused, HelpdeskError, TicketDesk, TicketFormView, TicketView
 from helpdesk.tui.notices import Banner
 from helpdesk.tui.text import line_content, line_text
+from helpdesk.tui.widgets.key_bar import KeyBar
 
 # What each kind of field takes, as its input's placeholder and beside its name.
 KIND_HINTS = {"text": "text", "int": "a whole number", "number": "a number", "bool": "yes or no",
@@ -93,7 +94,7 @@ class NewTicketScreen(Screen["TicketView | None"]):
                 yield self._row(key, field_label(label, required=required), self._common_input(key))
             yield Static("", id="type-heading", classes="form--heading", markup=False)
             yield Vertical(id="type-fields")
-        yield Footer()
+        yield KeyBar()
 
     def _common_input(self, key: str) -> Widget:
         if key == "body":

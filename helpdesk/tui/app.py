@@ -346,4 +346,6 @@ class HelpdeskApp(App, inherit_bindings=False):
             self.banner.clear()
         if self.sidebar_views and not self._views_counted:
             self._views_counted = True
-            self.count_views()
+            # After the rows are on screen: the counting thread would hold the interpreter while they
+            # are drawn.
+            self.call_after_refresh(self.count_views)

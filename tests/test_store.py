@@ -189,3 +189,29 @@ def test_a_thread_that_ends_hands_its_connection_to_the_next_one(desk):
     assert second is not first and desk.db._shelf == [second]
     close_database(desk.db)
     assert desk.db._shelf == [] and not desk.db._idle(second)  # closed with the desk
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite's page cache per connection")
+def test_a_smaller_page_cache_holds_for_every_connection_of_the_desk(configured):
+    # The TUI keeps connections for hours: their page caches must not grow with the desk.
+    import threading
+
+    from helpdesk.domain.desk import open_desk
+    from helpdesk.store.db import SQLITE_PRAGMAS
+
+    default = dict(SQLITE_PRAGMAS)["cache_size"]
+    plain = open_desk()
+    try:
+        assert plain.db.execute_sql("PRAGMA cache_size").fetchone()[0] == default
+    finally:
+        plain.close()
+    small = open_desk(page_cache_kib=1234)
+    try:
+        assert small.db.execute_sql("PRAGMA cache_size").fetchone()[0] == -1234
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(small.db.execute_sql("PRAGMA cache_size").fetchone()[0]))
+        thread.start()
+        thread.join()
+        assert seen == [-1234]  # a worker thread's own connection too
+    finally:
+        small.close()

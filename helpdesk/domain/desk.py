@@ -23,7 +23,7 @@ from helpdesk.core.errors import HelpdeskError, InvalidInput, NoDesk
 from helpdesk.core.sanitise import inert
 from helpdesk.domain import agents, outbox
 from helpdesk.store import cache, extensions, migrations
-from helpdesk.store.db import close_database, create_schema, has_desk, open_database, refresh_statistics, table_count, use_wal
+from helpdesk.store.db import close_database, create_schema, has_desk, limit_page_cache, open_database, refresh_statistics, table_count, use_wal
 from helpdesk.store.models import Agent, Queue, Setting
 from helpdesk.store.urls import DatabaseUrl, database_url, parse_url
 
@@ -88,13 +88,17 @@ class Desk:
             close_database(self.db)
 
 
-def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True) -> Desk:
+def open_desk(cfg: Config | None = None, *, clock=None, actor: str | None = None, migrate: bool = True,
+              page_cache_kib: int | None = None) -> Desk:
     """Open the existing desk: connect, apply pending migrations, bring extension tables in line with the
-    types, and check who acts: a registered, active agent, unless `actor` names the system."""
+    types, and check who acts: a registered, active agent, unless `actor` names the system.
+    `page_cache_kib`: SQLite's page cache per connection (default: the store's, sized for bulk work)."""
     cfg = cfg if cfg is not None else config_mod.load()
     url = database_url(cfg)
     _check_location(url)
     db = open_database(url)
+    if page_cache_kib is not None:
+        limit_page_cache(db, page_cache_kib)
     login, source = (actor, "") if actor else _acting_login(cfg)
     desk = Desk(config=cfg, db=db, url=url, actor=login, actor_source=source, clock=clock or SystemClock(),
                 warnings=tuple(config_warnings(cfg)))

@@ -16,10 +16,13 @@ def create(*, sample: bool = False) -> Created:
     return desk_mod.create(sample=sample)
 
 
-def open(*, migrate: bool = True, actor: str | None = None) -> Desk:  # noqa: A001 - the desk's verb
+def open(*, migrate: bool = True, actor: str | None = None,  # noqa: A001 - the desk's verb
+         page_cache_kib: int | None = None) -> Desk:
     """The desk for one action; the caller closes it. `actor`: one of the SYSTEM_* names, else the
-    acting agent (HELPDESK_AGENT, [me] agent, the login name) must be registered and active."""
-    return desk_mod.open_desk(migrate=migrate, actor=actor)
+    acting agent (HELPDESK_AGENT, [me] agent, the login name) must be registered and active.
+    `page_cache_kib`: a smaller SQLite page cache per connection, for a long-running reader whose
+    memory should not grow with the desk (the TUI)."""
+    return desk_mod.open_desk(migrate=migrate, actor=actor, page_cache_kib=page_cache_kib)
 
 
 def migrate(desk: Desk) -> dict:

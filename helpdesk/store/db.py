@@ -126,6 +126,14 @@ def close_database(db: pw.Database) -> None:
         db.close()
 
 
+def limit_page_cache(db: pw.Database, kib: int) -> None:
+    """SQLite: each connection of `db` (this thread's now, every later one) keeps at most `kib` KiB of
+    database pages in its own cache; reads beyond it come from the operating system's file cache.
+    PostgreSQL caches on the server: nothing to do."""
+    if isinstance(db, pw.SqliteDatabase):
+        db.pragma("cache_size", -int(kib), permanent=True)
+
+
 def open_database(url: DatabaseUrl) -> pw.Database:
     """Connect to the existing database the URL names and bind the models' proxy to it."""
     db = _open_sqlite(url) if url.backend == "sqlite" else _open_postgres(url)

@@ -26,6 +26,10 @@ __all__ = ["PRIORITIES", "SLA_COMPLIANCE_MEANS", "STATES", "AiOff", "BulkOutcome
 COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
 POLL_SECONDS = 0.3  # how long the feed's thread waits for a change before looking again (SQLite: a stat())
 RETRY_MAX_SECONDS = 5.0  # the longest wait between tries at a listener that keeps failing
+# SQLite's page cache per connection (the store's default, 32 MB, suits bulk work): the app keeps a few
+# connections for its workers for hours, and the counts of a big desk would fill each cache, so its
+# memory would grow with the desk. Beyond this, pages come from the operating system's file cache.
+PAGE_CACHE_KIB = 4_000
 
 
 def row_of(ticket: TicketView, due: dt.datetime | None, now: dt.datetime) -> Row:
@@ -434,4 +438,4 @@ def open_desk() -> TicketDesk:
     """The desk the configuration points at, opened for the acting agent (HelpdeskError if it cannot
     be: no desk, an unknown agent, a database that cannot be reached)."""
     with desk_errors():
-        return TicketDesk(desk_service.open())
+        return TicketDesk(desk_service.open(page_cache_kib=PAGE_CACHE_KIB))

@@ -572,11 +572,13 @@ class TicketPage:
 
 
 def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int = 100, after: tuple | None = None,
-                 before: tuple | None = None, offset: int = 0, from_end: bool = False) -> TicketPage:
+                 before: tuple | None = None, offset: int = 0, from_end: bool = False,
+                 with_fields: bool = True) -> TicketPage:
     """One page of a query's tickets in `sort` order (None: newest first), read by keyset: the `limit`
     rows just after the row whose key is `after`, or just before `before` (read in reverse order), each
     an index seek whatever the depth. Without a key: the rows `offset` from the first row, or with
-    `from_end` from the last one (read in reverse, so the last page costs what the first does)."""
+    `from_end` from the last one (read in reverse, so the last page costs what the first does).
+    `with_fields=False`: the views without their type's extension fields (a query per type less)."""
     if (after is not None) + (before is not None) > 1 or limit <= 0:
         raise UsageError("a page starts after one key or before one, and holds at least one ticket")
     parsed = query_mod.parse(query)
@@ -608,7 +610,7 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
         found.reverse()
     rows = {t.number: t for t in Ticket.select().where(Ticket.number.in_([n for n, _ in found]))} if found else {}
     kept = [(n, key) for n, key in found if n in rows]
-    return TicketPage(views(desk, [rows[n] for n, _ in kept]), [key for _, key in kept])
+    return TicketPage(views(desk, [rows[n] for n, _ in kept], with_fields=with_fields), [key for _, key in kept])
 
 
 SEARCH_WINDOWS = (5_000, 50_000)  # tickets walked, newest first, before a search asks its index

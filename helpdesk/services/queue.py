@@ -15,7 +15,7 @@ SORT_KEYS = tickets.SORT_KEYS  # what `sort` may name (`-KEY`: descending); None
 
 @dataclass
 class QueuePage:
-    """Tickets in order, each one's key (its place in the order: pass it back as `after` / `before` to
+    """Tickets in order (without their extension fields: the queue shows none), each one's key (its place in the order: pass it back as `after` / `before` to
     read the next / previous page), and each one's nearest running SLA due time (absent: none)."""
 
     tickets: list[TicketView]
@@ -29,7 +29,7 @@ def page(desk, query: str = "", *, sort: str | None = None, limit: int = 100, af
     `before`, or `offset` rows from the first (`from_end`: from the last) row. A bad query or sort
     raises QueryError / UsageError."""
     found = tickets.page_tickets(desk, query, sort=sort, limit=limit, after=after, before=before,
-                                 offset=offset, from_end=from_end)
+                                 offset=offset, from_end=from_end, with_fields=False)
     numbers = [t.number for t in found.tickets]
     return QueuePage(found.tickets, found.keys, sla.next_due(desk, numbers) if numbers else {})
 

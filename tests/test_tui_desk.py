@@ -385,3 +385,42 @@ async def test_bulk_tag_and_bulk_merge(app, desk):
         await until(pilot, lambda: "Merged into #6: 2 of 2 changed" in shown(app))
         assert [tickets.show(desk, n).merged_into for n in (4, 5)] == [6, 6]
         assert tickets.show(desk, 6).merged_into is None
+
+
+async def test_the_first_page_read_ahead_is_shown_without_reading_it_again(app, desk):
+    # `helpdesk` reads the first page while the app starts, so its first frame can hold the rows.
+    source = app._start_rows
+    app.read_ahead()
+    source._ahead.thread.join()
+    assert [r.number for r in source._ahead.rows][:3] == [12, 11, 10]
+    first_pages = []
+    read = source._page
+
+    def counted(offset, limit):
+        first_pages.append(offset) if offset == 0 else None
+        return read(offset, limit)
+
+    source._page = counted
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        assert [r.number for r in app.queue.visible_rows()][:3] == [12, 11, 10]
+        assert first_pages == [] and source._ahead is None
+
+
+async def test_a_change_committed_after_the_read_ahead_is_not_lost(app, desk):
+    source = app._start_rows
+    app.read_ahead()
+    source._ahead.thread.join()
+    import os
+    if os.environ.get("DBG"):
+        orig = source._forget
+        source._forget = lambda: (print("FORGET", source._epoch), orig())[1]
+        ot = source._taken_ahead
+        source._taken_ahead = lambda *a: (print("TAKE", a, source._epoch, source._ahead and source._ahead.epoch), ot(*a))[1]
+        op, oc = source._page, source._count_now
+        source._page = lambda o, l: (lambda r: (print("PAGE", o, l, [x.number for x in r][:3]), r)[1])(op(o, l))
+        source._count_now = lambda: (lambda r: (print("COUNT", r), r)[1])(oc())
+    tickets.create(desk, title="Came in after the read", customer="late@example.com")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue_ready(app) and app.queue.visible_rows()[0].number == 13)
+        assert app.queue.count == 13 and [r.number for r in app.queue.visible_rows()][-1] == 1

@@ -68,6 +68,8 @@ class HelpdeskApp(App, inherit_bindings=False):
         # The sidebar's views: the desk's own (their queries are the desk's language), then the saved ones.
         self.sidebar_views = [*DESK_VIEWS, *settings.views] if desk is not None else []
         self.start = self._start_view(settings.start_view)
+        self._start_sort = START_SORT if self.start is not None and self.start.query == ALL_OPEN.query else None
+        self._start_rows = self.rows_for(self.start.query if self.start else "")
         self._stop_counting: Callable[[], None] | None = None
         self._views_counted = False  # the sidebar's first count waits for the queue's first rows
         self._counting = self._count_again = False  # a count is running / asked for while it ran
@@ -76,6 +78,13 @@ class HelpdeskApp(App, inherit_bindings=False):
         self.theme = settings.theme_name()
         self.set_keymap(self.keymap)
 
+    def read_ahead(self) -> None:
+        """Start reading the queue's first page now, in a thread, while the app starts (`helpdesk`
+        calls it just before `run`): its first frame can then hold the rows."""
+        if self._start_sort is not None:
+            self._start_rows.sort_by(*self._start_sort)
+        self._start_rows.read_ahead(QueueTable.PAGE_SIZE)
+
     def compose(self) -> ComposeResult:
         yield Banner(id="banner")
         yield Input(placeholder=FILTER_HINT, id="filter", select_on_focus=False)
@@ -83,9 +92,8 @@ class HelpdeskApp(App, inherit_bindings=False):
         if self.desk is not None:
             yield ViewsSidebar(self.sidebar_views, id="views")
         start = self.start
-        yield QueueTable(self.rows_for(start.query if start else ""), columns=self.settings.queue_columns(),
-                         id="queue", label=start.name if start else "",
-                         sort=START_SORT if start is not None and start.query == ALL_OPEN.query else None)
+        yield QueueTable(self._start_rows, columns=self.settings.queue_columns(), id="queue",
+                         label=start.name if start else "", sort=self._start_sort)
         yield KeyBar()
 
     def _start_view(self, name: str | None) -> SavedView | None:

@@ -150,6 +150,15 @@ def desk_errors():
         raise failure from None
 
 
+@dataclass
+class _ReadAhead:
+    epoch: int  # the source's epoch when it started: a change since makes what it read stale
+    limit: int
+    thread: threading.Thread | None = None
+    rows: list[Row] | None = None
+    count: int | None = None
+
+
 class DeskRowSource:
     """The tickets of a query, a page at a time, the count from the database, changes from the desk's
     feed. Pages are read by keyset: the source remembers the key of the first and last row of each
@@ -170,6 +179,46 @@ class DeskRowSource:
         self._keys: dict[int, tuple] = {}  # position -> key of a row read there
         self._epoch = 0  # bumped when remembered keys become wrong; a read from before keeps none
         self._lock = threading.Lock()
+        self._ahead: _ReadAhead | None = None  # the first page and count, being read before they are asked
+
+    def read_ahead(self, limit: int) -> None:
+        """Start reading the first `limit` rows and the count in a thread of their own, now: the app
+        starts meanwhile (its imports, layout and first frame), and its first `page(0, limit)` and
+        `count()` take what was read instead of waiting on the desk. A failure is not kept: the
+        asking call reads again and raises it there. The desk's change feed starts listening first:
+        whatever is committed after the read is heard, and makes what was read stale (see `_forget`)
+        or, once the queue listens too, makes the queue read again."""
+        self._feed.subscribe(lambda ids: self._forget())
+        ahead = _ReadAhead(self._epoch, limit)
+
+        def read() -> None:
+            try:
+                ahead.rows = self._page(0, limit)
+                ahead.count = self._count_now()
+            except Exception:  # read again, and reported, by whoever asks
+                pass
+
+        ahead.thread = threading.Thread(target=read, name="queue-read-ahead", daemon=True)
+        self._ahead = ahead
+        ahead.thread.start()
+
+    def _taken_ahead(self, what: str, limit: int = 0):
+        """What the read-ahead got for `what` ('rows' of `limit`, 'count'), once, if still true."""
+        ahead = self._ahead
+        if ahead is None:
+            return None
+        ahead.thread.join()
+        if ahead.epoch != self._epoch or (what == "rows" and ahead.limit != limit):
+            self._ahead = None
+            return None
+        found = ahead.rows if what == "rows" else ahead.count
+        if what == "rows":
+            ahead.rows = None
+        else:
+            ahead.count = None
+        if ahead.rows is None and ahead.count is None:
+            self._ahead = None
+        return found
 
     def check(self) -> None:
         """Raise QueryError when the query cannot be read (a bounded read, not a count of every match)."""
@@ -177,6 +226,10 @@ class DeskRowSource:
             queue.check_query(self._desk, self.query)
 
     def count(self) -> int:
+        found = self._taken_ahead("count")
+        return found if found is not None else self._count_now()
+
+    def _count_now(self) -> int:
         epoch = self._epoch
         with desk_errors():
             found = queue.count(self._desk, self.query)
@@ -186,6 +239,13 @@ class DeskRowSource:
         return found
 
     def page(self, offset: int, limit: int) -> list[Row]:
+        if offset == 0:
+            found = self._taken_ahead("rows", limit)
+            if found is not None:
+                return found
+        return self._page(offset, limit)
+
+    def _page(self, offset: int, limit: int) -> list[Row]:
         offset, limit = max(0, offset), max(0, limit)
         with self._lock:
             epoch, count = self._epoch, self._count
@@ -223,13 +283,18 @@ class DeskRowSource:
     def sort_by(self, column: str, descending: bool) -> None:
         if column not in COLUMN_SORTS:
             raise ValueError(f"the queue cannot be sorted by {column!r}")
-        self._sort = ("-" if descending else "") + COLUMN_SORTS[column]
-        self._forget()
+        sort = ("-" if descending else "") + COLUMN_SORTS[column]
+        if sort != self._sort:  # the same order keeps what was read in it
+            self._sort = sort
+            self._forget()
 
     def _forget(self) -> None:
         with self._lock:
             self._epoch += 1
             self._keys = {}
+            # and where the end is: a page read before the next count must not be cut at the old one
+            # (a new ticket on a desk smaller than a page would never show its last row)
+            self._count = None
 
     def on_change(self, callback: Callable[[frozenset[int]], None]) -> Callable[[], None]:
         def changed(ids: frozenset[int]) -> None:

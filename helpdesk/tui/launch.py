@@ -31,6 +31,7 @@ def main() -> int:
         source = desk.desk.config.source
         sys.stderr.write(f"helpdesk: config{f' {source}' if source else ''}: {error}\n")
         return 1
+    app.read_ahead()
     gc.freeze()
     gc.enable()
     app.run()

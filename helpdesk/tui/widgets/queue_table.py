@@ -42,9 +42,11 @@ SLA_CLASSES = {"ok": "queue-table--sla-ok", "at_risk": "queue-table--sla-at-risk
 class _PageLoaded(Message, bubble=False):
     """A worker read the count and/or one page (for the sort and source of `generation`)."""
 
-    def __init__(self, generation: int, count: int | None, page: int | None, rows: list[Row] | None) -> None:
+    def __init__(self, generation: int, count: int | None, page: int | None, rows: list[Row] | None,
+                 reloads: int = 0) -> None:
         super().__init__()
         self.generation = generation
+        self.reloads = reloads  # the table's reloads when the read started
         self.count = count
         self.page = page
         self.rows = rows
@@ -189,6 +191,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._source_lock = threading.Lock()  # the source sees one call at a time
         self._worker: Worker | None = None
         self._asked: tuple[int, frozenset[int], bool] = (-1, frozenset(), False)  # what the worker reads
+        self._reloads = 0  # reloads asked (a change elsewhere); a read started before the last one is stale
+        self._fetch_reloads = 0  # the reloads counted when the running worker started
         self._stop_listening = None
         self._request_pending = False
         self._running = False  # between mount and unmount
@@ -279,6 +283,9 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         """Read the rows on screen and the count again (what is shown stays until they arrive)."""
         self._stale.update(self._pages.keys())
         self._count_stale = True
+        # A read already running may have read before the change: what it brings is shown but stays
+        # stale, and the pages are read again once it has ended (see on_worker_state_changed).
+        self._reloads += 1
         self._request()
 
     def _reset(self, *, keep_count: bool) -> None:
@@ -319,15 +326,19 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         if not want and not want_count:
             return
         generation, asked, asked_count = self._asked
-        if self.fetching and generation == self._generation and set(want) <= asked and asked_count >= want_count:
-            return
+        if self.fetching and generation == self._generation:
+            if self._fetch_reloads != self._reloads:
+                return  # the running read may predate the change: read again when it ends, not cut it short
+            if set(want) <= asked and asked_count >= want_count:
+                return
         self._asked = (self._generation, frozenset(want), want_count)
-        self._worker = self._fetch(self._source, self._generation, self._sort, want, want_count)
+        self._fetch_reloads = self._reloads
+        self._worker = self._fetch(self._source, self._generation, self._sort, want, want_count, self._reloads)
         self._refresh_status()
 
     @work(thread=True, exclusive=True, group="queue-table-pages", exit_on_error=False)
     def _fetch(self, source: RowSource, generation: int, sort: tuple[str, bool] | None, pages: list[int],
-               want_count: bool) -> None:
+               want_count: bool, reloads: int) -> None:
         # The first page on screen comes first (the first paint), then the count (it may take longer on a
         # big desk), then the rest; each is posted as soon as it is read.
         worker = get_current_worker()
@@ -342,9 +353,10 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
                         source.sort_by(*sort)
                         self._applied = (source, sort)
                     if page is None:
-                        loaded = _PageLoaded(generation, source.count(), None, None)
+                        loaded = _PageLoaded(generation, source.count(), None, None, reloads)
                     else:
-                        loaded = _PageLoaded(generation, None, page, source.page(page * self.PAGE_SIZE, self.PAGE_SIZE))
+                        loaded = _PageLoaded(generation, None, page, source.page(page * self.PAGE_SIZE, self.PAGE_SIZE),
+                                             reloads)
                 self.post_message(loaded)
         except Exception as error:  # the source's failure is the app's to show, not a crash
             self.post_message(self.LoadFailed(self, error))
@@ -372,8 +384,9 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             self._announced = True
             self.post_message(self.Loaded(self))
         redraw_all = False
+        current = message.reloads == self._reloads  # read after the last change heard, not before
         if message.count is not None:
-            self._count_stale = False
+            self._count_stale = self._count_stale and not current
             if message.count != self._count:
                 self._count = message.count
                 self._update_virtual_size()
@@ -383,7 +396,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
             old = self._pages.get(message.page)
             self._pages.discard(message.page)  # Textual's LRUCache.set keeps an existing key's value
             self._pages[message.page] = message.rows
-            self._stale.discard(message.page)
+            if current:
+                self._stale.discard(message.page)
             first = message.page * self.PAGE_SIZE
             if self._follow is not None and self._follow in {r.id for r in message.rows}:
                 # the ticket under the cursor moved (rows came or went above it): the cursor goes with it
@@ -464,6 +478,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         # The last page can arrive while its worker still runs: "loading…" must go once it has ended.
         if event.worker is self._worker and not self.fetching:
             self._refresh_status()
+            if self._fetch_reloads != self._reloads:  # a change came while it read: read again now
+                self._request()
 
     def _refresh_status(self) -> None:
         height = self.scrollable_content_region.height

@@ -366,6 +366,34 @@ async def test_ai_suggestions_are_shown_and_accepted_or_changed(open_ai_desk, st
         assert any("changed to neutral by tester" in line for line in screen_text(app).splitlines())
 
 
+async def test_accepting_a_suggestion_on_a_ticket_changed_meanwhile_is_refused_and_read_again(open_ai_desk, standin):
+    from helpdesk.services import ai
+
+    desk = open_ai_desk(apply=[])
+    number = new_ticket(desk, "Printer prints blank pages", "Only blank pages since the toner change", priority="P3")
+    standin.script({"answer": {"category": "printing", "priority": "P1", "sentiment": "negative",
+                               "confidence": "high"}})
+    ai.classify_ticket(desk, number)
+    app = ai_app(desk)
+    async with app.run_test(size=(140, 60), notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, number)
+        screen._stop_listening()  # the screen has not heard of the other agent's change
+        await pilot.press("i")
+        await choose(pilot, "priority")
+        tickets.update(desk, number, title="Printer prints blank pages on floor 3")  # another agent, meanwhile
+        await choose(pilot, "Accept priority P1")
+        await until(pilot, lambda: screen.banner.shown and screen.view.title.endswith("on floor 3"))
+        assert "changed by someone else" in screen.banner.message and app.screen is screen
+        assert tickets.show(desk, number).priority == "P3" and screen.view.priority == "P3"
+        assert [s.status for s in ai.suggestions_of(desk, number) if s.kind == "priority"] == ["offered"]
+        await pilot.press("i")  # on the ticket read again, the same choice goes through
+        await choose(pilot, "priority")
+        await choose(pilot, "Accept priority P1")
+        await until(pilot, lambda: screen.view.priority == "P1")
+        assert [s.status for s in ai.suggestions_of(desk, number) if s.kind == "priority"] == ["accepted"]
+
+
 async def test_an_injection_flag_and_hostile_suggestion_text_are_shown_inert(open_ai_desk, standin):
     from helpdesk.domain import suggestions
     from helpdesk.services import ai

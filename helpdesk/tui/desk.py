@@ -384,9 +384,10 @@ class TicketDesk:
             return list(self.desk.config.ai.categories or [t.name for t in self.desk.config.types])
         return []
 
-    def decide(self, number: int, kind: str, value: str | None = None):
-        """Accept the ticket's `kind` suggestion (value None) or change it to `value`."""
-        return self._ai().decide(self.desk, number, kind, value)
+    def decide(self, number: int, kind: str, value: str | None = None, *, version: int | None):
+        """Accept the ticket's `kind` suggestion (value None) or change it to `value` (`version`: the
+        one shown, refused as stale if it moved)."""
+        return self._ai().decide(self.desk, number, kind, value, expected_version=version)
 
     def similar(self, number: int, count: int = 5) -> list[dict]:
         """Solved tickets like this one, best first: {ticket, score, title, resolution}."""

@@ -719,7 +719,8 @@ class DetailScreen(LiveScreen):
                                           list(options)), chosen)
 
     def _decide(self, kind: str, value: str) -> None:
-        self.write(f"AI suggestion: {kind} {value}", lambda version: self.desk.decide(self.number, kind, value))
+        self.write(f"AI suggestion: {kind} {value}",
+                   lambda version: self.desk.decide(self.number, kind, value, version=version))
 
     def _ask_ai(self, progress: str, failed: str, call: Callable[[], Any], then: Callable[[Any], None],
                 group: str) -> None:

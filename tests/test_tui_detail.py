@@ -231,6 +231,10 @@ async def test_a_long_conversation_shows_the_newest_entries_and_loads_earlier_on
     assert [e.body for e in page.entries][-1] == "message 300"
     older = tickets.conversation(desk, 1, before=page.entries[0].id, limit=50)
     assert [e.body for e in older.entries] == [f"message {i}" for i in range(201, 251)] and older.earlier == 200
+    shown = tickets.detail(desk, 1, newest=50, events=10)  # what the page shows, in one call
+    assert [e.body for e in shown.view.conversation] == [e.body for e in page.entries] and shown.earlier == 250
+    assert [e.id for e in shown.events] == [e.id for e in tickets.history(desk, 1)[-10:]]
+    assert tickets.detail(desk, 1, newest=400).earlier == 0 and len(tickets.detail(desk, 1, newest=400).view.conversation) == 300
 
     app = HelpdeskApp(desk=TicketDesk(desk))
     async with app.run_test(size=SIZE, notifications=True) as pilot:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -63,10 +62,24 @@ def stacked(parts: list) -> Group:
     return Group(*lines)
 
 
-def fields_table(view) -> Table:
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+def label_column(rows: list[tuple[Text, Text]]) -> Text:
+    """Rows of a label (bold) and a value, the values lined up two cells right of the longest label,
+    a row a line (a value too wide ends in an ellipsis): what a borderless rich Table drew, without
+    its cost (it measures every cell, each time the screen is laid out)."""
+    width = max((label.cell_len for label, _ in rows), default=0) + 2
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for i, (label, value) in enumerate(rows):
+        if i:
+            text.append("\n")
+        start = len(text)
+        text.append_text(label)
+        text.stylize("bold", start, len(text))
+        text.append(" " * (width - label.cell_len))
+        text.append_text(value)
+    return text
+
+
+def fields_table(view) -> Text:
     rows = [("Status", view.status.replace("_", " ")), ("Priority", view.priority), ("Type", view.type),
             ("Queue", view.queue), ("Assignee", view.assignee or "unassigned"), ("Customer", view.customer),
             ("Organisation", view.organisation), ("Channel", view.channel), ("Tags", ", ".join(view.tags)),
@@ -74,28 +87,24 @@ def fields_table(view) -> Table:
             ("Version", str(view.version))]
     if view.merged_into:
         rows.append(("Merged into", f"#{view.merged_into}"))
-    for label, value in rows:
-        table.add_row(Text(label), line_text(value or ""))
-    return table
+    return label_column([(Text(label), line_text(value or "")) for label, value in rows])
 
 
-def extension_table(view, specs) -> Table | Text:
+def extension_table(view, specs) -> Text:
     """The type's extension fields, each by its label (the configured ones first, in their order)."""
     values = dict(view.fields or {})
     if not values and not specs:
         return Text("this ticket's type has no fields of its own", style="dim")
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
     named = {spec.name: spec for spec in specs}
+    rows = []
     for name in [*named, *(n for n in values if n not in named)]:
         spec = named.get(name)
         label = line_text(field_label(spec) if spec else name)
         if spec is not None and spec.required:
             label.append(" *", "bold red")
         value = values.get(name)
-        table.add_row(label, line_text("") if value is None else line_text(value))
-    return table
+        rows.append((label, line_text("") if value is None else line_text(value)))
+    return label_column(rows)
 
 
 def description_text(view) -> Text:

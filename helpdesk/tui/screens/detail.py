@@ -274,6 +274,7 @@ class DetailScreen(LiveScreen):
         self.draft_ready = None  # (ticket number, Written): a draft that arrived while a prompt was open
 
     def compose(self) -> ComposeResult:
+        self.go_live()  # the read starts now, while the widgets mount (on PostgreSQL it is most of the wait)
         yield Banner(id="detail-banner")
         # Few widgets, each a run of whole sections: Textual styles, lays out and (on a focus change)
         # restyles every widget, so opening a ticket costs what their number does.
@@ -304,9 +305,10 @@ class DetailScreen(LiveScreen):
             detail, suggestions = self.desk.read_detail(number, max(CONVERSATION_PAGE, shown),
                                                         HISTORY_SHOWN + 1)  # one more: are there older events?
         except Exception as error:  # the desk's failure is shown, not a crash
-            self.app.call_from_thread(self.banner.show, f"Ticket #{number} could not be read: {error}")
+            said = f"Ticket #{number} could not be read: {error}"
+            self.app.call_from_thread(self.when_mounted, lambda: self.banner.show(said))
             return
-        self.app.call_from_thread(self._show, detail.view, detail.earlier, detail.events, suggestions)
+        self.app.call_from_thread(self.when_mounted, self._show, detail.view, detail.earlier, detail.events, suggestions)
 
     def _show(self, view, earlier: int, events, suggestions) -> None:
         """The ticket read: what a screen shows first (title, fields, description, AI, clocks) now; the

@@ -242,6 +242,26 @@ def test_an_agents_correction_is_kept_and_becomes_training_data(ai_desk, standin
         {"kind": "category", "suggested": "email", "value": "access"}]
 
 
+def test_a_decision_on_a_ticket_changed_since_it_was_shown_is_refused_and_nothing_decided(ai_desk, standin):
+    from helpdesk.core.errors import StaleVersion
+    from helpdesk.services import ai, tickets
+
+    number = new_ticket(ai_desk, "Cannot log in", "My password expired", priority="P3")
+    standin.script({"answer": {"category": "email", "priority": "P1", "sentiment": "negative", "confidence": "high"}})
+    ai.classify_ticket(ai_desk, number, apply=False)
+    shown = tickets.show(ai_desk, number).version
+    tickets.update(ai_desk, number, title="Cannot log in since Monday")  # someone else, meanwhile
+    for kind, value in (("priority", None), ("sentiment", None), ("category", "access")):
+        with pytest.raises(StaleVersion, match=f"you had {shown}"):
+            ai.decide(ai_desk, number, kind, value, expected_version=shown)
+    view = tickets.show(ai_desk, number)
+    assert (view.priority, view.type, view.version) == ("P3", None, shown + 1)
+    assert {s.status for s in ai.suggestions_of(ai_desk, number) if s.kind != "injection"} == {"offered"}
+    assert events(ai_desk, number, "ai_suggestion_accepted") == events(ai_desk, number, "ai_suggestion_changed") == []
+    assert ai.decide(ai_desk, number, "priority", expected_version=view.version).status == "accepted"
+    assert tickets.show(ai_desk, number).priority == "P1"
+
+
 def test_classification_never_runs_inside_a_write_transaction(ai_desk):
     from helpdesk.services import ai
     from helpdesk.services.work import unit
@@ -465,6 +485,13 @@ def test_suggestions_are_listed_accepted_and_changed_from_the_cli(ai_desk, cli, 
     other = new_ticket(ai_desk, "x")
     none = cli("ai", "accept", str(other), "category")
     assert none.exit_code != 0 and "has no category suggestion" in none.stderr
+    stale = cli("ai", "change", str(number), "sentiment", "positive", "--if-version", "1")
+    assert stale.exit_code == 1 and "you had 1" in stale.stderr and "Traceback" not in stale.stderr
+    reopen(ai_desk)
+    assert [s.status for s in ai.suggestions_of(ai_desk, number) if s.kind == "sentiment"] == ["offered"]
+    version = tickets.show(ai_desk, number).version
+    fresh = cli("ai", "change", str(number), "sentiment", "positive", "--if-version", str(version))
+    assert fresh.exit_code == 0 and fresh.stdout.strip() == f"#{number} sentiment: changed positive"
 
 
 def test_the_daemon_retrains_when_enough_new_labels_exist(open_ai_desk):

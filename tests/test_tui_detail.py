@@ -231,6 +231,10 @@ async def test_a_long_conversation_shows_the_newest_entries_and_loads_earlier_on
     assert [e.body for e in page.entries][-1] == "message 300"
     older = tickets.conversation(desk, 1, before=page.entries[0].id, limit=50)
     assert [e.body for e in older.entries] == [f"message {i}" for i in range(201, 251)] and older.earlier == 200
+    shown = tickets.detail(desk, 1, newest=50, events=10)  # what the page shows, in one call
+    assert [e.body for e in shown.view.conversation] == [e.body for e in page.entries] and shown.earlier == 250
+    assert [e.id for e in shown.events] == [e.id for e in tickets.history(desk, 1)[-10:]]
+    assert tickets.detail(desk, 1, newest=400).earlier == 0 and len(tickets.detail(desk, 1, newest=400).view.conversation) == 300
 
     app = HelpdeskApp(desk=TicketDesk(desk))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -366,6 +370,34 @@ async def test_ai_suggestions_are_shown_and_accepted_or_changed(open_ai_desk, st
         assert any("changed to neutral by tester" in line for line in screen_text(app).splitlines())
 
 
+async def test_accepting_a_suggestion_on_a_ticket_changed_meanwhile_is_refused_and_read_again(open_ai_desk, standin):
+    from helpdesk.services import ai
+
+    desk = open_ai_desk(apply=[])
+    number = new_ticket(desk, "Printer prints blank pages", "Only blank pages since the toner change", priority="P3")
+    standin.script({"answer": {"category": "printing", "priority": "P1", "sentiment": "negative",
+                               "confidence": "high"}})
+    ai.classify_ticket(desk, number)
+    app = ai_app(desk)
+    async with app.run_test(size=(140, 60), notifications=True) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        screen = await open_ticket(pilot, number)
+        screen._stop_listening()  # the screen has not heard of the other agent's change
+        await pilot.press("i")
+        await choose(pilot, "priority")
+        tickets.update(desk, number, title="Printer prints blank pages on floor 3")  # another agent, meanwhile
+        await choose(pilot, "Accept priority P1")
+        await until(pilot, lambda: screen.banner.shown and screen.view.title.endswith("on floor 3"))
+        assert "changed by someone else" in screen.banner.message and app.screen is screen
+        assert tickets.show(desk, number).priority == "P3" and screen.view.priority == "P3"
+        assert [s.status for s in ai.suggestions_of(desk, number) if s.kind == "priority"] == ["offered"]
+        await pilot.press("i")  # on the ticket read again, the same choice goes through
+        await choose(pilot, "priority")
+        await choose(pilot, "Accept priority P1")
+        await until(pilot, lambda: screen.view.priority == "P1")
+        assert [s.status for s in ai.suggestions_of(desk, number) if s.kind == "priority"] == ["accepted"]
+
+
 async def test_an_injection_flag_and_hostile_suggestion_text_are_shown_inert(open_ai_desk, standin):
     from helpdesk.domain import suggestions
     from helpdesk.services import ai
@@ -468,4 +500,5 @@ async def test_with_ai_turned_off_the_ai_keys_say_so(desk):
         await pilot.press("f")
         await pilot.pause(0.1)
         assert app.screen is screen
-        assert screen.query_one("#suggestions-heading").has_class("-hidden")  # no section on a desk without AI
+        headings = [line.strip() for line in screen_text(app).splitlines()]
+        assert "SLA" in headings and "AI suggestions" not in headings  # no section on a desk without AI

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from helpdesk.cli.app_factory import make_app
-from helpdesk.cli.common import echo, emit, fail, open_desk, output_options, read_stdin_text
+from helpdesk.cli.common import IfVersion, echo, emit, fail, open_desk, output_options, read_stdin_text
 from helpdesk.core.errors import ExitCode
 
 app = make_app()
@@ -224,11 +224,11 @@ def suggestions_(ticket: Annotated[str, typer.Argument(help="The ticket number."
         echo(f"{s['kind']:<10} {s['value']}  ({s['level']}, {s['confidence']:.2f}, {s['source']})  {s['status']}{decided}")
 
 
-def _decide(ticket: str, kind: str, value: Optional[str], fmt: str) -> None:
+def _decide(ticket: str, kind: str, value: Optional[str], if_version: Optional[int], fmt: str) -> None:
     from helpdesk.services import ai  # lazy: see classify
 
     with open_desk() as desk:
-        done = ai.decide(desk, _number(ticket), kind, value).to_dict()
+        done = ai.decide(desk, _number(ticket), kind, value, expected_version=if_version).to_dict()
     if fmt != "text":
         emit(done, fmt)
         return
@@ -240,20 +240,22 @@ KindArg = Annotated[str, typer.Argument(help="category, priority, sentiment or l
 
 @app.command()
 @output_options("json")
-def accept(ticket: Annotated[str, typer.Argument(help="The ticket number.")], kind: KindArg, fmt: str = "text") -> None:
+def accept(ticket: Annotated[str, typer.Argument(help="The ticket number.")], kind: KindArg,
+           if_version: IfVersion = None, fmt: str = "text") -> None:
     """Accept a suggestion (category and priority then apply to the ticket).
 
     Example: helpdesk ai accept 42 category
     """
-    _decide(ticket, kind, None, fmt)
+    _decide(ticket, kind, None, if_version, fmt)
 
 
 @app.command()
 @output_options("json")
 def change(ticket: Annotated[str, typer.Argument(help="The ticket number.")], kind: KindArg,
-           value: Annotated[str, typer.Argument(help="The right value.")], fmt: str = "text") -> None:
+           value: Annotated[str, typer.Argument(help="The right value.")], if_version: IfVersion = None,
+           fmt: str = "text") -> None:
     """Correct a suggestion: the ticket takes your value, and the next `ai train` learns from it.
 
     Example: helpdesk ai change 42 category access
     """
-    _decide(ticket, kind, value, fmt)
+    _decide(ticket, kind, value, if_version, fmt)

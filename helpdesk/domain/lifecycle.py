@@ -8,7 +8,7 @@ moves too.
 from __future__ import annotations
 
 from helpdesk.core import limits
-from helpdesk.core.errors import IllegalTransition, InvalidInput, StaleVersion
+from helpdesk.core.errors import IllegalTransition, InvalidInput
 from helpdesk.core.views import TicketView
 from helpdesk.core.vocabulary import check_status, SLA_KINDS
 from helpdesk.domain import audit, events, ratings, sla, tickets
@@ -173,9 +173,7 @@ def merge(desk, source: int, target: int, *, reason: str | None = None,
             raise IllegalTransition(f"ticket #{target} is closed: merge into an open ticket")
         if dst.merged_into_id:
             raise IllegalTransition(f"ticket #{target} was merged into #{dst.merged_into_id}")
-        if expected_version is not None and src.version != expected_version:
-            raise StaleVersion(f"ticket #{source} changed (version {src.version}, you had {expected_version}): "
-                               "reload it and try again")
+        tickets.check_version(src, expected_version)
         moved = (ConversationEntry.update(ticket=target).where(ConversationEntry.ticket == source).execute())
         # The source's own request becomes part of the target's conversation, so nothing is lost.
         ConversationEntry.create(ticket=target, kind="note", body=f"Merged from #{source}: {src.title}\n\n{src.description}".strip(),

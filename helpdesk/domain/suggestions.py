@@ -156,20 +156,25 @@ def _alert(desk, ticket, reason: str, level: str) -> None:
                                f"Ticket #{ticket.number} reads as {reason}: please look at it soon.\n")
 
 
-def decide(desk, number: int, kind: str, value: str | None = None) -> SuggestionView:
+def decide(desk, number: int, kind: str, value: str | None = None, *,
+           expected_version: int | None = None) -> SuggestionView:
     """A person accepts the ticket's `kind` suggestion (value None or the same) or changes it to `value`;
-    category and priority then take effect on the ticket. Either way it is a label for the next training."""
+    category and priority then take effect on the ticket. Either way it is a label for the next training.
+    `expected_version`: the ticket's version as the person saw it (StaleVersion, nothing decided, if it
+    moved: the suggestion may no longer fit the ticket)."""
     if kind not in ("category", "priority", "sentiment", "language"):
         raise InvalidInput(f"a suggestion kind is one of category, priority, sentiment, language, not {kind!r}")
     row = _find(number, kind)
     final = row.value if value is None else value.strip()
     if not final:
         raise InvalidInput("the value cannot be empty")
+    # Checked here too: a sentiment or language, or a priority the ticket has already, writes no ticket row.
+    tickets.check_version(tickets.fetch(number), expected_version)
     if kind == "priority":
         final = check_priority(final.upper())
-        tickets.apply_update(desk, number, priority=final)
+        tickets.apply_update(desk, number, priority=final, expected_version=expected_version)
     elif kind == "category" and desk.config.type(final) is not None:
-        tickets.apply_update(desk, number, type=final)
+        tickets.apply_update(desk, number, type=final, expected_version=expected_version)
     status = "accepted" if final == row.value else "changed"
     ai_queries.decide(row.id, status, final, desk.actor, desk.now())
     audit.record(desk, number, f"ai_suggestion_{status}", kind=kind, suggested=row.value, value=final)

@@ -692,16 +692,22 @@ def _batches(desk, parsed, batch: int, with_fields: bool):
 # ---------------------------------------------------------------- writing
 
 
+def check_version(ticket: Ticket, expected_version: int | None) -> None:
+    """StaleVersion when the caller saw another version of the ticket than the row read now (None:
+    the caller saw none: nothing to check)."""
+    if expected_version is not None and expected_version != ticket.version:
+        raise StaleVersion(f"ticket #{ticket.number} changed (version {ticket.version}, you had {expected_version}): "
+                           "reload it and try again")
+
+
 def write(desk, ticket: Ticket, expected_version: int | None = None, **changes: Any) -> Ticket:
     """Update a ticket row if nobody changed it since it was read (optimistic concurrency).
 
     `expected_version` is what the caller saw (e.g. `--if-version`); without it, the version read
     inside this transaction guards against a writer slipping in between read and write.
     """
+    check_version(ticket, expected_version)
     seen = ticket.version
-    if expected_version is not None and expected_version != seen:
-        raise StaleVersion(f"ticket #{ticket.number} changed (version {seen}, you had {expected_version}): "
-                           "reload it and try again")
     changes["version"] = seen + 1
     changes.setdefault("updated_at", desk.now())
     if "status" in changes and changes["status"] != ticket.status:

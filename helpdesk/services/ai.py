@@ -146,10 +146,11 @@ def suggestions_of(desk, number: int) -> list:
     return suggestions.current(number)
 
 
-def decide(desk, number: int, kind: str, value: str | None = None):
-    """An agent accepts a suggestion or changes it to `value` (training data for the next model)."""
+def decide(desk, number: int, kind: str, value: str | None = None, *, expected_version: int | None = None):
+    """An agent accepts a suggestion or changes it to `value` (training data for the next model);
+    `expected_version`: the ticket's as the agent saw it, refused as stale if it moved."""
     with unit(desk) as work:
-        view = suggestions.decide(desk, number, kind, value)
+        view = suggestions.decide(desk, number, kind, value, expected_version=expected_version)
         work.changed(number)
     return view
 

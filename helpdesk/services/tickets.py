@@ -220,8 +220,13 @@ def conversation(desk, number: int, *, before: int | None = None, limit: int = 5
     """The newest `limit` entries of a ticket's conversation (those earlier than entry `before`): a long
     thread is read a page at a time, never all of its bodies at once."""
     tickets.fetch(number)
+    return _conversation_page(number, before, limit)
+
+
+def _conversation_page(number: int, before: int | None, limit: int) -> ConversationPage:
     found = tickets.entries(number, newest=limit, before=before)
-    earlier = tickets.count_entries(number, before=found[0].id) if found else 0
+    # fewer than asked for: nothing comes before them (no count to read)
+    earlier = tickets.count_entries(number, before=found[0].id) if len(found) >= limit > 0 else 0
     return ConversationPage(found, earlier)
 
 
@@ -231,6 +236,27 @@ def history(desk, number: int, *, newest: int | None = None) -> list[EventView]:
 
     tickets.fetch(number)
     return audit.history(desk, number, newest=newest)
+
+
+@dataclass
+class TicketDetail:
+    """What a ticket's page shows: the ticket (its conversation only the newest entries), how many
+    entries come before those, and its newest audit events, oldest first."""
+
+    view: TicketView
+    earlier: int
+    events: list[EventView]
+
+
+def detail(desk, number: int, *, newest: int = 50, events: int | None = None) -> TicketDetail:
+    """A ticket as its page shows it, in one call: the ticket read once (on PostgreSQL every query is
+    a round trip), its newest `newest` conversation entries and its newest `events` audit events."""
+    from helpdesk.domain import audit  # lazy: only the history reads the audit trail
+
+    view = tickets.get(desk, number, details=True)
+    page = _conversation_page(number, None, newest)
+    view.conversation = page.entries
+    return TicketDetail(view, page.earlier, audit.history(desk, number, newest=events))
 
 
 # ---------------------------------------------------------------- change and answer

@@ -332,13 +332,16 @@ class TicketDesk:
         view.conversation = page.entries
         return view, page.earlier
 
+    def read_detail(self, number: int, newest: int, events: int) -> tuple[tickets.TicketDetail, list]:
+        """What the ticket's page shows, in as few queries as the services can: the ticket with its
+        newest `newest` entries (`.earlier`: how many come before them), its newest `events` audit
+        events; and its AI suggestions (see `suggestions`)."""
+        with desk_errors():
+            return tickets.detail(self.desk, number, newest=newest, events=events), self.suggestions(number)
+
     def earlier_entries(self, number: int, before: int, limit: int) -> tickets.ConversationPage:
         """The `limit` conversation entries before entry `before` (oldest first), and how many precede them."""
         return tickets.conversation(self.desk, number, before=before, limit=limit)
-
-    def history(self, number: int, newest: int | None = None) -> list[EventView]:
-        """The ticket's audit events, oldest first (`newest`: only the last N)."""
-        return tickets.history(self.desk, number, newest=newest)
 
     def reply(self, number: int, body: str, *, note: bool, version: int) -> EntryView:
         return tickets.reply(self.desk, number, body, note=note, expected_version=version)
@@ -450,9 +453,10 @@ class TicketDesk:
             return list(self.desk.config.ai.categories or [t.name for t in self.desk.config.types])
         return []
 
-    def decide(self, number: int, kind: str, value: str | None = None):
-        """Accept the ticket's `kind` suggestion (value None) or change it to `value`."""
-        return self._ai().decide(self.desk, number, kind, value)
+    def decide(self, number: int, kind: str, value: str | None = None, *, version: int | None):
+        """Accept the ticket's `kind` suggestion (value None) or change it to `value` (`version`: the
+        one shown, refused as stale if it moved)."""
+        return self._ai().decide(self.desk, number, kind, value, expected_version=version)
 
     def similar(self, number: int, count: int = 5) -> list[dict]:
         """Solved tickets like this one, best first: {ticket, score, title, resolution}."""

@@ -29,6 +29,11 @@ def line_content(value: Any) -> Content:
     return Content(inert(value, layout=False))
 
 
+def field_label(spec) -> str:
+    """How a type's field is named on screen: its configured label, else its name in words."""
+    return spec.label or spec.name.replace("_", " ").capitalize()
+
+
 def plain(value: str | Text | Content) -> str:
     """The inert one-line plain text of a str, Text or Content: what a notice may show. A Text or
     Content built elsewhere is checked too, so nothing raw slips through one already made."""

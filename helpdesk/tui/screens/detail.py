@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -27,9 +26,7 @@ from helpdesk.tui.desk import PRIORITIES, STATES, AiOff, HelpdeskError, StaleVer
 from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.rows import RowSource, duration
 from helpdesk.tui.screens.live import LiveScreen
-from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen, ComposeScreen, MacroScreen
-from helpdesk.tui.screens.ticket_forms import DraftComposeScreen, EditFieldsScreen, SimilarScreen, field_label
-from helpdesk.tui.text import block_text, line_content, line_text
+from helpdesk.tui.text import block_text, field_label, line_text
 from helpdesk.tui.widgets.key_bar import KeyBar
 from helpdesk.tui.widgets.queue_table import QueueTable
 
@@ -49,10 +46,41 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
-def fields_table(view) -> Table:
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+def heading(label: str) -> list[Text]:
+    """A section's heading as its lines: a blank one, then the label (configured text, so made inert)."""
+    return [Text(""), line_text(label, style="bold underline")]
+
+
+def stacked(parts: list) -> Group:
+    """Sections one under the other in one widget: each text ends its line (the stored ones end
+    without a newline, made to sit in a widget of their own)."""
+    lines = []
+    for part in parts:
+        if isinstance(part, Text) and part.end != "\n":
+            part = part.copy()
+            part.end = "\n"
+        lines.append(part)
+    return Group(*lines)
+
+
+def label_column(rows: list[tuple[Text, Text]]) -> Text:
+    """Rows of a label (bold) and a value, the values lined up two cells right of the longest label,
+    a row a line (a value too wide ends in an ellipsis): what a borderless rich Table drew, without
+    its cost (it measures every cell, each time the screen is laid out)."""
+    width = max((label.cell_len for label, _ in rows), default=0) + 2
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for i, (label, value) in enumerate(rows):
+        if i:
+            text.append("\n")
+        start = len(text)
+        text.append_text(label)
+        text.stylize("bold", start, len(text))
+        text.append(" " * (width - label.cell_len))
+        text.append_text(value)
+    return text
+
+
+def fields_table(view) -> Text:
     rows = [("Status", view.status.replace("_", " ")), ("Priority", view.priority), ("Type", view.type),
             ("Queue", view.queue), ("Assignee", view.assignee or "unassigned"), ("Customer", view.customer),
             ("Organisation", view.organisation), ("Channel", view.channel), ("Tags", ", ".join(view.tags)),
@@ -60,28 +88,24 @@ def fields_table(view) -> Table:
             ("Version", str(view.version))]
     if view.merged_into:
         rows.append(("Merged into", f"#{view.merged_into}"))
-    for label, value in rows:
-        table.add_row(Text(label), line_text(value or ""))
-    return table
+    return label_column([(Text(label), line_text(value or "")) for label, value in rows])
 
 
-def extension_table(view, specs) -> Table | Text:
+def extension_table(view, specs) -> Text:
     """The type's extension fields, each by its label (the configured ones first, in their order)."""
     values = dict(view.fields or {})
     if not values and not specs:
         return Text("this ticket's type has no fields of its own", style="dim")
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
     named = {spec.name: spec for spec in specs}
+    rows = []
     for name in [*named, *(n for n in values if n not in named)]:
         spec = named.get(name)
         label = line_text(field_label(spec) if spec else name)
         if spec is not None and spec.required:
             label.append(" *", "bold red")
         value = values.get(name)
-        table.add_row(label, line_text("") if value is None else line_text(value))
-    return table
+        rows.append((label, line_text("") if value is None else line_text(value)))
+    return label_column(rows)
 
 
 def description_text(view) -> Text:
@@ -231,11 +255,9 @@ class DetailScreen(LiveScreen):
     DEFAULT_CSS = """
     DetailScreen {
         & #ticket { padding: 0 1; }
-        & .detail--title { text-style: bold; color: $accent; margin-bottom: 1; }
-        & .detail--heading { text-style: bold underline; margin-top: 1; }
+        & #title { text-style: bold; color: $accent; margin-bottom: 1; }
         & #earlier { display: none; }
         & #earlier.-shown { display: block; color: $accent; }
-        & .-hidden { display: none; }
     }
     """
 
@@ -253,19 +275,17 @@ class DetailScreen(LiveScreen):
         self.draft_ready = None  # (ticket number, Written): a draft that arrived while a prompt was open
 
     def compose(self) -> ComposeResult:
+        self.go_live()  # the read starts now, while the widgets mount (on PostgreSQL it is most of the wait)
         yield Banner(id="detail-banner")
+        # Few widgets, each a run of whole sections: Textual styles, lays out and (on a focus change)
+        # restyles every widget, so opening a ticket costs what their number does.
         with VerticalScroll(id="ticket"):
-            yield Static(f"#{self.number} …", id="title", classes="detail--title", markup=False)
-            yield Static("", id="fields", markup=False)
-            yield Static("Fields of the type", id="extension-heading", classes="detail--heading", markup=False)
-            yield Static("", id="extension", markup=False)
-            for name, heading in (("description", "Description"), ("suggestions", "AI suggestions"),
-                                  ("clocks", "SLA"), ("conversation", "Conversation"),
-                                  ("attachments", "Attachments"), ("history", "History")):
-                yield Static(heading, id=f"{name}-heading", classes="detail--heading", markup=False)
-                if name == "conversation":
-                    yield EarlierEntries("", id="earlier", markup=False)
-                yield Static("", id=name, markup=False)
+            yield Static(f"#{self.number} …", id="title", markup=False)
+            yield Static("", id="summary", markup=False)  # fields, description, AI, clocks
+            yield EarlierEntries("", id="earlier", markup=False)
+            yield Static("", id="conversation", markup=False)
+            yield Static("", id="attachments", markup=False)
+            yield Static("", id="history", markup=False)
         yield KeyBar()
 
     def _changed_elsewhere(self, ids: frozenset[int]) -> None:  # the feed's thread
@@ -283,43 +303,51 @@ class DetailScreen(LiveScreen):
         if shown and not self.earlier:
             shown += CONVERSATION_PAGE  # all of it was shown: so it stays, with what arrived since
         try:
-            view, earlier = self.desk.read_ticket(number, max(CONVERSATION_PAGE, shown))
-            events = self.desk.history(number, HISTORY_SHOWN + 1)  # one more: are there older ones?
-            suggestions = self.desk.suggestions(number)
+            detail, suggestions = self.desk.read_detail(number, max(CONVERSATION_PAGE, shown),
+                                                        HISTORY_SHOWN + 1)  # one more: are there older events?
         except Exception as error:  # the desk's failure is shown, not a crash
-            self.app.call_from_thread(self.banner.show, f"Ticket #{number} could not be read: {error}")
+            said = f"Ticket #{number} could not be read: {error}"
+            self.app.call_from_thread(self.when_mounted, lambda: self.banner.show(said))
             return
-        self.app.call_from_thread(self._show, view, earlier, events, suggestions)
+        self.app.call_from_thread(self.when_mounted, self._show, detail.view, detail.earlier, detail.events, suggestions)
 
     def _show(self, view, earlier: int, events, suggestions) -> None:
+        """The ticket read: what a screen shows first (title, fields, description, AI, clocks) now; the
+        conversation, attachments and history, below them, after that is painted (they are most of the
+        rendering: 50 entries, 100 events)."""
         if view.number != self.number:  # read before a move to another ticket
             return
         self.view, self.earlier, self.history, self.suggestions = view, earlier, events, suggestions
         title = Text(f"#{view.number}  ")
         title.append_text(line_text(view.title))
         self.query_one("#title", Static).update(title)
-        self.query_one("#fields", Static).update(fields_table(view))
         ticket_type = self.desk.ticket_type(view.type)
-        specs = list(ticket_type.fields) if ticket_type is not None else []
-        heading = self.query_one("#extension-heading", Static)
-        heading.update(line_content(f"{ticket_type.label} fields") if ticket_type is not None else "Fields of the type")
-        self.query_one("#extension", Static).update(extension_table(view, specs))
-        for name in ("#extension-heading", "#extension"):  # a ticket without a type has no such fields
-            self.query_one(name).set_class(ticket_type is None and not view.fields, "-hidden")
-        self.query_one("#description", Static).update(description_text(view))
-        for name in ("#suggestions-heading", "#suggestions"):
-            self.query_one(name).set_class(not self.desk.ai_enabled, "-hidden")
-        hint = (f"{self._key('ai_suggestions')}: accept or change · {self._key('similar')}: similar solved "
-                f"tickets · {self._key('draft')}: draft a reply")
-        self.query_one("#suggestions", Static).update(suggestions_text(suggestions, hint))
-        self.query_one("#clocks", Static).update(clocks_text(view))
-        self._show_conversation()
-        self.query_one("#attachments", Static).update(attachments_text(view))
-        self.query_one("#history", Static).update(history_text(events[-HISTORY_SHOWN:], more=len(events) > HISTORY_SHOWN))
+        parts: list = [fields_table(view)]
+        if ticket_type is not None or view.fields:  # a ticket without a type has no such fields
+            specs = list(ticket_type.fields) if ticket_type is not None else []
+            parts += heading(f"{ticket_type.label} fields" if ticket_type is not None else "Fields of the type")
+            parts.append(extension_table(view, specs))
+        parts += [*heading("Description"), description_text(view)]
+        if self.desk.ai_enabled:
+            hint = (f"{self._key('ai_suggestions')}: accept or change · {self._key('similar')}: similar solved "
+                    f"tickets · {self._key('draft')}: draft a reply")
+            parts += [*heading("AI suggestions"), suggestions_text(suggestions, hint)]
+        parts += [*heading("SLA"), clocks_text(view), *heading("Conversation")]
+        self.query_one("#summary", Static).update(stacked(parts))
+        self.call_after_refresh(self._show_below, view)
         if self.banner.shown and self.banner.has_class("-information"):
             return
         if self.banner.shown and not self.banner.has_class("-warning"):
             self.banner.clear()
+
+    def _show_below(self, view) -> None:
+        if view is not self.view:  # read again meanwhile: that read shows its own
+            return
+        self._show_conversation()
+        self.query_one("#attachments", Static).update(Text("\n").join([*heading("Attachments"), attachments_text(view)]))
+        events = self.history
+        self.query_one("#history", Static).update(Text("\n").join(
+            [*heading("History"), history_text(events[-HISTORY_SHOWN:], more=len(events) > HISTORY_SHOWN)]))
 
     def _key(self, binding_id: str) -> str:
         """The keys of a binding as the person set them (`[tui.keys]`), as people read them."""
@@ -402,6 +430,7 @@ class DetailScreen(LiveScreen):
         self.load()
 
     def action_reply(self) -> None:
+        from helpdesk.tui.screens.prompts import ComposeScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             self.app.push_screen(ComposeScreen(f"Reply to #{self.number}",
                                                f"Reply to #{self.number}; the customer gets this by mail."),
@@ -413,6 +442,7 @@ class DetailScreen(LiveScreen):
                        lambda version: self.desk.reply(self.number, body, note=False, version=version))
 
     def action_note(self) -> None:
+        from helpdesk.tui.screens.prompts import ComposeScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             self.app.push_screen(ComposeScreen(f"Internal note on #{self.number}",
                                                f"Internal note on #{self.number}; never mailed."),
@@ -423,6 +453,7 @@ class DetailScreen(LiveScreen):
             self.write("Note added", lambda version: self.desk.reply(self.number, body, note=True, version=version))
 
     def action_assign(self) -> None:
+        from helpdesk.tui.screens.prompts import AskScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             self.app.push_screen(AskScreen(f"Assign #{self.number} to", "an agent's login ('me' for yourself)"),
                                  self._assign)
@@ -437,6 +468,7 @@ class DetailScreen(LiveScreen):
             self.write("Claimed", lambda version: self.desk.take(self.number, version=version))
 
     def action_status(self) -> None:
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             self.app.push_screen(ChoiceScreen(f"Status of #{self.number}", STATES, self.view.status),
                                  self._status)
@@ -447,6 +479,7 @@ class DetailScreen(LiveScreen):
                        lambda version: self.desk.change_status(self.number, state, version=version))
 
     def action_priority(self) -> None:
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             self.app.push_screen(ChoiceScreen(f"Priority of #{self.number}", PRIORITIES, self.view.priority),
                                  self._priority)
@@ -457,6 +490,7 @@ class DetailScreen(LiveScreen):
                        lambda version: self.desk.set_priority(self.number, priority, version=version))
 
     def action_macro(self) -> None:
+        from helpdesk.tui.screens.prompts import MacroScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             self.app.push_screen(MacroScreen(self.desk, self.number, self.view.version), self._macro_applied)
 
@@ -473,6 +507,7 @@ class DetailScreen(LiveScreen):
 
     @work(thread=True, exclusive=True, group="detail-ask", exit_on_error=False)
     def ask_transfer(self) -> None:
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
         try:
             logins = self.desk.agent_logins()
         except Exception as error:  # said, not a crash
@@ -497,6 +532,7 @@ class DetailScreen(LiveScreen):
             self.write("Returned to the queue", lambda version: self.desk.return_to_queue(self.number, version=version))
 
     def action_tag(self) -> None:
+        from helpdesk.tui.screens.prompts import AskScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             now = ", ".join(self.view.tags) or "none"
             self.app.push_screen(AskScreen(f"Tags of #{self.number} (now: {now})",
@@ -509,6 +545,7 @@ class DetailScreen(LiveScreen):
             self.write(f"Tags {said}", lambda version: self.desk.tag(self.number, add, remove, version=version))
 
     def action_edit(self) -> None:
+        from helpdesk.tui.screens.ticket_forms import EditFieldsScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             ticket_type = self.desk.ticket_type(self.view.type)
             specs = list(ticket_type.fields) if ticket_type is not None else []
@@ -523,6 +560,7 @@ class DetailScreen(LiveScreen):
             self.load()
 
     def action_merge(self) -> None:
+        from helpdesk.tui.screens.prompts import AskScreen  # lazy: loaded by the first prompt
         if self._when_loaded():
             self.app.push_screen(AskScreen(f"Merge #{self.number} into which ticket?", "its number, e.g. 42"),
                                  self._merge_target)
@@ -543,6 +581,7 @@ class DetailScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="detail-ask", exit_on_error=False)
     def confirm_merge(self, target: int) -> None:
         """Read the target (a number that names no ticket is said now), then ask to confirm."""
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
         try:
             into, _ = self.desk.read_ticket(target, 0)
         except HelpdeskError as error:
@@ -608,6 +647,7 @@ class DetailScreen(LiveScreen):
     # ------------------------------------------------------------ attachments
 
     def action_save_attachment(self) -> None:
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
         if not self._when_loaded():
             return
         found = self.view.attachments or []
@@ -624,6 +664,7 @@ class DetailScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="detail-attachment", exit_on_error=False)
     def read_attachment(self, number: int, which: str) -> None:
         """Read the attachment, then ask where to save it (its name made safe, in the current folder)."""
+        from helpdesk.tui.screens.prompts import AskScreen  # lazy: loaded by the first prompt
         try:
             content = self.desk.attachment(number, which)
             default = str(Path.cwd() / content.target(None))
@@ -638,6 +679,7 @@ class DetailScreen(LiveScreen):
     @work(thread=True, exclusive=True, group="detail-attachment", exit_on_error=False)
     def save_attachment(self, content, path: str, *, overwrite: bool) -> None:
         """Write the attachment; an existing file is replaced only after the agent confirms."""
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
         try:
             target = content.target(Path(path).expanduser())
             if not overwrite and (target.exists() or target.is_symlink()):
@@ -656,6 +698,7 @@ class DetailScreen(LiveScreen):
     # ------------------------------------------------------------ AI assistance
 
     def action_ai_suggestions(self) -> None:
+        from helpdesk.tui.screens.prompts import ChoiceScreen  # lazy: loaded by the first prompt
         if not self._when_loaded():
             return
         open_ones = [s for s in self.suggestions if s.kind != "injection"]
@@ -667,6 +710,8 @@ class DetailScreen(LiveScreen):
                              lambda chosen: self._decide_on(labels[chosen]) if chosen else None)
 
     def _decide_on(self, suggestion) -> None:
+        from helpdesk.tui.screens.prompts import AskScreen, ChoiceScreen  # lazy: loaded by the first prompt
+
         value = suggestion.final_value or suggestion.value
         accept = f"Accept {suggestion.kind} {value}"
         options = {accept: value}
@@ -686,7 +731,8 @@ class DetailScreen(LiveScreen):
                                           list(options)), chosen)
 
     def _decide(self, kind: str, value: str) -> None:
-        self.write(f"AI suggestion: {kind} {value}", lambda version: self.desk.decide(self.number, kind, value))
+        self.write(f"AI suggestion: {kind} {value}",
+                   lambda version: self.desk.decide(self.number, kind, value, version=version))
 
     def _ask_ai(self, progress: str, failed: str, call: Callable[[], Any], then: Callable[[Any], None],
                 group: str) -> None:
@@ -720,6 +766,7 @@ class DetailScreen(LiveScreen):
                      lambda: self.desk.similar(number), partial(self._similar_found, number), "detail-similar")
 
     def _similar_found(self, number: int, found: list[dict]) -> None:
+        from helpdesk.tui.screens.ticket_forms import SimilarScreen  # lazy: loaded by the first prompt
         if not found:
             notify(self, f"No solved tickets like #{number} were found")
             return
@@ -749,6 +796,7 @@ class DetailScreen(LiveScreen):
         self._open_draft(number, written)
 
     def _open_draft(self, number: int, written) -> None:
+        from helpdesk.tui.screens.ticket_forms import DraftComposeScreen  # lazy: loaded by the first prompt
         self.draft_ready = None
         source = "written by the model" if written.source == "llm" else "written offline"
         self.app.push_screen(DraftComposeScreen(

@@ -23,8 +23,22 @@ class LiveScreen(Screen):
         return self.query_one(f"#{self.BANNER_ID}", Banner)
 
     def on_mount(self) -> None:
-        self._stop_listening = self.desk.feed.subscribe(self._changed_elsewhere)
-        self.load()
+        self.go_live()
+
+    def go_live(self) -> None:
+        """Listen for the desk's changes, then read; once. A screen whose first read is most of its
+        wait starts it from `compose`, while its widgets mount (see `when_mounted`)."""
+        if self._stop_listening is None:
+            self._stop_listening = self.desk.feed.subscribe(self._changed_elsewhere)
+            self.load()
+
+    def when_mounted(self, callback: Callable[..., object], *args: object) -> None:
+        """`callback(*args)` now, or once the widgets are mounted (a read started from compose may be
+        back before them)."""
+        if self.is_mounted:
+            callback(*args)
+        else:
+            self.call_later(callback, *args)  # the screen's own queue: run after its mount
 
     def on_unmount(self) -> None:
         if self._stop_listening is not None:

@@ -16,12 +16,7 @@ from helpdesk.tui.core import inert
 from helpdesk.tui.desk import StaleVersion, TicketDesk
 from helpdesk.tui.notices import notify
 from helpdesk.tui.screens.prompts import PROMPT_CSS, ComposeScreen
-from helpdesk.tui.text import line_content
-
-
-def field_label(spec) -> str:
-    """How a type's field is named on screen: its configured label, else its name in words."""
-    return spec.label or spec.name.replace("_", " ").capitalize()
+from helpdesk.tui.text import field_label, line_content
 
 
 class DraftComposeScreen(ComposeScreen):

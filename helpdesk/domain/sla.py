@@ -122,6 +122,15 @@ def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], 
             rows.append((number, kind, policy.name, policy.calendar, target, "running", now, 0, due, risk))
     insert_rows(SlaClock, ("ticket", "kind", "policy", "calendar", "target_minutes", "state", "started_at",
                            "used_seconds", "due_at", "risk_at"), rows)
+    refresh_due_times(desk, sorted({row[0] for row in rows}))
+
+
+def refresh_due_times(desk, numbers) -> None:
+    """Set the tickets' nearest running due and at-risk times (`Ticket.sla_due_at` / `sla_risk_at`) from
+    their clocks: called after every change to a ticket's clocks (start, pause, resume, stop, retarget,
+    restore), so sorting by due and `sla:` read an indexed column, never the clocks of every ticket."""
+    if numbers:
+        queries.refresh_sla_times(desk.db, numbers)
 
 
 def _clocks(number: int, kinds=KINDS):
@@ -136,6 +145,7 @@ def _event(desk, clock, action: str, **data) -> None:
 def pause(desk, number: int) -> None:
     """The ticket waits on the customer: running clocks stop counting, keeping the time used."""
     sla, now = settings(desk), desk.now()
+    changed = False
     for clock in _clocks(number):
         if clock.state != "running":
             continue
@@ -143,11 +153,15 @@ def pause(desk, number: int) -> None:
         sql.update_row(SlaClock, clock.id, state="paused", used_seconds=int(used.total_seconds()), started_at=None,
                        due_at=None, risk_at=None)
         _event(desk, clock, "sla_paused", used_minutes=round(used.total_seconds() / 60, 1))
+        changed = True
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 def resume(desk, number: int, kinds=KINDS) -> None:
     """Paused (or stopped resolution, on reopen) clocks count again from now, with the time already used."""
     sla, now = settings(desk), desk.now()
+    changed = False
     for clock in _clocks(number, kinds):
         if clock.state == "running":
             continue
@@ -158,10 +172,14 @@ def resume(desk, number: int, kinds=KINDS) -> None:
         due, risk = _schedule(sla, cal, now, clock.target_minutes, used)
         sql.update_row(SlaClock, clock.id, state="running", started_at=now, due_at=due, risk_at=risk, stopped_at=None)
         _event(desk, clock, "sla_resumed", used_minutes=round(used.total_seconds() / 60, 1), due_at=due)
+        changed = True
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
     sla, now = settings(desk), desk.now()
+    changed = False
     for clock in _clocks(number, kinds):
         if clock.state == "stopped":
             continue
@@ -170,6 +188,9 @@ def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
                        due_at=None, risk_at=None, stopped_at=now)
         met = used.total_seconds() <= clock.target_minutes * 60
         _event(desk, clock, "sla_stopped", used_minutes=round(used.total_seconds() / 60, 1), met=met)
+        changed = changed or clock.state == "running"  # a paused clock had no due time already
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 _NEXT_UPDATE_COLUMNS = ("policy", "calendar", "target_minutes", "state", "started_at", "used_seconds", "due_at",
@@ -199,7 +220,7 @@ def start_next_update(desk, number: int, ticket=None) -> None:
         sql.update_row(SlaClock, existing, **values)
     else:
         sql.insert(desk.db, "sla_clock", ("ticket_id", "kind", *values), (number, "next_update", *values.values()))
-
+    refresh_due_times(desk, [number])
     audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
 
 
@@ -227,6 +248,7 @@ def on_priority_change(desk, number: int) -> None:
     if policy is None:
         return
     cal = calendar_of(sla, policy.calendar)
+    changed = False
     for clock in _clocks(number):
         target = policy.targets.get(clock.kind)
         if clock.state == "stopped" or target is None or (clock.policy == policy.name and clock.target_minutes == target):
@@ -236,8 +258,11 @@ def on_priority_change(desk, number: int) -> None:
             used = _used(clock, calendar_of(sla, clock.calendar), now)
             due, risk = _schedule(sla, cal, now, target, used)
             values.update(used_seconds=int(used.total_seconds()), started_at=now, due_at=due, risk_at=risk)
+            changed = True
         sql.update_row(SlaClock, clock.id, **values)
         _event(desk, clock, "sla_retargeted", new_policy=policy.name, target_minutes=target)
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 def on_agent_reply(desk, number: int) -> None:
@@ -269,12 +294,10 @@ def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
     return out
 
 
-def next_due_key(descending: bool = False):
-    """A ticket's nearest running due time as a sort key (a correlated subquery on the unique (ticket,
-    kind) index); tickets with no running clock sort last either way."""
-    nearest = (SlaClock.select(pw.fn.MIN(SlaClock.due_at))
-               .where((SlaClock.ticket == Ticket.number) & (SlaClock.state == "running")))
-    return pw.fn.COALESCE(nearest, "0001-01-01 00:00:00" if descending else "9999-12-31 23:59:59")
+def next_due_key(descending: bool = False) -> pw.Node:
+    """A ticket's nearest running due time as a sort key (its `sla_due_at`, kept by `refresh_due_times`,
+    indexed with the number for each direction); tickets with no running clock sort last either way."""
+    return queries.due_sort_key(descending)
 
 
 # ---------------------------------------------------------------- the sweep

@@ -595,10 +595,11 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
     walked = _walk_search(desk, parsed, key, reverse, limit) if sort is None and offset <= 0 else None
     if walked is not None:
         found = walked
-    elif key is not None and len(terms) == 2 and isinstance(first, pw.Field):
+    elif key is not None and len(terms) == 2 and isinstance(first, (pw.Field, pw.Function)):
         # Two seeks instead of one range with an OR: the rest of the key's tie group, by number (an index
-        # on (column, number) reads just those), then the rows past the group, so a page deep inside a
-        # big group (a million tickets share four priorities) costs what the first page does.
+        # on (column, number) reads just those; due's expression has its own, migration 0019), then the
+        # rows past the group, so a page deep inside a big group (a million tickets share four
+        # priorities, every ticket with no running clock shares the empty due) costs what the first does.
         value, number = (pw.Value(v, converter=False) for v in key)
         tied = read((first == value) & (Ticket.number > number if reverse else Ticket.number < number), limit)
         found = tied + (read(_past(terms[:1], key[:1], reverse), limit - len(tied)) if len(tied) < limit else [])

@@ -95,7 +95,9 @@ def _sla_condition(desk, states: set[str | None]) -> pw.Node:
     if "breached" in states:
         wanted.append(breached)
     if "at_risk" in states:
-        wanted.append(_joined([_joined([Ticket.sla_state == "at_risk", risk], " OR "), not_breached], " AND "))
+        # (past its at-risk time and none past due: what "not breached" asks of the clocks anyway)
+        risk_only = queries.past_risk_not_due(now)
+        wanted.append(_joined([_joined([Ticket.sla_state == "at_risk", risk_only], " OR "), not_breached], " AND "))
     if None in states:  # ok
         wanted.append(~_joined([Ticket.sla_state.is_null(False), risk, due, over], " OR "))
     return _joined(wanted, " OR ")

@@ -585,9 +585,12 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
     reverse = before is not None or (after is None and from_end)
     key = after if after is not None else before
 
-    def read(where: pw.Node | None, count: int) -> list[tuple[int, tuple]]:
+    def read(where: pw.Node | None, count: int, tied: bool = False) -> list[tuple[int, tuple]]:
         chosen = select.where(where) if where is not None else select
-        keyed = (chosen.select(Ticket.number, *[e for e, _ in terms]).order_by(*_order_by(terms, reverse))
+        # `tied`: one value of the first term, so only the rest orders (SQLite sees an expression index's
+        # order only when the ORDER BY leaves out the expression the WHERE holds equal)
+        ordering = terms[1:] if tied else terms
+        keyed = (chosen.select(Ticket.number, *[e for e, _ in terms]).order_by(*_order_by(ordering, reverse))
                  .limit(count).offset(max(0, offset) if key is None and offset > 0 else None))
         return [(row[0], tuple(row[1:])) for row in keyed.coerce(False).tuples()]  # raw keys, sent back as read
 
@@ -601,7 +604,7 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
         # rows past the group, so a page deep inside a big group (a million tickets share four
         # priorities, every ticket with no running clock shares the empty due) costs what the first does.
         value, number = (pw.Value(v, converter=False) for v in key)
-        tied = read((first == value) & (Ticket.number > number if reverse else Ticket.number < number), limit)
+        tied = read((first == value) & (Ticket.number > number if reverse else Ticket.number < number), limit, True)
         found = tied + (read(_past(terms[:1], key[:1], reverse), limit - len(tied)) if len(tied) < limit else [])
     else:
         found = read(_past(terms, key, reverse) if key is not None else None, limit)

@@ -212,9 +212,16 @@ def past_due(now) -> pw.Node:
 
 
 def past_risk(now) -> pw.Node:
-    """Tickets with a running clock past its at-risk time (the partial index of migration 0019; False,
-    never NULL, for a ticket with none, so the condition can be negated)."""
+    """Tickets with a running clock past its at-risk time (False, never NULL, for a ticket with none, so
+    the condition can be negated)."""
     return Ticket.sla_risk_at.is_null(False) & (Ticket.sla_risk_at <= now)
+
+
+def past_risk_not_due(now) -> pw.Node:
+    """Tickets with a running clock past its at-risk time and none past its due time: those at risk and
+    not (yet) breached, read from one range of migration 0019's (risk, due) index, so the tickets long
+    breached (past their at-risk time too) are passed over in the index, not read."""
+    return (Ticket.sla_risk_at <= now) & (Ticket.sla_due_at >= now)
 
 
 def running_due_times(db: pw.Database, numbers: Sequence[int]) -> list[tuple[int, Any]]:

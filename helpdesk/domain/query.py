@@ -87,7 +87,7 @@ def _sla_condition(desk, states: set[str | None]) -> pw.Node:
     marked has marked its ticket, so "past due" needs no test of the clock's own mark."""
     now = desk.now()
     due, risk = queries.past_due(now), queries.past_risk(now)
-    over = Ticket.number.in_(queries.tickets_over_target_unmarked())
+    over = queries.over_target_unmarked(desk.db)
     breached = _joined([Ticket.sla_state == "breached", due, over], " OR ")
     # COALESCE: `NOT (NULL = 'breached' OR ...)` would be NULL, and at-risk tickets never marked would drop out.
     not_breached = ~_joined([pw.fn.COALESCE(Ticket.sla_state, "") == "breached", due, over], " OR ")

@@ -10,6 +10,7 @@ import peewee as pw
 from helpdesk.core.errors import NotFound
 from helpdesk.core.vocabulary import OPEN_STATES
 from helpdesk.store import sql
+from helpdesk.store.db import is_postgres
 from helpdesk.store.models import SlaClock, Ticket, UndeliverableAddress
 
 
@@ -269,10 +270,15 @@ def tickets_past_due_unmarked(db: pw.Database, now) -> list[pw.SQL]:
     return [pw.SQL(sql.compiled(db, _DUE_UNMARKED), [now]), pw.SQL(_OVER_UNMARKED)]
 
 
-def tickets_over_target_unmarked() -> pw.SQL:
-    """A subquery of the tickets with a paused or stopped clock over its target no sweep has marked yet
-    (the partial index of migration 0012: a handful between two sweeps)."""
-    return pw.SQL(_OVER_UNMARKED)
+def over_target_unmarked(db: pw.Database) -> pw.Node:
+    """Tickets with a paused or stopped clock over its target no sweep has marked yet (the partial index
+    of migration 0012: a handful between two sweeps). PostgreSQL: `number = ANY(ARRAY(subquery))`, a
+    lookup of each number the subquery finds, which can be one arm of an index OR; `IN (subquery)` there
+    is a filter tested on every row, and `sla:breached` read the whole table."""
+    if is_postgres(db):
+        found = pw.NodeList((pw.fn.ARRAY(pw.SQL(_OVER_UNMARKED)),), parens=True)
+        return pw.NodeList((Ticket.number, pw.SQL("= ANY"), found))
+    return Ticket.number.in_(pw.SQL(_OVER_UNMARKED))
 
 
 def tickets_at_risk_unmarked(db: pw.Database, now) -> pw.SQL:

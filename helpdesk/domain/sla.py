@@ -103,32 +103,49 @@ def _due_and_risk(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_mi
     return due, risk
 
 
-def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], now: dt.datetime) -> None:
-    """Start the first-response and resolution clocks of new tickets (number, priority, type, org).
+class NewClocks(NamedTuple):
+    """The clocks a new ticket starts with: rows (kind, policy, calendar, target, due, risk), and the
+    nearest due and at-risk times among them (the ticket row's `sla_due_at` / `sla_risk_at`)."""
 
-    Tickets created together share their start, so due times are computed once per policy (`_schedule`)."""
+    rows: list[tuple]
+    due: dt.datetime | None
+    risk: dt.datetime | None
+
+
+def new_clocks(desk, tickets: list[tuple[str, str | None, str | None]], now: dt.datetime) -> list[NewClocks]:
+    """The first-response and resolution clocks of new tickets (priority, type, org), computed before
+    the tickets are written, so each row is inserted with its nearest times (writing them after doubled
+    the writes of a bulk intake on PostgreSQL). Tickets created together share their start, so due
+    times are computed once per policy (`_schedule`)."""
     sla = settings(desk)
-    rows = []
-    for number, priority, type_, org in created:
+    out = []
+    for priority, type_, org in tickets:
         policy = sla.policy_for(priority, type_, org)
-        if policy is None:
-            continue
-        cal = calendar_of(sla, policy.calendar)
-        for kind in ("first_response", "resolution"):
-            target = policy.targets.get(kind)
-            if target is None:
-                continue
-            due, risk = _schedule(sla, cal, now, target, dt.timedelta())
-            rows.append((number, kind, policy.name, policy.calendar, target, "running", now, 0, due, risk))
+        rows = []
+        if policy is not None:
+            cal = calendar_of(sla, policy.calendar)
+            for kind in ("first_response", "resolution"):
+                target = policy.targets.get(kind)
+                if target is not None:
+                    rows.append((kind, policy.name, policy.calendar, target, *_schedule(sla, cal, now, target, dt.timedelta())))
+        out.append(NewClocks(rows, min((r[4] for r in rows), default=None), min((r[5] for r in rows), default=None)))
+    return out
+
+
+def start_for_new(desk, created: list[tuple[int, NewClocks]], now: dt.datetime) -> None:
+    """Start the clocks `new_clocks` computed for these new tickets (number, its clocks), whose rows
+    hold their nearest times already."""
+    rows = [(number, kind, policy, cal, target, "running", now, 0, due, risk)
+            for number, clocks in created for kind, policy, cal, target, due, risk in clocks.rows]
     insert_rows(SlaClock, ("ticket", "kind", "policy", "calendar", "target_minutes", "state", "started_at",
                            "used_seconds", "due_at", "risk_at"), rows)
-    refresh_due_times(desk, sorted({row[0] for row in rows}))
 
 
 def refresh_due_times(desk, numbers) -> None:
     """Set the tickets' nearest running due and at-risk times (`Ticket.sla_due_at` / `sla_risk_at`) from
-    their clocks: called after every change to a ticket's clocks (start, pause, resume, stop, retarget,
-    restore), so sorting by due and `sla:` read an indexed column, never the clocks of every ticket."""
+    their clocks: called after every change to a ticket's clocks (pause, resume, stop, next update,
+    retarget, restore; a new ticket is inserted with its times, `new_clocks`), so sorting by due and
+    `sla:` read indexed columns, never the clocks of every ticket."""
     if numbers:
         queries.refresh_sla_times(desk.db, numbers)
 

@@ -311,10 +311,15 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
                 pending_keys[key] = i
             new_rows.append((i, r))
 
+    orgs = _organisations_of(customers.values())
+    clocks = sla.new_clocks(desk, [(r.priority, r.ttype.name if r.ttype else None,
+                                    r.inp.organisation or orgs.get(customers.get(r.customer))) for _, r in new_rows], now)
     columns = ("title", "description", "type", "status", "priority", "queue", "customer", "channel",
-               "idempotency_key", "created_at", "updated_at", "status_changed_at", "version")
+               "idempotency_key", "created_at", "updated_at", "status_changed_at", "version", "sla_due_at",
+               "sla_risk_at")
     payload = [(r.inp.title, r.inp.body, r.ttype.name if r.ttype else None, "new", r.priority, queues.get(r.queue),
-                customers.get(r.customer), r.inp.channel, r.inp.key, now, now, now, 1) for _, r in new_rows]
+                customers.get(r.customer), r.inp.channel, r.inp.key, now, now, now, 1, c.due, c.risk)
+               for (_, r), c in zip(new_rows, clocks)]
     # Numbers are handed out in insertion order within the write lock; sorting the RETURNING values
     # does not depend on the order the database emits them in.
     numbers = sorted(bulk.insert_rows(Ticket, columns, payload, returning="number"))
@@ -341,9 +346,7 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
                                              **({"key": r.inp.key} if r.inp.key else {})})
                              for n, r in created])
     search.index_documents((n, r.inp.title, r.inp.body) for n, r in created)
-    orgs = _organisations_of(customers.values())
-    sla.start_for_new(desk, [(n, r.priority, r.ttype.name if r.ttype else None,
-                              r.inp.organisation or orgs.get(customers.get(r.customer))) for n, r in created], now)
+    sla.start_for_new(desk, [(n, c) for (n, _), c in zip(created, clocks)], now)
     return results  # type: ignore[return-value]
 
 

@@ -255,14 +255,12 @@ def claim_breached(db: pw.Database, now) -> list[tuple]:
     return sql.rows(db, _CLAIM_BREACHED, [now, now, now]) + sql.rows(db, _CLAIM_OVER, [now, now])
 
 
-# Clocks whose due (or at-risk) time has passed but that no sweep has marked yet: the sweep's own
-# predicates (the claims above), which the partial indexes of migration 0012 serve.
+# Clocks whose due time has passed (or paused or stopped over their target) but that no sweep has
+# marked yet: the sweep's own predicates (the claims above), which the partial indexes of 0012 serve.
 _DUE_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "breached_fired_at" IS NULL'
                  ' AND "due_at" < ?)')
 _OVER_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
                   ' AND "used_seconds" > "target_minutes" * 60)')
-_RISK_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
-                  ' AND "risk_at" <= ?)')
 
 
 def tickets_past_due_unmarked(db: pw.Database, now) -> list[pw.SQL]:
@@ -279,11 +277,6 @@ def over_target_unmarked(db: pw.Database) -> pw.Node:
         found = pw.NodeList((pw.fn.ARRAY(pw.SQL(_OVER_UNMARKED)),), parens=True)
         return pw.NodeList((Ticket.number, pw.SQL("= ANY"), found))
     return Ticket.number.in_(pw.SQL(_OVER_UNMARKED))
-
-
-def tickets_at_risk_unmarked(db: pw.Database, now) -> pw.SQL:
-    """A subquery of the tickets with a running clock past its at-risk time no sweep has marked yet."""
-    return pw.SQL(sql.compiled(db, _RISK_UNMARKED), [now])
 
 
 # ---------------------------------------------------------------- automation

@@ -347,6 +347,7 @@ class Bench:
 
     def spread_states(self) -> None:
         """Statuses and owners by direct SQL (benchmark only): the backlog of a busy desk."""
+        from helpdesk.domain import sla
         from helpdesk.store.db import refresh_statistics
 
         t0 = time.perf_counter()
@@ -383,6 +384,8 @@ class Bench:
                 self.in_chunks("UPDATE sla_clock SET state = 'paused', used_seconds = 3600, started_at = NULL, "
                                "due_at = NULL, risk_at = NULL WHERE state = 'running' AND ticket_id IN ({})",
                                [], numbers)
+            # The clocks were written directly: their tickets' nearest running times follow them.
+            sla.refresh_due_times(self.desk, answered + [n for numbers in pending_by_wave.values() for n in numbers])
         refresh_statistics(self.desk.db, full=True)
         self.res["states"] = counts
         self.res["first_responses_given"] = len(answered)

@@ -159,9 +159,13 @@ def test_a_backup_restores_into_an_empty_desk_exactly(cli, desk, databases, tmp_
     assert by_number[numbers["printer"]]["attachments"][0]["filename"] == "jam.log"
     assert "created" in [e["action"] for e in pump["history"]] and "replied" in [e["action"] for e in pump["history"]]
 
+    by_due = [t["number"] for t in ok(cli("ticket", "list", "--sort", "due", "--json", "--limit", "0")).json()]
+
     restore_into(cli, databases, BACKEND, tmp_path / f"one.{fmt}")
     second = export(cli, tmp_path / f"two.{fmt}", fmt)
     assert second == first  # every ticket, entry, attachment, link, rating, clock, mail and event as it was
+    # the tickets' nearest running due times come back with their clocks (the queue sorted by due)
+    assert [t["number"] for t in ok(cli("ticket", "list", "--sort", "due", "--json", "--limit", "0")).json()] == by_due
 
     # the restored desk works on from there: numbers and ids continue past the restored ones
     top = max(by_number)

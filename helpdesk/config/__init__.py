@@ -278,7 +278,7 @@ RESERVED_FIELD_NAMES = {  # names the main table, the input keys or an export al
     "ticket_id", "ticket", "id", "number", "title", "body", "description", "type", "status", "priority",
     "queue", "assignee", "customer", "customer_name", "organisation", "channel", "tags", "key",
     "idempotency_key", "fields", "field", "created_at", "updated_at", "first_response_at", "resolved_at",
-    "closed_at", "version", "sla_state", "merged_into", "parent", "conversation"}
+    "closed_at", "version", "sla_state", "sla_due_at", "sla_risk_at", "merged_into", "parent", "conversation"}
 
 
 def parse_type(raw: dict) -> TicketType:

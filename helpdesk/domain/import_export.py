@@ -750,6 +750,7 @@ def _write_backup(desk, into: _Backup, links: list[tuple[int, int | None, int | 
     bulk.insert_rows(SlaClock, ("ticket", "kind", "policy", "calendar", "target_minutes", "state", "started_at",
                                 "used_seconds", "due_at", "risk_at", "stopped_at", "at_risk_fired_at",
                                 "breached_fired_at"), into.clocks)
+    sla.refresh_due_times(desk, sorted({clock[0] for clock in into.clocks}))
     bulk.insert_rows(RuleRun, ("rule", "ticket", "anchor", "fired_at"), into.rule_runs)
     bulk.insert_rows(Outbox, ("id", "ticket", "entry", "kind", "to_addr", "subject", "body", "message_id",
                               "in_reply_to", "references", "auto", "status", "attempts", "next_attempt_at",

@@ -78,21 +78,28 @@ def _joined(conditions: list[pw.Node], glue: str) -> pw.Node:
 
 def _sla_condition(desk, states: set[str | None]) -> pw.Node:
     """`sla:breached` / `sla:at-risk` / `sla:ok` as the clocks stand at this moment, so the list agrees
-    with `ticket show` without waiting for a sweep: a ticket is breached when the sweep marked it or
-    one of its clocks is past its due time; at risk when marked or past its at-risk time, and not
-    breached; ok when neither."""
+    with `ticket show` without waiting for a sweep: a ticket is breached when the sweep marked it, a
+    running clock is past its due time, or a paused or stopped one is over its target; at risk when
+    marked or a running clock is past its at-risk time, and not breached; ok when neither.
+
+    Read from the ticket row (its nearest running due and at-risk times, `sla.refresh_due_times`), each
+    part an index range, so a count costs the tickets it finds, not the desk. A clock the sweep already
+    marked has marked its ticket, so "past due" needs no test of the clock's own mark."""
     now = desk.now()
-    due = [Ticket.number.in_(sub) for sub in queries.tickets_past_due_unmarked(desk.db, now)]
-    risk = Ticket.number.in_(queries.tickets_at_risk_unmarked(desk.db, now))
+    due, risk = queries.past_due(now), queries.past_risk(now)
+    over = queries.over_target_unmarked(desk.db)
+    breached = _joined([Ticket.sla_state == "breached", due, over], " OR ")
     # COALESCE: `NOT (NULL = 'breached' OR ...)` would be NULL, and at-risk tickets never marked would drop out.
-    breached = _joined([pw.fn.COALESCE(Ticket.sla_state, "") == "breached", *due], " OR ")
+    not_breached = ~_joined([pw.fn.COALESCE(Ticket.sla_state, "") == "breached", due, over], " OR ")
     wanted = []
     if "breached" in states:
         wanted.append(breached)
     if "at_risk" in states:
-        wanted.append(_joined([_joined([Ticket.sla_state == "at_risk", risk], " OR "), ~breached], " AND "))
+        # (past its at-risk time and none past due: what "not breached" asks of the clocks anyway)
+        risk_only = queries.past_risk_not_due(now)
+        wanted.append(_joined([_joined([Ticket.sla_state == "at_risk", risk_only], " OR "), not_breached], " AND "))
     if None in states:  # ok
-        wanted.append(~_joined([Ticket.sla_state.is_null(False), risk, *due], " OR "))
+        wanted.append(~_joined([Ticket.sla_state.is_null(False), risk, due, over], " OR "))
     return _joined(wanted, " OR ")
 
 

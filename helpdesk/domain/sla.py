@@ -103,25 +103,51 @@ def _due_and_risk(sla: SlaSettings, cal: Calendar, start: dt.datetime, target_mi
     return due, risk
 
 
-def start_for_new(desk, created: list[tuple[int, str, str | None, str | None]], now: dt.datetime) -> None:
-    """Start the first-response and resolution clocks of new tickets (number, priority, type, org).
+class NewClocks(NamedTuple):
+    """The clocks a new ticket starts with: rows (kind, policy, calendar, target, due, risk), and the
+    nearest due and at-risk times among them (the ticket row's `sla_due_at` / `sla_risk_at`)."""
 
-    Tickets created together share their start, so due times are computed once per policy (`_schedule`)."""
+    rows: list[tuple]
+    due: dt.datetime | None
+    risk: dt.datetime | None
+
+
+def new_clocks(desk, tickets: list[tuple[str, str | None, str | None]], now: dt.datetime) -> list[NewClocks]:
+    """The first-response and resolution clocks of new tickets (priority, type, org), computed before
+    the tickets are written, so each row is inserted with its nearest times (writing them after doubled
+    the writes of a bulk intake on PostgreSQL). Tickets created together share their start, so due
+    times are computed once per policy (`_schedule`)."""
     sla = settings(desk)
-    rows = []
-    for number, priority, type_, org in created:
+    out = []
+    for priority, type_, org in tickets:
         policy = sla.policy_for(priority, type_, org)
-        if policy is None:
-            continue
-        cal = calendar_of(sla, policy.calendar)
-        for kind in ("first_response", "resolution"):
-            target = policy.targets.get(kind)
-            if target is None:
-                continue
-            due, risk = _schedule(sla, cal, now, target, dt.timedelta())
-            rows.append((number, kind, policy.name, policy.calendar, target, "running", now, 0, due, risk))
+        rows = []
+        if policy is not None:
+            cal = calendar_of(sla, policy.calendar)
+            for kind in ("first_response", "resolution"):
+                target = policy.targets.get(kind)
+                if target is not None:
+                    rows.append((kind, policy.name, policy.calendar, target, *_schedule(sla, cal, now, target, dt.timedelta())))
+        out.append(NewClocks(rows, min((r[4] for r in rows), default=None), min((r[5] for r in rows), default=None)))
+    return out
+
+
+def start_for_new(desk, created: list[tuple[int, NewClocks]], now: dt.datetime) -> None:
+    """Start the clocks `new_clocks` computed for these new tickets (number, its clocks), whose rows
+    hold their nearest times already."""
+    rows = [(number, kind, policy, cal, target, "running", now, 0, due, risk)
+            for number, clocks in created for kind, policy, cal, target, due, risk in clocks.rows]
     insert_rows(SlaClock, ("ticket", "kind", "policy", "calendar", "target_minutes", "state", "started_at",
                            "used_seconds", "due_at", "risk_at"), rows)
+
+
+def refresh_due_times(desk, numbers) -> None:
+    """Set the tickets' nearest running due and at-risk times (`Ticket.sla_due_at` / `sla_risk_at`) from
+    their clocks: called after every change to a ticket's clocks (pause, resume, stop, next update,
+    retarget, restore; a new ticket is inserted with its times, `new_clocks`), so sorting by due and
+    `sla:` read indexed columns, never the clocks of every ticket."""
+    if numbers:
+        queries.refresh_sla_times(desk.db, numbers)
 
 
 def _clocks(number: int, kinds=KINDS):
@@ -136,6 +162,7 @@ def _event(desk, clock, action: str, **data) -> None:
 def pause(desk, number: int) -> None:
     """The ticket waits on the customer: running clocks stop counting, keeping the time used."""
     sla, now = settings(desk), desk.now()
+    changed = False
     for clock in _clocks(number):
         if clock.state != "running":
             continue
@@ -143,11 +170,15 @@ def pause(desk, number: int) -> None:
         sql.update_row(SlaClock, clock.id, state="paused", used_seconds=int(used.total_seconds()), started_at=None,
                        due_at=None, risk_at=None)
         _event(desk, clock, "sla_paused", used_minutes=round(used.total_seconds() / 60, 1))
+        changed = True
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 def resume(desk, number: int, kinds=KINDS) -> None:
     """Paused (or stopped resolution, on reopen) clocks count again from now, with the time already used."""
     sla, now = settings(desk), desk.now()
+    changed = False
     for clock in _clocks(number, kinds):
         if clock.state == "running":
             continue
@@ -158,10 +189,14 @@ def resume(desk, number: int, kinds=KINDS) -> None:
         due, risk = _schedule(sla, cal, now, clock.target_minutes, used)
         sql.update_row(SlaClock, clock.id, state="running", started_at=now, due_at=due, risk_at=risk, stopped_at=None)
         _event(desk, clock, "sla_resumed", used_minutes=round(used.total_seconds() / 60, 1), due_at=due)
+        changed = True
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
     sla, now = settings(desk), desk.now()
+    changed = False
     for clock in _clocks(number, kinds):
         if clock.state == "stopped":
             continue
@@ -170,6 +205,9 @@ def stop(desk, number: int, kinds: tuple[str, ...]) -> None:
                        due_at=None, risk_at=None, stopped_at=now)
         met = used.total_seconds() <= clock.target_minutes * 60
         _event(desk, clock, "sla_stopped", used_minutes=round(used.total_seconds() / 60, 1), met=met)
+        changed = changed or clock.state == "running"  # a paused clock had no due time already
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 _NEXT_UPDATE_COLUMNS = ("policy", "calendar", "target_minutes", "state", "started_at", "used_seconds", "due_at",
@@ -199,7 +237,7 @@ def start_next_update(desk, number: int, ticket=None) -> None:
         sql.update_row(SlaClock, existing, **values)
     else:
         sql.insert(desk.db, "sla_clock", ("ticket_id", "kind", *values), (number, "next_update", *values.values()))
-
+    refresh_due_times(desk, [number])
     audit.record(desk, number, "sla_started", clock="next_update", policy=policy.name, due_at=due)
 
 
@@ -227,6 +265,7 @@ def on_priority_change(desk, number: int) -> None:
     if policy is None:
         return
     cal = calendar_of(sla, policy.calendar)
+    changed = False
     for clock in _clocks(number):
         target = policy.targets.get(clock.kind)
         if clock.state == "stopped" or target is None or (clock.policy == policy.name and clock.target_minutes == target):
@@ -236,8 +275,11 @@ def on_priority_change(desk, number: int) -> None:
             used = _used(clock, calendar_of(sla, clock.calendar), now)
             due, risk = _schedule(sla, cal, now, target, used)
             values.update(used_seconds=int(used.total_seconds()), started_at=now, due_at=due, risk_at=risk)
+            changed = True
         sql.update_row(SlaClock, clock.id, **values)
         _event(desk, clock, "sla_retargeted", new_policy=policy.name, target_minutes=target)
+    if changed:
+        refresh_due_times(desk, [number])
 
 
 def on_agent_reply(desk, number: int) -> None:
@@ -269,12 +311,10 @@ def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
     return out
 
 
-def next_due_key(descending: bool = False):
-    """A ticket's nearest running due time as a sort key (a correlated subquery on the unique (ticket,
-    kind) index); tickets with no running clock sort last either way."""
-    nearest = (SlaClock.select(pw.fn.MIN(SlaClock.due_at))
-               .where((SlaClock.ticket == Ticket.number) & (SlaClock.state == "running")))
-    return pw.fn.COALESCE(nearest, "0001-01-01 00:00:00" if descending else "9999-12-31 23:59:59")
+def next_due_key(descending: bool = False) -> pw.Node:
+    """A ticket's nearest running due time as a sort key (its `sla_due_at`, kept by `refresh_due_times`,
+    indexed with the number for each direction); tickets with no running clock sort last either way."""
+    return queries.due_sort_key(descending)
 
 
 # ---------------------------------------------------------------- the sweep

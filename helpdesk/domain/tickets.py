@@ -311,10 +311,15 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
                 pending_keys[key] = i
             new_rows.append((i, r))
 
+    orgs = _organisations_of(customers.values())
+    clocks = sla.new_clocks(desk, [(r.priority, r.ttype.name if r.ttype else None,
+                                    r.inp.organisation or orgs.get(customers.get(r.customer))) for _, r in new_rows], now)
     columns = ("title", "description", "type", "status", "priority", "queue", "customer", "channel",
-               "idempotency_key", "created_at", "updated_at", "status_changed_at", "version")
+               "idempotency_key", "created_at", "updated_at", "status_changed_at", "version", "sla_due_at",
+               "sla_risk_at")
     payload = [(r.inp.title, r.inp.body, r.ttype.name if r.ttype else None, "new", r.priority, queues.get(r.queue),
-                customers.get(r.customer), r.inp.channel, r.inp.key, now, now, now, 1) for _, r in new_rows]
+                customers.get(r.customer), r.inp.channel, r.inp.key, now, now, now, 1, c.due, c.risk)
+               for (_, r), c in zip(new_rows, clocks)]
     # Numbers are handed out in insertion order within the write lock; sorting the RETURNING values
     # does not depend on the order the database emits them in.
     numbers = sorted(bulk.insert_rows(Ticket, columns, payload, returning="number"))
@@ -341,9 +346,7 @@ def _insert(desk, rows: list[_Checked]) -> list[IntakeResult]:
                                              **({"key": r.inp.key} if r.inp.key else {})})
                              for n, r in created])
     search.index_documents((n, r.inp.title, r.inp.body) for n, r in created)
-    orgs = _organisations_of(customers.values())
-    sla.start_for_new(desk, [(n, r.priority, r.ttype.name if r.ttype else None,
-                              r.inp.organisation or orgs.get(customers.get(r.customer))) for n, r in created], now)
+    sla.start_for_new(desk, [(n, c) for (n, _), c in zip(created, clocks)], now)
     return results  # type: ignore[return-value]
 
 
@@ -587,9 +590,12 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
     reverse = before is not None or (after is None and from_end)
     key = after if after is not None else before
 
-    def read(where: pw.Node | None, count: int) -> list[tuple[int, tuple]]:
+    def read(where: pw.Node | None, count: int, tied: bool = False) -> list[tuple[int, tuple]]:
         chosen = select.where(where) if where is not None else select
-        keyed = (chosen.select(Ticket.number, *[e for e, _ in terms]).order_by(*_order_by(terms, reverse))
+        # `tied`: one value of the first term, so only the rest orders (SQLite sees an expression index's
+        # order only when the ORDER BY leaves out the expression the WHERE holds equal)
+        ordering = terms[1:] if tied else terms
+        keyed = (chosen.select(Ticket.number, *[e for e, _ in terms]).order_by(*_order_by(ordering, reverse))
                  .limit(count).offset(max(0, offset) if key is None and offset > 0 else None))
         return [(row[0], tuple(row[1:])) for row in keyed.coerce(False).tuples()]  # raw keys, sent back as read
 
@@ -597,12 +603,13 @@ def page_tickets(desk, query: str = "", *, sort: str | None = None, limit: int =
     walked = _walk_search(desk, parsed, key, reverse, limit) if sort is None and offset <= 0 else None
     if walked is not None:
         found = walked
-    elif key is not None and len(terms) == 2 and isinstance(first, pw.Field):
+    elif key is not None and len(terms) == 2 and isinstance(first, (pw.Field, pw.Function)):
         # Two seeks instead of one range with an OR: the rest of the key's tie group, by number (an index
-        # on (column, number) reads just those), then the rows past the group, so a page deep inside a
-        # big group (a million tickets share four priorities) costs what the first page does.
+        # on (column, number) reads just those; due's expression has its own, migration 0019), then the
+        # rows past the group, so a page deep inside a big group (a million tickets share four
+        # priorities, every ticket with no running clock shares the empty due) costs what the first does.
         value, number = (pw.Value(v, converter=False) for v in key)
-        tied = read((first == value) & (Ticket.number > number if reverse else Ticket.number < number), limit)
+        tied = read((first == value) & (Ticket.number > number if reverse else Ticket.number < number), limit, True)
         found = tied + (read(_past(terms[:1], key[:1], reverse), limit - len(tied)) if len(tied) < limit else [])
     else:
         found = read(_past(terms, key, reverse) if key is not None else None, limit)

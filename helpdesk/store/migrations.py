@@ -13,7 +13,7 @@ from typing import Callable
 import peewee as pw
 
 from helpdesk.core.vocabulary import OPEN_STATES
-from helpdesk.store import models, search
+from helpdesk.store import models, queries, search
 from helpdesk.store.db import DESK_TABLE, has_desk, is_postgres
 from helpdesk.store.report_queries import OPEN_BREACHED
 
@@ -245,3 +245,33 @@ def _queue_seek_indexes(db: pw.Database) -> None:
     # tickets: without them every page sorted a whole priority's tickets.
     db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_priority_number_desc ON ticket (priority, number DESC)")
     db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_priority_number ON ticket (priority, number)")
+
+
+@migration("0019_ticket_sla_due")
+def _ticket_sla_due(db: pw.Database) -> None:
+    # Sorting the queue by due read a subquery over the clocks for every ticket (3-7 s a page at a million
+    # tickets), and `sla:breached` / `sla:at-risk` tested every ticket against subqueries (0.7-1 s a count,
+    # on every change in the TUI's sidebar). Each ticket now carries its nearest running due and at-risk
+    # times (kept by sla.refresh_due_times), filled here in one grouped pass over the running clocks.
+    add_column_if_missing(db, "ticket", "sla_due_at", pw.DateTimeField(null=True))
+    add_column_if_missing(db, "ticket", "sla_risk_at", pw.DateTimeField(null=True))
+    # Filled before the indexes are built (twice as fast as updating them row by row: 11 s against 22 s for
+    # 200,000 tickets on PostgreSQL). There the rows just rewritten make the new indexes unused by any
+    # transaction older than this one until it ends (pg_index.indcheckxmin): a report running through
+    # the upgrade still reads without them; everything after it uses them.
+    db.execute_sql(queries.FILL_SLA_TIMES)
+    # Sorted by due, ties newest first, tickets with no running clock last either way: ascending is
+    # (COALESCE(due, end of time), number DESC); descending (COALESCE(due, start of time) DESC, number DESC),
+    # the second index read backward. The first also serves `sla:breached`'s "past due" range, the status
+    # in it so `status:open sla:breached` tests it in the index, not in each breached ticket's row.
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS ticket_due_number_desc ON ticket (({queries.DUE_SORT_ASC}),"
+                   " number DESC, status)")
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS ticket_due_desc_number ON ticket (({queries.DUE_SORT_DESC}), number)")
+    # `sla:at-risk`: past the at-risk time and not due (`queries.past_risk_not_due`), one range; and the
+    # tickets the sweep marked, per state and status (a ticket keeps its mark when closed: years of marked
+    # closed tickets are passed over in the index). Each holds what "and not breached" and `status:` test,
+    # so SQLite reads no ticket row for them (a count of 50,000 at-risk tickets: 100 ms -> 12 ms).
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_sla_risk_at ON ticket (sla_risk_at, sla_due_at, status, sla_state)"
+                   " WHERE sla_risk_at IS NOT NULL")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_sla_state ON ticket (sla_state, status, sla_due_at)"
+                   " WHERE sla_state IS NOT NULL")

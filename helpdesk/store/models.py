@@ -90,6 +90,11 @@ class Ticket(BaseModel):
     parent = pw.ForeignKeyField("self", null=True, backref="children", on_delete="SET NULL",
                                 column_name="parent_id")  # a follow-up links back to its closed original
     sla_state = pw.CharField(max_length=16, null=True)  # None | at_risk | breached, kept by the SLA sweep
+    # The nearest due and at-risk times of its running SLA clocks (None: none runs), written with a new
+    # ticket and by `sla.refresh_due_times` on every clock change: the queue sorts by due and `sla:` finds
+    # breached and at-risk tickets from an index range (migration 0019), not a subquery per ticket.
+    sla_due_at = pw.DateTimeField(null=True)
+    sla_risk_at = pw.DateTimeField(null=True)
     version = pw.IntegerField(default=1)  # optimistic concurrency: every write bumps it
 
     class Meta:

@@ -10,6 +10,7 @@ import peewee as pw
 from helpdesk.core.errors import NotFound
 from helpdesk.core.vocabulary import OPEN_STATES
 from helpdesk.store import sql
+from helpdesk.store.db import is_postgres
 from helpdesk.store.models import SlaClock, Ticket, UndeliverableAddress
 
 
@@ -172,6 +173,58 @@ def organisation_and_clock(db: pw.Database, customer_id: int | None, number: int
                    (customer_id, number, kind))
 
 
+# The nearest running due and at-risk times of each ticket, as `ticket.sla_due_at` / `sla_risk_at` hold them.
+_NEAREST = ('(SELECT MIN("{col}") FROM "sla_clock" WHERE "sla_clock"."ticket_id" = "ticket"."number"'
+            ' AND "sla_clock"."state" = \'running\')')
+_REFRESH_SLA_TIMES = (f'UPDATE "ticket" SET "sla_due_at" = {_NEAREST.format(col="due_at")},'
+                      f' "sla_risk_at" = {_NEAREST.format(col="risk_at")} WHERE "number" IN')
+# Every ticket at once (migration 0019): one pass over the running clocks, grouped, instead of two
+# lookups per ticket. UPDATE ... FROM: SQLite 3.33+ and PostgreSQL.
+FILL_SLA_TIMES = ('UPDATE "ticket" SET "sla_due_at" = "c"."due", "sla_risk_at" = "c"."risk"'
+                  ' FROM (SELECT "ticket_id", MIN("due_at") AS "due", MIN("risk_at") AS "risk" FROM "sla_clock"'
+                  ' WHERE "state" = \'running\' GROUP BY "ticket_id") AS "c" WHERE "ticket"."number" = "c"."ticket_id"')
+
+
+def refresh_sla_times(db: pw.Database, numbers: Sequence[int]) -> None:
+    """Set `sla_due_at` / `sla_risk_at` of these tickets from their running clocks, as they are now: one
+    UPDATE per CHUNK tickets (no version bump: derived columns, no one's edit is overwritten)."""
+    _by_parts(db, _REFRESH_SLA_TIMES, sorted(set(numbers)))
+
+
+# Constants written into the text, not bound: SQLite matches an expression index only to the same
+# expression, and a parameter is not the same. The queue sorted by due puts tickets with no running
+# clock last either way: the empty due reads as the end of time ascending, the start of time descending.
+_DUE_LAST = "'9999-12-31 23:59:59'"
+_DUE_FIRST = "'0001-01-01 00:00:00'"
+DUE_SORT_ASC = f'COALESCE("sla_due_at", {_DUE_LAST})'  # the expressions of migration 0019's indexes
+DUE_SORT_DESC = f'COALESCE("sla_due_at", {_DUE_FIRST})'
+
+
+def due_sort_key(descending: bool = False) -> pw.Node:
+    """A ticket's nearest running due time as a sort key, none last in either direction (each direction
+    an index of migration 0019, with the number for ties)."""
+    # coerce(False): the key is read and sent back as the backend has it (as page keys are), not as a datetime
+    return pw.fn.COALESCE(Ticket.sla_due_at, pw.SQL(_DUE_FIRST if descending else _DUE_LAST)).coerce(False)
+
+
+def past_due(now) -> pw.Node:
+    """Tickets with a running clock past its due time (the ascending due index's range; never NULL)."""
+    return due_sort_key() < now
+
+
+def past_risk(now) -> pw.Node:
+    """Tickets with a running clock past its at-risk time (False, never NULL, for a ticket with none, so
+    the condition can be negated)."""
+    return Ticket.sla_risk_at.is_null(False) & (Ticket.sla_risk_at <= now)
+
+
+def past_risk_not_due(now) -> pw.Node:
+    """Tickets with a running clock past its at-risk time and none past its due time: those at risk and
+    not (yet) breached, read from one range of migration 0019's (risk, due) index, so the tickets long
+    breached (past their at-risk time too) are passed over in the index, not read."""
+    return (Ticket.sla_risk_at <= now) & (Ticket.sla_due_at >= now)
+
+
 def running_due_times(db: pw.Database, numbers: Sequence[int]) -> list[tuple[int, Any]]:
     """(ticket, due time) of the running clocks of these tickets (due times as the backend returns them)."""
     return _by_parts(db, 'SELECT "ticket_id", "due_at" FROM "sla_clock" WHERE "state" = ?'
@@ -202,14 +255,12 @@ def claim_breached(db: pw.Database, now) -> list[tuple]:
     return sql.rows(db, _CLAIM_BREACHED, [now, now, now]) + sql.rows(db, _CLAIM_OVER, [now, now])
 
 
-# Clocks whose due (or at-risk) time has passed but that no sweep has marked yet: the sweep's own
-# predicates (the claims above), which the partial indexes of migration 0012 serve.
+# Clocks whose due time has passed (or paused or stopped over their target) but that no sweep has
+# marked yet: the sweep's own predicates (the claims above), which the partial indexes of 0012 serve.
 _DUE_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "breached_fired_at" IS NULL'
                  ' AND "due_at" < ?)')
 _OVER_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" <> \'running\' AND "breached_fired_at" IS NULL'
                   ' AND "used_seconds" > "target_minutes" * 60)')
-_RISK_UNMARKED = ('(SELECT "ticket_id" FROM "sla_clock" WHERE "state" = \'running\' AND "at_risk_fired_at" IS NULL'
-                  ' AND "risk_at" <= ?)')
 
 
 def tickets_past_due_unmarked(db: pw.Database, now) -> list[pw.SQL]:
@@ -217,9 +268,15 @@ def tickets_past_due_unmarked(db: pw.Database, now) -> list[pw.SQL]:
     return [pw.SQL(sql.compiled(db, _DUE_UNMARKED), [now]), pw.SQL(_OVER_UNMARKED)]
 
 
-def tickets_at_risk_unmarked(db: pw.Database, now) -> pw.SQL:
-    """A subquery of the tickets with a running clock past its at-risk time no sweep has marked yet."""
-    return pw.SQL(sql.compiled(db, _RISK_UNMARKED), [now])
+def over_target_unmarked(db: pw.Database) -> pw.Node:
+    """Tickets with a paused or stopped clock over its target no sweep has marked yet (the partial index
+    of migration 0012: a handful between two sweeps). PostgreSQL: `number = ANY(ARRAY(subquery))`, a
+    lookup of each number the subquery finds, which can be one arm of an index OR; `IN (subquery)` there
+    is a filter tested on every row, and `sla:breached` read the whole table."""
+    if is_postgres(db):
+        found = pw.NodeList((pw.fn.ARRAY(pw.SQL(_OVER_UNMARKED)),), parens=True)
+        return pw.NodeList((Ticket.number, pw.SQL("= ANY"), found))
+    return Ticket.number.in_(pw.SQL(_OVER_UNMARKED))
 
 
 # ---------------------------------------------------------------- automation

@@ -340,15 +340,24 @@ def ai_app(desk) -> HelpdeskApp:
     return HelpdeskApp(desk=TicketDesk(desk))
 
 
-async def test_ai_suggestions_are_shown_and_accepted_or_changed(open_ai_desk, standin):
+def classified_ticket(open_ai_desk, standin):
+    """A desk where nothing the model suggests applies by itself (the agent decides), and a ticket the
+    model has classified: priority P1 and category printing suggested, sentiment negative."""
     from helpdesk.services import ai
 
-    desk = open_ai_desk(apply=[])  # nothing applies by itself: the agent decides
+    desk = open_ai_desk(apply=[])
     number = new_ticket(desk, "Printer prints blank pages", "Since the toner change only blank pages come out",
                         priority="P3")
     standin.script({"answer": {"category": "printing", "priority": "P1", "sentiment": "negative",
                                "confidence": "high"}})
     ai.classify_ticket(desk, number)
+    return desk, number
+
+
+async def test_ai_suggestions_are_shown_and_accepted_or_changed(open_ai_desk, standin):
+    from helpdesk.services import ai
+
+    desk, number = classified_ticket(open_ai_desk, standin)
     app = ai_app(desk)
     async with app.run_test(size=(140, 60), notifications=True) as pilot:
         await until(pilot, lambda: queue_ready(app))
@@ -373,11 +382,7 @@ async def test_ai_suggestions_are_shown_and_accepted_or_changed(open_ai_desk, st
 async def test_accepting_a_suggestion_on_a_ticket_changed_meanwhile_is_refused_and_read_again(open_ai_desk, standin):
     from helpdesk.services import ai
 
-    desk = open_ai_desk(apply=[])
-    number = new_ticket(desk, "Printer prints blank pages", "Only blank pages since the toner change", priority="P3")
-    standin.script({"answer": {"category": "printing", "priority": "P1", "sentiment": "negative",
-                               "confidence": "high"}})
-    ai.classify_ticket(desk, number)
+    desk, number = classified_ticket(open_ai_desk, standin)
     app = ai_app(desk)
     async with app.run_test(size=(140, 60), notifications=True) as pilot:
         await until(pilot, lambda: queue_ready(app))

@@ -6,6 +6,11 @@ terminal's side (the bytes the app writes), against a bare Textual app measured 
     .venv/bin/python bench/tui_bench.py --runs 15 --rows 1000000
     .venv/bin/python bench/tui_bench.py --sqlite-desk HOME [--pg-desk HOME --pg-schema bench_xxx]
                                                         # desks kept by `bench/desk_bench.py --keep`
+    .venv/bin/python bench/tui_bench.py --empty-only    # the bare app, the in-memory queue, the empty desk
+
+helpdesk's modules are compiled to bytecode first, as installing it does (`--source-only`: not), and each
+launch also reports the CPU the app's threads used until its first paint: on a busy machine wall times
+grow with the load, CPU times much less, so their ratio is the check on the wall-time ratio.
 
 Scenarios (each a fresh process, `--runs` times, median and spread reported):
  1. bare: a Textual app that shows one static label; launch to the label painted, and a keypress to

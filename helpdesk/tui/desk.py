@@ -156,7 +156,6 @@ class _ReadAhead:
     limit: int
     thread: threading.Thread | None = None
     rows: list[Row] | None = None
-    count: int | None = None
 
 
 class DeskRowSource:
@@ -179,22 +178,22 @@ class DeskRowSource:
         self._keys: dict[int, tuple] = {}  # position -> key of a row read there
         self._epoch = 0  # bumped when remembered keys become wrong; a read from before keeps none
         self._lock = threading.Lock()
-        self._ahead: _ReadAhead | None = None  # the first page and count, being read before they are asked
+        self._ahead: _ReadAhead | None = None  # the first page, being read before it is asked
 
     def read_ahead(self, limit: int) -> None:
-        """Start reading the first `limit` rows and the count in a thread of their own, now: the app
-        starts meanwhile (its imports, layout and first frame), and its first `page(0, limit)` and
-        `count()` take what was read instead of waiting on the desk. A failure is not kept: the
-        asking call reads again and raises it there. The desk's change feed starts listening first:
-        whatever is committed after the read is heard, and makes what was read stale (see `_forget`)
-        or, once the queue listens too, makes the queue read again."""
+        """Start reading the first `limit` rows in a thread of their own, now: the app starts meanwhile
+        (its imports, layout and first frame), and its first `page(0, limit)` takes what was read
+        instead of waiting on the desk. The count is not read ahead: on a big desk it takes longer
+        than the page, and would hold a core while the first frame is drawn. A failure is not kept:
+        the asking call reads again and raises it there. The desk's change feed starts listening
+        first: whatever is committed after the read is heard, and makes what was read stale (see
+        `_forget`) or, once the queue listens too, makes the queue read again."""
         self._feed.subscribe(lambda ids: self._forget())
         ahead = _ReadAhead(self._epoch, limit)
 
         def read() -> None:
             try:
                 ahead.rows = self._page(0, limit)
-                ahead.count = self._count_now()
             except Exception:  # read again, and reported, by whoever asks
                 pass
 
@@ -202,23 +201,13 @@ class DeskRowSource:
         self._ahead = ahead
         ahead.thread.start()
 
-    def _taken_ahead(self, what: str, limit: int = 0):
-        """What the read-ahead got for `what` ('rows' of `limit`, 'count'), once, if still true."""
-        ahead = self._ahead
+    def _taken_ahead(self, limit: int) -> list[Row] | None:
+        """The first `limit` rows the read-ahead got, once, if nothing changed since it read them."""
+        ahead, self._ahead = self._ahead, None
         if ahead is None:
             return None
         ahead.thread.join()
-        if ahead.epoch != self._epoch or (what == "rows" and ahead.limit != limit):
-            self._ahead = None
-            return None
-        found = ahead.rows if what == "rows" else ahead.count
-        if what == "rows":
-            ahead.rows = None
-        else:
-            ahead.count = None
-        if ahead.rows is None and ahead.count is None:
-            self._ahead = None
-        return found
+        return ahead.rows if ahead.epoch == self._epoch and ahead.limit == limit else None
 
     def check(self) -> None:
         """Raise QueryError when the query cannot be read (a bounded read, not a count of every match)."""
@@ -226,10 +215,6 @@ class DeskRowSource:
             queue.check_query(self._desk, self.query)
 
     def count(self) -> int:
-        found = self._taken_ahead("count")
-        return found if found is not None else self._count_now()
-
-    def _count_now(self) -> int:
         epoch = self._epoch
         with desk_errors():
             found = queue.count(self._desk, self.query)
@@ -240,7 +225,7 @@ class DeskRowSource:
 
     def page(self, offset: int, limit: int) -> list[Row]:
         if offset == 0:
-            found = self._taken_ahead("rows", limit)
+            found = self._taken_ahead(limit)
             if found is not None:
                 return found
         return self._page(offset, limit)

@@ -302,13 +302,9 @@ def clocks(desk, number: int) -> list[ClockView]:
 
 
 def next_due(desk, numbers: list[int]) -> dict[int, dt.datetime]:
-    """Each ticket's nearest due time among its running clocks (tickets with none are absent)."""
-    out: dict[int, dt.datetime] = {}
-    for number, due in queries.running_due_times(desk.db, numbers):
-        due = SlaClock.due_at.python_value(due)
-        if number not in out or due < out[number]:
-            out[number] = due
-    return out
+    """Each ticket's nearest due time among its running clocks (tickets with none are absent): the
+    time `refresh_due_times` keeps on the ticket row."""
+    return {number: Ticket.sla_due_at.python_value(due) for number, due in queries.stored_due_times(desk.db, numbers)}
 
 
 def next_due_key(descending: bool = False) -> pw.Node:

@@ -154,6 +154,7 @@ def desk_errors():
 class _ReadAhead:
     epoch: int  # the source's epoch when it started: a change since makes what it read stale
     limit: int
+    stop_listening: Callable[[], None]  # its own hold on the change feed, until the queue listens
     thread: threading.Thread | None = None
     rows: list[Row] | None = None
 
@@ -188,8 +189,8 @@ class DeskRowSource:
         the asking call reads again and raises it there. The desk's change feed starts listening
         first: whatever is committed after the read is heard, and makes what was read stale (see
         `_forget`) or, once the queue listens too, makes the queue read again."""
-        self._feed.subscribe(lambda ids: self._forget())
-        ahead = _ReadAhead(self._epoch, limit)
+        stop_listening = self._feed.subscribe(lambda ids: self._forget())
+        ahead = _ReadAhead(self._epoch, limit, stop_listening)
 
         def read() -> None:
             try:
@@ -206,6 +207,7 @@ class DeskRowSource:
         ahead, self._ahead = self._ahead, None
         if ahead is None:
             return None
+        ahead.stop_listening()  # the queue that asks listens itself by now (it subscribes before it reads)
         ahead.thread.join()
         return ahead.rows if ahead.epoch == self._epoch and ahead.limit == limit else None
 

@@ -14,6 +14,8 @@ from conftest import run_subprocess
 from helpdesk.services import lifecycle, tickets
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.errors import SettingsError
+from helpdesk.tui.opening import START_QUERY, START_SORT, OpeningDesk
+from helpdesk.tui.rows import PAGE_SIZE
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.desk import TicketDesk
 from helpdesk.tui.screens.detail import DetailScreen, clocks_text, conversation
@@ -387,40 +389,45 @@ async def test_bulk_tag_and_bulk_merge(app, desk):
         assert tickets.show(desk, 6).merged_into is None
 
 
-async def test_the_first_page_read_ahead_is_shown_without_reading_it_again(app, desk):
-    # `helpdesk` reads the first page while the app starts, so its first frame can hold the rows.
-    source = app._start_rows
-    app.read_ahead()
-    source._ahead.thread.join()
-    assert [r.number for r in source._ahead.rows][:3] == [12, 11, 10]
-    first_pages = []
-    read = source._page
+def first_look(desk) -> list:
+    """The page a bare `helpdesk`'s child process reads for the launch (helpdesk.tui.opening)."""
+    source = TicketDesk(desk).rows_for(START_QUERY)
+    source.sort_by(*START_SORT)
+    return source.page(0, PAGE_SIZE)
 
-    def counted(offset, limit):
-        first_pages.append(offset) if offset == 0 else None
-        return read(offset, limit)
 
-    source._page = counted
+async def test_the_launch_shows_its_childs_first_page_then_opens_the_desk_after_the_paint(desk):
+    make_tickets(desk)
+    page = first_look(desk)
+    painted_before_open = []  # what the queue showed when this process began opening the desk
+    opening = OpeningDesk(page, lambda: painted_before_open.append([app.queue.row_at(i) for i in range(3)]))
+    app = HelpdeskApp(desk=opening, settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: queue_ready(app))
-        assert [r.number for r in app.queue.visible_rows()][:3] == [12, 11, 10]
-        assert first_pages == [] and source._ahead is None
+        await until(pilot, lambda: queue_ready(app) and opening._desk is not None)
+        # most urgent first: the P1 tickets (12, 8, 4), then the P3 ones newest first
+        assert [r.number for r in app.queue.visible_rows()][:4] == [12, 8, 4, 11] == [r.number for r in page][:4]
+        # the desk was first needed once the child's rows were on screen
+        assert [r.number for r in painted_before_open[0]] == [12, 8, 4]
+        assert app.queue.count == 12 and "1 of 12" in screen_text(app)
+        await until(pilot, lambda: "All open 12" in shown(app))  # the sidebar counts from the real desk
+        # the rest is the real desk's: a ticket opens
+        await open_ticket(pilot, 8)
 
 
-async def test_a_change_committed_after_the_read_ahead_is_not_lost(app, desk):
-    source = app._start_rows
-    app.read_ahead()
-    source._ahead.thread.join()
-    import os
-    if os.environ.get("DBG"):
-        orig = source._forget
-        source._forget = lambda: (print("FORGET", source._epoch), orig())[1]
-        ot = source._taken_ahead
-        source._taken_ahead = lambda *a: (print("TAKE", a, source._epoch, source._ahead and source._ahead.epoch), ot(*a))[1]
-        op, oc = source._page, source._count_now
-        source._page = lambda o, l: (lambda r: (print("PAGE", o, l, [x.number for x in r][:3]), r)[1])(op(o, l))
-        source._count_now = lambda: (lambda r: (print("COUNT", r), r)[1])(oc())
-    tickets.create(desk, title="Came in after the read", customer="late@example.com")
+async def test_a_change_committed_after_the_childs_read_is_not_lost(desk):
+    make_tickets(desk)
+    page = first_look(desk)
+    tickets.create(desk, title="Came in after the read", customer="late@example.com", priority="P1")
+    app = HelpdeskApp(desk=OpeningDesk(page, lambda: None), settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app) and app.queue.visible_rows()[0].number == 13)
-        assert app.queue.count == 13 and [r.number for r in app.queue.visible_rows()][-1] == 1
+        assert app.queue.count == 13 and "Came in after the read" in screen_text(app)
+
+
+async def test_the_childs_page_is_not_shown_for_another_start_view(desk):
+    make_tickets(desk)
+    page = first_look(desk)
+    app = HelpdeskApp(desk=OpeningDesk(page, lambda: None), settings=ALL_NEWEST_FIRST)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue_ready(app))
+        assert [r.number for r in app.queue.visible_rows()][:3] == [12, 11, 10]  # all tickets, newest first

@@ -55,3 +55,49 @@ def test_a_reply_written_in_editor_from_the_real_app_is_stored(desk, helpdesk_bi
     assert shown.returncode == 0, shown.stderr
     replies = [e["body"] for e in json.loads(shown.stdout)["conversation"] if e["kind"] == "reply"]
     assert replies == [REPLY]
+
+
+def spawn_helpdesk(helpdesk_bin, env: dict | None = None):
+    return pexpect.spawn(helpdesk_bin[0], helpdesk_bin[1:], env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+                         dimensions=(30, 120), timeout=30, encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_real_app_shows_a_change_made_after_its_launch_read_the_first_page(desk, helpdesk_bin):
+    """A bare `helpdesk` forks a child that reads the first page while Textual starts
+    (helpdesk.tui.opening), then opens the desk itself: changes by others after that read still appear,
+    and the app's own actions work on the desk it opened."""
+    if not hasattr(os, "openpty") or not hasattr(os, "fork"):
+        pytest.skip("no pseudo-terminals or fork here")
+    tickets.create(desk, title="Printer offline", customer="ann@example.com")
+    child = spawn_helpdesk(helpdesk_bin)
+    try:
+        child.expect("Printer offline")  # the first page, as the launch's child read it
+        child.expect("1 of 1")  # the count, from the desk this process opened
+        made = run_subprocess([*helpdesk_bin, "ticket", "create", "--title", "Scanner smoking",
+                               "--customer", "bob@example.com", "--priority", "P1", "--json"])
+        assert made.returncode == 0, made.stderr
+        child.expect("Scanner smoking")  # no keypress: the change feed of the desk opened after the paint
+        child.expect("1 of 2")
+        child.send("\r")  # the P1 ticket is on top: it opens
+        child.expect("Conversation")
+        child.send("\x11")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+
+
+def test_a_bare_helpdesk_with_no_desk_says_so_in_one_line(home, helpdesk_bin):
+    proc = run_subprocess(helpdesk_bin, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    first, hint = proc.stderr.splitlines()
+    assert first.startswith("helpdesk: no desk at") and hint == "Try: helpdesk init --sample, then helpdesk"
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert {p.name for p in home.path.iterdir()} <= {"config.toml"}  # nothing of a desk made
+
+
+def test_a_bare_helpdesk_for_an_unknown_agent_says_so(configured, helpdesk_bin):
+    proc = run_subprocess(helpdesk_bin, env={**os.environ, "HELPDESK_AGENT": "nobody"}, timeout=60)
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("helpdesk: ") and "nobody" in proc.stderr and "Traceback" not in proc.stderr

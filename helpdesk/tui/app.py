@@ -19,6 +19,7 @@ from helpdesk.tui.core import Runner
 from helpdesk.tui.editor import compose_in_app
 from helpdesk.tui.text import line_content
 from helpdesk.tui.notices import Banner, notify
+from helpdesk.tui.opening import START_QUERY, START_SORT, OpeningDesk
 from helpdesk.tui.palette import HelpdeskCommands
 from helpdesk.tui.rows import RowSource
 from helpdesk.tui.screens.help import HelpScreen
@@ -32,10 +33,9 @@ RowsFor = Callable[[str], RowSource]
 # The views of the sidebar on a desk (then the saved views of `[tui.views]`), counted live.
 DESK_VIEWS = (SavedView("My open", "assignee:me status:open"), SavedView("Unassigned", "assignee:none status:open"),
               SavedView("At risk", "sla:at-risk"), SavedView("Breached", "sla:breached"),
-              SavedView("Pending", "status:pending"), SavedView("All open", "status:open"),
+              SavedView("Pending", "status:pending"), SavedView("All open", START_QUERY),
               SavedView("All tickets", ""))
 ALL_OPEN = DESK_VIEWS[-2]
-START_SORT = ("priority", False)  # most urgent first (ties newest first): what a shift starts with
 FILTER_HINT = "filter: a query, e.g. status:open priority:P1 printer  (/ to focus, enter to apply, empty for all)"
 
 
@@ -71,19 +71,12 @@ class HelpdeskApp(App, inherit_bindings=False):
         self._start_sort = START_SORT if self.start is not None and self.start.query == ALL_OPEN.query else None
         self._start_rows = self.rows_for(self.start.query if self.start else "")
         self._stop_counting: Callable[[], None] | None = None
-        self._views_counted = False  # the sidebar's first count waits for the queue's first rows
+        self._first_rows_shown = False  # the sidebar's first count (and the desk's opening) wait for them
         self._counting = self._count_again = False  # a count is running / asked for while it ran
         for theme in themes.THEMES.values():
             self.register_theme(theme)
         self.theme = settings.theme_name()
         self.set_keymap(self.keymap)
-
-    def read_ahead(self) -> None:
-        """Start reading the queue's first page now, in a thread, while the app starts (`helpdesk`
-        calls it just before `run`): its first frame can then hold the rows."""
-        if self._start_sort is not None:
-            self._start_rows.sort_by(*self._start_sort)
-        self._start_rows.read_ahead(QueueTable.PAGE_SIZE)
 
     def compose(self) -> ComposeResult:
         yield Banner(id="banner")
@@ -352,8 +345,14 @@ class HelpdeskApp(App, inherit_bindings=False):
     def _queue_loaded(self) -> None:
         if self.banner.shown:
             self.banner.clear()
-        if self.sidebar_views and not self._views_counted:
-            self._views_counted = True
-            # After the rows are on screen: the counting thread would hold the interpreter while they
-            # are drawn.
-            self.call_after_refresh(self.count_views)
+        if not self._first_rows_shown:
+            self._first_rows_shown = True
+            # After the rows are on screen: the opening and counting threads would hold the interpreter
+            # while they are drawn.
+            self.call_after_refresh(self._after_first_rows)
+
+    def _after_first_rows(self) -> None:
+        if isinstance(self.desk, OpeningDesk):
+            self.desk.first_rows_shown()
+        if self.sidebar_views:
+            self.count_views()

@@ -16,14 +16,12 @@ from helpdesk.core.views import EntryView, EventView, MacroView, TicketFormView,
 from helpdesk.core.vocabulary import PRIORITIES, SENTIMENTS, STATES
 from helpdesk.services import agents, changes, desk as desk_service, lifecycle, queue, report, tickets
 from helpdesk.services.report import SLA_COMPLIANCE_MEANS, ReportSummary
-from helpdesk.tui.rows import Row
+from helpdesk.tui.rows import COLUMN_SORTS, Row
 
 __all__ = ["PRIORITIES", "SLA_COMPLIANCE_MEANS", "STATES", "AiOff", "BulkOutcome", "ChangeFeed", "DeskRowSource",
            "FormRefused", "HelpdeskError", "MacroView", "NoDesk", "ReportSummary", "StaleVersion", "TicketDesk",
            "TicketFormView", "TicketView", "parse_tags", "row_of"]
 
-# The queue column each sort key of the services orders by; other columns cannot be sorted in SQL yet.
-COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
 POLL_SECONDS = 0.3  # how long the feed's thread waits for a change before looking again (SQLite: a stat())
 RETRY_MAX_SECONDS = 5.0  # the longest wait between tries at a listener that keeps failing
 # SQLite's page cache per connection (the store's default, 32 MB, suits bulk work): the app keeps a few
@@ -150,15 +148,6 @@ def desk_errors():
         raise failure from None
 
 
-@dataclass
-class _ReadAhead:
-    epoch: int  # the source's epoch when it started: a change since makes what it read stale
-    limit: int
-    stop_listening: Callable[[], None]  # its own hold on the change feed, until the queue listens
-    thread: threading.Thread | None = None
-    rows: list[Row] | None = None
-
-
 class DeskRowSource:
     """The tickets of a query, a page at a time, the count from the database, changes from the desk's
     feed. Pages are read by keyset: the source remembers the key of the first and last row of each
@@ -179,37 +168,6 @@ class DeskRowSource:
         self._keys: dict[int, tuple] = {}  # position -> key of a row read there
         self._epoch = 0  # bumped when remembered keys become wrong; a read from before keeps none
         self._lock = threading.Lock()
-        self._ahead: _ReadAhead | None = None  # the first page, being read before it is asked
-
-    def read_ahead(self, limit: int) -> None:
-        """Start reading the first `limit` rows in a thread of their own, now: the app starts meanwhile
-        (its imports, layout and first frame), and its first `page(0, limit)` takes what was read
-        instead of waiting on the desk. The count is not read ahead: on a big desk it takes longer
-        than the page, and would hold a core while the first frame is drawn. A failure is not kept:
-        the asking call reads again and raises it there. The desk's change feed starts listening
-        first: whatever is committed after the read is heard, and makes what was read stale (see
-        `_forget`) or, once the queue listens too, makes the queue read again."""
-        stop_listening = self._feed.subscribe(lambda ids: self._forget())
-        ahead = _ReadAhead(self._epoch, limit, stop_listening)
-
-        def read() -> None:
-            try:
-                ahead.rows = self._page(0, limit)
-            except Exception:  # read again, and reported, by whoever asks
-                pass
-
-        ahead.thread = threading.Thread(target=read, name="queue-read-ahead", daemon=True)
-        self._ahead = ahead
-        ahead.thread.start()
-
-    def _taken_ahead(self, limit: int) -> list[Row] | None:
-        """The first `limit` rows the read-ahead got, once, if nothing changed since it read them."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is None:
-            return None
-        ahead.stop_listening()  # the queue that asks listens itself by now (it subscribes before it reads)
-        ahead.thread.join()
-        return ahead.rows if ahead.epoch == self._epoch and ahead.limit == limit else None
 
     def check(self) -> None:
         """Raise QueryError when the query cannot be read (a bounded read, not a count of every match)."""
@@ -226,13 +184,6 @@ class DeskRowSource:
         return found
 
     def page(self, offset: int, limit: int) -> list[Row]:
-        if offset == 0:
-            found = self._taken_ahead(limit)
-            if found is not None:
-                return found
-        return self._page(offset, limit)
-
-    def _page(self, offset: int, limit: int) -> list[Row]:
         offset, limit = max(0, offset), max(0, limit)
         with self._lock:
             epoch, count = self._epoch, self._count

@@ -15,6 +15,9 @@ from typing import Protocol, runtime_checkable
 
 from helpdesk.tui.errors import SettingsError
 
+PAGE_SIZE = 100  # the queue reads its rows in pages of this many
+# The queue columns a desk orders by in SQL, and the services' sort key of each; others cannot be yet.
+COLUMN_SORTS = {"number": "number", "priority": "priority", "sla": "due", "updated": "updated"}
 # The SLA states a row's clock can be in (None: the ticket has no running clock).
 SLA_STATES = ("ok", "at_risk", "breached", "paused")
 

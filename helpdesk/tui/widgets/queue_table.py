@@ -31,7 +31,7 @@ from textual.strip import Strip
 from textual.worker import Worker, get_current_worker
 
 from helpdesk.tui import keys
-from helpdesk.tui.rows import COLUMNS, DEFAULT_COLUMNS, Column, Row, RowSource
+from helpdesk.tui.rows import COLUMNS, DEFAULT_COLUMNS, PAGE_SIZE, Column, Row, RowSource
 from helpdesk.tui.core import inert
 
 GAP = 1  # cells between columns
@@ -74,7 +74,7 @@ def fit(text: str, width: int, right: bool = False) -> str:
 class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
     """Rows of a `RowSource`, read a page at a time as they scroll into view."""
 
-    PAGE_SIZE: ClassVar[int] = 100
+    PAGE_SIZE: ClassVar[int] = PAGE_SIZE
     PAGE_CACHE: ClassVar[int] = 64  # pages kept (6,400 rows)
     RETRY_SECONDS: ClassVar[float] = 0.5  # after a failed read; doubled after each further failure
     RETRY_MAX_SECONDS: ClassVar[float] = 8.0

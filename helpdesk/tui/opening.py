@@ -1,0 +1,273 @@
+"""A bare `helpdesk` opens the desk in a second process, so its first rows do not wait for the imports.
+
+Importing the layers under the TUI (configuration, store, domain, services) and opening the desk costs a
+Python process about half of what starting Textual does, and one process does the two one after the
+other. Where the system can fork, `helpdesk` forks at launch: the child (`FirstLook`) opens the desk
+and reads the `[tui]` settings and the start view's first page, while this process starts Textual on
+another core; the app then shows those rows through an `OpeningDesk`, which opens the desk in this
+process once they are painted (before, its imports would hold the interpreter while the rows are
+drawn). The queue's source then reads its rows again from the desk it opened: a change committed
+between the child's read and this process listening for changes is not lost.
+
+Nothing here imports textual or the services at module level: this process imports it before Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
+
+from helpdesk.tui.rows import COLUMN_SORTS, PAGE_SIZE, Row
+
+# The view a desk opens on unless `[tui] start_view` names another: all open tickets, most urgent first
+# (helpdesk.tui.app's "All open" view), and the rows of its first page.
+START_QUERY = "status:open"
+START_SORT = ("priority", False)  # most urgent first (ties newest first): what a shift starts with
+# How long a read waits for the first rows to be painted before it opens the desk anyway (a view
+# switched before the first paint must not wait for a paint that will not come).
+PAINT_WAIT_SECONDS = 1.0
+TUI_FIELDS = ("theme", "columns", "keys", "views", "start_view")
+
+
+class FirstLook:
+    """The child process that opens the desk for the launch, and what it found: the configuration's
+    `[tui]` section, where it was read from, and the start view's first page (or the desk's error)."""
+
+    def __init__(self, before_open: Callable[[], None]) -> None:
+        """Fork now (the caller has imported nothing heavy yet): the child opens the desk and reports."""
+        read, write = os.pipe()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # else the child would write the parent's buffered output again at exit
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns
+            os.close(read)
+            desk = None
+            try:
+                try:
+                    report, desk = _look(before_open)
+                except BaseException:  # any surprise: the parent opens the desk itself and meets it there
+                    report = {"fallback": True}
+                with os.fdopen(write, "wb") as out:
+                    pickle.dump(report, out, protocol=pickle.HIGHEST_PROTOCOL)
+                if desk is not None:  # after the report: the parent does not wait for this
+                    desk.close()
+                    desk.desk.close()  # its database connection, closed as a command closes it
+            finally:
+                os._exit(0)  # no atexit handlers, no buffers of the parent's flushed twice
+        os.close(write)
+        self._read = read
+
+    def report(self) -> dict:
+        """What the child found (waits for it): `error`/`exit_code`/`no_desk`; or `settings`, `source`
+        and `rows` (None: no first page read); or `fallback` (the child failed: open the desk here)."""
+        try:
+            with os.fdopen(self._read, "rb") as got:
+                data = got.read()
+            return pickle.loads(data) if data else {"fallback": True}
+        except Exception:  # a child that died before it wrote: open the desk here
+            return {"fallback": True}
+        finally:
+            # Reaped off the launch's path: the child closes the desk after it has written.
+            threading.Thread(target=_reap, args=(self.pid,), name="first-look-reaper", daemon=True).start()
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _look(before_open: Callable[[], None]) -> tuple[dict, object]:
+    """In the child: open the desk, read the `[tui]` section and, for the default start view, its
+    first page; the report as plain data (this process's parent has not imported the config package),
+    and the TicketDesk to close once it is sent (None if none was opened)."""
+    before_open()
+    from helpdesk.tui.desk import HelpdeskError, NoDesk, open_desk  # lazy: the child's job, the services
+
+    try:
+        desk = open_desk()
+    except HelpdeskError as error:
+        return {"error": str(error), "exit_code": int(error.exit_code), "no_desk": isinstance(error, NoDesk)}, None
+    section = desk.settings_section
+    rows = None
+    if section.start_view is None:
+        try:
+            source = desk.rows_for(START_QUERY)
+            source.sort_by(*START_SORT)
+            rows = source.page(0, PAGE_SIZE)
+        except HelpdeskError:  # the queue reads it again, and says why if it still cannot
+            rows = None
+    source_file = desk.desk.config.source
+    return {"settings": {name: getattr(section, name) for name in TUI_FIELDS},
+            "source": str(source_file) if source_file else None, "rows": rows}, desk
+
+
+def tui_section(settings: dict) -> SimpleNamespace:
+    """The `[tui]` section the child sent, as `TuiSettings.from_config` reads one."""
+    return SimpleNamespace(**settings)
+
+
+class OpeningDesk:
+    """The app's desk while this process opens the real one (`helpdesk.tui.desk.TicketDesk`): the start
+    view's first page as the child read it, then everything from the real desk. It is opened in a
+    thread once the app says its first rows are painted (`first_rows_shown`), or by the first call
+    that needs it; a call waits for it (screens call the desk from workers)."""
+
+    def __init__(self, first_page: list[Row] | None, before_open: Callable[[], None]) -> None:
+        self._first_page = first_page
+        self._before_open = before_open
+        self._desk = None  # the TicketDesk, once open
+        self._closed = False
+        self._opening = threading.Lock()  # one opening at a time
+        self._lock = threading.Lock()  # the desk and the sources waiting for it (never held while opening)
+        self._painted = threading.Event()
+        if first_page is None:
+            self._painted.set()  # nothing shown ahead: reads need not wait for a paint
+        self._pending: list[OpeningRows] = []  # sources made before the desk was open, to bind to it
+
+    def first_rows_shown(self) -> None:
+        """The app painted its first rows: open the desk now, in a thread (a read may open it first)."""
+        if self._painted.is_set() and self._desk is not None:
+            return
+        self._painted.set()
+        threading.Thread(target=self._open_quietly, name="desk-opening", daemon=True).start()
+
+    def _open_quietly(self) -> None:
+        try:
+            self.real()
+        except Exception:  # the reads that need the desk meet the error, and the app shows it there
+            pass
+
+    def real(self):
+        """The TicketDesk (opened here if no one has yet; HelpdeskError if it cannot be: the next call
+        tries again)."""
+        if self._desk is not None:
+            return self._desk
+        if threading.current_thread() is not threading.main_thread():  # the event loop cannot wait for its own paint
+            self._painted.wait(PAINT_WAIT_SECONDS)
+        with self._opening:
+            if self._desk is None:
+                self._before_open()
+                from helpdesk.tui.desk import open_desk  # lazy: after the first paint (the module docstring)
+
+                desk = open_desk()
+                if self._closed:
+                    desk.close()
+                    raise RuntimeError("the app has closed its desk")
+                with self._lock:
+                    self._desk = desk
+                    pending, self._pending = self._pending, []
+                for rows in pending:
+                    rows.bind(desk)
+        return self._desk
+
+    def rows_for(self, query: str):
+        with self._lock:
+            if self._desk is None:
+                rows = OpeningRows(self, query)
+                self._pending.append(rows)
+                return rows
+        return self._desk.rows_for(query)
+
+    def take_first_page(self, query: str, sort: tuple[str, bool] | None, limit: int) -> list[Row] | None:
+        """The child's first page, once, if it is the one asked for (the start view, in its order)."""
+        if query != START_QUERY or sort != START_SORT or limit != PAGE_SIZE:
+            return None
+        rows, self._first_page = self._first_page, None
+        return rows
+
+    def close(self) -> None:
+        self._closed = True
+        self._painted.set()
+        if self._desk is not None:
+            self._desk.close()
+
+    def __getattr__(self, name: str):
+        # Every other action of the desk is the real desk's (waits for it to open).
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.real(), name)
+
+
+class OpeningRows:
+    """A `RowSource` of the `OpeningDesk`: the child's first page if it is asked for, else the real
+    desk's source of the same query (made when the desk opens, or by the first read that needs it).
+    Change subscribers are moved to the real source; a source that showed the child's page tells
+    them to read everything again once it is bound (see the module docstring)."""
+
+    sortable = frozenset(COLUMN_SORTS)
+
+    def __init__(self, desk: OpeningDesk, query: str) -> None:
+        self._desk = desk
+        self.query = query
+        self._sort: tuple[str, bool] | None = None
+        self._real = None  # the DeskRowSource, once bound
+        self._lock = threading.Lock()
+        self._listeners: dict[int, tuple[Callable[[frozenset[int]], None], Callable[[], None] | None]] = {}
+        self._next_listener = 0
+        self._showed_first_page = False
+
+    def bind(self, desk) -> None:
+        """Read from this TicketDesk from now on (called once, when it opens)."""
+        with self._lock:
+            if self._real is not None:
+                return
+            real = desk.rows_for(self.query)
+            if self._sort is not None:
+                real.sort_by(*self._sort)
+            for key, (callback, _) in list(self._listeners.items()):
+                self._listeners[key] = (callback, real.on_change(callback))
+            self._real = real
+            listeners = [callback for callback, _ in self._listeners.values()] if self._showed_first_page else []
+        for callback in listeners:
+            callback(frozenset())  # everything may have changed since the child read its page
+
+    def _source(self):
+        if self._real is None:
+            self._desk.real()  # binds every pending source, this one too
+            if self._real is None:  # made after the desk opened? (rows_for returns real sources then)
+                self.bind(self._desk.real())
+        return self._real
+
+    def sort_by(self, column: str, descending: bool) -> None:
+        if column not in COLUMN_SORTS:
+            raise ValueError(f"the queue cannot be sorted by {column!r}")
+        with self._lock:
+            self._sort = (column, descending)
+            real = self._real
+        if real is not None:
+            real.sort_by(column, descending)
+
+    def page(self, offset: int, limit: int) -> list[Row]:
+        if offset == 0 and self._real is None:
+            rows = self._desk.take_first_page(self.query, self._sort, limit)
+            if rows is not None:
+                self._showed_first_page = True
+                return rows
+        return self._source().page(offset, limit)
+
+    def count(self) -> int:
+        return self._source().count()
+
+    def check(self) -> None:
+        self._source().check()
+
+    def on_change(self, callback: Callable[[frozenset[int]], None]) -> Callable[[], None]:
+        with self._lock:
+            key = self._next_listener
+            self._next_listener += 1
+            real = self._real
+            self._listeners[key] = (callback, real.on_change(callback) if real is not None else None)
+
+        def stop() -> None:
+            with self._lock:
+                _, stop_real = self._listeners.pop(key, (None, None))
+            if stop_real is not None:
+                stop_real()
+
+        return stop

@@ -149,6 +149,24 @@ def test_a_reopened_and_a_merged_ticket_keep_their_stored_times(sla_desk):  # no
     assert stored()[second] == (None, None)
 
 
+def test_only_tickets_whose_times_change_are_written(sla_desk):  # noqa: F811
+    # A reply that changes no running clock leaves the ticket row alone (on PostgreSQL each write is a
+    # new row version in every index of the table).
+    number = new(sla_desk, "P1")
+    lifecycle.assign(sla_desk, number, "bob")
+    assert sla.refresh_due_times(sla_desk, [number]) == []  # kept as each change left them
+    lifecycle.change_status(sla_desk, number, "pending")  # the clocks pause: none runs
+    assert stored()[number] == (None, None)
+    assert sla.refresh_due_times(sla_desk, [number]) == []
+    lifecycle.change_status(sla_desk, number, "in_progress")  # running again: the times come back
+    assert stored()[number] == nearest_running([number])[number] != (None, None)
+    assert sla.refresh_due_times(sla_desk, [number]) == []
+    Ticket.update(sla_risk_at=None).where(Ticket.number == number).execute()  # one of them stale
+    other = new(sla_desk, "P2")
+    assert sla.refresh_due_times(sla_desk, [number, other]) == [number]
+    assert stored() == nearest_running([number, other])
+
+
 def expected_due_order(descending: bool) -> list[int]:
     due = {n: d for n, (d, _) in nearest_running([n for (n,) in Ticket.select(Ticket.number).tuples()]).items()}
     timed = sorted((n for n in due if due[n] is not None), key=lambda n: (due[n], -n) if not descending else

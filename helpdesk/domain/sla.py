@@ -141,13 +141,13 @@ def start_for_new(desk, created: list[tuple[int, NewClocks]], now: dt.datetime) 
                            "used_seconds", "due_at", "risk_at"), rows)
 
 
-def refresh_due_times(desk, numbers) -> None:
+def refresh_due_times(desk, numbers) -> list[int]:
     """Set the tickets' nearest running due and at-risk times (`Ticket.sla_due_at` / `sla_risk_at`) from
     their clocks: called after every change to a ticket's clocks (pause, resume, stop, next update,
     retarget, restore; a new ticket is inserted with its times, `new_clocks`), so sorting by due and
-    `sla:` read indexed columns, never the clocks of every ticket."""
-    if numbers:
-        queries.refresh_sla_times(desk.db, numbers)
+    `sla:` read indexed columns, never the clocks of every ticket. Returns the tickets whose times
+    changed: only those rows are written."""
+    return queries.refresh_sla_times(desk.db, numbers) if numbers else []
 
 
 def _clocks(number: int, kinds=KINDS):

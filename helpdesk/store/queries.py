@@ -176,8 +176,15 @@ def organisation_and_clock(db: pw.Database, customer_id: int | None, number: int
 # The nearest running due and at-risk times of each ticket, as `ticket.sla_due_at` / `sla_risk_at` hold them.
 _NEAREST = ('(SELECT MIN("{col}") FROM "sla_clock" WHERE "sla_clock"."ticket_id" = "ticket"."number"'
             ' AND "sla_clock"."state" = \'running\')')
-_REFRESH_SLA_TIMES = (f'UPDATE "ticket" SET "sla_due_at" = {_NEAREST.format(col="due_at")},'
-                      f' "sla_risk_at" = {_NEAREST.format(col="risk_at")} WHERE "number" IN')
+_DUE_NOW, _RISK_NOW = _NEAREST.format(col="due_at"), _NEAREST.format(col="risk_at")
+_NONE = "'0001-01-01 00:00:00'"  # no running clock, in a comparison that must see NULL = NULL
+# Only rows whose times change are written (a reply usually changes none): on PostgreSQL each write is a
+# new row version in every index of the ticket table, since these columns are indexed.
+_REFRESH_SLA_TIMES = (f'UPDATE "ticket" SET "sla_due_at" = {_DUE_NOW}, "sla_risk_at" = {_RISK_NOW}'
+                      f' WHERE (COALESCE("sla_due_at", {_NONE}) <> COALESCE({_DUE_NOW}, {_NONE})'
+                      f' OR COALESCE("sla_risk_at", {_NONE}) <> COALESCE({_RISK_NOW}, {_NONE})) AND "number" IN')
+_REFRESHED = ' RETURNING "number"'
+
 # Every ticket at once (migration 0019): one pass over the running clocks, grouped, instead of two
 # lookups per ticket. UPDATE ... FROM: SQLite 3.33+ and PostgreSQL.
 FILL_SLA_TIMES = ('UPDATE "ticket" SET "sla_due_at" = "c"."due", "sla_risk_at" = "c"."risk"'
@@ -185,10 +192,11 @@ FILL_SLA_TIMES = ('UPDATE "ticket" SET "sla_due_at" = "c"."due", "sla_risk_at" =
                   ' WHERE "state" = \'running\' GROUP BY "ticket_id") AS "c" WHERE "ticket"."number" = "c"."ticket_id"')
 
 
-def refresh_sla_times(db: pw.Database, numbers: Sequence[int]) -> None:
+def refresh_sla_times(db: pw.Database, numbers: Sequence[int]) -> list[int]:
     """Set `sla_due_at` / `sla_risk_at` of these tickets from their running clocks, as they are now: one
-    UPDATE per CHUNK tickets (no version bump: derived columns, no one's edit is overwritten)."""
-    _by_parts(db, _REFRESH_SLA_TIMES, sorted(set(numbers)))
+    UPDATE per CHUNK tickets (no version bump: derived columns, no one's edit is overwritten). Returns
+    the tickets whose times changed (only those are written)."""
+    return [n for (n,) in sql.in_parts(db, _REFRESH_SLA_TIMES, (), sorted(set(numbers)), CHUNK, tail=_REFRESHED)]
 
 
 # Constants written into the text, not bound: SQLite matches an expression index only to the same

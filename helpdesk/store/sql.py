@@ -48,13 +48,15 @@ def rows(db: pw.Database, text: str, params: Sequence[Any] = ()) -> list[tuple]:
     return execute(db, text, params).fetchall()
 
 
-def in_parts(db: pw.Database, statement: str, head: Sequence[Any], ids: Sequence[Any], size: int = 500) -> list[tuple]:
-    """Run `statement (?, ?, ...)` (a statement ending in `IN`, its own parameters `head`) for every
-    `size` of `ids`; returns the rows of a SELECT (or RETURNING) from all the parts."""
+def in_parts(db: pw.Database, statement: str, head: Sequence[Any], ids: Sequence[Any], size: int = 500,
+             tail: str = "") -> list[tuple]:
+    """Run `statement (?, ?, ...) tail` (a statement ending in `IN`, its own parameters `head`; `tail`,
+    say a RETURNING clause, without parameters) for every `size` of `ids`; returns the rows of a SELECT
+    (or RETURNING) from all the parts."""
     out: list[tuple] = []
     for start in range(0, len(ids), size):
         part = list(ids[start:start + size])
-        cursor = execute(db, f"{statement} ({marks(len(part))})", [*head, *part])
+        cursor = execute(db, f"{statement} ({marks(len(part))}){tail}", [*head, *part])
         if cursor.description:
             out.extend(cursor.fetchall())
     return out

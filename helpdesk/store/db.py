@@ -291,8 +291,13 @@ def _stand_in_statistics(db: pw.Database) -> None:
     """SQLite: ANALYZE writes no statistics for an empty index (a partial one before its first row, such
     as the tickets a sweep marked), and `PRAGMA optimize` then analyses that index's whole table again
     at the end of every command for want of them: 1.5 s of every command on a million tickets. A row
-    saying "one entry" stands in until the next ANALYZE of the table replaces it. (A sampled ANALYZE is
-    no way out: its estimates sent the due-sorted queue through a sort of every open ticket.)"""
+    stands in until the next ANALYZE of the table replaces it, saying the index is as big as its table:
+    the planner must never think walking it cheap, since it fills as the desk runs (an earlier stand-in,
+    "one entry", sent `MIN(due_at)` of one ticket's clocks through every running clock: 2,000x slower).
+    Only for tables ANALYZE has measured (their other indexes' rows give the size): an empty table's
+    indexes get none, so its first real statistics come from `PRAGMA optimize` once it has rows.
+    (A sampled ANALYZE is no way out: its estimates sent the due-sorted queue through a sort of every
+    open ticket.)"""
     if not db.execute_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
         return
     missing = db.execute_sql(
@@ -300,11 +305,16 @@ def _stand_in_statistics(db: pw.Database) -> None:
         " AND NOT EXISTS (SELECT 1 FROM sqlite_stat1 AS s WHERE s.idx = m.name)").fetchall()
     if not missing:
         return
+    sizes = {table: int(size) for table, size in db.execute_sql(
+        "SELECT tbl, MAX(CAST(stat AS INTEGER)) FROM sqlite_stat1 GROUP BY tbl").fetchall() if size}
+    stand_ins = [(table, index) for index, table in missing if sizes.get(table)]
+    if not stand_ins:
+        return
     with db.atomic():
-        for index, table in missing:
+        for table, index in stand_ins:
             columns = len(db.execute_sql(f'PRAGMA index_info("{index}")').fetchall())
             db.execute_sql("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
-                           (table, index, " ".join(["1"] * (columns + 1))))
+                           (table, index, " ".join([str(sizes[table])] + ["1"] * columns)))
 
 
 def failure(exc: BaseException) -> HelpdeskError | None:

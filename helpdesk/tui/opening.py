@@ -150,6 +150,7 @@ class OpeningDesk:
             return self._desk
         if threading.current_thread() is not threading.main_thread():  # the event loop cannot wait for its own paint
             self._painted.wait(PAINT_WAIT_SECONDS)
+        pending: list[OpeningRows] = []
         with self._opening:
             if self._desk is None:
                 self._before_open()
@@ -162,8 +163,8 @@ class OpeningDesk:
                 with self._lock:
                     self._desk = desk
                     pending, self._pending = self._pending, []
-                for rows in pending:
-                    rows.bind(desk)
+        for rows in pending:  # outside the lock: a subscriber called here may wait on the event loop
+            rows.bind(self._desk)
         return self._desk
 
     def rows_for(self, query: str):

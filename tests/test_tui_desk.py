@@ -400,7 +400,7 @@ async def test_the_launch_shows_its_childs_first_page_then_opens_the_desk_after_
     make_tickets(desk)
     page = first_look(desk)
     painted_before_open = []  # what the queue showed when this process began opening the desk
-    opening = OpeningDesk(lambda: page, lambda: painted_before_open.append([app.queue.row_at(i) for i in range(3)]))
+    opening = OpeningDesk(page, lambda: painted_before_open.append([app.queue.row_at(i) for i in range(3)]))
     app = HelpdeskApp(desk=opening, settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app) and opening._desk is not None)
@@ -418,7 +418,7 @@ async def test_a_change_committed_after_the_childs_read_is_not_lost(desk):
     make_tickets(desk)
     page = first_look(desk)
     tickets.create(desk, title="Came in after the read", customer="late@example.com", priority="P1")
-    app = HelpdeskApp(desk=OpeningDesk(lambda: page, lambda: None), settings=TuiSettings())
+    app = HelpdeskApp(desk=OpeningDesk(page, lambda: None), settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app) and app.queue.visible_rows()[0].number == 13)
         assert app.queue.count == 13 and "Came in after the read" in screen_text(app)
@@ -427,7 +427,7 @@ async def test_a_change_committed_after_the_childs_read_is_not_lost(desk):
 async def test_the_childs_page_is_not_shown_for_another_start_view(desk):
     make_tickets(desk)
     page = first_look(desk)
-    app = HelpdeskApp(desk=OpeningDesk(lambda: page, lambda: None), settings=ALL_NEWEST_FIRST)
+    app = HelpdeskApp(desk=OpeningDesk(page, lambda: None), settings=ALL_NEWEST_FIRST)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app))
         assert [r.number for r in app.queue.visible_rows()][:3] == [12, 11, 10]  # all tickets, newest first

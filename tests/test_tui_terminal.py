@@ -101,3 +101,28 @@ def test_a_bare_helpdesk_for_an_unknown_agent_says_so(configured, helpdesk_bin):
     proc = run_subprocess(helpdesk_bin, env={**os.environ, "HELPDESK_AGENT": "nobody"}, timeout=60)
     assert proc.returncode != 0 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("helpdesk: ") and "nobody" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_real_app_opens_on_the_start_view_of_its_config(configured, helpdesk_bin):
+    # The launch's child reads the first page of the default view only; another start view is read by
+    # the app from the desk it opens.
+    if not hasattr(os, "openpty"):
+        pytest.skip("no pseudo-terminals here")
+    configured.write_config(configured.default_config() + '\n[tui]\nstart_view = "All tickets"\n')
+    made = run_subprocess([*helpdesk_bin, "ticket", "create", "--title", "Printer offline",
+                           "--customer", "ann@example.com"])
+    assert made.returncode == 0, made.stderr
+    closed = run_subprocess([*helpdesk_bin, "ticket", "create", "--title", "Old and done",
+                             "--customer", "ann@example.com", "--json"])
+    number = json.loads(closed.stdout)["number"]
+    assert run_subprocess([*helpdesk_bin, "ticket", "status", str(number), "resolved"]).returncode == 0
+    child = spawn_helpdesk(helpdesk_bin)
+    try:
+        child.expect("Old and done")  # resolved: only "All tickets" shows it
+        child.expect("1 of 2")
+        child.send("\x11")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

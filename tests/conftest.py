@@ -24,6 +24,11 @@ PG_URL = os.environ.get("HELPDESK_TEST_PG_URL", "postgresql://postgres@127.0.0.1
 if BACKEND not in ("sqlite", "postgres"):
     raise RuntimeError(f"HELPDESK_TEST_DB must be sqlite or postgres, not {BACKEND!r}")
 
+# The CLI and the TUI size their output by COLUMNS / LINES when they are set, and pytest-xdist's workers
+# set them (80x24): the tests run without them, whatever started pytest.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
+
 
 def pytest_report_header(config):
     return f"helpdesk backend: {BACKEND}" + (f" ({PG_URL})" if BACKEND == "postgres" else "")

@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args:
         # A bare `helpdesk` opens the TUI. The console script is the door to both front ends, and the
         # TUI is the CLI's sibling layer (neither imports the other), so it is named here, not imported.
-        # The TUI looks at the config (which loads the config package) where it opens the desk.
+        # Which driver to skip is decided where the TUI opens the desk (first in its launch child):
+        # reading the config here would load the config package before Textual, on the launch's path.
         sys.exit(importlib.import_module("helpdesk.tui.launch").main(before_open=_skip_postgres_driver))
     _skip_postgres_driver()
     from helpdesk.cli.app import GROUPS, build  # lazy: see the module docstring

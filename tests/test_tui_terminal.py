@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 
 import pytest
 
@@ -57,9 +58,18 @@ def test_a_reply_written_in_editor_from_the_real_app_is_stored(desk, helpdesk_bi
     assert replies == [REPLY]
 
 
-def spawn_helpdesk(helpdesk_bin, env: dict | None = None):
-    return pexpect.spawn(helpdesk_bin[0], helpdesk_bin[1:], env={**os.environ, "TERM": "xterm-256color", **(env or {})},
-                         dimensions=(30, 120), timeout=30, encoding="utf-8")
+@contextmanager
+def running_app(helpdesk_bin):
+    """A bare `helpdesk` in a pseudo-terminal; after the block, ctrl+q must end it cleanly (exit 0)."""
+    child = pexpect.spawn(helpdesk_bin[0], helpdesk_bin[1:], env={**os.environ, "TERM": "xterm-256color"},
+                          dimensions=(30, 120), timeout=30, encoding="utf-8")
+    try:
+        yield child
+        child.send("\x11")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
 
 
 @pytest.mark.slow
@@ -70,8 +80,7 @@ def test_the_real_app_shows_a_change_made_after_its_launch_read_the_first_page(d
     if not hasattr(os, "openpty") or not hasattr(os, "fork"):
         pytest.skip("no pseudo-terminals or fork here")
     tickets.create(desk, title="Printer offline", customer="ann@example.com")
-    child = spawn_helpdesk(helpdesk_bin)
-    try:
+    with running_app(helpdesk_bin) as child:
         child.expect("Printer offline")  # the first page, as the launch's child read it
         child.expect("1 of 1")  # the count, from the desk this process opened
         made = run_subprocess([*helpdesk_bin, "ticket", "create", "--title", "Scanner smoking",
@@ -81,11 +90,8 @@ def test_the_real_app_shows_a_change_made_after_its_launch_read_the_first_page(d
         child.expect("1 of 2")
         child.send("\r")  # the P1 ticket is on top: it opens
         child.expect("Conversation")
-        child.send("\x11")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert child.exitstatus == 0
+        child.send("\x1b")
+        child.expect("1 of 2")
 
 
 def test_a_bare_helpdesk_with_no_desk_says_so_in_one_line(home, helpdesk_bin):
@@ -117,12 +123,6 @@ def test_the_real_app_opens_on_the_start_view_of_its_config(configured, helpdesk
                              "--customer", "ann@example.com", "--json"])
     number = json.loads(closed.stdout)["number"]
     assert run_subprocess([*helpdesk_bin, "ticket", "status", str(number), "resolved"]).returncode == 0
-    child = spawn_helpdesk(helpdesk_bin)
-    try:
+    with running_app(helpdesk_bin) as child:
         child.expect("Old and done")  # resolved: only "All tickets" shows it
         child.expect("1 of 2")
-        child.send("\x11")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
-    assert child.exitstatus == 0

@@ -25,9 +25,10 @@ def ticket_row(number: int) -> Ticket:
 CHUNK = 500  # values in one IN list (SQLite's variable limit, and plans stay cached)
 
 
-def _by_parts(db: pw.Database, statement: str, values: Sequence[Any], head: Sequence[Any] = ()) -> list[tuple]:
+def _by_parts(db: pw.Database, statement: str, values: Sequence[Any], head: Sequence[Any] = (),
+              tail: str = "") -> list[tuple]:
     """`statement` ending in `IN` run for every CHUNK of `values` (see `sql.in_parts`)."""
-    return sql.in_parts(db, statement, head, list(values), CHUNK)
+    return sql.in_parts(db, statement, head, list(values), CHUNK, tail)
 
 
 # ---------------------------------------------------------------- tickets
@@ -173,16 +174,22 @@ def organisation_and_clock(db: pw.Database, customer_id: int | None, number: int
                    (customer_id, number, kind))
 
 
+# Constants written into the text, not bound: SQLite matches an expression index only to the same
+# expression, and a parameter is not the same. The queue sorted by due puts tickets with no running
+# clock last either way: the empty due reads as the end of time ascending, the start of time descending.
+_DUE_LAST = "'9999-12-31 23:59:59'"
+_DUE_FIRST = "'0001-01-01 00:00:00'"
+
 # The nearest running due and at-risk times of each ticket, as `ticket.sla_due_at` / `sla_risk_at` hold them.
 _NEAREST = ('(SELECT MIN("{col}") FROM "sla_clock" WHERE "sla_clock"."ticket_id" = "ticket"."number"'
             ' AND "sla_clock"."state" = \'running\')')
 _DUE_NOW, _RISK_NOW = _NEAREST.format(col="due_at"), _NEAREST.format(col="risk_at")
-_NONE = "'0001-01-01 00:00:00'"  # no running clock, in a comparison that must see NULL = NULL
 # Only rows whose times change are written (a reply usually changes none): on PostgreSQL each write is a
-# new row version in every index of the ticket table, since these columns are indexed.
+# new row version in every index of the ticket table, since these columns are indexed. (COALESCE to the
+# start of time: no running clock, where the comparison must see NULL = NULL.)
 _REFRESH_SLA_TIMES = (f'UPDATE "ticket" SET "sla_due_at" = {_DUE_NOW}, "sla_risk_at" = {_RISK_NOW}'
-                      f' WHERE (COALESCE("sla_due_at", {_NONE}) <> COALESCE({_DUE_NOW}, {_NONE})'
-                      f' OR COALESCE("sla_risk_at", {_NONE}) <> COALESCE({_RISK_NOW}, {_NONE})) AND "number" IN')
+                      f' WHERE (COALESCE("sla_due_at", {_DUE_FIRST}) <> COALESCE({_DUE_NOW}, {_DUE_FIRST})'
+                      f' OR COALESCE("sla_risk_at", {_DUE_FIRST}) <> COALESCE({_RISK_NOW}, {_DUE_FIRST})) AND "number" IN')
 _REFRESHED = ' RETURNING "number"'
 
 # Every ticket at once (migration 0019): one pass over the running clocks, grouped, instead of two
@@ -196,14 +203,9 @@ def refresh_sla_times(db: pw.Database, numbers: Sequence[int]) -> list[int]:
     """Set `sla_due_at` / `sla_risk_at` of these tickets from their running clocks, as they are now: one
     UPDATE per CHUNK tickets (no version bump: derived columns, no one's edit is overwritten). Returns
     the tickets whose times changed (only those are written)."""
-    return [n for (n,) in sql.in_parts(db, _REFRESH_SLA_TIMES, (), sorted(set(numbers)), CHUNK, tail=_REFRESHED)]
+    return [n for (n,) in _by_parts(db, _REFRESH_SLA_TIMES, sorted(set(numbers)), tail=_REFRESHED)]
 
 
-# Constants written into the text, not bound: SQLite matches an expression index only to the same
-# expression, and a parameter is not the same. The queue sorted by due puts tickets with no running
-# clock last either way: the empty due reads as the end of time ascending, the start of time descending.
-_DUE_LAST = "'9999-12-31 23:59:59'"
-_DUE_FIRST = "'0001-01-01 00:00:00'"
 DUE_SORT_ASC = f'COALESCE("sla_due_at", {_DUE_LAST})'  # the expressions of migration 0019's indexes
 DUE_SORT_DESC = f'COALESCE("sla_due_at", {_DUE_FIRST})'
 

@@ -14,8 +14,7 @@ from conftest import run_subprocess
 from helpdesk.services import lifecycle, tickets
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.errors import SettingsError
-from helpdesk.tui.opening import START_QUERY, START_SORT, OpeningDesk
-from helpdesk.tui.rows import PAGE_SIZE
+from helpdesk.tui.opening import OpeningDesk, first_page
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.desk import TicketDesk
 from helpdesk.tui.screens.detail import DetailScreen, clocks_text, conversation
@@ -391,9 +390,7 @@ async def test_bulk_tag_and_bulk_merge(app, desk):
 
 def first_look(desk) -> list:
     """The page a bare `helpdesk`'s child process reads for the launch (helpdesk.tui.opening)."""
-    source = TicketDesk(desk).rows_for(START_QUERY)
-    source.sort_by(*START_SORT)
-    return source.page(0, PAGE_SIZE)
+    return first_page(TicketDesk(desk))
 
 
 async def test_the_launch_shows_its_childs_first_page_then_opens_the_desk_after_the_paint(desk):

@@ -97,14 +97,19 @@ def _look(before_open: Callable[[], None]) -> tuple[dict, object]:
     rows = None
     if section.start_view is None:
         try:
-            source = desk.rows_for(START_QUERY)
-            source.sort_by(*START_SORT)
-            rows = source.page(0, PAGE_SIZE)
+            rows = first_page(desk)
         except HelpdeskError:  # the queue reads it again, and says why if it still cannot
             rows = None
     source_file = desk.desk.config.source
     return {"settings": {name: getattr(section, name) for name in TUI_FIELDS},
             "source": str(source_file) if source_file else None, "rows": rows}, desk
+
+
+def first_page(desk) -> list[Row]:
+    """The first page of the view a desk opens on by default, from this TicketDesk."""
+    source = desk.rows_for(START_QUERY)
+    source.sort_by(*START_SORT)
+    return source.page(0, PAGE_SIZE)
 
 
 def tui_section(settings: dict) -> SimpleNamespace:

@@ -6,12 +6,14 @@ appearing without a keypress, hostile titles shown inert."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
 from conftest import run_subprocess
 from helpdesk.services import lifecycle, tickets
+from helpdesk.tui import app as app_module
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.errors import SettingsError
 from helpdesk.tui.opening import OpeningDesk, first_page
@@ -397,7 +399,7 @@ async def test_the_launch_shows_its_childs_first_page_then_opens_the_desk_after_
     make_tickets(desk)
     page = first_look(desk)
     painted_before_open = []  # what the queue showed when this process began opening the desk
-    opening = OpeningDesk(page, lambda: painted_before_open.append([app.queue.row_at(i) for i in range(3)]))
+    opening = OpeningDesk(lambda: page, lambda: painted_before_open.append([app.queue.row_at(i) for i in range(3)]))
     app = HelpdeskApp(desk=opening, settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app) and opening._desk is not None)
@@ -411,11 +413,40 @@ async def test_the_launch_shows_its_childs_first_page_then_opens_the_desk_after_
         await open_ticket(pilot, 8)
 
 
+async def test_the_first_frame_waits_for_the_childs_page_not_the_event_loop(desk, monkeypatch):
+    # The child sends its first page after the app has started: the app's first frame waits for it
+    # (an empty queue drawn, then drawn again, was slower), while the event loop goes on.
+    monkeypatch.setattr(app_module, "FIRST_ROWS_WAIT_SECONDS", 30.0)  # however loaded the machine
+    make_tickets(desk)
+    page = first_look(desk)
+    loop_ran = []
+
+    def page_after_a_while():
+        time.sleep(0.2)  # the child still reading (in the queue's worker)
+        return page
+
+    async def tick() -> None:
+        while True:
+            loop_ran.append(time.monotonic())
+            await asyncio.sleep(0.01)
+
+    app = HelpdeskApp(desk=OpeningDesk(page_after_a_while, lambda: None), settings=TuiSettings())
+    ticking = asyncio.create_task(tick())
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            # ready (the first frame is drawn now): the rows are in it already
+            assert [app.queue.row_at(i).number for i in range(3)] == [12, 8, 4]
+            assert len(loop_ran) >= 5  # the event loop went on while the mount waited
+            await until(pilot, lambda: queue_ready(app))
+    finally:
+        ticking.cancel()
+
+
 async def test_a_change_committed_after_the_childs_read_is_not_lost(desk):
     make_tickets(desk)
     page = first_look(desk)
     tickets.create(desk, title="Came in after the read", customer="late@example.com", priority="P1")
-    app = HelpdeskApp(desk=OpeningDesk(page, lambda: None), settings=TuiSettings())
+    app = HelpdeskApp(desk=OpeningDesk(lambda: page, lambda: None), settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app) and app.queue.visible_rows()[0].number == 13)
         assert app.queue.count == 13 and "Came in after the read" in screen_text(app)
@@ -424,7 +455,7 @@ async def test_a_change_committed_after_the_childs_read_is_not_lost(desk):
 async def test_the_childs_page_is_not_shown_for_another_start_view(desk):
     make_tickets(desk)
     page = first_look(desk)
-    app = HelpdeskApp(desk=OpeningDesk(page, lambda: None), settings=ALL_NEWEST_FIRST)
+    app = HelpdeskApp(desk=OpeningDesk(lambda: page, lambda: None), settings=ALL_NEWEST_FIRST)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app))
         assert [r.number for r in app.queue.visible_rows()][:3] == [12, 11, 10]  # all tickets, newest first

@@ -36,6 +36,8 @@ DESK_VIEWS = (SavedView("My open", "assignee:me status:open"), SavedView("Unassi
               SavedView("Pending", "status:pending"), SavedView("All open", START_QUERY),
               SavedView("All tickets", ""))
 ALL_OPEN = DESK_VIEWS[-2]
+# How long the first frame waits for the queue's first rows (a slow desk: drawn without them first).
+FIRST_ROWS_WAIT_SECONDS = 0.5
 FILTER_HINT = "filter: a query, e.g. status:open priority:P1 printer  (/ to focus, enter to apply, empty for all)"
 
 
@@ -117,10 +119,14 @@ class HelpdeskApp(App, inherit_bindings=False):
         found = self.query("#views")
         return found.first(ViewsSidebar) if found else None
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.queue.focus()
         if self.sidebar_views:  # counted once the queue's first rows are in (they come first)
             self._stop_counting = self.rows_for("").on_change(self._changed_elsewhere)
+        # Textual draws nothing until the app is mounted: the first frame waits here (the event loop
+        # does not) for the queue's first rows, read in a worker since the queue was mounted, rather
+        # than drawing an empty queue and then drawing it again with its rows.
+        await self.queue.first_read(FIRST_ROWS_WAIT_SECONDS)
 
     def on_unmount(self) -> None:
         if self._stop_counting is not None:

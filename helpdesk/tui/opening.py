@@ -3,10 +3,10 @@
 Importing the layers under the TUI (configuration, store, domain, services) and opening the desk costs a
 Python process about half of what starting Textual does, and one process does the two one after the
 other. Where the system can fork, `helpdesk` forks at launch: the child (`FirstLook`) opens the desk
-and reads the `[tui]` settings and the start view's first page, while this process starts Textual on
-another core; the app then shows those rows through an `OpeningDesk`, which opens the desk in this
-process once they are painted (before, its imports would hold the interpreter while the rows are
-drawn). The queue's source then reads its rows again from the desk it opened: a change committed
+and reports the `[tui]` settings, then reads the start view's first page, while this process starts
+Textual on another core and builds the app with those settings; the app's first frame shows the
+child's rows through an `OpeningDesk`, which opens the desk in this process once they are painted
+(before, its imports would hold the interpreter while the rows are drawn). The queue's source then reads its rows again from the desk it opened: a change committed
 between the child's read and this process listening for changes is not lost.
 
 Nothing here imports textual or the services at module level: this process imports it before Textual.
@@ -34,8 +34,10 @@ TUI_FIELDS = ("theme", "columns", "keys", "views", "start_view")
 
 
 class FirstLook:
-    """The child process that opens the desk for the launch, and what it found: the configuration's
-    `[tui]` section, where it was read from, and the start view's first page (or the desk's error)."""
+    """The child process that opens the desk for the launch, and what it found, in two reports: the
+    configuration's `[tui]` section and where it was read from (or the desk's error), once the desk is
+    open; then the start view's first page, which it reads while this process builds and starts the
+    app (the app's first frame waits for it: `HelpdeskApp.on_mount`)."""
 
     def __init__(self, before_open: Callable[[], None]) -> None:
         """Fork now (the caller has imported nothing heavy yet): the child opens the desk and reports."""
@@ -45,34 +47,44 @@ class FirstLook:
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns
             os.close(read)
-            desk = None
             try:
-                try:
-                    report, desk = _look(before_open)
-                except BaseException:  # any surprise: the parent opens the desk itself and meets it there
-                    report = {"fallback": True}
                 with os.fdopen(write, "wb") as out:
-                    pickle.dump(report, out, protocol=pickle.HIGHEST_PROTOCOL)
-                if desk is not None:  # after the report: the parent does not wait for this
-                    desk.close()
-                    desk.desk.close()  # its database connection, closed as a command closes it
+                    _look(before_open, out)
             finally:
                 os._exit(0)  # no atexit handlers, no buffers of the parent's flushed twice
         os.close(write)
-        self._read = read
+        self._reports = os.fdopen(read, "rb")
+        self._lock = threading.Lock()
+        # Reaped off the launch's path: the child closes the desk after its last report.
+        threading.Thread(target=_reap, args=(self.pid,), name="first-look-reaper", daemon=True).start()
 
     def report(self) -> dict:
-        """What the child found (waits for it): `error`/`exit_code`/`no_desk`; or `settings`, `source`
-        and `rows` (None: no first page read); or `fallback` (the child failed: open the desk here)."""
+        """What the child found (waits for it): `error`/`exit_code`/`no_desk`; or `settings` and `source`
+        (the first page follows); or `fallback` (the child failed: open the desk here)."""
+        found = self._next()
+        if found is None or "settings" not in found:
+            self._close()  # nothing follows
+        return found or {"fallback": True}
+
+    def first_page(self) -> list[Row] | None:
+        """The start view's first page (waits for the child; None: it read none, or failed). Once."""
         try:
-            with os.fdopen(self._read, "rb") as got:
-                data = got.read()
-            return pickle.loads(data) if data else {"fallback": True}
-        except Exception:  # a child that died before it wrote: open the desk here
-            return {"fallback": True}
+            return (self._next() or {}).get("rows")
         finally:
-            # Reaped off the launch's path: the child closes the desk after it has written.
-            threading.Thread(target=_reap, args=(self.pid,), name="first-look-reaper", daemon=True).start()
+            self._close()
+
+    def _next(self) -> dict | None:
+        with self._lock:
+            if self._reports.closed:
+                return None
+            try:
+                return pickle.load(self._reports)
+            except Exception:  # the child died before it wrote, or wrote nothing more
+                return None
+
+    def _close(self) -> None:
+        with self._lock:
+            self._reports.close()
 
 
 def _reap(pid: int) -> None:
@@ -82,27 +94,39 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _look(before_open: Callable[[], None]) -> tuple[dict, object]:
-    """In the child: open the desk, read the `[tui]` section and, for the default start view, its
-    first page; the report as plain data (this process's parent has not imported the config package),
-    and the TicketDesk to close once it is sent (None if none was opened)."""
-    before_open()
-    from helpdesk.tui.desk import HelpdeskError, NoDesk, open_desk  # lazy: the child's job, the services
+def _look(before_open: Callable[[], None], out) -> None:
+    """In the child: open the desk; report the `[tui]` section (as plain data: the parent has not
+    imported the config package) at once, then, for the default start view, its first page."""
+
+    def report(what: dict) -> None:
+        pickle.dump(what, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
 
     try:
-        desk = open_desk()
-    except HelpdeskError as error:
-        return {"error": str(error), "exit_code": int(error.exit_code), "no_desk": isinstance(error, NoDesk)}, None
-    section = desk.settings_section
-    rows = None
-    if section.start_view is None:
+        before_open()
+        from helpdesk.tui.desk import HelpdeskError, NoDesk, open_desk  # lazy: the child's job, the services
+
         try:
+            desk = open_desk()
+        except HelpdeskError as error:
+            report({"error": str(error), "exit_code": int(error.exit_code), "no_desk": isinstance(error, NoDesk)})
+            return
+        section = desk.settings_section
+        source_file = desk.desk.config.source
+        report({"settings": {name: getattr(section, name) for name in TUI_FIELDS},
+                "source": str(source_file) if source_file else None})
+    except BaseException:  # any surprise: the parent opens the desk itself and meets it there
+        report({"fallback": True})
+        return
+    rows = None
+    try:
+        if section.start_view is None:
             rows = first_page(desk)
-        except HelpdeskError:  # the queue reads it again, and says why if it still cannot
-            rows = None
-    source_file = desk.desk.config.source
-    return {"settings": {name: getattr(section, name) for name in TUI_FIELDS},
-            "source": str(source_file) if source_file else None, "rows": rows}, desk
+    except BaseException:  # the queue reads it again, and says why if it still cannot
+        rows = None
+    report({"rows": rows})
+    desk.close()
+    desk.desk.close()  # its database connection, closed as a command closes it
 
 
 def first_page(desk) -> list[Row]:
@@ -123,7 +147,9 @@ class OpeningDesk:
     thread once the app says its first rows are painted (`first_rows_shown`), or by the first call
     that needs it; a call waits for it (screens call the desk from workers)."""
 
-    def __init__(self, first_page: list[Row] | None, before_open: Callable[[], None]) -> None:
+    def __init__(self, first_page: Callable[[], list[Row] | None] | None, before_open: Callable[[], None]) -> None:
+        """`first_page`: gives the start view's first page as the launch read it (it may wait for the
+        child; None: the launch reads none)."""
         self._first_page = first_page
         self._before_open = before_open
         self._desk = None  # the TicketDesk, once open
@@ -184,7 +210,10 @@ class OpeningDesk:
         """The child's first page, once, if it is the one asked for (the start view, in its order)."""
         if query != START_QUERY or sort != START_SORT or limit != PAGE_SIZE:
             return None
-        rows, self._first_page = self._first_page, None
+        first_page, self._first_page = self._first_page, None
+        rows = first_page() if first_page is not None else None
+        if rows is None:
+            self._painted.set()  # no rows to paint first: reads need not wait for them
         return rows
 
     def close(self) -> None:

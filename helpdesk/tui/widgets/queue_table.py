@@ -16,6 +16,7 @@ this widget keeps nothing but pages of rows it was asked to show:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import ClassVar
 
@@ -200,6 +201,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.failed: Exception | None = None  # the last read failed with this (until one succeeds)
         self._failures = 0  # reads failed in a row (the retry waits longer each time)
         self._announced = False  # Loaded was posted for this source's first rows
+        self._first_read = asyncio.Event()  # the first read ended (rows, or a failure): see first_read()
         self._retry = None  # the timer of the next try
         self.cursor = 0
         self._follow: int | None = None  # the id of the row the cursor was on when the source changed
@@ -247,6 +249,13 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
         top, height = self.scroll_offset.y, self._rows_height()
         stop = min(top + height, self._count or 0)
         return [self.row_at(i) for i in range(top, stop)]
+
+    async def first_read(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, until the first page of rows is read (or fails to be)."""
+        try:
+            await asyncio.wait_for(self._first_read.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     # ------------------------------------------------------------ source and loading
 
@@ -363,6 +372,7 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
 
     @on(LoadFailed)
     def _load_failed(self, message: LoadFailed) -> None:
+        self._first_read.set()
         self.failed = message.error
         self._refresh_status()
         if self._retry is None:  # one try pending at a time (a change notification also reads again)
@@ -378,6 +388,8 @@ class QueueTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _page_loaded(self, message: _PageLoaded) -> None:
         if message.generation != self._generation:
             return
+        if message.page is not None:
+            self._first_read.set()
         if self.failed is not None or (message.page is not None and not self._announced):
             self.failed = None
             self._failures = 0

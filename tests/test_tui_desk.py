@@ -7,6 +7,7 @@ appearing without a keypress, hostile titles shown inert."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -16,7 +17,8 @@ from helpdesk.services import lifecycle, tickets
 from helpdesk.tui import app as app_module
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.errors import SettingsError
-from helpdesk.tui.opening import OpeningDesk, first_page
+from helpdesk.tui import opening
+from helpdesk.tui.opening import FirstLook, OpeningDesk, first_page
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.desk import TicketDesk
 from helpdesk.tui.screens.detail import DetailScreen, clocks_text, conversation
@@ -411,6 +413,36 @@ async def test_the_launch_shows_its_childs_first_page_then_opens_the_desk_after_
         await until(pilot, lambda: "All open 12" in shown(app))  # the sidebar counts from the real desk
         # the rest is the real desk's: a ticket opens
         await open_ticket(pilot, 8)
+
+
+def test_the_launch_child_reports_the_settings_then_the_start_views_first_page(desk):
+    make_tickets(desk)
+    look = FirstLook(lambda: None)  # a real fork: the child opens the desk the environment points at
+    report = look.report()
+    assert set(report["settings"]) == set(opening.TUI_FIELDS) and report["settings"]["start_view"] is None
+    assert report["source"] == str(desk.config.source)
+    assert [r.number for r in look.first_page()][:4] == [12, 8, 4, 11]
+    assert look.first_page() is None  # once
+
+
+def test_a_launch_child_that_hangs_over_the_first_page_is_stopped_and_not_waited_for(desk, monkeypatch):
+    make_tickets(desk)
+    monkeypatch.setattr(opening, "first_page", lambda _: time.sleep(60))  # the child's copy hangs
+    monkeypatch.setattr(opening, "FIRST_PAGE_WAIT_SECONDS", 0.3)
+    look = FirstLook(lambda: None)
+    assert "settings" in look.report()
+    started = time.monotonic()
+    assert look.first_page() is None  # the queue reads the desk itself then
+    assert time.monotonic() - started < 10
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # stopped, and reaped
+        try:
+            os.kill(look.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the launch child still runs")
 
 
 async def test_the_first_frame_waits_for_the_childs_page_not_the_event_loop(desk, monkeypatch):

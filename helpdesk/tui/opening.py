@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -27,6 +30,9 @@ from helpdesk.tui.rows import COLUMN_SORTS, PAGE_SIZE, Row
 # (helpdesk.tui.app's "All open" view), and the rows of its first page.
 START_QUERY = "status:open"
 START_SORT = ("priority", False)  # most urgent first (ties newest first): what a shift starts with
+# How long the queue's first read waits for the child's page before it stops the child and reads the
+# desk itself (a desk that hangs then shows the queue's banner rather than nothing).
+FIRST_PAGE_WAIT_SECONDS = 2.0
 # How long a read waits for the first rows to be painted before it opens the desk anyway (a view
 # switched before the first paint must not wait for a paint that will not come).
 PAINT_WAIT_SECONDS = 1.0
@@ -53,7 +59,7 @@ class FirstLook:
             finally:
                 os._exit(0)  # no atexit handlers, no buffers of the parent's flushed twice
         os.close(write)
-        self._reports = os.fdopen(read, "rb")
+        self._reports: int | None = read  # the pipe's end, until the last report (or none will come)
         self._lock = threading.Lock()
         # Reaped off the launch's path: the child closes the desk after its last report.
         threading.Thread(target=_reap, args=(self.pid,), name="first-look-reaper", daemon=True).start()
@@ -61,30 +67,70 @@ class FirstLook:
     def report(self) -> dict:
         """What the child found (waits for it): `error`/`exit_code`/`no_desk`; or `settings` and `source`
         (the first page follows); or `fallback` (the child failed: open the desk here)."""
-        found = self._next()
+        found = self._next(None)
         if found is None or "settings" not in found:
             self._close()  # nothing follows
         return found or {"fallback": True}
 
     def first_page(self) -> list[Row] | None:
-        """The start view's first page (waits for the child; None: it read none, or failed). Once."""
+        """The start view's first page (waits for the child, at most FIRST_PAGE_WAIT_SECONDS; None: it
+        read none, failed, or is still reading: it is stopped, and the queue reads the desk). Once."""
         try:
-            return (self._next() or {}).get("rows")
+            return (self._next(FIRST_PAGE_WAIT_SECONDS) or {}).get("rows")
+        except TimeoutError:
+            _stop(self.pid)  # a desk that hangs: its reads are the queue's now, with their banner
+            return None
         finally:
             self._close()
 
-    def _next(self) -> dict | None:
+    def _next(self, timeout: float | None) -> dict | None:
+        """The child's next report (None: it died, or wrote nothing more); TimeoutError after `timeout`."""
         with self._lock:
-            if self._reports.closed:
+            if self._reports is None:
                 return None
+            deadline = None if timeout is None else time.monotonic() + timeout
             try:
-                return pickle.load(self._reports)
-            except Exception:  # the child died before it wrote, or wrote nothing more
+                size = int.from_bytes(_read_exactly(self._reports, 8, deadline), "big")
+                return pickle.loads(_read_exactly(self._reports, size, deadline))
+            except TimeoutError:
+                raise
+            except Exception:  # EOF, a broken report: as if none came
                 return None
 
     def _close(self) -> None:
         with self._lock:
-            self._reports.close()
+            if self._reports is not None:
+                os.close(self._reports)
+                self._reports = None
+
+
+def _send(out, report: dict) -> None:
+    """One report to the parent: its length, then the pickle (see _read_exactly)."""
+    data = pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(len(data).to_bytes(8, "big") + data)
+    out.flush()
+
+
+def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
+    """`size` bytes from the pipe, or TimeoutError once `deadline` (time.monotonic) passes, or EOFError."""
+    got = bytearray()
+    while len(got) < size:
+        if deadline is not None:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("the launch child did not report in time")
+        chunk = os.read(fd, size - len(got))
+        if not chunk:
+            raise EOFError("the launch child ended before it reported")
+        got += chunk
+    return bytes(got)
+
+
+def _stop(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)  # it holds nothing worth a clean end: a read, a connection
+    except ProcessLookupError:
+        pass
 
 
 def _reap(pid: int) -> None:
@@ -98,10 +144,6 @@ def _look(before_open: Callable[[], None], out) -> None:
     """In the child: open the desk; report the `[tui]` section (as plain data: the parent has not
     imported the config package) at once, then, for the default start view, its first page."""
 
-    def report(what: dict) -> None:
-        pickle.dump(what, out, protocol=pickle.HIGHEST_PROTOCOL)
-        out.flush()
-
     try:
         before_open()
         from helpdesk.tui.desk import HelpdeskError, NoDesk, open_desk  # lazy: the child's job, the services
@@ -109,14 +151,14 @@ def _look(before_open: Callable[[], None], out) -> None:
         try:
             desk = open_desk()
         except HelpdeskError as error:
-            report({"error": str(error), "exit_code": int(error.exit_code), "no_desk": isinstance(error, NoDesk)})
+            _send(out, {"error": str(error), "exit_code": int(error.exit_code), "no_desk": isinstance(error, NoDesk)})
             return
         section = desk.settings_section
         source_file = desk.desk.config.source
-        report({"settings": {name: getattr(section, name) for name in TUI_FIELDS},
+        _send(out, {"settings": {name: getattr(section, name) for name in TUI_FIELDS},
                 "source": str(source_file) if source_file else None})
     except BaseException:  # any surprise: the parent opens the desk itself and meets it there
-        report({"fallback": True})
+        _send(out, {"fallback": True})
         return
     rows = None
     try:
@@ -124,7 +166,7 @@ def _look(before_open: Callable[[], None], out) -> None:
             rows = first_page(desk)
     except BaseException:  # the queue reads it again, and says why if it still cannot
         rows = None
-    report({"rows": rows})
+    _send(out, {"rows": rows})
     desk.close()
     desk.desk.close()  # its database connection, closed as a command closes it
 

@@ -6,8 +6,9 @@ other. Where the system can fork, `helpdesk` forks at launch: the child (`FirstL
 and reports the `[tui]` settings, then reads the start view's first page, while this process starts
 Textual on another core and builds the app with those settings; the app's first frame shows the
 child's rows through an `OpeningDesk`, which opens the desk in this process once they are painted
-(before, its imports would hold the interpreter while the rows are drawn). The queue's source then reads its rows again from the desk it opened: a change committed
-between the child's read and this process listening for changes is not lost.
+(before, its imports would hold the interpreter while the rows are drawn). The queue's source then
+reads its rows again from the desk it opened: a change committed between the child's read and this
+process listening for changes is not lost.
 
 Nothing here imports textual or the services at module level: this process imports it before Textual.
 """

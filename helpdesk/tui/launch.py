@@ -75,8 +75,7 @@ def _refused(message: str, exit_code: int, no_desk: bool = False) -> int:
 
 
 def _run(app) -> int:
-    gc.freeze()
-    gc.enable()
+    gc.freeze()  # the collector comes on again once the app's first frame is built (HelpdeskApp.on_mount)
     app.run()
     return 0
 

@@ -15,7 +15,6 @@ Nothing here imports rich or the store: every layer may use it.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any
@@ -77,6 +76,8 @@ def json_dumps(value: Any, *, indent: int | None = None, **kwargs: Any) -> str:
     """JSON text with every control, bidi and invisible character escaped as \\uXXXX (json.dumps does
     C0 only when it keeps non-ASCII text readable). Lone surrogates become escapes too, so writing the
     result never fails."""
+    import json  # lazy: the TUI's launch loads this module for its sanitiser and writes no JSON
+
     text = json.dumps(value, ensure_ascii=False, indent=indent, **kwargs)
     # Outside strings JSON is pure ASCII, so every such character sits inside a string literal, where
     # its escape means the same character.

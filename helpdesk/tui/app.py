@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.content import Content
+from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from helpdesk.tui import keys, themes
@@ -21,9 +22,7 @@ from helpdesk.tui.editor import compose_in_app
 from helpdesk.tui.text import line_content
 from helpdesk.tui.notices import Banner, notify
 from helpdesk.tui.opening import START_QUERY, START_SORT, OpeningDesk
-from helpdesk.tui.palette import HelpdeskCommands
 from helpdesk.tui.rows import RowSource
-from helpdesk.tui.screens.help import HelpScreen
 from helpdesk.tui.errors import SettingsError
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.widgets.key_bar import KeyBar
@@ -42,10 +41,24 @@ FIRST_ROWS_WAIT_SECONDS = 0.5
 FILTER_HINT = "filter: a query, e.g. status:open priority:P1 printer  (/ to focus, enter to apply, empty for all)"
 
 
+def _palette_commands() -> type:
+    from helpdesk.tui.palette import HelpdeskCommands  # lazy: loaded when the palette first opens
+
+    return HelpdeskCommands
+
+
+class QueueScreen(Screen):
+    """The app's own screen (the queue, the filter bar, the views): the queue has the focus from the
+    start. Textual's default focuses the first focusable widget, the filter bar, and moving it to the
+    queue then restyled both (and every part of their looks) before the first frame."""
+
+    AUTO_FOCUS = "#queue"
+
+
 class HelpdeskApp(App, inherit_bindings=False):
     TITLE = "helpdesk"
     BINDINGS = [*keys.bindings(keys.APP), Binding("ctrl+c", "help_quit", show=False, system=True)]
-    COMMANDS = {HelpdeskCommands}
+    COMMANDS = {_palette_commands}  # the palette's provider, as Textual takes a lazy one
     CSS = """
     #filter { dock: top; border: none; height: 1; padding: 0 1; }
     #filter-error { dock: top; display: none; color: $error; padding: 0 1; }
@@ -120,8 +133,10 @@ class HelpdeskApp(App, inherit_bindings=False):
         found = self.query("#views")
         return found.first(ViewsSidebar) if found else None
 
+    def get_default_screen(self) -> Screen:
+        return QueueScreen(id="_default")
+
     async def on_mount(self) -> None:
-        self.queue.focus()
         if self.sidebar_views:  # counted once the queue's first rows are in (they come first)
             self._stop_counting = self.rows_for("").on_change(self._changed_elsewhere)
         # Textual draws nothing until the app is mounted: the first frame waits here (the event loop
@@ -176,6 +191,8 @@ class HelpdeskApp(App, inherit_bindings=False):
             self.query_one("#filter", Input).focus()
 
     def action_help(self) -> None:
+        from helpdesk.tui.screens.help import HelpScreen  # lazy: not on the launch's path
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
 

@@ -157,6 +157,19 @@ def cpu_used(pid: int) -> float:
     return total / 1e9
 
 
+def own_cpu_and_wait(pid: int) -> tuple[float, float]:
+    """Seconds the process's own threads (not its children) have run, and have waited runnable for a
+    core (the scheduler's run-queue delay): where an app's first paint went besides its own work."""
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "schedstat").read_text().split()
+            ran, waited = ran + int(fields[0]), waited + int(fields[1])
+        except (OSError, ValueError, IndexError):  # a thread that ended meanwhile
+            pass
+    return ran / 1e9, waited / 1e9
+
+
 def peaks(rss: Path) -> tuple[int, int]:
     """What a child app wrote at exit: its own peak memory and its forked children's, in kB."""
     own, forked = rss.read_text().split()
@@ -174,6 +187,7 @@ def run_bare(rss: Path) -> dict:
     process.expect_exact(BARE_LABEL)
     first = time.perf_counter() - started
     first_cpu = cpu_used(process.pid)
+    own_cpu, waited = own_cpu_and_wait(process.pid)
     drain(process)
     sent = time.perf_counter()
     process.send("x")
@@ -183,7 +197,8 @@ def run_bare(rss: Path) -> dict:
     process.send(KEYS["quit"])
     process.expect_exact(__import__("pexpect").EOF)
     process.close()
-    return {"first_paint": first, "first_paint_cpu": first_cpu, "key": key, "peak_kb": peaks(rss)[0]}
+    return {"first_paint": first, "first_paint_cpu": first_cpu, "own_cpu": own_cpu, "waited": waited, "key": key,
+            "peak_kb": peaks(rss)[0]}
 
 
 def run_queue(rows: int, rss: Path) -> dict:
@@ -319,6 +334,7 @@ def run_desk(desk: Desk, rss: Path) -> dict:
     process.expect_exact(number_cell(desk.top))
     result["first_rows"] = time.perf_counter() - started
     result["first_rows_cpu"] = cpu_used(process.pid)
+    result["own_cpu"], result["waited"] = own_cpu_and_wait(process.pid)
     process.expect_exact(f"1 of {desk.tickets:,}")
     result["count_shown"] = time.perf_counter() - started
     drain(process)
@@ -450,7 +466,9 @@ def main() -> None:
     print(f"peak memory: bare {max(col(bare, 'peak_kb')) / 1024:.0f} MB, queue {args.rows:,} rows {peak_mb:.0f} MB, "
           f"queue 100 rows {max(col(small, 'peak_kb')) / 1024:.0f} MB")
     print(f"bare Textual app, CPU to label painted          {summarise(col(bare, 'first_paint_cpu'))}")
-    labels = [("first_rows", "launch to first rows painted"), ("first_rows_cpu", "CPU to first rows painted"), ("count_shown", "launch to '1 of N' shown"),
+    print(f"bare Textual app, waited for a core till then  {summarise(col(bare, 'waited'))}")
+    labels = [("first_rows", "launch to first rows painted"), ("first_rows_cpu", "CPU to first rows painted"),
+              ("own_cpu", "  of which the app's process"), ("waited", "app's process waited for a core"), ("count_shown", "launch to '1 of N' shown"),
               ("page_down", "page down to next page painted"), ("last_row", "End to last row painted"),
               ("open", "Enter to 200-message ticket shown"), ("filter", f"filter {FILTER_QUERY} to first row"),
               ("filter_count", "filter to its count shown")]

@@ -451,10 +451,13 @@ async def test_the_first_frame_waits_for_the_childs_page_not_the_event_loop(desk
     monkeypatch.setattr(app_module, "FIRST_ROWS_WAIT_SECONDS", 30.0)  # however loaded the machine
     make_tickets(desk)
     page = first_look(desk)
-    loop_ran = []
+    loop_ran = []  # when the event loop was free to run a task of its own
+    waited = []  # (start, end) of the child's late page, as the queue's worker waited for it
 
     def page_after_a_while():
-        time.sleep(0.2)  # the child still reading (in the queue's worker)
+        started = time.monotonic()
+        time.sleep(0.5)  # the child still reading (in the queue's worker)
+        waited.append((started, time.monotonic()))
         return page
 
     async def tick() -> None:
@@ -468,7 +471,8 @@ async def test_the_first_frame_waits_for_the_childs_page_not_the_event_loop(desk
         async with app.run_test(size=SIZE) as pilot:
             # ready (the first frame is drawn now): the rows are in it already
             assert [app.queue.row_at(i).number for i in range(3)] == [12, 8, 4]
-            assert len(loop_ran) >= 5  # the event loop went on while the mount waited
+            started, ended = waited[0]
+            assert any(started < t < ended for t in loop_ran)  # the event loop went on while the mount waited
             await until(pilot, lambda: queue_ready(app))
     finally:
         ticking.cancel()

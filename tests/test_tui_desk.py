@@ -18,7 +18,7 @@ from helpdesk.tui import app as app_module
 from helpdesk.tui.app import HelpdeskApp
 from helpdesk.tui.errors import SettingsError
 from helpdesk.tui import opening
-from helpdesk.tui.opening import FirstLook, OpeningDesk, first_page
+from helpdesk.tui.opening import START_QUERY, START_SORT, FirstLook, OpeningDesk, first_page
 from helpdesk.tui.settings import SavedView, TuiSettings
 from helpdesk.tui.desk import TicketDesk
 from helpdesk.tui.screens.detail import DetailScreen, clocks_text, conversation
@@ -401,7 +401,7 @@ async def test_the_launch_shows_its_childs_first_page_then_opens_the_desk_after_
     make_tickets(desk)
     page = first_look(desk)
     painted_before_open = []  # what the queue showed when this process began opening the desk
-    opening = OpeningDesk(lambda: page, lambda: painted_before_open.append([app.queue.row_at(i) for i in range(3)]))
+    opening = OpeningDesk(lambda: (START_QUERY, START_SORT, page), lambda: painted_before_open.append([app.queue.row_at(i) for i in range(3)]))
     app = HelpdeskApp(desk=opening, settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app) and opening._desk is not None)
@@ -421,13 +421,35 @@ def test_the_launch_child_reports_the_settings_then_the_start_views_first_page(d
     report = look.report()
     assert set(report["settings"]) == set(opening.TUI_FIELDS) and report["settings"]["start_view"] is None
     assert report["source"] == str(desk.config.source)
-    assert [r.number for r in look.first_page()][:4] == [12, 8, 4, 11]
+    query, sort, rows = look.first_page()
+    assert (query, sort) == (START_QUERY, START_SORT) and [r.number for r in rows][:4] == [12, 8, 4, 11]
     assert look.first_page() is None  # once
+
+
+def test_the_launch_child_reads_the_first_page_of_the_start_view_the_config_names(configured, desk):
+    make_tickets(desk)
+    configured.write_config(configured.default_config() + '\n[tui]\nstart_view = "All tickets"\n')
+    look = FirstLook(lambda: None)
+    assert look.report()["settings"]["start_view"] == "All tickets"
+    query, sort, rows = look.first_page()
+    assert (query, sort) == ("", None)  # all tickets, in the source's own order: newest first
+    assert [r.number for r in rows][:3] == [12, 11, 10]
+
+
+async def test_the_app_shows_the_childs_page_of_its_configured_start_view(desk):
+    make_tickets(desk)
+    page = first_page(TicketDesk(desk), "", None)
+    tickets.create(desk, title="Came in after the read", customer="late@example.com")
+    app = HelpdeskApp(desk=OpeningDesk(lambda: ("", None, page), lambda: None), settings=ALL_NEWEST_FIRST)
+    async with app.run_test(size=SIZE) as pilot:
+        # the first frame: the child's page (it predates #13)
+        assert [app.queue.row_at(i).number for i in range(3)] == [12, 11, 10]
+        await until(pilot, lambda: queue_ready(app) and app.queue.visible_rows()[0].number == 13)
 
 
 def test_a_launch_child_that_hangs_over_the_first_page_is_stopped_and_not_waited_for(desk, monkeypatch):
     make_tickets(desk)
-    monkeypatch.setattr(opening, "first_page", lambda _: time.sleep(60))  # the child's copy hangs
+    monkeypatch.setattr(opening, "first_page", lambda *_: time.sleep(60))  # the child's copy hangs
     monkeypatch.setattr(opening, "FIRST_PAGE_WAIT_SECONDS", 0.3)
     look = FirstLook(lambda: None)
     assert "settings" in look.report()
@@ -458,7 +480,7 @@ async def test_the_first_frame_waits_for_the_childs_page_not_the_event_loop(desk
         started = time.monotonic()
         time.sleep(0.5)  # the child still reading (in the queue's worker)
         waited.append((started, time.monotonic()))
-        return page
+        return START_QUERY, START_SORT, page
 
     async def tick() -> None:
         while True:
@@ -482,7 +504,7 @@ async def test_a_change_committed_after_the_childs_read_is_not_lost(desk):
     make_tickets(desk)
     page = first_look(desk)
     tickets.create(desk, title="Came in after the read", customer="late@example.com", priority="P1")
-    app = HelpdeskApp(desk=OpeningDesk(lambda: page, lambda: None), settings=TuiSettings())
+    app = HelpdeskApp(desk=OpeningDesk(lambda: (START_QUERY, START_SORT, page), lambda: None), settings=TuiSettings())
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app) and app.queue.visible_rows()[0].number == 13)
         assert app.queue.count == 13 and "Came in after the read" in screen_text(app)
@@ -491,7 +513,7 @@ async def test_a_change_committed_after_the_childs_read_is_not_lost(desk):
 async def test_the_childs_page_is_not_shown_for_another_start_view(desk):
     make_tickets(desk)
     page = first_look(desk)
-    app = HelpdeskApp(desk=OpeningDesk(lambda: page, lambda: None), settings=ALL_NEWEST_FIRST)
+    app = HelpdeskApp(desk=OpeningDesk(lambda: (START_QUERY, START_SORT, page), lambda: None), settings=ALL_NEWEST_FIRST)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue_ready(app))
         assert [r.number for r in app.queue.visible_rows()][:3] == [12, 11, 10]  # all tickets, newest first

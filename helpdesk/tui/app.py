@@ -21,7 +21,8 @@ from helpdesk.tui.core import Runner
 from helpdesk.tui.editor import compose_in_app
 from helpdesk.tui.text import line_content
 from helpdesk.tui.notices import Banner, notify
-from helpdesk.tui.opening import START_QUERY, START_SORT, OpeningDesk
+from helpdesk.tui import opening
+from helpdesk.tui.opening import OpeningDesk
 from helpdesk.tui.rows import RowSource
 from helpdesk.tui.errors import SettingsError
 from helpdesk.tui.settings import SavedView, TuiSettings
@@ -31,10 +32,7 @@ from helpdesk.tui.widgets.views_sidebar import ViewsSidebar
 
 RowsFor = Callable[[str], RowSource]
 # The views of the sidebar on a desk (then the saved views of `[tui.views]`), counted live.
-DESK_VIEWS = (SavedView("My open", "assignee:me status:open"), SavedView("Unassigned", "assignee:none status:open"),
-              SavedView("At risk", "sla:at-risk"), SavedView("Breached", "sla:breached"),
-              SavedView("Pending", "status:pending"), SavedView("All open", START_QUERY),
-              SavedView("All tickets", ""))
+DESK_VIEWS = tuple(SavedView(name, query) for name, query in opening.DESK_VIEWS)
 ALL_OPEN = DESK_VIEWS[-2]
 # How long the first frame waits for the queue's first rows (a slow desk: drawn without them first).
 FIRST_ROWS_WAIT_SECONDS = 0.5
@@ -84,7 +82,7 @@ class HelpdeskApp(App, inherit_bindings=False):
         # The sidebar's views: the desk's own (their queries are the desk's language), then the saved ones.
         self.sidebar_views = [*DESK_VIEWS, *settings.views] if desk is not None else []
         self.start = self._start_view(settings.start_view)
-        self._start_sort = START_SORT if self.start is not None and self.start.query == ALL_OPEN.query else None
+        self._start_sort = opening.start_sort(self.start.query) if self.start is not None else None
         self._start_rows = self.rows_for(self.start.query if self.start else "")
         self._stop_counting: Callable[[], None] | None = None
         self._first_rows_shown = False  # the sidebar's first count (and the desk's opening) wait for them

@@ -64,8 +64,7 @@ def _run_opening(look, before_open: Callable[[], None]) -> int:
         source = report["source"]
         return _refused(f"config{f' {source}' if source else ''}: {error}", 1)
     # The child reads the start view's first page meanwhile: the queue's first read takes it (in a worker).
-    first_page = look.first_page if settings.start_view is None else None
-    return _run(HelpdeskApp(desk=OpeningDesk(first_page, before_open), settings=settings))
+    return _run(HelpdeskApp(desk=OpeningDesk(look.first_page, before_open), settings=settings))
 
 
 def _refused(message: str, exit_code: int, no_desk: bool = False) -> int:

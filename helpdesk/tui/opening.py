@@ -31,6 +31,11 @@ from helpdesk.tui.rows import COLUMN_SORTS, PAGE_SIZE, Row
 # (helpdesk.tui.app's "All open" view), and the rows of its first page.
 START_QUERY = "status:open"
 START_SORT = ("priority", False)  # most urgent first (ties newest first): what a shift starts with
+# The views of the sidebar on a desk, by name and query (then the saved views of `[tui.views]`): here, as
+# plain data, so the launch child can read the first page of the one `[tui] start_view` names.
+DESK_VIEWS = (("My open", "assignee:me status:open"), ("Unassigned", "assignee:none status:open"),
+              ("At risk", "sla:at-risk"), ("Breached", "sla:breached"), ("Pending", "status:pending"),
+              ("All open", START_QUERY), ("All tickets", ""))
 # How long the queue's first read waits for the child's page before it stops the child and reads the
 # desk itself (a desk that hangs then shows the queue's banner rather than nothing).
 FIRST_PAGE_WAIT_SECONDS = 2.0
@@ -73,11 +78,16 @@ class FirstLook:
             self._close()  # nothing follows
         return found or {"fallback": True}
 
-    def first_page(self) -> list[Row] | None:
-        """The start view's first page (waits for the child, at most FIRST_PAGE_WAIT_SECONDS; None: it
-        read none, failed, or is still reading: it is stopped, and the queue reads the desk). Once."""
+    def first_page(self) -> tuple[str, tuple[str, bool] | None, list[Row]] | None:
+        """The start view's query, sort and first page (waits for the child, at most
+        FIRST_PAGE_WAIT_SECONDS; None: it read none, failed, or is still reading: it is stopped, and the
+        queue reads the desk). Once."""
         try:
-            return (self._next(FIRST_PAGE_WAIT_SECONDS) or {}).get("rows")
+            found = self._next(FIRST_PAGE_WAIT_SECONDS) or {}
+            if found.get("rows") is None or found.get("view") is None:
+                return None
+            query, sort = found["view"]
+            return query, sort, found["rows"]
         except TimeoutError:
             _stop(self.pid)  # a desk that hangs: its reads are the queue's now, with their banner
             return None
@@ -161,21 +171,37 @@ def _look(before_open: Callable[[], None], out) -> None:
     except BaseException:  # any surprise: the parent opens the desk itself and meets it there
         _send(out, {"fallback": True})
         return
+    start = start_view(section.start_view, section.views)
     rows = None
     try:
-        if section.start_view is None:
-            rows = first_page(desk)
+        if start is not None:
+            rows = first_page(desk, *start)
     except BaseException:  # the queue reads it again, and says why if it still cannot
         rows = None
-    _send(out, {"rows": rows})
+    _send(out, {"rows": rows, "view": start})
     desk.close()
     desk.desk.close()  # its database connection, closed as a command closes it
 
 
-def first_page(desk) -> list[Row]:
-    """The first page of the view a desk opens on by default, from this TicketDesk."""
-    source = desk.rows_for(START_QUERY)
-    source.sort_by(*START_SORT)
+def start_view(name: str | None, saved: tuple[tuple[str, str], ...]) -> tuple[str, tuple[str, bool] | None] | None:
+    """The query and sort the queue opens on: the view `[tui] start_view` names among the desk's and the
+    saved ones (None: it names none, the app says so), all open tickets most urgent first by default."""
+    if name is None:
+        return START_QUERY, START_SORT
+    query = next((query for view, query in (*DESK_VIEWS, *saved) if view == name), None)
+    return None if query is None else (query, start_sort(query))
+
+
+def start_sort(query: str) -> tuple[str, bool] | None:
+    """The order a view opens in: all open tickets most urgent first, any other in the source's own."""
+    return START_SORT if query == START_QUERY else None
+
+
+def first_page(desk, query: str = START_QUERY, sort: tuple[str, bool] | None = START_SORT) -> list[Row]:
+    """The first page of a view (by default the one a desk opens on), from this TicketDesk."""
+    source = desk.rows_for(query)
+    if sort is not None:
+        source.sort_by(*sort)
     return source.page(0, PAGE_SIZE)
 
 
@@ -190,9 +216,10 @@ class OpeningDesk:
     thread once the app says its first rows are painted (`first_rows_shown`), or by the first call
     that needs it; a call waits for it (screens call the desk from workers)."""
 
-    def __init__(self, first_page: Callable[[], list[Row] | None] | None, before_open: Callable[[], None]) -> None:
-        """`first_page`: gives the start view's first page as the launch read it (it may wait for the
-        child; None: the launch reads none)."""
+    def __init__(self, first_page: Callable[[], tuple[str, tuple[str, bool] | None, list[Row]] | None] | None,
+                 before_open: Callable[[], None]) -> None:
+        """`first_page`: gives the start view's query, sort and first page as the launch read them (it
+        may wait for the child; None: the launch reads none)."""
         self._first_page = first_page
         self._before_open = before_open
         self._desk = None  # the TicketDesk, once open
@@ -251,13 +278,12 @@ class OpeningDesk:
 
     def take_first_page(self, query: str, sort: tuple[str, bool] | None, limit: int) -> list[Row] | None:
         """The child's first page, once, if it is the one asked for (the start view, in its order)."""
-        if query != START_QUERY or sort != START_SORT or limit != PAGE_SIZE:
-            return None
         first_page, self._first_page = self._first_page, None
-        rows = first_page() if first_page is not None else None
-        if rows is None:
+        found = first_page() if first_page is not None and limit == PAGE_SIZE else None
+        if found is None or found[:2] != (query, sort):
             self._painted.set()  # no rows to paint first: reads need not wait for them
-        return rows
+            return None
+        return found[2]
 
     def close(self) -> None:
         self._closed = True

@@ -275,3 +275,18 @@ def _ticket_sla_due(db: pw.Database) -> None:
                    " WHERE sla_risk_at IS NOT NULL")
     db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_sla_state ON ticket (sla_state, status, sla_due_at)"
                    " WHERE sla_state IS NOT NULL")
+
+
+@migration("0020_agent_tickets_newest_first")
+def _agent_tickets_newest_first(db: pw.Database) -> None:
+    if is_postgres(db):
+        return  # 0018's partial index of the open tickets serves this there
+    # SQLite: an agent's open tickets newest first (`assignee:me status:open`, the "My open" view). With
+    # only (assignee, status) to go by, SQLite walks the whole ticket table newest first, testing each
+    # row, and stops at the page's end: quick for an agent with many open tickets, every ticket read
+    # for one with few or none (250 ms at a million tickets: a new agent's first view). By (assignee,
+    # number) it reads the agent's tickets in order, and the filter on status from their rows.
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_assignee_number ON ticket (assignee_id, number)")
+    if db.execute_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+        # an analysed desk: the new index measured now (0.3 s at a million), not guessed at until then
+        db.execute_sql("ANALYZE ticket_assignee_number")

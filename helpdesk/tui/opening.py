@@ -84,7 +84,7 @@ class FirstLook:
         queue reads the desk). Once."""
         try:
             found = self._next(FIRST_PAGE_WAIT_SECONDS) or {}
-            if found.get("rows") is None or found.get("view") is None:
+            if found.get("rows") is None:  # no page read (no such view, or the read failed)
                 return None
             query, sort = found["view"]
             return query, sort, found["rows"]
@@ -153,7 +153,7 @@ def _reap(pid: int) -> None:
 
 def _look(before_open: Callable[[], None], out) -> None:
     """In the child: open the desk; report the `[tui]` section (as plain data: the parent has not
-    imported the config package) at once, then, for the default start view, its first page."""
+    imported the config package) at once, then the first page of the start view it names (`start_view`)."""
 
     try:
         before_open()
